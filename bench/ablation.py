@@ -1,0 +1,462 @@
+"""Embedder ablation: the same videos measured with every frame embedder.
+
+    python -m bench.ablation 'runs/figures/*' [--embedders pixel efficientnet_lite0 ...]
+                             [--out results] [--curves runs/figures/ablation_curves.npz]
+
+The videos are the **baseline (iteration 0) videos** of the given run directories: iteration 0
+renders every item at the stock time positions, so runs that share a model config (the
+``model`` block and ``seed`` of ``config.json``) show the same videos whatever their embedder
+or retime mode. For each embedder of :data:`metrics.embedders.EMBEDDERS` (or ``--embedders``):
+
+1. if a given run used that embedder, its stored iteration-0 embeddings (``spf/*.npz``) are
+   reused (``source = "stored"``);
+2. otherwise the embedder is built (offline; :class:`metrics.embedders.MissingWeightsError`
+   skips it, the reason is listed) and the video is re-generated from the run's config by its
+   generator (footage is decoded again by the real decoder) and embedded
+   (``source = "embedded"``).
+
+Every video's SPF is then solved with the SPF settings of the first run's config and scored
+(:func:`metrics.spf.score_progress`); synthetic videos (``morph``, ``pacing_gt``) are also scored
+against their designed progress (:func:`bench.pacing_gt.gt_errors`).
+
+Outputs (atomic): ``ablation_videos.csv`` (one row per embedder x video, :data:`VIDEO_COLUMNS`),
+``ablation.csv`` and ``ablation.md`` (one row per embedder x model, :data:`SUMMARY_COLUMNS`,
+skipped embedders as rows with ``status = "skipped"`` and the reason), and with ``--curves`` an
+npz of every ``S`` (``"<embedder>/<model>/<item_id>"``) and designed progress
+(``"designed/<model>/<item_id>"``) for :mod:`bench.figures`.
+
+``rank_corr_vs_ref`` is Spearman's rho between an embedder's per-video Linearity Scores and the
+reference embedder's on the same videos (the paper's default ``siglip`` when available, else
+``efficientnet_lite0``): does the embedder order videos by pacing the same way?
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python bench/ablation.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+log = logging.getLogger("spf_bench")
+
+__all__ = [
+    "REFERENCE_EMBEDDERS",
+    "SUMMARY_COLUMNS",
+    "VIDEO_COLUMNS",
+    "AblationResult",
+    "collect_videos",
+    "main",
+    "run_ablation",
+    "summarise",
+    "write_outputs",
+]
+
+#: Reference embedders for ``rank_corr_vs_ref``, first available wins.
+REFERENCE_EMBEDDERS: tuple[str, ...] = ("siglip", "efficientnet_lite0")
+
+VIDEO_COLUMNS: tuple[str, ...] = (
+    "embedder",
+    "model",
+    "item_id",
+    "n_frames",
+    "source",
+    "linearity_score",
+    "max_deviation",
+    "max_jump",
+    "max_jump_frame",
+    "total_change",
+    "degenerate",
+    "gt_rms_error",
+    "gt_max_error",
+    "gt_slope_spearman",
+    "jump_frames",
+)
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "embedder",
+    "status",
+    "model",
+    "n",
+    "linearity_mean",
+    "linearity_std",
+    "max_jump_mean",
+    "total_change_mean",
+    "gt_rms_error_mean",
+    "gt_max_error_mean",
+    "gt_slope_spearman_mean",
+    "rank_corr_vs_ref",
+    "reference",
+    "reason",
+)
+
+
+@dataclass
+class _Video:
+    model: str
+    item_id: str
+    model_key: str
+    n_frames: int
+    synthetic: bool
+    stored: dict[str, Path] = field(default_factory=dict)  # embedder -> npz with embeddings
+
+
+@dataclass
+class _ModelSource:
+    target: str
+    kwargs: dict[str, Any]
+    seed: int
+    n_videos: int
+    embedder_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class AblationResult:
+    """Output of :func:`run_ablation`.
+
+    Attributes:
+        rows: one dict per embedder x video (:data:`VIDEO_COLUMNS`).
+        skipped: ``{embedder: reason}``.
+        curves: ``{"<embedder>/<model>/<item_id>": S}`` and ``{"designed/<model>/<item_id>": P}``.
+        reference: the reference embedder of ``rank_corr_vs_ref`` (``""`` if none ran).
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    reference: str = ""
+
+
+def _model_key(cfg: dict[str, Any]) -> str:
+    return json.dumps({"model": cfg.get("model"), "seed": cfg.get("seed")}, sort_keys=True)
+
+
+def collect_videos(
+    run_specs: Sequence[str | os.PathLike],
+) -> tuple[list[_Video], dict[str, _ModelSource], dict[str, Any]]:
+    """The baseline videos of the given runs and where their stored embeddings are.
+
+    Args:
+        run_specs: run directories or globs (:func:`bench.leaderboard.resolve_runs`).
+
+    Returns:
+        ``(videos, sources, spf_settings)``: videos in (model, item) order; ``sources`` maps a
+        model key to what re-generates its videos; ``spf_settings`` from the first run.
+
+    Raises:
+        FileNotFoundError: if no run directory holds records, or one lacks ``config.json``.
+    """
+    from bench.leaderboard import load_records, resolve_runs
+
+    videos: dict[tuple[str, str], _Video] = {}
+    sources: dict[str, _ModelSource] = {}
+    spf_settings: dict[str, Any] | None = None
+    for d in resolve_runs(run_specs):
+        cfg_path = d / "config.json"
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"{d} has no config.json: cannot tell which videos it shows")
+        cfg = json.loads(cfg_path.read_text())["config"]
+        spf_settings = spf_settings or dict(cfg.get("spf") or {})
+        key = _model_key(cfg)
+        model_cfg = dict(cfg["model"])
+        name = model_cfg.pop("name")
+        target = model_cfg.pop("_target_")
+        src = sources.setdefault(key, _ModelSource(target, model_cfg, int(cfg.get("seed", 0)), 0))
+        emb_cfg = dict(cfg.get("embedder") or {})
+        emb_name = emb_cfg.pop("name", "")
+        src.embedder_kwargs.setdefault(emb_name, emb_cfg)
+        df = load_records([d])  # records.parquet, or records/*.json of an unfinished run
+        base = df[(df.iteration == 0) & (df.status == "ok")]
+        src.n_videos = max(src.n_videos, int(cfg.get("n_videos", 0)))
+        for r in base.itertuples():
+            v = videos.setdefault(
+                (key, r.item_id),
+                _Video(
+                    model=name,
+                    item_id=str(r.item_id),
+                    model_key=key,
+                    n_frames=int(r.n_frames),
+                    synthetic=bool(np.isfinite(r.gt_rms_error)),
+                ),
+            )
+            npz = d / str(r.spf_path)
+            if r.spf_path and npz.is_file():
+                v.stored.setdefault(str(r.embedder), npz)
+    ordered = sorted(videos.values(), key=lambda v: (v.model, v.item_id))
+    return ordered, sources, spf_settings or {}
+
+
+class _Frames:
+    """Lazily re-generated baseline frames (and designed progress) per video."""
+
+    def __init__(self, sources: dict[str, _ModelSource]) -> None:
+        self.sources = sources
+        self._gens: dict[str, Any] = {}
+        self._items: dict[str, dict[str, Any]] = {}
+        self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def get(self, v: _Video) -> tuple[np.ndarray, np.ndarray | None]:
+        from bench.pipeline import build_generator
+
+        k = (v.model_key, v.item_id)
+        if k not in self._cache:
+            src = self.sources[v.model_key]
+            if v.model_key not in self._gens:
+                gen = build_generator(src.target, src.kwargs)
+                self._gens[v.model_key] = gen
+                self._items[v.model_key] = {
+                    it.item_id: it for it in gen.items(src.n_videos, src.seed)
+                }
+            item = self._items[v.model_key][v.item_id]
+            video = self._gens[v.model_key].generate(item.with_positions(None))
+            designed = video.metadata.get("designed_progress")
+            self._cache[k] = (
+                video.frames,
+                None if designed is None else np.asarray(designed, dtype=np.float64),
+            )
+        return self._cache[k]
+
+
+def _score_row(
+    name: str, v: _Video, z: np.ndarray, designed: np.ndarray | None, spf_kw: dict[str, Any]
+) -> tuple[dict[str, Any], np.ndarray]:
+    from bench.pacing_gt import gt_errors
+    from metrics import spf
+
+    r = spf.compute_spf(z, **spf_kw)
+    sc = spf.score_progress(r)
+    gt = dict.fromkeys(("max_error", "rms_error", "slope_spearman"), math.nan)
+    if designed is not None and not r.degenerate and designed[-1] > designed[0]:
+        gt = gt_errors(r.progress, designed)
+    jumps = [] if r.degenerate else spf.find_jumps(r.progress, 5)
+    row = {
+        "embedder": name,
+        "model": v.model,
+        "item_id": v.item_id,
+        "n_frames": int(z.shape[0]),
+        "linearity_score": sc.linearity_score,
+        "max_deviation": sc.max_deviation,
+        "max_jump": sc.max_jump,
+        "max_jump_frame": sc.max_jump_frame,
+        "total_change": sc.total_change,
+        "degenerate": bool(sc.degenerate),
+        "gt_rms_error": gt["rms_error"],
+        "gt_max_error": gt["max_error"],
+        "gt_slope_spearman": gt["slope_spearman"],
+        "jump_frames": ";".join(str(f) for f, _ in jumps),
+    }
+    return row, r.progress
+
+
+def run_ablation(
+    run_specs: Sequence[str | os.PathLike],
+    embedders: Sequence[str] | None = None,
+    *,
+    device: str = "cpu",
+) -> AblationResult:
+    """Measure the baseline videos of ``run_specs`` with every embedder (see module docs).
+
+    Args:
+        run_specs: run directories or globs.
+        embedders: names (default every key of :data:`metrics.embedders.EMBEDDERS`).
+        device: torch device for embedders built here.
+
+    Returns:
+        :class:`AblationResult`.
+
+    Raises:
+        ValueError: on an unknown embedder name.
+        FileNotFoundError: see :func:`collect_videos`.
+    """
+    from bench.pacing_gt import build_or_skip
+    from metrics.embedders import EMBEDDERS
+
+    names = list(EMBEDDERS) if embedders is None else list(embedders)
+    unknown = [n for n in names if n not in EMBEDDERS]
+    if unknown:
+        raise ValueError(f"unknown embedder(s) {unknown}; available: {list(EMBEDDERS)}")
+    videos, sources, spf_cfg = collect_videos(run_specs)
+    spf_kw = {k: spf_cfg[k] for k in ("window", "sigma", "lam", "power") if k in spf_cfg}
+    frames = _Frames(sources)
+    res = AblationResult()
+    for name in names:
+        built: Any = None
+        rows, curves = [], {}
+        for v in videos:
+            t0 = time.perf_counter()
+            designed = frames.get(v)[1] if v.synthetic else None
+            if name in v.stored:
+                with np.load(v.stored[name]) as npz:
+                    z = npz["embeddings"]
+                source = "stored"
+            else:
+                if built is None:
+                    kw = dict(sources[v.model_key].embedder_kwargs.get(name, {}))
+                    kw.update(device=device)
+                    built, reason = build_or_skip(name, kw)
+                    if built is None:
+                        res.skipped[name] = reason
+                        log.warning("ablation: skipping %s (%s)", name, reason)
+                        break
+                z = built.embed(frames.get(v)[0])
+                source = "embedded"
+            row, s = _score_row(name, v, z, designed, spf_kw)
+            row["source"] = source
+            rows.append(row)
+            curves[f"{name}/{v.model}/{v.item_id}"] = s
+            if designed is not None:
+                res.curves[f"designed/{v.model}/{v.item_id}"] = designed
+            log.info(
+                "ablation: %s %s/%s (%s) %.1f s",
+                name,
+                v.model,
+                v.item_id,
+                source,
+                time.perf_counter() - t0,
+            )
+        if name in res.skipped:
+            continue
+        res.rows.extend(rows)
+        res.curves.update(curves)
+    ran = {r["embedder"] for r in res.rows}
+    res.reference = next((e for e in REFERENCE_EMBEDDERS if e in ran), "")
+    return res
+
+
+def summarise(res: AblationResult) -> Any:
+    """Per embedder x model summary (:data:`SUMMARY_COLUMNS`), skipped embedders appended.
+
+    Returns:
+        ``pandas.DataFrame``. Means skip NaN; ``rank_corr_vs_ref`` needs 3 or more videos with
+        finite scores under both embedders (else NaN); it is 1 for the reference itself.
+    """
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    df = pd.DataFrame(res.rows, columns=list(VIDEO_COLUMNS))
+    out = []
+    ref = df[df.embedder == res.reference].set_index(["model", "item_id"]).linearity_score
+    for (emb, model), g in df.groupby(["embedder", "model"], sort=False):
+        mine = g.set_index(["model", "item_id"]).linearity_score
+        both = pd.concat([mine, ref], axis=1, join="inner").dropna()
+        rho = math.nan
+        if len(both) >= 3 and both.iloc[:, 0].nunique() > 1 and both.iloc[:, 1].nunique() > 1:
+            rho = float(spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic)
+        ls = g.linearity_score.dropna()
+        out.append(
+            {
+                "embedder": emb,
+                "status": "ok",
+                "model": model,
+                "n": len(g),
+                "linearity_mean": ls.mean() if len(ls) else math.nan,
+                "linearity_std": ls.std(ddof=1) if len(ls) > 1 else math.nan,
+                "max_jump_mean": g.max_jump.mean(),
+                "total_change_mean": g.total_change.mean(),
+                "gt_rms_error_mean": g.gt_rms_error.mean(),
+                "gt_max_error_mean": g.gt_max_error.mean(),
+                "gt_slope_spearman_mean": g.gt_slope_spearman.mean(),
+                "rank_corr_vs_ref": rho,
+                "reference": res.reference,
+                "reason": "",
+            }
+        )
+    for emb, reason in res.skipped.items():
+        out.append(
+            {
+                **dict.fromkeys(SUMMARY_COLUMNS, math.nan),
+                "embedder": emb,
+                "status": "skipped",
+                "model": "",
+                "n": 0,
+                "reference": res.reference,
+                "reason": reason,
+            }
+        )
+    return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
+
+
+def write_outputs(
+    res: AblationResult, out_dir: str | os.PathLike, curves_path: str | os.PathLike | None = None
+) -> dict[str, Path]:
+    """Write ``ablation_videos.csv``, ``ablation.csv``, ``ablation.md`` and the curves npz.
+
+    Returns:
+        ``{"videos", "summary", "summary_md"[, "curves"]}`` -> path.
+    """
+    import pandas as pd
+
+    from bench.leaderboard import markdown_table
+    from bench.records import atomic_savez, atomic_write_text
+
+    out_dir = Path(out_dir)
+    summary = summarise(res)
+    videos = pd.DataFrame(res.rows, columns=list(VIDEO_COLUMNS))
+    shown = summary.drop(columns=["reason", "reference"])
+    shown = shown[shown.status == "ok"]
+    skipped = "".join(f"- `{k}` skipped: {v}\n" for k, v in res.skipped.items())
+    md = (
+        "# Embedder ablation\n\n"
+        "The same baseline (iteration 0) videos measured with each frame embedder "
+        "(`bench/ablation.py`). Linearity = `clip(1 - RMS(S - L) / |S_T - S_1|, 0, 1)`; "
+        "GT errors compare `S` with the designed progress of synthetic videos (morph: the "
+        "crossfade weight); `rank_corr_vs_ref` = Spearman rho of per-video Linearity against "
+        f"`{res.reference or 'n/a'}`.\n\n"
+        + markdown_table(shown)
+        + ("\n" + skipped if skipped else "")
+    )
+    paths = {
+        "videos": atomic_write_text(out_dir / "ablation_videos.csv", videos.to_csv(index=False)),
+        "summary": atomic_write_text(out_dir / "ablation.csv", summary.to_csv(index=False)),
+        "summary_md": atomic_write_text(out_dir / "ablation.md", md),
+    }
+    if curves_path is not None:
+        paths["curves"] = atomic_savez(
+            curves_path,
+            skipped=np.array(json.dumps(res.skipped)),
+            reference=np.array(res.reference),
+            **res.curves,
+        )
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI (see module docs). Returns 0 on success, 2 when no run directory is found."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ablation", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("runs", nargs="+", help="run directories or globs")
+    parser.add_argument("--embedders", nargs="+", default=None, help="default: all registered")
+    parser.add_argument("--out", default="results", help="folder of the tables")
+    parser.add_argument("--curves", default=None, help="npz of every S (for figures)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        res = run_ablation(args.runs, args.embedders, device=args.device)
+    except FileNotFoundError as e:
+        print(f"ablation: {e}", file=sys.stderr)
+        return 2
+    paths = write_outputs(res, args.out, args.curves)
+    print(Path(paths["summary_md"]).read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,234 @@
+"""bench/figures.py and bench/ablation.py: every figure and table from fixture records made by
+the real pipeline on tiny configs (real stills, real encoder and decoder)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bench import ablation as abl
+from bench import figures as fg
+from bench import leaderboard as lb
+from bench import pacing_gt as pg
+from bench.pipeline import run_benchmark
+from bench.records import atomic_write_json
+from bench.run import settings_from_config
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = (
+    "spf_before_after",
+    "pacing_by_model",
+    "vbench",
+    "keyframe_strip",
+    "pacing_gt",
+    "embedder_ablation",
+)
+
+
+def _compose(overrides):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            return compose("config", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _cut_clip(path: Path, n_per_shot: int = 12) -> list[int]:
+    """A real mp4 of three shots (slow pans over three stills); returns the cut frames."""
+    from generators.stills import load_still
+    from metrics.video_io import write_video
+
+    frames = []
+    for name in ("chelsea", "coffee", "rocket"):
+        big = load_still(name, 96)
+        frames += [big[16 : 16 + 64, 4 + k : 4 + k + 64] for k in range(n_per_shot)]
+    write_video(path, np.stack(frames), fps=12)
+    return [n_per_shot, 2 * n_per_shot]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fig")
+    clips = root / "clips"
+    clips.mkdir()
+    cuts = _cut_clip(clips / "shots.mp4")
+    common = ["embedder=pixel", "logger=none", "progress=false", "plots=false"]
+    morph = root / "morph-pixel"
+    footage = root / "footage-pixel"
+    for rd, overrides in (
+        (morph, ["n_videos=3", "model.n_frames=17", "model.size=48", "retime.iterations=2"]),
+        (footage, ["model=footage", "retime=none", "n_videos=1", f"model.paths={clips}"]),
+    ):
+        run_benchmark(settings_from_config(_compose([*common, *overrides, f"run_dir={rd}"])))
+    return {"morph": morph, "footage": footage, "cuts": cuts}
+
+
+@pytest.fixture(scope="module")
+def gt_result():
+    specs = [s for s in pg.SUITE if s.profile in ("sigmoid", "exp_down")][:6]
+    return pg.run_pacing_gt(["pixel", "dinov2"], n_frames=13, size=32, specs=specs)
+
+
+def _check_image(paths: list[Path]) -> None:
+    png, pdf = sorted(paths, key=lambda p: p.suffix != ".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    img = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert min(img.shape) > 150 and img.std() > 10  # a drawn figure, not a blank canvas
+
+
+def test_every_figure_and_table_from_fixture_records(runs, gt_result, tmp_path):
+    ab = abl.run_ablation([runs["morph"], runs["footage"]], ["pixel", "siglip"])
+    written = fg.build_results(
+        [runs["morph"], runs["footage"]],
+        tmp_path,
+        gt=gt_result,
+        ablation=ab,
+        n_resamples=200,
+        provenance={"command": "test"},
+    )
+    for stem in FIGURES:
+        _check_image(written[stem])
+        assert {p.suffix for p in written[stem]} == {".png", ".pdf"}
+    t = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert list(t.columns) == list(lb.COLUMNS)
+    assert set(zip(t.model, t.retime, strict=True)) == {("morph", "warped"), ("footage", "none")}
+    for name in (
+        "leaderboard.md",
+        "pacing_gt.csv",
+        "pacing_gt_summary.md",
+        "ablation.csv",
+        "ablation_videos.csv",
+        "ablation.md",
+        "vbench_table.csv",
+        "vbench_table.md",
+        "README.md",
+    ):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "No VBench records" in (tmp_path / "vbench_table.md").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert "## Leaderboard" in readme and "| morph | warped | pixel |" in readme
+    assert "`dinov2` skipped" in readme and "`siglip` skipped" in readme
+
+
+def test_ablation_stored_and_re_embedded_paths_agree(runs, tmp_path):
+    """Stored iteration-0 embeddings and a fresh embedding of the re-generated (morph) or
+    re-decoded (footage) video give the same scores, equal to the run's own records."""
+    stored = abl.run_ablation([runs["morph"], runs["footage"]], ["pixel"])
+    bare = tmp_path / "bare"
+    for name in ("morph", "footage"):
+        shutil.copytree(runs[name], bare / name)
+        for p in (bare / name / "spf").glob("*__it0.npz"):
+            p.unlink()
+    fresh = abl.run_ablation([bare / "morph", bare / "footage"], ["pixel"])
+    a = pd.DataFrame(stored.rows).set_index(["model", "item_id"])
+    b = pd.DataFrame(fresh.rows).set_index(["model", "item_id"])
+    assert set(a.source) == {"stored"} and set(b.source) == {"embedded"}
+    np.testing.assert_allclose(b.linearity_score, a.linearity_score, rtol=1e-6)
+    recs = pd.concat([pd.read_parquet(runs[n] / "records.parquet") for n in ("morph", "footage")])
+    base = recs[recs.iteration == 0].set_index(["model", "item_id"])
+    np.testing.assert_allclose(a.linearity_score, base.loc[a.index, "linearity_score"])
+    np.testing.assert_allclose(a.gt_rms_error, base.loc[a.index, "gt_rms_error"], equal_nan=True)
+    assert a.loc["morph"].gt_max_error.notna().all() and a.loc["footage"].gt_max_error.isna().all()
+    summary = abl.summarise(stored)
+    assert list(summary.columns) == list(abl.SUMMARY_COLUMNS)
+    assert stored.reference == "" and summary.rank_corr_vs_ref.isna().all()
+
+
+def test_ablation_embeds_an_embedder_without_stored_features(runs):
+    """efficientnet_lite0 (real weights) on the pixel runs' videos: embedded here, ranked
+    against itself as the reference (rho = 1)."""
+    res = abl.run_ablation([runs["morph"]], ["pixel", "efficientnet_lite0"])
+    df = pd.DataFrame(res.rows)
+    assert set(df[df.embedder == "efficientnet_lite0"].source) == {"embedded"}
+    assert res.reference == "efficientnet_lite0"
+    s = abl.summarise(res).set_index("embedder")
+    assert s.loc["efficientnet_lite0", "rank_corr_vs_ref"] == pytest.approx(1.0)
+
+
+def test_keyframe_strip_finds_the_cuts_of_real_footage(runs, tmp_path):
+    rec = lb.load_records([runs["footage"]])
+    row = rec.iloc[0]
+    s = np.load(Path(row.run_dir) / row.spf_path)["progress"]
+    kf, how = fg._keyframes_for(row, s, 8)
+    assert "segmented least squares" in how
+    for cut in runs["cuts"]:  # a keyframe within one frame of each cut
+        assert min(abs(k - cut) for k in kf) <= 1, (kf, runs["cuts"])
+    _check_image(fg.fig_keyframe_strip(rec, tmp_path))
+
+
+def test_keyframes_come_from_record_metadata_when_present():
+    s = np.linspace(0, 1, 20)
+    row = pd.Series({"metadata": json.dumps({"segment_plan": {"keyframes": [0, 7, 19]}})})
+    assert fg._keyframes_for(row, s, 8) == ([0, 7, 19], "record metadata")
+    row = pd.Series({"metadata": json.dumps({"keyframes": [0, 3, 9, 19]})})
+    assert fg._keyframes_for(row, s, 8)[0] == [0, 3, 9, 19]
+
+
+def test_vbench_table_hand_values_and_figure(runs, tmp_path):
+    rd = tmp_path / "morph"
+    shutil.copytree(runs["morph"], rd)
+    df = pd.read_parquet(rd / "records.parquet")
+    # original (iteration 0): 0.5, 0.6, 0.7 -> 0.6 ± 0.1; retimed (iteration 2): +0.05 each
+    scores = {
+        r.video_path: {"aesthetic_quality": 0.5 + 0.1 * int(r.item_id[-1]) + 0.025 * r.iteration}
+        for r in df.itertuples()
+    }
+    atomic_write_json(rd / "vbench.json", {"per_video": scores})
+    rec = lb.load_records([rd])
+    tab = fg.vbench_table(rec)
+    assert len(tab) == 1
+    r = tab.iloc[0]
+    assert (r.dimension, r.n_original, r.n_retimed) == ("aesthetic_quality", 3, 3)
+    assert r.original_mean == pytest.approx(0.6) and r.original_std == pytest.approx(0.1)
+    assert r.retimed_mean == pytest.approx(0.65) and r.retimed_std == pytest.approx(0.1)
+    assert r.within_1_std is True or r.within_1_std == True  # noqa: E712 (numpy bool)
+    paths, tab2 = fg.fig_vbench(rec, tmp_path / "f")
+    _check_image(paths)
+    pd.testing.assert_frame_equal(tab, tab2)
+    t = lb.build_leaderboard(rec, n_resamples=200)
+    assert t.vbench_aesthetic_quality_mean.iloc[0] == pytest.approx(0.65)
+
+
+def test_note_figures_without_retimed_or_vbench_records(runs, tmp_path):
+    rec = lb.load_records([runs["footage"]])
+    _check_image(fg.fig_spf_before_after(rec, tmp_path))
+    paths, tab = fg.fig_vbench(rec, tmp_path)
+    assert tab.empty
+    _check_image(paths)
+
+
+def test_pdfs_are_byte_reproducible(runs, tmp_path):
+    rec = lb.load_records([runs["morph"], runs["footage"]])
+    a = fg.fig_pacing_by_model(rec, tmp_path / "a")
+    b = fg.fig_pacing_by_model(rec, tmp_path / "b")
+    for pa, pb in zip(sorted(a), sorted(b), strict=True):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
+@pytest.mark.parametrize("name", sorted(fg.FIGURE_RUNS))
+def test_figure_runs_compose_to_valid_settings(name, tmp_path):
+    s = settings_from_config(_compose([*fg.FIGURE_RUNS[name], f"run_dir={tmp_path}"]))
+    model, emb = name.split("-", 1)
+    assert (s.model_name, s.embedder_name) == (model, emb)
+    assert s.retime.name == ("warped" if model == "morph" else "none")
+    assert s.n_videos == (8 if model == "morph" else 3)
+
+
+@pytest.mark.parametrize("experiment", ["pacing_gt", "embedder_ablation"])
+def test_experiment_files_compose(experiment, tmp_path):
+    s = settings_from_config(_compose([f"experiment={experiment}", f"run_dir={tmp_path}"]))
+    assert s.retime.name == "none" and s.logger["name"] == "none"
+    assert s.model_name == ("pacing_gt" if experiment == "pacing_gt" else "morph")
+    assert math.isfinite(s.spf.sigma)
