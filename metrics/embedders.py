@@ -132,6 +132,14 @@ class MissingWeightsError(RuntimeError):
         self.model_id = model_id
         self.searched = searched
 
+    def __reduce__(self):
+        """Pickle support (keyword-only arguments): the error crosses submitit/SLURM jobs."""
+        return (_rebuild_missing_weights, (self.args[0], self.model_id, self.searched))
+
+
+def _rebuild_missing_weights(message: str, model_id: str, searched: str) -> MissingWeightsError:
+    return MissingWeightsError(message, model_id=model_id, searched=searched)
+
 
 class EmbeddingError(RuntimeError):
     """A model produced non-finite or zero-norm embeddings (they cannot be L2-normalised)."""

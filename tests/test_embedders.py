@@ -419,3 +419,14 @@ def test_missing_local_weights_path(name: str, tmp_path: Path) -> None:
     with pytest.raises(me.MissingWeightsError, match="does not exist") as err:
         me.build_embedder(name, weights=str(path))
     assert err.value.searched == str(path)
+
+
+def test_missing_weights_error_survives_pickling():
+    """Sweep jobs send exceptions back to the driver by pickle (submitit)."""
+    import pickle
+
+    from metrics.embedders import MissingWeightsError
+
+    err = MissingWeightsError("no weights", model_id="timm/x", searched="/cache")
+    back = pickle.loads(pickle.dumps(err))
+    assert (str(back), back.model_id, back.searched) == ("no weights", "timm/x", "/cache")
