@@ -382,3 +382,40 @@ def attach_keyframes(
                 images.append(img)
         out.append(replace(req, first_image=images[0], last_image=images[1] if need_last else None))
     return out
+
+
+def check_request(
+    request: GenerationRequest,
+    *,
+    name: str,
+    mode: str,
+    height: int,
+    width: int,
+    temporal_factor: int,
+    spatial_multiple: int,
+    bands: int,
+) -> None:
+    """Validate a request for a diffusers video generator (Wan2.2, LTX-2).
+
+    Checks the model's frame rule (``temporal_factor * n + 1`` frames, sides multiples of
+    ``spatial_multiple``), the prompt, the positions' shape (``(n_frames,)`` or
+    ``(bands, n_frames)``, output frame units) and the keyframes that ``mode`` needs
+    (``flf``: first and last image; ``i2v``: first image).
+
+    Raises:
+        GeneratorError: naming the generator, the item and what is wrong.
+    """
+    check_frame_rules(request.n_frames, height, width, temporal_factor, spatial_multiple, name)
+    if not request.prompt:
+        raise GeneratorError(f"{name}: request {request.item_id} has no prompt")
+    if request.positions is not None:
+        shape = np.shape(request.positions)
+        if shape not in ((request.n_frames,), (bands, request.n_frames)):
+            raise GeneratorError(
+                f"{name}: positions of shape {shape}; expected ({bands}, {request.n_frames}) "
+                "(bands x frames, output frame units) or (n_frames,)"
+            )
+    if mode in ("flf", "i2v") and request.first_image is None:
+        raise GeneratorError(f"{name}: request {request.item_id} lacks first_image (use items())")
+    if mode == "flf" and request.last_image is None:
+        raise GeneratorError(f"{name}: first-last-frame request {request.item_id} lacks last_image")

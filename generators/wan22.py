@@ -32,6 +32,7 @@ from generators.common import (
     attach_keyframes,
     base_request,
     check_frame_rules,
+    check_request,
     frames_to_uint8,
     load_prompt_suite,
     read_model_config,
@@ -433,37 +434,21 @@ class Wan22Generator:
                 render.close()
 
     def check_request(self, request: GenerationRequest) -> None:
-        """Validate a request against this generator's rules.
+        """Validate a request (:func:`generators.common.check_request`).
 
         Raises:
             GeneratorError: on a bad frame count, positions shape, missing prompt or keyframes.
         """
-        check_frame_rules(
-            request.n_frames,
-            self.height,
-            self.width,
-            self.temporal_factor,
-            self.spatial_multiple,
-            self.name,
+        check_request(
+            request,
+            name=self.name,
+            mode=self.mode,
+            height=self.height,
+            width=self.width,
+            temporal_factor=self.temporal_factor,
+            spatial_multiple=self.spatial_multiple,
+            bands=self.bands,
         )
-        if not request.prompt:
-            raise GeneratorError(f"{self.name}: request {request.item_id} has no prompt")
-        if request.positions is not None:
-            shape = np.shape(request.positions)
-            if shape not in ((request.n_frames,), (self.bands, request.n_frames)):
-                raise GeneratorError(
-                    f"{self.name}: positions of shape {shape}; expected "
-                    f"({self.bands}, {request.n_frames}) "
-                    "(bands x frames, output frame units) or (n_frames,)"
-                )
-        if self.mode in ("flf", "i2v") and request.first_image is None:
-            raise GeneratorError(
-                f"{self.name}: request {request.item_id} lacks first_image (use items())"
-            )
-        if self.mode == "flf" and request.last_image is None:
-            raise GeneratorError(
-                f"{self.name}: first-last-frame request {request.item_id} lacks last_image"
-            )
 
     def pipeline_kwargs(
         self, request: GenerationRequest, output_type: str = "np"
