@@ -159,6 +159,7 @@ def collect_videos(
         FileNotFoundError: if no run directory holds records, or one lacks ``config.json``.
     """
     from bench.leaderboard import load_records, resolve_runs
+    from bench.pipeline import split_model_config
 
     videos: dict[tuple[str, str], _Video] = {}
     sources: dict[str, _ModelSource] = {}
@@ -170,9 +171,7 @@ def collect_videos(
         cfg = json.loads(cfg_path.read_text())["config"]
         spf_settings = spf_settings or dict(cfg.get("spf") or {})
         key = _model_key(cfg)
-        model_cfg = dict(cfg["model"])
-        name = model_cfg.pop("name")
-        target = model_cfg.pop("_target_")
+        name, target, model_cfg = split_model_config(cfg["model"])
         src = sources.setdefault(key, _ModelSource(target, model_cfg, int(cfg.get("seed", 0)), 0))
         emb_cfg = dict(cfg.get("embedder") or {})
         emb_name = emb_cfg.pop("name", "")

@@ -1,12 +1,19 @@
 """The ``spf-bench`` console script.
 
     spf-bench analyze VIDEO [VIDEO ...] [--embedder NAME] [--out DIR]
+    spf-bench retime VIDEO --mode resample|segmented [--pacing NAME] [--k K] [--out DIR]
+    spf-bench vbench DIR [--dims DIM ...]
 
 ``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
 max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
 (those fields under those names, plus the ``spf`` list) and ``DIR/<stem>.png``. It exits 0
 when every input was analysed, and 2 after analysing the good inputs when any input was bad,
 with one line per bad input on stderr and no traceback.
+
+``retime`` gives a video a target semantic pacing post hoc (:mod:`bench.retime_cli`).
+
+``vbench`` scores a run directory or a folder of videos with VBench, in its own venv
+(:mod:`bench.vbench_cmd`, :mod:`metrics.vbench`; docs/vbench.md).
 """
 
 from __future__ import annotations
@@ -200,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--size", type=int, default=None, help="shorter-side resize on decode")
     an.add_argument("--quiet", action="store_true", help="no progress bars")
     an.set_defaults(func=_cmd_analyze)
+    from bench.retime_cli import add_retime_parser
+
+    add_retime_parser(sub)
+    from bench.vbench_cmd import add_vbench_parser
+
+    add_vbench_parser(sub)
     return parser
 
 

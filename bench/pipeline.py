@@ -50,9 +50,12 @@ __all__ = [
     "git_sha",
     "library_versions",
     "run_benchmark",
+    "split_model_config",
 ]
 
-RETIME_MODES = ("none", "warped")
+RETIME_MODES = ("none", "warped", "resample", "segmented")
+#: Post-hoc modes (method spec Sec. 5): the generator is wrapped by generators/posthoc.py.
+POSTHOC_MODES = ("resample", "segmented")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,13 @@ class SPFSettings:
 @dataclass(frozen=True)
 class RetimeSettings:
     """ReTime loop: ``name`` in :data:`RETIME_MODES`, refinement ``iterations``, the position
-    ``update`` rule (:data:`generators.retime.UPDATE_RULES`) and the band schedule."""
+    ``update`` rule (:data:`generators.retime.UPDATE_RULES`) and the band schedule.
+
+    Post-hoc modes (``resample``, ``segmented``; see :mod:`generators.posthoc` and
+    ``conf/retime/``) also use ``interpolation``, ``regenerator`` (a ``conf/model`` name or
+    ``None``), ``regenerator_options`` (overrides of its keyword arguments), ``k``, ``penalty``,
+    ``penalty_per_frame`` (choice of the number of segments), ``prompt`` and ``refine``
+    (refinements of the segment plan)."""
 
     name: str = "none"
     iterations: int = 0
@@ -76,6 +85,14 @@ class RetimeSettings:
     a_low: float = 0.2
     a_high: float = 0.8
     lam: float = 3.0
+    interpolation: str = "linear"
+    regenerator: str | None = None
+    regenerator_options: dict[str, Any] = field(default_factory=dict)
+    k: int | None = None
+    penalty: float | None = None
+    penalty_per_frame: float = 2e-5
+    prompt: str | None = None
+    refine: int = 2
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,12 @@ class BenchSettings:
         progress: show progress bars.
         logger: ``{"name": "wandb" | "none", ...}`` logger settings.
         config: the resolved config, saved to ``config.json`` for provenance.
+        out_dir: where this run's tables (``records.parquet``, ``records.csv``), ``summary.json``,
+            ``config.json`` and W&B files go; None = ``run_dir``. A sweep job (:mod:`bench.sweep`)
+            sets its Hydra job directory, so shards of one configuration share the ``run_dir``
+            cache of records, SPF files and videos but never each other's tables.
+        vbench: the ``vbench:`` config block (:class:`metrics.vbench.VBenchSettings`); with
+            ``enabled`` the run's videos are scored after the records are written.
     """
 
     model_name: str
@@ -128,6 +151,8 @@ class BenchSettings:
     progress: bool = True
     logger: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
     config: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+    vbench: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Validate values that the libraries would otherwise reject late or silently.
@@ -143,6 +168,10 @@ class BenchSettings:
             )
         if self.retime.update not in UPDATE_RULES:
             raise ValueError(f"retime.update={self.retime.update!r} is not one of {UPDATE_RULES}")
+        if self.retime.name in POSTHOC_MODES:
+            from bench.retime_cli import check_posthoc_settings
+
+            check_posthoc_settings(self.retime)
         if self.pacing.name not in spf.PACINGS:
             raise ValueError(f"pacing={self.pacing.name!r} is not one of {spf.PACINGS}")
         if self.n_videos < 1:
@@ -194,6 +223,29 @@ def library_versions() -> dict[str, str]:
 
 
 # -------------------------------------------------------------------------------- building
+#: Keys of a ``conf/model`` file that are not constructor arguments of its generator.
+MODEL_META_KEYS = ("name", "_target_", "suite_size")
+
+
+def split_model_config(cfg: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """Split a resolved ``conf/model`` mapping into ``(name, "module.Class", kwargs)``.
+
+    ``name`` is recorded in every row, ``_target_`` is the generator class and ``suite_size`` the
+    model's default ``n_videos``; every other key is a constructor keyword argument.
+
+    Raises:
+        ValueError: if ``name`` or ``_target_`` is missing.
+    """
+    kwargs = dict(cfg)
+    missing = [k for k in ("name", "_target_") if k not in kwargs]
+    if missing:
+        raise ValueError(f"model config lacks {missing}: {sorted(cfg)}")
+    name, target = str(kwargs["name"]), str(kwargs["_target_"])
+    for key in MODEL_META_KEYS:
+        kwargs.pop(key, None)
+    return name, target, kwargs
+
+
 def build_generator(target: str, kwargs: dict[str, Any]) -> Generator:
     """Instantiate ``"module.Class"`` with ``kwargs`` and check it implements the protocol.
 
@@ -233,7 +285,12 @@ def _resume_point(s: BenchSettings, item: GenerationRequest) -> tuple[int, np.nd
     last, positions, finished = -1, None, False
     for it in range(s.retime.iterations + 1):
         r = rec.read_record(rec.record_path(s.run_dir, item.item_id, it))
-        if not r or r.get("status") != "ok" or r.get("config_hash") != s.config_hash:
+        if (
+            not r
+            or r.get("status") != "ok"
+            or r.get("config_hash") != s.config_hash
+            or r.get("seed") != item.seed
+        ):
             break
         last = it
         if r.get("error"):  # iterating stopped on purpose (e.g. degenerate clip)
@@ -411,8 +468,16 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     s.check()
+    vbench = None
+    if s.vbench.get("enabled"):  # VBench venv and every weight file checked before any work
+        from metrics.vbench import VBenchSettings, preflight
+
+        vbench = VBenchSettings.from_dict(s.vbench)
+        preflight(vbench)
     s.run_dir = Path(s.run_dir)
     s.run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(s.out_dir) if s.out_dir is not None else s.run_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
     gen = build_generator(s.model_target, s.model_kwargs)
     if s.retime.name == "warped" and not gen.honours_positions:
         raise GeneratorError(
@@ -420,10 +485,14 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
             "to measure it (post-hoc retiming of footage is retime=resample/segmented)"
         )
     embedder = build_embedder(s.embedder_name, progress=s.progress, **s.embedder_kwargs)
+    if s.retime.name in POSTHOC_MODES:
+        from bench.retime_cli import posthoc_generator
+
+        gen = posthoc_generator(gen, s.retime, s.pacing, s.spf, embedder)
     items = gen.items(s.n_videos, s.seed)
     items = [it for i, it in enumerate(items) if i % s.shard_count == s.shard_index]
     rec.atomic_write_json(
-        s.run_dir / "config.json",
+        out_dir / "config.json",
         {
             "config": s.config,
             "config_hash": s.config_hash,
@@ -442,7 +511,7 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
         for r in rec.collect_records(s.run_dir)
         if r.get("item_id") in wanted and r.get("config_hash") == s.config_hash
     ]
-    df = rec.write_tables(s.run_dir, rows)
+    df = rec.write_tables(out_dir, rows)
     summary = summarise(df, time.perf_counter() - t0)
     summary.update(
         run_dir=str(s.run_dir),
@@ -452,15 +521,22 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
         retime=s.retime.name,
         embedder=s.embedder_name,
         pacing=s.pacing.name,
+        out_dir=str(out_dir),
+        shard={"index": s.shard_index, "count": s.shard_count},
     )
-    if s.plots:
+    if s.plots and s.out_dir is None:  # a sweep job's plots come from the merge (bench.sweep)
         from bench.plots import plot_run
 
         summary["plots"] = [str(p.relative_to(s.run_dir)) for p in plot_run(s.run_dir, df)]
-    rec.atomic_write_json(s.run_dir / "summary.json", summary)
+    rec.atomic_write_json(out_dir / "summary.json", summary)
     if s.logger.get("name") == "wandb":
         from bench.wandb_log import log_to_wandb
 
-        summary["wandb"] = log_to_wandb(s.run_dir, df, summary, s.config, s.logger)
-        rec.atomic_write_json(s.run_dir / "summary.json", summary)
+        summary["wandb"] = log_to_wandb(out_dir, df, summary, s.config, s.logger)
+        rec.atomic_write_json(out_dir / "summary.json", summary)
+    if vbench is not None:  # vbench.json + records_vbench.parquet (metrics/vbench.py)
+        from metrics.vbench import brief, score_run
+
+        summary["vbench"] = brief(score_run(s.run_dir, vbench, out_dir=out_dir))
+        rec.atomic_write_json(out_dir / "summary.json", summary)
     return summary

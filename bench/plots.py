@@ -4,6 +4,8 @@
   last ReTime iteration), semantic keyframes marked.
 - :func:`plot_run`: one such figure per item of a run directory, plus ``plots/summary.png``
   (mean Linearity Score per iteration).
+- :func:`plot_keyframe_strip`: the semantic keyframes of a clip as thumbnails with their times
+  and S values (post-hoc retiming, method spec Sec. 5).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_run", "plot_spf"]
+__all__ = ["plot_keyframe_strip", "plot_run", "plot_spf"]
 
 
 def _pyplot():
@@ -140,3 +142,56 @@ def plot_run(run_dir: str | os.PathLike, df) -> list[Path]:
         finally:
             plt.close(fig)
     return out
+
+
+def plot_keyframe_strip(
+    rows: Sequence[tuple[str, np.ndarray, Sequence[int], np.ndarray, float]],
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+) -> Path:
+    """Thumbnails of keyframes, each captioned with its frame, time and S value.
+
+    Args:
+        rows: one strip per entry, ``(label, frames, keyframes, progress, fps)``: ``frames``
+            ``(T, H, W, 3)`` uint8, ``keyframes`` frame indices into it, ``progress`` its ``S``
+            of shape ``(T,)``, ``fps`` frames per second (times are ``frame / fps`` seconds).
+        path: output PNG path (written atomically).
+        title: figure title.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ValueError: if a row has no keyframes or a keyframe is out of range.
+    """
+    plt = _pyplot()
+    n_cols = max(len(r[2]) for r in rows)
+    aspects = [min(r[1].shape[1] / r[1].shape[2], 1.5) for r in rows]  # height / width
+    fig, axes = plt.subplots(
+        len(rows),
+        n_cols,
+        figsize=(1.9 * n_cols, sum(1.9 * a + 0.7 for a in aspects)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1.9 * a + 0.7 for a in aspects]},
+    )
+    for r, (label, frames, kfs, s, fps) in enumerate(rows):
+        if not len(kfs) or min(kfs) < 0 or max(kfs) >= len(frames):
+            raise ValueError(f"row {label!r}: keyframes {list(kfs)} not in [0, {len(frames)})")
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(kfs):
+                ax.axis("off")
+                continue
+            k = int(kfs[c])
+            ax.imshow(frames[k])
+            ax.set_xlabel(f"f {k} | {k / fps:.2f} s\nS = {float(s[k]):.3f}", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    try:
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)

@@ -11,7 +11,7 @@ Columns (stable; documented for users and the leaderboard):
 column                 dtype       meaning
 =====================  ==========  ===============================================================
 model                  str         generator name (``morph``, ``footage``, ``wan22`` ...)
-retime                 str         ``none`` or ``warped``
+retime                 str         ``none``, ``warped``, ``resample`` or ``segmented``
 embedder               str         frame embedder of the SPF
 pacing                 str         target pacing curve of the retime
 item_id                str         benchmark item

