@@ -404,7 +404,7 @@ def _run_iteration(
         "spf_path": spf_rel,
         "status": "ok",
         "error": note,
-        "metadata": json.dumps(meta, default=rec._json_default),
+        "metadata": json.dumps(meta, default=rec.json_default),
     }
     return row, next_pos, stop
 

@@ -161,6 +161,7 @@ def _print_tables(payload: dict[str, Any]) -> None:
 
 def cmd_vbench(args: argparse.Namespace) -> int:
     """Run the ``vbench`` sub-command; returns the exit status."""
+    from metrics.atomic_io import atomic_write_json
     from metrics.embedders import MissingWeightsError
     from metrics.vbench import (
         VBenchError,
@@ -170,7 +171,6 @@ def cmd_vbench(args: argparse.Namespace) -> int:
         score_run,
         score_videos,
         videos_in,
-        write_json,
     )
 
     folder = Path(args.dir)
@@ -208,7 +208,7 @@ def cmd_vbench(args: argparse.Namespace) -> int:
                 embedder = build_embedder(args.embedder, progress=False)
             result = score_videos(videos, s, embedder=embedder, work_dir=args.work_dir)
             payload = result_payload(result, s, videos_dir=str(folder))
-            write_json(out / "vbench.json", payload)
+            atomic_write_json(out / "vbench.json", payload)
     except (VBenchError, MissingWeightsError, ValueError, FileNotFoundError) as err:
         print(f"spf-bench vbench: {err}", file=sys.stderr)
         return EXIT_FAILED

@@ -57,6 +57,8 @@ from typing import Any
 
 import numpy as np
 
+from metrics.atomic_io import atomic_write_json
+
 __all__ = [
     "DEFAULT_VENV",
     "DIMENSIONS",
@@ -86,7 +88,6 @@ __all__ = [
     "spf_pace_drift",
     "verdict_table",
     "videos_in",
-    "write_json",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1235,7 +1236,7 @@ def score_run(
     cols = [f"vbench_{d}" for d in result.dims] + [f"drift_{m}" for m in result.drift_metrics]
     payload["groups"] = group_stats(merged, cols)
     payload["verdict"] = verdict_table(merged, result.dims)
-    write_json(out_dir / "vbench.json", payload)
+    atomic_write_json(out_dir / "vbench.json", payload)
     return payload
 
 
@@ -1290,39 +1291,6 @@ def result_payload(result: VBenchResult, s: VBenchSettings, **extra: Any) -> dic
         "n_failed": len(result.failed),
         "failures": result.failed,
     }
-
-
-def _clean(obj: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, so the JSON is standard."""
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented standard JSON (NaN -> null) atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def videos_in(folder: str | os.PathLike) -> dict[str, Path]:
