@@ -20,15 +20,11 @@ import numpy as np
 
 from generators.base import GeneratedVideo, GenerationRequest, GeneratorError
 from generators.common import (
-    attach_keyframes,
-    base_request,
     check_frame_rules,
     check_request,
     frames_to_uint8,
-    load_prompt_suite,
     read_model_config,
     resolve_checkpoint,
-    select_items,
     torch_dtype,
 )
 from generators.retime import G_MODES
@@ -268,41 +264,9 @@ class LTX2Generator:
 
         Keyframe modes attach ``first_image`` (and ``last_image``) from the keyframe source.
         """
-        from generators.wan22 import WanT2IRenderer
+        from generators.wan22 import prompt_suite_items
 
-        chosen = select_items(
-            load_prompt_suite(self.prompts), n_videos, seed, self.shard_index, self.num_shards
-        )
-        reqs = [base_request(it, seed, self.n_frames, self.fps, self.name) for it in chosen]
-        if self.mode == "t2v":
-            return reqs
-        render = None
-        if self.keyframes == "t2i":
-            render = WanT2IRenderer(
-                "tiny" if self.tiny else self.keyframe_model_id,
-                self.height,
-                self.width,
-                self.keyframe_steps,
-                4.0,
-                self.device,
-                self.dtype,
-                self.offload,
-                self.allow_download,
-                self.cache_dir,
-            )
-        try:
-            return attach_keyframes(
-                reqs,
-                self.keyframes,
-                self.height,
-                self.width,
-                self.keyframe_dir,
-                render,
-                need_last=self.mode == "flf",
-            )
-        finally:
-            if render is not None:
-                render.close()
+        return prompt_suite_items(self, n_videos, seed)
 
     def check_request(self, request: GenerationRequest) -> None:
         """Validate a request (:func:`generators.common.check_request`).

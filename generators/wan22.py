@@ -176,6 +176,61 @@ class WanT2IRenderer:
             pass
 
 
+def prompt_suite_items(
+    gen: Any,
+    n_videos: int,
+    seed: int,
+    *,
+    guidance_scale: float = 4.0,
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+) -> list[GenerationRequest]:
+    """A prompt-suite generator's share of ``n_videos`` items, keyframes attached.
+
+    Shared by :class:`Wan22Generator` and :class:`generators.ltx2.LTX2Generator`: items are
+    chosen from ``gen.prompts`` with ``seed`` and the generator's shard; ``t2v`` requests are
+    returned as they are; first-last-frame and i2v requests get ``first_image`` (and
+    ``last_image``) from ``gen.keyframes`` (``t2i`` renders them with :class:`WanT2IRenderer`
+    at ``guidance_scale`` / ``negative_prompt``).
+
+    Raises:
+        GeneratorError: if the suite has fewer than ``n_videos`` items or keyframes fail.
+    """
+    chosen = select_items(
+        load_prompt_suite(gen.prompts), n_videos, seed, gen.shard_index, gen.num_shards
+    )
+    reqs = [base_request(it, seed, gen.n_frames, gen.fps, gen.name) for it in chosen]
+    if gen.mode == "t2v":
+        return reqs
+    render = None
+    if gen.keyframes == "t2i":
+        render = WanT2IRenderer(
+            "tiny" if gen.tiny else gen.keyframe_model_id,
+            gen.height,
+            gen.width,
+            gen.keyframe_steps,
+            guidance_scale,
+            gen.device,
+            gen.dtype,
+            gen.offload,
+            gen.allow_download,
+            gen.cache_dir,
+            negative_prompt,
+        )
+    try:
+        return attach_keyframes(
+            reqs,
+            gen.keyframes,
+            gen.height,
+            gen.width,
+            gen.keyframe_dir,
+            render,
+            need_last=gen.mode == "flf",
+        )
+    finally:
+        if render is not None:
+            render.close()
+
+
 class Wan22Generator:
     """Wan2.2 generator honouring per-band time positions through the warped temporal RoPE.
 
@@ -398,40 +453,13 @@ class Wan22Generator:
         Raises:
             GeneratorError: if the suite has fewer than ``n_videos`` items or keyframes fail.
         """
-        chosen = select_items(
-            load_prompt_suite(self.prompts), n_videos, seed, self.shard_index, self.num_shards
+        return prompt_suite_items(
+            self,
+            n_videos,
+            seed,
+            guidance_scale=self.guidance_scale,
+            negative_prompt=self.negative_prompt,
         )
-        reqs = [base_request(it, seed, self.n_frames, self.fps, self.name) for it in chosen]
-        if self.mode == "t2v":
-            return reqs
-        render = None
-        if self.keyframes == "t2i":
-            render = WanT2IRenderer(
-                "tiny" if self.tiny else self.keyframe_model_id,
-                self.height,
-                self.width,
-                self.keyframe_steps,
-                self.guidance_scale,
-                self.device,
-                self.dtype,
-                self.offload,
-                self.allow_download,
-                self.cache_dir,
-                self.negative_prompt,
-            )
-        try:
-            return attach_keyframes(
-                reqs,
-                self.keyframes,
-                self.height,
-                self.width,
-                self.keyframe_dir,
-                render,
-                need_last=self.mode == "flf",
-            )
-        finally:
-            if render is not None:
-                render.close()
 
     def check_request(self, request: GenerationRequest) -> None:
         """Validate a request (:func:`generators.common.check_request`).
