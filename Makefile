@@ -59,10 +59,27 @@ lint: install ## Ruff lint
 
 bench: install ## Performance benchmarks (ratios against baselines measured in the same run)
 	$(PY) bench/perf_spf.py
-	@if [ -f bench/perf_rope.py ]; then $(PY) bench/perf_rope.py; fi
+	$(PY) bench/perf_measure.py
+	$(PY) bench/perf_rope.py
 
-figures: install ## Regenerate results/ (leaderboard, pacing benchmark, ablation, figures) from fresh CPU runs
-	$(PY) bench/figures.py --fresh
+# `make figures`: each stage is its own bench entry point writing under $(FIGURES_RUNS); then
+# bench/figures.py only reads them and writes results/. Runs: conf/experiment/figures_*.yaml,
+# once per embedder, into $(FIGURES_RUNS)/<model>-<embedder>. One torch thread, as the
+# committed results/ were made.
+FIGURES_RUNS ?= runs/figures
+FIGURES_EMBEDDERS ?= efficientnet_lite0 pixel
+figures: install ## Regenerate results/ from fresh CPU runs (~5 min): runs, pacing benchmark, ablation, then figures
+	rm -rf $(FIGURES_RUNS)
+	set -e; for model in morph footage; do for emb in $(FIGURES_EMBEDDERS); do \
+		OMP_NUM_THREADS=1 $(PY) bench/run.py experiment=figures_$$model embedder=$$emb \
+			run_dir=$(FIGURES_RUNS)/$$model-$$emb; \
+	done; done
+	$(PY) bench/pacing_gt.py --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
+		--curves $(FIGURES_RUNS)/pacing_gt/pacing_gt_curves.npz
+	$(PY) bench/ablation.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
+		--out $(FIGURES_RUNS)/ablation --curves $(FIGURES_RUNS)/ablation/ablation_curves.npz
+	$(PY) bench/figures.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
+		--pacing-gt $(FIGURES_RUNS)/pacing_gt --ablation $(FIGURES_RUNS)/ablation --out results
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs outputs multirun .pytest_cache .ruff_cache .hypothesis

@@ -1,29 +1,33 @@
 """Embedder ablation: the same videos measured with every frame embedder.
 
-    python -m bench.ablation 'runs/figures/*' [--embedders pixel efficientnet_lite0 ...]
-                             [--out results] [--curves runs/figures/ablation_curves.npz]
+    python bench/ablation.py 'runs/figures/*' [--embedders pixel efficientnet_lite0 ...]
+                             [--out DIR] [--curves DIR/ablation_curves.npz]
 
 The videos are the **baseline (iteration 0) videos** of the given run directories: iteration 0
 renders every item at the stock time positions, so runs that share a model config (the
 ``model`` block and ``seed`` of ``config.json``) show the same videos whatever their embedder
-or retime mode. For each embedder of :data:`metrics.embedders.EMBEDDERS` (or ``--embedders``):
+or retime mode. For each embedder of :data:`spf_bench.metrics.embedders.EMBEDDERS` (or
+``--embedders``):
 
 1. if a given run used that embedder, its stored iteration-0 embeddings (``spf/*.npz``) are
    reused (``source = "stored"``);
-2. otherwise the embedder is built (offline; :class:`metrics.embedders.MissingWeightsError`
-   skips it, the reason is listed) and the video is re-generated from the run's config by its
-   generator (footage is decoded again by the real decoder) and embedded
-   (``source = "embedded"``).
+2. otherwise the embedder is built (offline;
+   :class:`spf_bench.metrics.embedders.MissingWeightsError` skips it, the reason is listed)
+   and the video is re-generated from the run's config by its generator (footage is decoded
+   again by the real decoder) and embedded (``source = "embedded"``).
 
-Every video's SPF is then solved with the SPF settings of the first run's config and scored
-(:func:`metrics.spf.score_progress`); synthetic videos (``morph``, ``pacing_gt``) are also scored
-against their designed progress (:func:`bench.pacing_gt.gt_errors`).
+Every video is then measured by the one measurement kernel
+(:func:`spf_bench.metrics.measure.measure_embeddings`) with the runs' SPF settings (the ``spf``
+block of their ``config.json``; runs with different settings are refused) and linear target
+pacing; synthetic videos (``morph``, ``pacing_gt``) are also scored against their designed
+progress (:func:`spf_bench.bench.pacing_gt.gt_errors`).
 
 Outputs (atomic): ``ablation_videos.csv`` (one row per embedder x video, :data:`VIDEO_COLUMNS`),
 ``ablation.csv`` and ``ablation.md`` (one row per embedder x model, :data:`SUMMARY_COLUMNS`,
 skipped embedders as rows with ``status = "skipped"`` and the reason), and with ``--curves`` an
 npz of every ``S`` (``"<embedder>/<model>/<item_id>"``) and designed progress
-(``"designed/<model>/<item_id>"``) for :mod:`bench.figures`.
+(``"designed/<model>/<item_id>"``); :func:`read_outputs` reads them back for
+:mod:`spf_bench.bench.figures`.
 
 ``rank_corr_vs_ref`` is Spearman's rho between an embedder's per-video Linearity Scores and the
 reference embedder's on the same videos (the paper's default ``siglip`` when available, else
@@ -33,6 +37,7 @@ reference embedder's on the same videos (the paper's default ``siglip`` when ava
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -46,23 +51,27 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `python bench/ablation.py` from a checkout
-    sys.path.insert(0, str(ROOT))
+from spf_bench.metrics.measure import SPFSettings, measure_embeddings
 
 log = logging.getLogger("spf_bench")
 
 __all__ = [
+    "CURVES_FILE",
     "REFERENCE_EMBEDDERS",
     "SUMMARY_COLUMNS",
     "VIDEO_COLUMNS",
     "AblationResult",
     "collect_videos",
     "main",
+    "read_outputs",
     "run_ablation",
+    "spf_settings_from_config",
     "summarise",
     "write_outputs",
 ]
+
+#: Default file name of the curves npz beside the tables (:func:`read_outputs`).
+CURVES_FILE = "ablation_curves.npz"
 
 #: Reference embedders for ``rank_corr_vs_ref``, first available wins.
 REFERENCE_EMBEDDERS: tuple[str, ...] = ("siglip", "efficientnet_lite0")
@@ -139,37 +148,60 @@ class AblationResult:
     reference: str = ""
 
 
+def spf_settings_from_config(spf_cfg: dict[str, Any] | None) -> SPFSettings:
+    """:class:`~spf_bench.metrics.measure.SPFSettings` from a run's ``config.json`` ``spf`` block.
+
+    Keys the block lacks keep their defaults; unknown keys are ignored.
+
+    Raises:
+        ValueError: on an invalid value (:meth:`SPFSettings.check`).
+    """
+    names = {f.name for f in dataclasses.fields(SPFSettings)}
+    settings = SPFSettings(**{k: v for k, v in (spf_cfg or {}).items() if k in names})
+    settings.check()
+    return settings
+
+
 def _model_key(cfg: dict[str, Any]) -> str:
     return json.dumps({"model": cfg.get("model"), "seed": cfg.get("seed")}, sort_keys=True)
 
 
 def collect_videos(
     run_specs: Sequence[str | os.PathLike],
-) -> tuple[list[_Video], dict[str, _ModelSource], dict[str, Any]]:
+) -> tuple[list[_Video], dict[str, _ModelSource], SPFSettings]:
     """The baseline videos of the given runs and where their stored embeddings are.
 
     Args:
-        run_specs: run directories or globs (:func:`bench.leaderboard.resolve_runs`).
+        run_specs: run directories or globs (:func:`spf_bench.bench.leaderboard.resolve_runs`).
 
     Returns:
         ``(videos, sources, spf_settings)``: videos in (model, item) order; ``sources`` maps a
-        model key to what re-generates its videos; ``spf_settings`` from the first run.
+        model key to what re-generates its videos; ``spf_settings`` the runs' SPF settings.
 
     Raises:
         FileNotFoundError: if no run directory holds records, or one lacks ``config.json``.
+        ValueError: if the runs were measured with different SPF settings.
     """
-    from bench.leaderboard import load_records, resolve_runs
-    from bench.pipeline import split_model_config
+    from spf_bench.bench.config import split_model_config
+    from spf_bench.bench.leaderboard import load_records, resolve_runs
 
     videos: dict[tuple[str, str], _Video] = {}
     sources: dict[str, _ModelSource] = {}
-    spf_settings: dict[str, Any] | None = None
+    spf_settings: SPFSettings | None = None
+    first: Path | None = None
     for d in resolve_runs(run_specs):
         cfg_path = d / "config.json"
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{d} has no config.json: cannot tell which videos it shows")
         cfg = json.loads(cfg_path.read_text())["config"]
-        spf_settings = spf_settings or dict(cfg.get("spf") or {})
+        settings = spf_settings_from_config(cfg.get("spf"))
+        if spf_settings is None:
+            spf_settings, first = settings, d
+        elif settings != spf_settings:
+            raise ValueError(
+                f"{d} was measured with {settings}, {first} with {spf_settings}: the ablation "
+                "compares embedders under one set of SPF settings"
+            )
         key = _model_key(cfg)
         name, target, model_cfg = split_model_config(cfg["model"])
         src = sources.setdefault(key, _ModelSource(target, model_cfg, int(cfg.get("seed", 0)), 0))
@@ -194,7 +226,7 @@ def collect_videos(
             if r.spf_path and npz.is_file():
                 v.stored.setdefault(str(r.embedder), npz)
     ordered = sorted(videos.values(), key=lambda v: (v.model, v.item_id))
-    return ordered, sources, spf_settings or {}
+    return ordered, sources, spf_settings or SPFSettings()
 
 
 class _Frames:
@@ -207,7 +239,7 @@ class _Frames:
         self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
 
     def get(self, v: _Video) -> tuple[np.ndarray, np.ndarray | None]:
-        from bench.pipeline import build_generator
+        from spf_bench.bench.build import build_generator
 
         k = (v.model_key, v.item_id)
         if k not in self._cache:
@@ -229,17 +261,17 @@ class _Frames:
 
 
 def _score_row(
-    name: str, v: _Video, z: np.ndarray, designed: np.ndarray | None, spf_kw: dict[str, Any]
+    name: str, v: _Video, z: np.ndarray, designed: np.ndarray | None, settings: SPFSettings
 ) -> tuple[dict[str, Any], np.ndarray]:
-    from bench.pacing_gt import gt_errors
-    from metrics import spf
+    from spf_bench.bench.pacing_gt import gt_errors
+    from spf_bench.metrics.spf import find_jumps
 
-    r = spf.compute_spf(z, **spf_kw)
-    sc = spf.score_progress(r)
+    m = measure_embeddings(z, settings, embedder=name, keep_embeddings=False)
+    sc = m.scores
     gt = dict.fromkeys(("max_error", "rms_error", "slope_spearman"), math.nan)
-    if designed is not None and not r.degenerate and designed[-1] > designed[0]:
-        gt = gt_errors(r.progress, designed)
-    jumps = [] if r.degenerate else spf.find_jumps(r.progress, 5)
+    if designed is not None and not m.degenerate and designed[-1] > designed[0]:
+        gt = gt_errors(m.progress, designed)
+    jumps = [] if m.degenerate else find_jumps(m.progress, 5)
     row = {
         "embedder": name,
         "model": v.model,
@@ -256,7 +288,7 @@ def _score_row(
         "gt_slope_spearman": gt["slope_spearman"],
         "jump_frames": ";".join(str(f) for f, _ in jumps),
     }
-    return row, r.progress
+    return row, m.progress
 
 
 def run_ablation(
@@ -269,25 +301,24 @@ def run_ablation(
 
     Args:
         run_specs: run directories or globs.
-        embedders: names (default every key of :data:`metrics.embedders.EMBEDDERS`).
+        embedders: names (default every key of :data:`spf_bench.metrics.embedders.EMBEDDERS`).
         device: torch device for embedders built here.
 
     Returns:
         :class:`AblationResult`.
 
     Raises:
-        ValueError: on an unknown embedder name.
+        ValueError: on an unknown embedder name, or runs with different SPF settings.
         FileNotFoundError: see :func:`collect_videos`.
     """
-    from bench.pacing_gt import build_or_skip
-    from metrics.embedders import EMBEDDERS
+    from spf_bench.bench.pacing_gt import build_or_skip
+    from spf_bench.metrics.embedders import EMBEDDERS
 
     names = list(EMBEDDERS) if embedders is None else list(embedders)
     unknown = [n for n in names if n not in EMBEDDERS]
     if unknown:
         raise ValueError(f"unknown embedder(s) {unknown}; available: {list(EMBEDDERS)}")
-    videos, sources, spf_cfg = collect_videos(run_specs)
-    spf_kw = {k: spf_cfg[k] for k in ("window", "sigma", "lam", "power") if k in spf_cfg}
+    videos, sources, settings = collect_videos(run_specs)
     frames = _Frames(sources)
     res = AblationResult()
     for name in names:
@@ -311,7 +342,7 @@ def run_ablation(
                         break
                 z = built.embed(frames.get(v)[0])
                 source = "embedded"
-            row, s = _score_row(name, v, z, designed, spf_kw)
+            row, s = _score_row(name, v, z, designed, settings)
             row["source"] = source
             rows.append(row)
             curves[f"{name}/{v.model}/{v.item_id}"] = s
@@ -397,8 +428,8 @@ def write_outputs(
     """
     import pandas as pd
 
-    from bench.leaderboard import markdown_table
-    from bench.records import atomic_savez, atomic_write_text
+    from spf_bench.bench.leaderboard import markdown_table
+    from spf_bench.bench.records import atomic_savez, atomic_write_text
 
     out_dir = Path(out_dir)
     summary = summarise(res)
@@ -431,11 +462,49 @@ def write_outputs(
     return paths
 
 
+def read_outputs(
+    out_dir: str | os.PathLike, curves_path: str | os.PathLike | None = None
+) -> AblationResult:
+    """Read back what :func:`write_outputs` wrote (rows, curves, skipped, reference).
+
+    Args:
+        out_dir: folder holding ``ablation_videos.csv``.
+        curves_path: the curves npz (default ``out_dir / "ablation_curves.npz"``).
+
+    Returns:
+        :class:`AblationResult` equal to the written one (floats round-trip exactly).
+
+    Raises:
+        FileNotFoundError: if the table or the curves npz is missing.
+    """
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    curves_path = Path(curves_path) if curves_path is not None else out_dir / CURVES_FILE
+    for path in (out_dir / "ablation_videos.csv", curves_path):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: run `python bench/ablation.py RUN_DIR... --out {out_dir} "
+                f"--curves {curves_path}` first"
+            )
+    text = ("embedder", "model", "item_id", "source", "jump_frames")
+    rows = pd.read_csv(out_dir / "ablation_videos.csv", dtype=dict.fromkeys(text, str))
+    rows["jump_frames"] = rows["jump_frames"].fillna("")
+    res = AblationResult(rows=rows[list(VIDEO_COLUMNS)].to_dict("records"))
+    with np.load(curves_path) as npz:
+        for key in npz.files:
+            if key == "skipped":
+                res.skipped = json.loads(str(npz[key]))
+            elif key == "reference":
+                res.reference = str(npz[key])
+            else:
+                res.curves[key] = np.asarray(npz[key], dtype=np.float64)
+    return res
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI (see module docs). Returns 0 on success, 2 when no run directory is found."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.ablation", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="bench/ablation.py", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="run directories or globs")
     parser.add_argument("--embedders", nargs="+", default=None, help="default: all registered")
     parser.add_argument("--out", default="results", help="folder of the tables")

@@ -1,5 +1,6 @@
 """The ``spf-bench`` console script.
 
+    spf-bench run [HYDRA OVERRIDES ...]          (the bench, as python bench/run.py)
     spf-bench analyze VIDEO [VIDEO ...] [--embedder NAME] [--out DIR]
     spf-bench retime VIDEO --mode resample|segmented [--pacing NAME] [--k K] [--out DIR]
     spf-bench vbench DIR [--dims DIM ...]
@@ -10,20 +11,30 @@ max deviation, max jump and its frame, total change, keyframes) and writes ``DIR
 when every input was analysed, and 2 after analysing the good inputs when any input was bad,
 with one line per bad input on stderr and no traceback.
 
-``retime`` gives a video a target semantic pacing post hoc (:mod:`bench.retime_cli`).
+``retime`` gives a video a target semantic pacing post hoc (:mod:`spf_bench.bench.retime_cli`).
 
 ``vbench`` scores a run directory or a folder of videos with VBench, in its own venv
-(:mod:`bench.vbench_cmd`, :mod:`metrics.vbench`; docs/vbench.md).
+(:mod:`spf_bench.bench.vbench_cmd`, :mod:`spf_bench.metrics.vbench`; docs/vbench.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from spf_bench.bench.cli_common import (
+    add_decode_args,
+    add_embedder_args,
+    add_spf_args,
+    embedder_from_args,
+    spf_from_args,
+)
+from spf_bench.metrics.measure import SPFSettings, measure_frames
 
 __all__ = ["analyze_video", "main"]
 
@@ -35,50 +46,47 @@ def analyze_video(
     embedder: Any,
     out_dir: str | os.PathLike,
     *,
-    window: int = 30,
-    sigma: float = 20.0,
-    lam: float = 1e-5,
-    power: float = 1.0,
-    penalty: float = 0.02,
+    spf_settings: SPFSettings = SPFSettings(),  # noqa: B008 - frozen value
     max_frames: int | None = None,
     size: int | None = None,
+    allow_truncated: bool = False,
 ) -> dict[str, Any]:
-    """Decode, embed and score one video; write ``<stem>.json`` and ``<stem>.png``.
+    """Decode (:func:`spf_bench.metrics.video_io.read_video`), measure
+    (:func:`spf_bench.metrics.measure.measure_frames`) and write one video's
+    ``<stem>.json`` and ``<stem>.png``.
 
     Args:
         path: video file.
-        embedder: a :class:`metrics.embedders.Embedder`.
+        embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
         out_dir: output folder (created).
-        window, sigma, lam, power: SPF hyper-parameters (:func:`metrics.spf.compute_spf`).
-        penalty: segmentation penalty for the semantic keyframes
-            (:func:`metrics.spf.segment_progress`).
+        spf_settings: SPF settings, including the keyframe segmentation penalty.
         max_frames: decode at most this many frames.
-        size: shorter-side resize on decode (memory).
+        size: shorter-side resize on decode, pixels.
+        allow_truncated: analyse the decodable frames of a truncated file instead of refusing
+            it (:func:`spf_bench.metrics.video_io.read_video`).
 
     Returns:
         The JSON record: ``video, frames, fps, linearity_score, max_deviation, max_jump,
-        max_jump_frame, total_change, degenerate, keyframes, embedder, spf``.
+        max_jump_frame, total_change, degenerate, keyframes, embedder, spf_settings,
+        truncated, frames_declared, frames_decoded, spf``.
 
     Raises:
-        metrics.video_io.VideoDecodeError: unreadable video.
+        spf_bench.metrics.video_io.VideoDecodeError: unreadable video.
         ValueError: too few frames or invalid embeddings.
     """
-    from bench.plots import plot_spf
-    from bench.records import atomic_write_json
-    from metrics import spf
-    from metrics.video_io import read_video
+    from spf_bench.bench.plots import plot_spf
+    from spf_bench.bench.records import atomic_write_json
+    from spf_bench.metrics.video_io import read_video
 
-    frames, info = read_video(path, max_frames=max_frames, size=size)
-    res = spf.compute_spf(embedder.embed(frames), window=window, sigma=sigma, lam=lam, power=power)
-    sc = spf.score_progress(res)
-    keyframes = (
-        []
-        if res.degenerate
-        else spf.keyframes_from_segments(spf.segment_progress(res.progress, penalty=penalty))
+    frames, info = read_video(
+        path, max_frames=max_frames, size=size, allow_truncated=allow_truncated
     )
+    m = measure_frames(frames, embedder, spf_settings)
+    sc = m.scores
+    keyframes = list(m.keyframes)
     out = {
         "video": str(path),
-        "frames": int(frames.shape[0]),
+        "frames": m.n_frames,
         "fps": float(info.fps),
         "linearity_score": sc.linearity_score,
         "max_deviation": sc.max_deviation,
@@ -88,15 +96,17 @@ def analyze_video(
         "degenerate": sc.degenerate,
         "keyframes": keyframes,
         "embedder": embedder.name,
-        "spf": res.progress.tolist(),
+        "spf_settings": dataclasses.asdict(spf_settings),
+        **info.decode_facts(),
+        "spf": m.progress.tolist(),
     }
     out_dir = Path(out_dir)
     stem = Path(path).stem
     atomic_write_json(out_dir / f"{stem}.json", out)
     title = f"{stem} ({embedder.name}): Linearity " + (
-        "n/a (degenerate)" if res.degenerate else f"{sc.linearity_score:.3f}"
+        "n/a (degenerate)" if m.degenerate else f"{sc.linearity_score:.3f}"
     )
-    plot_spf({"S": res.progress}, out_dir / f"{stem}.png", title=title, keyframes=keyframes)
+    plot_spf({"S": m.progress}, out_dir / f"{stem}.png", title=title, keyframes=keyframes)
     return out
 
 
@@ -137,18 +147,12 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from metrics.embedders import MissingWeightsError, build_embedder
-    from metrics.video_io import VideoDecodeError
+    from spf_bench.metrics.embedders import MissingWeightsError
+    from spf_bench.metrics.video_io import VideoDecodeError
 
     try:
-        embedder = build_embedder(
-            args.embedder,
-            device=args.device,
-            batch_size=args.batch_size,
-            weights=args.weights,
-            allow_download=args.allow_download,
-            progress=not args.quiet,
-        )
+        spf_settings = spf_from_args(args)
+        embedder = embedder_from_args(args)
     except (MissingWeightsError, ValueError) as err:
         print(f"spf-bench analyze: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -160,12 +164,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                     video,
                     embedder,
                     args.out,
-                    window=args.window,
-                    sigma=args.sigma,
-                    power=args.power,
-                    penalty=args.penalty,
+                    spf_settings=spf_settings,
                     max_frames=args.max_frames,
                     size=args.size,
+                    allow_truncated=args.allow_truncated,
                 )
             )
         except (VideoDecodeError, FileNotFoundError, IsADirectoryError, ValueError) as err:
@@ -178,46 +180,72 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if bad else EXIT_OK
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from spf_bench.bench.merge import merge_run
+
+    status = EXIT_OK
+    for d in args.run_dirs:
+        try:
+            _, summary = merge_run(d, plots=not args.no_plots)
+        except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as err:
+            print(f"spf-bench merge: bad input: {d}: {err}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        print(
+            f"{d}: {summary['n_items']} items, {summary['n_records']} records "
+            f"({summary['n_failed']} failed) of run {summary['config_hash']}"
+        )
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``spf-bench`` (sub-commands)."""
     parser = argparse.ArgumentParser(prog="spf-bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run",
+        add_help=False,
+        help="run the bench with Hydra overrides, as `python bench/run.py` (e.g. `spf-bench "
+        "run model=morph embedder=pixel`; `spf-bench run --help` lists Hydra's options)",
+    )
     an = sub.add_parser("analyze", help="measure the SPF and Linearity Score of videos")
     an.add_argument("videos", nargs="+", help="video files (any format FFmpeg decodes)")
-    an.add_argument(
-        "--embedder",
-        default="efficientnet_lite0",
-        help="siglip | openclip | dinov2 | efficientnet_lite0 | pixel "
-        "(default: efficientnet_lite0, works offline)",
-    )
     an.add_argument("--out", default="spf_analysis", help="output folder (default: %(default)s)")
-    an.add_argument("--weights", default=None, help="local weights file or folder")
-    an.add_argument(
-        "--allow-download",
-        action="store_true",
-        help="let the model libraries download weights (default: offline)",
-    )
-    an.add_argument("--device", default="cpu")
-    an.add_argument("--batch-size", type=int, default=16)
-    an.add_argument("--window", type=int, default=30, help="SPF window, frames")
-    an.add_argument("--sigma", type=float, default=20.0, help="pair-weight width, frames")
-    an.add_argument("--power", type=float, default=1.0, help="distance exponent")
-    an.add_argument("--penalty", type=float, default=0.02, help="keyframe segmentation penalty")
-    an.add_argument("--max-frames", type=int, default=None)
-    an.add_argument("--size", type=int, default=None, help="shorter-side resize on decode")
-    an.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_embedder_args(an)
+    add_spf_args(an, ("--keyframe-penalty", "--penalty"))
+    add_decode_args(an)
     an.set_defaults(func=_cmd_analyze)
-    from bench.retime_cli import add_retime_parser
+    mg = sub.add_parser(
+        "merge",
+        help="rebuild a run directory's tables, summary and plots from its records/ "
+        "(idempotent, locked; after concurrent shards)",
+    )
+    mg.add_argument("run_dirs", nargs="+", help="run directories")
+    mg.add_argument("--no-plots", action="store_true", help="do not redraw plots/")
+    mg.set_defaults(func=_cmd_merge)
+
+    from spf_bench.bench.retime_cli import add_retime_parser
 
     add_retime_parser(sub)
-    from bench.vbench_cmd import add_vbench_parser
+    from spf_bench.bench.vbench_cmd import add_vbench_parser
 
     add_vbench_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``spf-bench`` console script; returns the exit code."""
+    """Entry point of the ``spf-bench`` console script; returns the exit code.
+
+    ``spf-bench run <hydra overrides>`` hands the rest of the command line to Hydra and runs
+    the bench exactly as ``python bench/run.py <overrides>`` does (:mod:`spf_bench.bench.run`).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        from spf_bench.bench import run
+
+        sys.argv = ["spf-bench run", *argv[1:]]
+        run.main()
+        return EXIT_OK
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     return int(args.func(args))

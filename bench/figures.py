@@ -1,20 +1,29 @@
-"""The paper's figure types, reproduced from run records, and the committed ``results/``.
+"""The paper's figure types, the committed ``results/`` tables and ``results/README.md``.
 
-    make figures                                   # == python bench/figures.py --fresh
-    python bench/figures.py                        # resume runs/figures/*, rebuild results/
-    python bench/figures.py --from-runs 'runs/*'   # figures + leaderboard of existing runs only
+This module only **reads**: run directories (their records, ``spf/*.npz``, videos and
+``config.json``) and the tables the other bench stages wrote; it runs no benchmark and no model.
+``make figures`` runs the stages, each its own entry point, then this script:
 
-``make figures`` (:func:`reproduce`) is one CPU job (~4-6 min on 2 cores, offline):
+1. ``python bench/run.py experiment=figures_<model> embedder=<embedder>
+   run_dir=runs/figures/<model>-<embedder>`` for ``model`` in ``morph``, ``footage`` and
+   ``embedder`` in ``efficientnet_lite0``, ``pixel`` (``conf/experiment/figures_*.yaml``): the
+   benchmark runs (``morph`` with the ``warped`` ReTime loop, 8 items x 33 frames; the 3
+   bundled ``footage`` clips at 224 px);
+2. ``python bench/pacing_gt.py --out runs/figures/pacing_gt --curves ...``: the ground-truth
+   pacing benchmark (:mod:`spf_bench.bench.pacing_gt`, 24 sequences x 41 frames);
+3. ``python bench/ablation.py 'runs/figures/morph-*' 'runs/figures/footage-*' --out
+   runs/figures/ablation --curves ...``: the embedder ablation (:mod:`spf_bench.bench.ablation`)
+   on the runs' baseline videos;
+4. ``python bench/figures.py`` (:func:`main`): reads 1-3 and writes the leaderboard
+   (:mod:`spf_bench.bench.leaderboard`), the figures below (PNG and PDF) into
+   ``results/figures/``, the tables into ``results/`` and ``results/README.md`` with the
+   provenance read from the runs' ``config.json``.
 
-1. the benchmark runs of :data:`FIGURE_RUNS` (the embedded defaults: ``morph`` with the
-   ``warped`` ReTime loop, 8 items x 33 frames, and the 3 bundled ``footage`` clips at 224 px,
-   each with ``efficientnet_lite0`` and ``pixel``) into ``runs/figures/<name>/`` (gitignored;
-   ``--fresh`` deletes them first, otherwise finished work is resumed);
-2. the ground-truth pacing benchmark (:mod:`bench.pacing_gt`, 24 sequences x 41 frames);
-3. the embedder ablation (:mod:`bench.ablation`) on the runs' baseline videos;
-4. the leaderboard (:mod:`bench.leaderboard`) of the runs;
-5. the figures below, each as PNG and PDF, into ``results/figures/``; tables into
-   ``results/``; ``results/README.md`` indexes them with the provenance.
+Usage of step 4 alone (defaults: the paths of ``make figures``)::
+
+    python bench/figures.py ['runs/figures/morph-*' 'runs/figures/footage-*']
+        [--pacing-gt runs/figures/pacing_gt | none] [--ablation runs/figures/ablation | none]
+        [--out results]
 
 Figures (functions of plain data, so tests build them from fixture records):
 
@@ -44,23 +53,22 @@ import json
 import logging
 import math
 import os
-import shutil
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+#: The checkout (run directories under it are listed relative to it).
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `python bench/figures.py` from a checkout
-    sys.path.insert(0, str(ROOT))
 
 log = logging.getLogger("spf_bench")
 
 __all__ = [
-    "FIGURE_RUNS",
+    "DEFAULT_ABLATION",
+    "DEFAULT_PACING_GT",
+    "DEFAULT_RUNS",
     "build_results",
     "fig_embedder_ablation",
     "fig_keyframe_strip",
@@ -69,23 +77,23 @@ __all__ = [
     "fig_spf_before_after",
     "fig_vbench",
     "main",
-    "reproduce",
+    "provenance",
     "vbench_table",
 ]
 
-#: The runs of ``make figures``: name -> Hydra overrides of ``conf/config.yaml``.
-FIGURE_RUNS: dict[str, list[str]] = {
-    f"{model}-{emb}": [
-        *(
-            ["model=morph", "retime=warped", "n_videos=8", "model.n_frames=33"]
-            if model == "morph"
-            else ["model=footage", "retime=none", "n_videos=3", "model.size=224"]
-        ),
-        f"embedder={emb}",
-    ]
-    for model in ("morph", "footage")
-    for emb in ("efficientnet_lite0", "pixel")
-}
+#: Run directories of ``make figures`` (``conf/experiment/figures_*.yaml`` write them).
+DEFAULT_RUNS: tuple[str, ...] = ("runs/figures/morph-*", "runs/figures/footage-*")
+#: Tables and curves of ``bench/pacing_gt.py`` in ``make figures``.
+DEFAULT_PACING_GT = "runs/figures/pacing_gt"
+#: Tables and curves of ``bench/ablation.py`` in ``make figures``.
+DEFAULT_ABLATION = "runs/figures/ablation"
+#: The commands of ``make figures`` (``results/README.md`` provenance).
+MAKE_FIGURES = (
+    "`make figures`: `python bench/run.py experiment=figures_<model> embedder=<embedder> "
+    "run_dir=runs/figures/<model>-<embedder>` for each model and embedder below, "
+    "`python bench/pacing_gt.py`, `python bench/ablation.py`, then `python bench/figures.py` "
+    "(which only reads)"
+)
 
 EMBEDDER_COLORS: dict[str, str] = {
     "efficientnet_lite0": "tab:blue",
@@ -156,7 +164,7 @@ def _ok(records: Any) -> Any:
 
 
 def _final(records: Any) -> Any:
-    from bench.leaderboard import final_records
+    from spf_bench.bench.leaderboard import final_records
 
     return final_records(_ok(records))
 
@@ -187,7 +195,8 @@ def fig_spf_before_after(
     final iteration's ``S``; the title gives both Linearity Scores.
 
     Args:
-        records: records DataFrame with ``run_dir`` (:func:`bench.leaderboard.load_records`).
+        records: records DataFrame with ``run_dir``
+            (:func:`spf_bench.bench.leaderboard.load_records`).
         out_dir: folder of ``spf_before_after.{png,pdf}``.
         embedder: embedder to show.
         max_items: at most this many items (first in item order).
@@ -337,15 +346,16 @@ def fig_pacing_gt(
     (transform, profile) pair; every embedder's ``S`` with its RMS error in the legend.
 
     Args:
-        rows: per-sequence rows of :func:`bench.pacing_gt.run_pacing_gt` (DataFrame or list).
-        curves: :attr:`bench.pacing_gt.PacingGTResult.curves`.
+        rows: per-sequence rows of :func:`spf_bench.bench.pacing_gt.run_pacing_gt` (DataFrame
+            or list).
+        curves: :attr:`spf_bench.bench.pacing_gt.PacingGTResult.curves`.
         out_dir: folder of ``pacing_gt.{png,pdf}``.
         profiles: profiles to show.
         skipped: ``{embedder: reason}`` noted under the figure.
     """
     import pandas as pd
 
-    from bench.pacing_gt import TRANSFORMS
+    from spf_bench.generators.pacing_gt import TRANSFORMS
 
     plt = _pyplot()
     df = pd.DataFrame(rows)
@@ -409,14 +419,15 @@ def fig_embedder_ablation(
     """Embedder ablation: ground-truth error per embedder, and one clip's S per embedder.
 
     Left: mean RMS error of ``S`` against the designed progress per embedder, grouped by
-    transformation of the ground-truth benchmark (:mod:`bench.pacing_gt`) plus the ``morph``
-    baseline videos (their crossfade weight), with one dot per sequence. Right: ``S`` of one
-    clip (default the ``footage`` clip ``bikes`` if present) under every embedder, its top
-    semantic jumps (:func:`metrics.spf.find_jumps`) marked.
+    transformation of the ground-truth benchmark (:mod:`spf_bench.bench.pacing_gt`) plus the
+    ``morph`` baseline videos (their crossfade weight), with one dot per sequence. Right: ``S``
+    of one clip (default the ``footage`` clip ``bikes`` if present) under every embedder, its top
+    semantic jumps (:func:`spf_bench.metrics.spf.find_jumps`) marked.
 
     Args:
-        gt_rows: per-sequence rows of :func:`bench.pacing_gt.run_pacing_gt` (may be empty).
-        ablation_rows: per-video rows of :func:`bench.ablation.run_ablation`.
+        gt_rows: per-sequence rows of :func:`spf_bench.bench.pacing_gt.run_pacing_gt` (may be
+            empty).
+        ablation_rows: per-video rows of :func:`spf_bench.bench.ablation.run_ablation`.
         ablation_curves: its curves (``"<embedder>/<model>/<item_id>"``).
         out_dir: folder of ``embedder_ablation.{png,pdf}``.
         skipped: ``{embedder: reason}``, listed in the figure.
@@ -516,19 +527,24 @@ def fig_embedder_ablation(
 def vbench_table(records: Any) -> Any:
     """VBench original-vs-retimed table from records (``vbench_<dim>`` columns).
 
-    For every (model, retime, embedder, pacing) group and VBench dimension: the mean ± std over
-    the group's items at iteration 0 (original) and at their final iteration (retimed), and
-    whether the retimed mean lies within one standard deviation of the original (the paper's
-    fidelity criterion, method spec Sec. 6). ``retime=none`` groups have no retimed column.
+    The rows are the one VBench verdict
+    (:func:`spf_bench.metrics.vbench.verdict.verdict_table`, the paper's fidelity criterion,
+    docs/method.md, Sec. 6): per (model, retime, embedder, pacing) group and VBench
+    dimension, the mean ± std of the group's iteration-0 videos
+    (original, one per item) and of each item's last iteration when it is > 0 (retimed), and
+    whether the retimed mean lies within one sample standard deviation of the original.
+    ``retime=none`` groups have no retimed column (``n_retimed`` 0, ``within_1_std`` None).
 
     Returns:
         ``pandas.DataFrame`` with ``model, retime, embedder, pacing, dimension, n_original,
-        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``;
-        empty (with these columns) when no record has a VBench score.
+        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``
+        (the verdict's ``within_one_std``); empty (with these columns) when no record has a
+        VBench score.
     """
     import pandas as pd
 
-    from bench.leaderboard import GROUP_KEYS, VBENCH_PREFIX, _mean, _std, vbench_dimensions
+    from spf_bench.bench.leaderboard import GROUP_KEYS, vbench_dimensions
+    from spf_bench.metrics.vbench.verdict import verdict_table
 
     cols = [
         *GROUP_KEYS,
@@ -543,33 +559,8 @@ def vbench_table(records: Any) -> Any:
     ]
     ok = _ok(records)
     dims = vbench_dimensions(ok) if len(ok) else []
-    out = []
-    for key, g in ok.groupby(list(GROUP_KEYS), sort=True):
-        base = g[g.iteration == 0]
-        fin = _final(g)
-        fin = fin[fin.iteration > 0]
-        for dim in dims:
-            col = VBENCH_PREFIX + dim
-            o = base[col].to_numpy(np.float64)
-            r = fin[col].to_numpy(np.float64)
-            om, osd, rm, rsd = _mean(o), _std(o), _mean(r), _std(r)
-            within = (
-                bool(abs(rm - om) <= osd) if all(math.isfinite(v) for v in (om, osd, rm)) else None
-            )
-            out.append(
-                dict(zip(GROUP_KEYS, key, strict=True))
-                | {
-                    "dimension": dim,
-                    "n_original": int(np.isfinite(o).sum()),
-                    "original_mean": om,
-                    "original_std": osd,
-                    "n_retimed": int(np.isfinite(r).sum()),
-                    "retimed_mean": rm,
-                    "retimed_std": rsd,
-                    "within_1_std": within,
-                }
-            )
-    return pd.DataFrame(out, columns=cols)
+    rows = verdict_table(records, dims) if dims else []
+    return pd.DataFrame([r | {"within_1_std": r["within_one_std"]} for r in rows], columns=cols)
 
 
 def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], Any]:
@@ -625,7 +616,7 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
 
 def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[int], str]:
     """Keyframes from the record's metadata if it has them, else segmented least squares."""
-    from metrics.spf import keyframes_from_segments, segment_progress
+    from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
 
     try:
         meta = json.loads(row.metadata or "{}")
@@ -658,7 +649,7 @@ def fig_keyframe_strip(
     The clip: ``item = (model, item_id)`` (default the footage clip ``bikes`` if present,
     else the first item) at iteration 0, embedder as in :func:`fig_spf_before_after`. Keyframes
     come from the record's metadata (``keyframes`` or ``segment_plan.keyframes``, written by
-    post-hoc retime modes) when present, else from :func:`metrics.spf.segment_progress`
+    post-hoc retime modes) when present, else from :func:`spf_bench.metrics.spf.segment_progress`
     (at most ``max_keyframes``). Thumbnails are decoded from the record's ``video_path`` with
     the real decoder; each is captioned with its frame, time (``frame / fps`` seconds) and S.
 
@@ -666,7 +657,7 @@ def fig_keyframe_strip(
         FileNotFoundError: if the record's video file is missing (run with
             ``save_videos=true``).
     """
-    from metrics.video_io import read_video
+    from spf_bench.metrics.video_io import read_video
 
     plt = _pyplot()
     ok = _ok(records)
@@ -782,33 +773,28 @@ def build_results(
     Args:
         run_specs: run directories or globs.
         out: results folder (``figures/`` inside it).
-        gt: a :class:`bench.pacing_gt.PacingGTResult` (its tables are written), or ``None``
-            to leave the ground-truth tables and figure out.
-        ablation: a :class:`bench.ablation.AblationResult`, or ``None`` to leave it out.
+        gt: a :class:`spf_bench.bench.pacing_gt.PacingGTResult` (its tables are written), or
+            ``None`` to leave the ground-truth tables and figure out; read from disk with
+            :func:`spf_bench.bench.pacing_gt.read_outputs`.
+        ablation: a :class:`spf_bench.bench.ablation.AblationResult`
+            (:func:`spf_bench.bench.ablation.read_outputs`), or ``None`` to leave it out.
         seed, n_resamples: bootstrap settings of the leaderboard.
         provenance: lines for ``README.md`` (only written when given).
 
     Returns:
         ``{name: [paths]}`` of everything written.
     """
-    from bench import ablation as abl
-    from bench import leaderboard as lbm
-    from bench import pacing_gt as pgt
-    from bench.records import atomic_write_text
+    from spf_bench.bench import ablation as abl
+    from spf_bench.bench import leaderboard as lbm
+    from spf_bench.bench import pacing_gt as pgt
+    from spf_bench.bench.records import atomic_write_text
 
     out = Path(out)
     figs = out / "figures"
     records = lbm.load_records(run_specs)
     kw = {} if n_resamples is None else {"n_resamples": n_resamples}
     lb = lbm.build_leaderboard(records, seed=seed, **kw)
-    runs = sorted(
-        {
-            os.path.relpath(p, ROOT)
-            if Path(p).is_absolute() and str(p).startswith(str(ROOT))
-            else str(p)
-            for p in records.run_dir
-        }
-    )
+    runs = sorted({_relative(p) for p in records.run_dir})
     written: dict[str, list[Path]] = {
         "leaderboard": list(
             lbm.write_leaderboard(lb, out / "leaderboard.csv", sources=f"Runs: {', '.join(runs)}")
@@ -855,121 +841,123 @@ def build_results(
     return written
 
 
-def _compose(overrides: list[str]) -> Any:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            return compose("config", overrides=overrides)
-    finally:
-        GlobalHydra.instance().clear()
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no config.json: cannot say how it was made")
+    return json.loads(path.read_text())
 
 
-def reproduce(
-    out: str | os.PathLike = ROOT / "results",
-    runs_root: str | os.PathLike = ROOT / "runs" / "figures",
+def _relative(path: str | os.PathLike) -> str:
+    p = Path(path)
+    if p.is_absolute() and p.is_relative_to(ROOT):
+        return os.path.relpath(p, ROOT)
+    return str(p)
+
+
+def provenance(
+    run_specs: Sequence[str | os.PathLike],
     *,
-    fresh: bool = False,
-    runs: dict[str, list[str]] | None = None,
-    gt_frames: int = 41,
-    threads: int = 1,
-) -> dict[str, list[Path]]:
-    """``make figures``: the benchmark runs, pacing benchmark, ablation, leaderboard, figures.
+    gt: Any = None,
+    command: str = MAKE_FIGURES,
+) -> dict[str, Any]:
+    """Provenance lines of ``results/README.md``, read from what the runs recorded.
 
     Args:
-        out: results folder.
-        runs_root: folder of the run directories (one per :data:`FIGURE_RUNS` entry).
-        fresh: delete ``runs_root`` first (recompute everything).
-        runs: name -> Hydra overrides (default :data:`FIGURE_RUNS`).
-        gt_frames: frames per ground-truth sequence.
-        threads: ``torch.set_num_threads``.
+        run_specs: run directories or globs (:func:`spf_bench.bench.leaderboard.resolve_runs`).
+        gt: the :class:`spf_bench.bench.pacing_gt.PacingGTResult` shown, if any (its
+            ``settings`` and skipped embedders are listed).
+        command: how the inputs were made.
 
     Returns:
-        What :func:`build_results` wrote.
+        ``{label: text}``: the command, each run's settings (``model``, ``retime``,
+        ``embedder``, ``pacing``, ``n_videos``, the SPF settings and the config hash, from its
+        ``config.json``), the ground-truth benchmark's settings, and the git commits and
+        library versions the runs recorded.
+
+    Raises:
+        FileNotFoundError: if a run directory has no ``config.json``.
     """
-    import platform
+    from spf_bench.bench.leaderboard import resolve_runs
 
-    import torch
-
-    from bench import ablation as abl
-    from bench import pacing_gt as pgt
-    from bench.pipeline import git_sha, run_benchmark
-    from bench.run import settings_from_config
-
-    torch.set_num_threads(max(1, int(threads)))
-    runs_root = Path(runs_root)
-    if fresh and runs_root.exists():
-        shutil.rmtree(runs_root)
-    runs = FIGURE_RUNS if runs is None else runs
-    t_all = time.perf_counter()
-    timings: dict[str, float] = {}
-    dirs = []
-    for name, overrides in runs.items():
-        t0 = time.perf_counter()
-        cfg = _compose(
-            [
-                *overrides,
-                f"run_dir={runs_root / name}",
-                "logger=none",
-                "progress=false",
-                "plots=false",
-            ]
+    runs, shas, versions = [], [], []
+    for d in resolve_runs(run_specs):
+        info = _run_config(d)
+        cfg = info.get("config", {})
+        spf = cfg.get("spf") or {}
+        desc = " ".join(
+            f"{k}={(cfg.get(k) or {}).get('name', '?')}"
+            for k in ("model", "retime", "embedder", "pacing")
         )
-        summary = run_benchmark(settings_from_config(cfg))
-        if summary["n_failed"]:
-            raise RuntimeError(f"run {name} has failed records: {summary['failures']}")
-        timings[name] = time.perf_counter() - t0
-        log.info("figures: run %s done in %.0f s", name, timings[name])
-        dirs.append(runs_root / name)
-    t0 = time.perf_counter()
-    gt = pgt.run_pacing_gt(n_frames=gt_frames)
-    timings["pacing_gt"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ab = abl.run_ablation(dirs)
-    timings["ablation"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    provenance = {
-        "command": "`make figures` (`python bench/figures.py --fresh`)",
-        "runs (`runs/figures/<name>`, `bench/run.py` overrides)": "".join(
-            f"\n  - `{n}`: `{' '.join(o)}`" for n, o in runs.items()
-        ),
-        "pacing_gt": f"24 sequences x {gt_frames} frames at 224 px, all registered embedders",
-        "git_sha": git_sha(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        spf_desc = ", ".join(f"{k} {v}" for k, v in spf.items())
+        runs.append(
+            f"\n  - `{_relative(d)}`: `{desc} n_videos={cfg.get('n_videos', '?')}` "
+            f"(SPF: {spf_desc}; config hash `{info.get('config_hash', '?')}`)"
+        )
+        shas.append(str(info.get("git_sha", "unknown")))
+        versions.append(info.get("versions") or {})
+    out: dict[str, Any] = {
+        "command": command,
+        "runs (settings from each run's `config.json`)": "".join(runs),
     }
-    written = build_results(dirs, out, gt=gt, ablation=ab, provenance=provenance)
-    timings["figures"] = time.perf_counter() - t0
-    log.info(
-        "figures: done in %.0f s (%s)",
-        time.perf_counter() - t_all,
-        ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),
-    )
-    return written
+    if gt is not None:
+        st = gt.settings or {}
+        ran = list(dict.fromkeys(r["embedder"] for r in gt.rows))
+        out["pacing_gt"] = (
+            f"{st.get('n_sequences', '?')} sequences x {st.get('n_frames', '?')} frames at "
+            f"{st.get('size', '?')} px; embedders: {', '.join(ran) or 'none'}"
+            + (f"; skipped (no weights): {', '.join(gt.skipped)}" if gt.skipped else "")
+        )
+    out["git_sha (runs)"] = ", ".join(dict.fromkeys(shas))
+    for lib in ("python", "torch", "numpy"):
+        vs = list(dict.fromkeys(str(v[lib]) for v in versions if lib in v))
+        if vs:
+            out[lib] = ", ".join(vs)
+    return out
+
+
+def _optional_dir(value: str) -> str | None:
+    return None if value.strip().lower() in ("", "none") else value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI (see module docs). Returns 0 on success."""
+    """CLI (step 4 of the module docs): read the runs and tables, write ``--out``.
+
+    Returns:
+        0 on success, 2 when an input is missing (one line on stderr saying what to run).
+    """
+    from spf_bench.bench import ablation as abl
+    from spf_bench.bench import pacing_gt as pgt
+
     parser = argparse.ArgumentParser(prog="bench/figures.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=str(ROOT / "results"), help="results folder")
-    parser.add_argument("--runs-root", default=str(ROOT / "runs" / "figures"))
-    parser.add_argument("--fresh", action="store_true", help="delete --runs-root first")
     parser.add_argument(
-        "--from-runs",
-        nargs="+",
-        default=None,
-        help="only rebuild leaderboard + figures from these run dirs/globs",
+        "runs", nargs="*", default=list(DEFAULT_RUNS), help="run directories or globs"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--pacing-gt",
+        default=DEFAULT_PACING_GT,
+        help="folder of bench/pacing_gt.py's tables and curves ('none' to leave them out)",
+    )
+    parser.add_argument(
+        "--ablation",
+        default=DEFAULT_ABLATION,
+        help="folder of bench/ablation.py's tables and curves ('none' to leave them out)",
+    )
+    parser.add_argument("--out", default="results", help="results folder")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.from_runs:
-        written = build_results(args.from_runs, args.out)
-    else:
-        written = reproduce(args.out, args.runs_root, fresh=args.fresh, threads=args.threads)
+    gt_dir, ab_dir = _optional_dir(args.pacing_gt), _optional_dir(args.ablation)
+    try:
+        gt = pgt.read_outputs(gt_dir) if gt_dir else None
+        ab = abl.read_outputs(ab_dir) if ab_dir else None
+        prov = provenance(args.runs, gt=gt)
+        written = build_results(
+            args.runs, args.out, gt=gt, ablation=ab, seed=args.seed, provenance=prov
+        )
+    except FileNotFoundError as e:
+        print(f"figures: {e} (`make figures` makes every input)", file=sys.stderr)
+        return 2
     for name, paths in written.items():
         print(f"{name}: {', '.join(str(p) for p in paths)}")
     return 0

@@ -1,36 +1,12 @@
 """Ground-truth pacing benchmark: does the SPF recover a *designed* progress?
 
-The paper's synthetic check (method spec Sec. 6): sequences whose pacing is designed, e.g. a
+The paper's synthetic check (docs/method.md, Sec. 6): sequences whose pacing is designed, e.g. a
 rotating object with a designed angular-velocity profile, should give an SPF that tracks the
-designed profile. This module builds such sequences from real stills (:mod:`generators.stills`)
-and measures how well each embedder's SPF ``S`` recovers the designed progress ``P``.
-
-Transformations (``u = p / (n - 1)`` the normalised time of a frame at position ``p`` frames,
-``P(u)`` a designed profile of :func:`generators.morph.designed_profile`, monotone from 0 to 1):
-
-============  ===================================================  ==========================
-transform     frame at normalised time ``u``                       designed progress
-============  ===================================================  ==========================
-rotation      the still's inscribed disc rotated by                ``theta(u) / theta_total``
-              ``theta(u) = theta_total * P(u)`` (degrees,          ``= P(u)``
-              counter-clockwise) on a grey background; angular
-              velocity ``theta_total * P'(u) / (n - 1)`` deg/frame
-zoom          centre crop of side ``L / s(u)`` resized to the      ``log s(u) / log s_max``
-              frame, ``s(u) = s_max ** P(u)``: a designed          ``= P(u)``
-              logarithmic scale rate ``d log s / du =
-              log(s_max) P'(u)``
-crossfade     ``(1 - alpha(u)) A + alpha(u) B`` with               ``alpha(u) = P(u)``
-              ``alpha = P``
-============  ===================================================  ==========================
-
-The ground truth assumes semantic change proportional to rotation angle, to log-scale and to the
-mixing weight. The first two are the natural uniform rates of those motions; the third is only
-approximately true (a 50/50 blend may already read as ``B``), which the crossfade rows show.
-
-Profiles (fixed, not drawn): ``sigmoid`` (centre 0.5, steepness 12), ``exp_up`` (rate 3, slow
-then fast), ``exp_down`` (rate -3, fast then slow), ``step`` (smoothstep over [0.25, 0.75],
-static before and after). Each transformation runs on two stills (two pairs for the crossfade):
-24 sequences in all (:data:`SUITE`).
+designed profile. The sequences (rotation, zoom and crossfade of real stills under four designed
+profiles, 24 in all) are rendered by :mod:`spf_bench.generators.pacing_gt`; this module
+measures each embedder's SPF ``S`` on them and scores it against the designed progress ``P``.
+Every measurement goes through :func:`spf_bench.metrics.measure.measure_frames` with one
+:class:`spf_bench.metrics.measure.SPFSettings`.
 
 Errors per sequence (:func:`gt_errors`): ``max_error = max |S - P|`` and
 ``rms_error = sqrt(mean (S - P)^2)`` (both in units of the total progress, 0..1), and
@@ -39,27 +15,29 @@ slopes ``diff(S)`` and ``diff(P)`` (NaN when either is constant).
 
 Three ways in:
 
-- ``python -m bench.pacing_gt --out results`` (or ``python bench/pacing_gt.py``): every embedder
-  of :data:`metrics.embedders.EMBEDDERS`; those whose weights are absent are listed as skipped
-  with the reason. Writes ``pacing_gt.csv`` (one row per embedder x sequence),
-  ``pacing_gt_summary.csv`` / ``.md`` (per embedder x transformation) and, with ``--curves``,
-  an npz of every ``S`` and ``P`` for :mod:`bench.figures`.
-- ``python bench/run.py experiment=pacing_gt embedder=pixel``: the same sequences as a Hydra model
-  (:class:`PacingGTGenerator`, ``conf/model/pacing_gt.yaml``) through the standard pipeline, so the
-  records carry ``gt_rms_error`` and the leaderboard picks them up; it honours warped positions,
-  so ``retime=warped`` works on it too. :func:`analyze_run` adds max error and slope Spearman
-  from such a run directory (``python -m bench.pacing_gt --runs RUN_DIR...``).
+- ``python bench/pacing_gt.py --out DIR [--curves NPZ]`` (or ``python -m
+  spf_bench.bench.pacing_gt``): every embedder of :data:`spf_bench.metrics.embedders.EMBEDDERS`;
+  those whose weights are absent are listed as skipped with the reason. Writes
+  ``pacing_gt.csv`` (one row per embedder x sequence), ``pacing_gt_summary.csv`` / ``.md`` (per
+  embedder x transformation) and, with ``--curves``, an npz of every ``S`` and ``P``;
+  :func:`read_outputs` reads them back (``bench/figures.py`` does, for ``make figures``).
+- ``python bench/run.py experiment=pacing_gt embedder=pixel``: the same sequences as a Hydra
+  model (:class:`spf_bench.generators.pacing_gt.PacingGTGenerator`,
+  ``conf/model/pacing_gt.yaml``) through the standard pipeline, so the records carry
+  ``gt_rms_error`` and the leaderboard picks them up; it honours warped positions, so
+  ``retime=warped`` works on it too. :func:`analyze_run` adds max error and slope Spearman
+  from such a run directory (``python bench/pacing_gt.py --runs RUN_DIR...``).
 - :func:`run_pacing_gt` from Python.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,324 +46,33 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `python bench/pacing_gt.py` from a checkout
-    sys.path.insert(0, str(ROOT))
-
-from generators.base import (  # noqa: E402
-    GeneratedVideo,
-    GenerationRequest,
-    GeneratorError,
-    stock_positions,
+from spf_bench.generators.pacing_gt import (
+    SUITE,
+    TRANSFORMS,
+    GTSpec,
+    PacingGTGenerator,
+    designed_progress,
+    render,
+    spec_from_extra,
 )
-from generators.morph import crossfade, designed_profile  # noqa: E402
-from generators.stills import load_still  # noqa: E402
+from spf_bench.metrics.measure import SPFSettings, measure_frames
 
 log = logging.getLogger("spf_bench")
 
 __all__ = [
-    "PROFILES",
-    "SUITE",
-    "TRANSFORMS",
-    "GTSpec",
-    "PacingGTGenerator",
+    "CURVES_FILE",
+    "SUMMARY_COLUMNS",
+    "PacingGTResult",
     "analyze_run",
     "build_or_skip",
-    "designed_progress",
     "gt_errors",
     "main",
-    "render",
+    "markdown_table",
+    "read_outputs",
     "run_pacing_gt",
     "summarise",
+    "write_outputs",
 ]
-
-TRANSFORMS: tuple[str, ...] = ("rotation", "zoom", "crossfade")
-
-#: Designed profiles: name -> (profile of :func:`generators.morph.designed_profile`, params).
-PROFILES: dict[str, tuple[str, dict[str, float]]] = {
-    "sigmoid": ("sigmoid", {"centre": 0.5, "steepness": 12.0}),
-    "exp_up": ("exponential", {"rate": 3.0}),
-    "exp_down": ("exponential", {"rate": -3.0}),
-    "step": ("step", {"centre": 0.5, "width": 0.25}),
-}
-
-#: Stills per transformation (crossfades go from the first still of a pair to the second).
-_STILLS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "rotation": (("chelsea",), ("coffee",)),
-    "zoom": (("astronaut",), ("china",)),
-    "crossfade": (("chelsea", "coffee"), ("astronaut", "rocket")),
-}
-
-_BACKGROUND = 128  # grey level outside the rotating disc
-
-
-@dataclass(frozen=True)
-class GTSpec:
-    """One ground-truth sequence.
-
-    Attributes:
-        transform: one of :data:`TRANSFORMS`.
-        profile: key of :data:`PROFILES`.
-        stills: one still name (rotation, zoom) or two (crossfade: start, end).
-    """
-
-    transform: str
-    profile: str
-    stills: tuple[str, ...]
-
-    @property
-    def seq_id(self) -> str:
-        """Stable identifier, e.g. ``rotation-sigmoid-chelsea``."""
-        return "-".join((self.transform, self.profile, *self.stills))
-
-
-def _suite() -> tuple[GTSpec, ...]:
-    # Interleaved so that any prefix covers every transformation and profile early.
-    out = []
-    for k in range(2):
-        for profile in PROFILES:
-            for transform in TRANSFORMS:
-                out.append(GTSpec(transform, profile, _STILLS[transform][k]))
-    return tuple(out)
-
-
-#: The 24 sequences of the benchmark, in item order.
-SUITE: tuple[GTSpec, ...] = _suite()
-
-
-def _spec_from_extra(extra: dict[str, Any]) -> GTSpec:
-    try:
-        spec = GTSpec(str(extra["transform"]), str(extra["profile"]), tuple(extra["stills"]))
-    except (KeyError, TypeError) as e:
-        raise GeneratorError(f"pacing_gt request lacks transform/profile/stills: {e}") from e
-    _check_spec(spec)
-    return spec
-
-
-def _check_spec(spec: GTSpec) -> None:
-    if spec.transform not in TRANSFORMS:
-        raise ValueError(f"transform {spec.transform!r} is not one of {TRANSFORMS}")
-    if spec.profile not in PROFILES:
-        raise ValueError(f"profile {spec.profile!r} is not one of {tuple(PROFILES)}")
-    need = 2 if spec.transform == "crossfade" else 1
-    if len(spec.stills) != need:
-        raise ValueError(f"{spec.transform} needs {need} still(s), got {spec.stills}")
-
-
-def _normalised_time(positions: np.ndarray | None, n_frames: int) -> np.ndarray:
-    if n_frames < 2:
-        raise ValueError(f"n_frames must be >= 2, got {n_frames}")
-    pos = stock_positions(n_frames) if positions is None else np.asarray(positions, float)
-    if pos.shape != (n_frames,) or not np.isfinite(pos).all():
-        raise ValueError(f"positions must be finite with shape ({n_frames},), got {pos.shape}")
-    return np.clip(pos, 0.0, n_frames - 1.0) / (n_frames - 1.0)
-
-
-def designed_progress(
-    spec: GTSpec, n_frames: int, positions: np.ndarray | None = None
-) -> np.ndarray:
-    """The designed progress ``P(u)`` of every output frame.
-
-    Args:
-        spec: the sequence.
-        n_frames: number of frames ``n`` (>= 2).
-        positions: time positions in frame units, shape ``(n,)`` (clipped to ``[0, n - 1]``);
-            ``None`` for the stock positions ``0..n-1``.
-
-    Returns:
-        ``np.ndarray`` of shape ``(n,)``, float64, non-decreasing in ``u``, in ``[0, 1]``.
-
-    Raises:
-        ValueError: on an invalid spec, ``n < 2`` or bad positions.
-    """
-    _check_spec(spec)
-    profile, params = PROFILES[spec.profile]
-    return designed_profile(profile, params, _normalised_time(positions, n_frames))
-
-
-def _rotate_disc(img: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    size = img.shape[0]
-    yy, xx = np.mgrid[:size, :size]
-    c = (size - 1) / 2.0
-    disc = ((yy - c) ** 2 + (xx - c) ** 2) <= (size / 2.0 - 1.0) ** 2
-    pil = Image.fromarray(img)
-    out = np.full((angles_deg.size, *img.shape), _BACKGROUND, dtype=np.uint8)
-    for t, a in enumerate(angles_deg):
-        rot = np.asarray(pil.rotate(float(a), resample=Image.Resampling.BICUBIC))
-        out[t][disc] = rot[disc]
-    return out
-
-
-def _zoom(img: np.ndarray, scales: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    big = img.shape[0]
-    pil = Image.fromarray(img)
-    out = np.empty((scales.size, size, size, 3), dtype=np.uint8)
-    c = big / 2.0
-    for t, s in enumerate(scales):
-        half = big / (2.0 * float(s))
-        box = (c - half, c - half, c + half, c + half)  # float box: sub-pixel continuous zoom
-        out[t] = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC, box=box))
-    return out
-
-
-def render(
-    spec: GTSpec,
-    n_frames: int,
-    *,
-    size: int = 224,
-    positions: np.ndarray | None = None,
-    rotation_degrees: float = 180.0,
-    zoom_max: float = 3.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render one ground-truth sequence.
-
-    Steps: 1. normalised time ``u`` of each frame from its position; 2. designed progress
-    ``P(u)``; 3. the transformation at ``P`` (see module docs).
-
-    Args:
-        spec: the sequence.
-        n_frames: number of frames ``n`` (>= 2).
-        size: side of the square frames, pixels.
-        positions: time positions in frame units, shape ``(n,)``; ``None`` = ``0..n-1``.
-            Fractional positions render exactly (the transformations are continuous in time).
-        rotation_degrees: total rotation ``theta_total``, degrees.
-        zoom_max: final zoom factor ``s_max`` (> 1).
-
-    Returns:
-        ``(frames, progress)``: ``np.ndarray`` of shape ``(n, size, size, 3)``, uint8 RGB, and the
-        designed progress, shape ``(n,)``, float64 in ``[0, 1]``.
-
-    Raises:
-        ValueError: on an invalid spec, size, positions, ``zoom_max <= 1`` or a non-finite angle.
-    """
-    if int(size) < 8:
-        raise ValueError(f"size must be >= 8 pixels, got {size}")
-    if not (math.isfinite(rotation_degrees) and rotation_degrees != 0):
-        raise ValueError(f"rotation_degrees must be finite and non-zero, got {rotation_degrees}")
-    if not (math.isfinite(zoom_max) and zoom_max > 1):
-        raise ValueError(f"zoom_max must be > 1, got {zoom_max}")
-    p = designed_progress(spec, int(n_frames), positions)
-    size = int(size)
-    if spec.transform == "rotation":
-        frames = _rotate_disc(load_still(spec.stills[0], size), rotation_degrees * p)
-    elif spec.transform == "zoom":
-        src = load_still(spec.stills[0], math.ceil(size * zoom_max))
-        frames = _zoom(src, zoom_max**p, size)
-    else:
-        frames = crossfade(load_still(spec.stills[0], size), load_still(spec.stills[1], size), p)
-    return frames, p
-
-
-class PacingGTGenerator:
-    """The ground-truth sequences as a :class:`generators.base.Generator` (``model=pacing_gt``).
-
-    ``name = "pacing_gt"``, ``honours_positions = True`` (every transformation is continuous in
-    time), ``bands = 0``. ``metadata["designed_progress"]`` carries the ground truth, so the
-    pipeline records ``gt_rms_error``.
-
-    Args:
-        n_frames: frames per sequence (>= 3).
-        fps: frame rate, frames per second.
-        size: side of the square frames, pixels.
-        rotation_degrees: total rotation of the rotation sequences, degrees.
-        zoom_max: final zoom factor of the zoom sequences.
-        transforms: subset of :data:`TRANSFORMS` to include.
-
-    Raises:
-        ValueError: on invalid arguments.
-    """
-
-    name = "pacing_gt"
-    honours_positions = True
-    bands = 0
-
-    def __init__(
-        self,
-        n_frames: int = 41,
-        fps: float = 16.0,
-        size: int = 224,
-        rotation_degrees: float = 180.0,
-        zoom_max: float = 3.0,
-        transforms: Sequence[str] = TRANSFORMS,
-    ) -> None:
-        if int(n_frames) < 3:
-            raise ValueError(f"n_frames must be >= 3, got {n_frames}")
-        if not float(fps) > 0:
-            raise ValueError(f"fps must be > 0, got {fps}")
-        bad = [t for t in transforms if t not in TRANSFORMS]
-        if bad or not transforms:
-            raise ValueError(f"transforms must be a non-empty subset of {TRANSFORMS}, got {bad}")
-        self.n_frames, self.fps, self.size = int(n_frames), float(fps), int(size)
-        self.rotation_degrees, self.zoom_max = float(rotation_degrees), float(zoom_max)
-        self.specs = tuple(s for s in SUITE if s.transform in set(transforms))
-
-    def items(self, n_videos: int, seed: int) -> list[GenerationRequest]:
-        """The first ``n_videos`` sequences of :data:`SUITE` (``seed`` is recorded, unused).
-
-        Raises:
-            GeneratorError: if more sequences are asked for than the suite holds.
-            ValueError: if ``n_videos`` is negative.
-        """
-        if int(n_videos) < 0:
-            raise ValueError(f"n_videos must be >= 0, got {n_videos}")
-        if int(n_videos) > len(self.specs):
-            raise GeneratorError(
-                f"asked for {n_videos} pacing_gt sequences; the suite holds {len(self.specs)}"
-            )
-        return [
-            GenerationRequest(
-                item_id=s.seq_id,
-                seed=int(seed),
-                n_frames=self.n_frames,
-                fps=self.fps,
-                extra={"transform": s.transform, "profile": s.profile, "stills": list(s.stills)},
-            )
-            for s in self.specs[: int(n_videos)]
-        ]
-
-    def generate(self, request: GenerationRequest) -> GeneratedVideo:
-        """Render ``request`` at its positions (stock when ``None``).
-
-        Returns:
-            :class:`GeneratedVideo` with ``metadata``: ``designed_progress`` (list of floats,
-            the ground truth per output frame), ``transform``, ``profile``, ``stills``,
-            ``rotation_degrees``, ``zoom_max``.
-
-        Raises:
-            GeneratorError: on per-band positions, a bad shape or an unknown spec.
-        """
-        spec = _spec_from_extra(request.extra or {})
-        pos = request.positions
-        if pos is not None and np.asarray(pos).ndim != 1:
-            raise GeneratorError("pacing_gt has no RoPE bands: positions must have shape (n,)")
-        try:
-            frames, p = render(
-                spec,
-                int(request.n_frames),
-                size=self.size,
-                positions=pos,
-                rotation_degrees=self.rotation_degrees,
-                zoom_max=self.zoom_max,
-            )
-        except ValueError as e:
-            raise GeneratorError(f"pacing_gt {request.item_id!r}: {e}") from e
-        return GeneratedVideo(
-            frames=frames,
-            fps=float(request.fps),
-            metadata={
-                "generator": self.name,
-                "transform": spec.transform,
-                "profile": spec.profile,
-                "stills": list(spec.stills),
-                "rotation_degrees": self.rotation_degrees,
-                "zoom_max": self.zoom_max,
-                "designed_progress": [float(x) for x in p],
-            },
-        )
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -444,26 +131,30 @@ class PacingGTResult:
             total_change, degenerate, seconds``.
         skipped: ``{embedder: reason}`` for embedders that could not be built.
         curves: ``{f"{embedder}/{seq_id}": S}`` and ``{f"designed/{seq_id}": P}``, shape ``(T,)``.
+        settings: how the sequences were made and measured (``n_frames``, ``size``,
+            ``rotation_degrees``, ``zoom_max``, ``n_sequences``, ``spf``: the SPF settings), for
+            provenance.
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def build_or_skip(name: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
     """An embedder, or ``(None, reason)`` when its weights are not on this machine.
 
     Args:
-        name: embedder name (:data:`metrics.embedders.EMBEDDERS`).
-        kwargs: keyword arguments of :func:`metrics.embedders.build_embedder`.
+        name: embedder name (:data:`spf_bench.metrics.embedders.EMBEDDERS`).
+        kwargs: keyword arguments of :func:`spf_bench.metrics.embedders.build_embedder`.
 
     Returns:
         ``(embedder, "")`` or ``(None, "MissingWeightsError: <model id> is not in the local
         Hugging Face cache (offline)")``; the reason names no local path, so committed tables
         do not depend on the machine. Other errors propagate.
     """
-    from metrics.embedders import MissingWeightsError, build_embedder
+    from spf_bench.metrics.embedders import MissingWeightsError, build_embedder
 
     try:
         return build_embedder(name, progress=False, **kwargs), ""
@@ -484,20 +175,23 @@ def run_pacing_gt(
     specs: Sequence[GTSpec] = SUITE,
     rotation_degrees: float = 180.0,
     zoom_max: float = 3.0,
-    window: int = 30,
-    sigma: float = 20.0,
-    lam: float = 1e-5,
-    power: float = 1.0,
+    spf: SPFSettings | None = None,
     embedder_kwargs: dict[str, dict[str, Any]] | None = None,
 ) -> PacingGTResult:
     """Render every sequence once, embed it with each embedder, and score the SPF against ``P``.
 
+    Each sequence is measured by :func:`spf_bench.metrics.measure.measure_frames` with ``spf``
+    (linear target pacing: ``linearity_score`` is the Linearity Score of docs/method.md, Sec. 2).
+
     Args:
-        embedders: names (default: every key of :data:`metrics.embedders.EMBEDDERS`). Those
-            raising :class:`metrics.embedders.MissingWeightsError` are skipped with the reason.
-        n_frames, size, rotation_degrees, zoom_max: see :func:`render`.
-        specs: the sequences (default :data:`SUITE`).
-        window, sigma, lam, power: SPF hyper-parameters (:func:`metrics.spf.compute_spf`).
+        embedders: names (default: every key of :data:`spf_bench.metrics.embedders.EMBEDDERS`).
+            Those raising :class:`spf_bench.metrics.embedders.MissingWeightsError` are skipped
+            with the reason.
+        n_frames, size, rotation_degrees, zoom_max: see
+            :func:`spf_bench.generators.pacing_gt.render`.
+        specs: the sequences (default :data:`spf_bench.generators.pacing_gt.SUITE`).
+        spf: SPF settings of the measurement (window, sigma, lam, power); ``None`` for the
+            defaults of :class:`spf_bench.metrics.measure.SPFSettings`.
         embedder_kwargs: per-embedder keyword arguments of ``build_embedder``.
 
     Returns:
@@ -506,15 +200,25 @@ def run_pacing_gt(
     Raises:
         ValueError: on invalid arguments or an unknown embedder name.
     """
-    from metrics import spf
-    from metrics.embedders import EMBEDDERS
+    from spf_bench.metrics.embedders import EMBEDDERS
 
+    spf = SPFSettings() if spf is None else spf
+    spf.check()
     names = list(EMBEDDERS) if embedders is None else list(embedders)
     unknown = [n for n in names if n not in EMBEDDERS]
     if unknown:
         raise ValueError(f"unknown embedder(s) {unknown}; available: {list(EMBEDDERS)}")
     rendered = []
-    res = PacingGTResult()
+    res = PacingGTResult(
+        settings={
+            "n_frames": int(n_frames),
+            "size": int(size),
+            "rotation_degrees": float(rotation_degrees),
+            "zoom_max": float(zoom_max),
+            "n_sequences": len(specs),
+            "spf": dataclasses.asdict(spf),
+        }
+    )
     for spec in specs:
         frames, p = render(
             spec, n_frames, size=size, rotation_degrees=rotation_degrees, zoom_max=zoom_max
@@ -529,15 +233,13 @@ def run_pacing_gt(
             continue
         for spec, frames, p in rendered:
             t0 = time.perf_counter()
-            z = emb.embed(frames)
-            r = spf.compute_spf(z, window=window, sigma=sigma, lam=lam, power=power)
-            score = spf.score_progress(r)
+            m = measure_frames(frames, emb, spf, keep_embeddings=False)
             errs = (
-                gt_errors(r.progress, p)
-                if not r.degenerate
+                gt_errors(m.progress, p)
+                if not m.degenerate
                 else {"max_error": math.nan, "rms_error": math.nan, "slope_spearman": math.nan}
             )
-            res.curves[f"{name}/{spec.seq_id}"] = r.progress
+            res.curves[f"{name}/{spec.seq_id}"] = m.progress
             res.rows.append(
                 {
                     "embedder": name,
@@ -547,14 +249,17 @@ def run_pacing_gt(
                     "stills": "+".join(spec.stills),
                     "n_frames": int(n_frames),
                     **errs,
-                    "linearity_score": score.linearity_score,
-                    "total_change": r.total_change,
-                    "degenerate": bool(r.degenerate),
+                    "linearity_score": m.scores.linearity_score,
+                    "total_change": m.spf.total_change,
+                    "degenerate": bool(m.degenerate),
                     "seconds": time.perf_counter() - t0,
                 }
             )
     return res
 
+
+#: Default file name of the curves npz beside the tables (:func:`read_outputs`).
+CURVES_FILE = "pacing_gt_curves.npz"
 
 #: Columns of the per-embedder x transformation summary (:func:`summarise`).
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -634,7 +339,7 @@ def analyze_run(run_dir: str | os.PathLike) -> Any:
     out = []
     for r in ok.itertuples():
         meta = json.loads(r.metadata or "{}")
-        spec = _spec_from_extra(meta)
+        spec = spec_from_extra(meta)
         with np.load(run_dir / r.spf_path) as npz:
             s, pos = npz["progress"], npz["positions"]
         errs = (
@@ -682,14 +387,14 @@ def write_outputs(
         res: the result of :func:`run_pacing_gt`.
         out_dir: folder of the tables (created).
         curves_path: npz of every curve (keys as :attr:`PacingGTResult.curves`, ``/`` kept),
-            plus ``skipped`` (JSON string); ``None`` writes none.
+            plus ``skipped`` and ``settings`` (JSON strings); ``None`` writes none.
 
     Returns:
         ``{"rows": path, "summary": path, "summary_md": path[, "curves": path]}``.
     """
     import pandas as pd
 
-    from bench.records import atomic_savez, atomic_write_text
+    from spf_bench.bench.records import atomic_savez, atomic_write_text
 
     out_dir = Path(out_dir)
     rows = pd.DataFrame(res.rows).drop(columns=["seconds"], errors="ignore")
@@ -713,13 +418,61 @@ def write_outputs(
     paths["summary_md"] = atomic_write_text(out_dir / "pacing_gt_summary.md", md)
     if curves_path is not None:
         paths["curves"] = atomic_savez(
-            curves_path, skipped=np.array(json.dumps(res.skipped)), **res.curves
+            curves_path,
+            skipped=np.array(json.dumps(res.skipped)),
+            settings=np.array(json.dumps(res.settings)),
+            **res.curves,
         )
     return paths
 
 
+def read_outputs(
+    out_dir: str | os.PathLike, curves_path: str | os.PathLike | None = None
+) -> PacingGTResult:
+    """Read back what :func:`write_outputs` wrote (rows, curves, skipped embedders, settings).
+
+    Args:
+        out_dir: folder holding ``pacing_gt.csv``.
+        curves_path: the curves npz (default ``out_dir / "pacing_gt_curves.npz"``).
+
+    Returns:
+        :class:`PacingGTResult` equal to the written one but for the rows' ``seconds``
+        (not written); floats round-trip exactly through the CSV.
+
+    Raises:
+        FileNotFoundError: if the table or the curves npz is missing.
+    """
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    curves_path = Path(curves_path) if curves_path is not None else out_dir / CURVES_FILE
+    for path in (out_dir / "pacing_gt.csv", curves_path):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: run `python bench/pacing_gt.py --out {out_dir} "
+                f"--curves {curves_path}` first"
+            )
+    rows = pd.read_csv(
+        out_dir / "pacing_gt.csv",
+        dtype={"embedder": str, "seq_id": str, "transform": str, "profile": str, "stills": str},
+    )
+    res = PacingGTResult(rows=rows.to_dict("records"))
+    with np.load(curves_path) as npz:
+        for key in npz.files:
+            if key == "skipped":
+                res.skipped = json.loads(str(npz[key]))
+            elif key == "settings":
+                res.settings = json.loads(str(npz[key]))
+            else:
+                res.curves[key] = np.asarray(npz[key], dtype=np.float64)
+    return res
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``python -m bench.pacing_gt [--embedders ...] [--out DIR] [--curves NPZ]``.
+    """CLI: ``python bench/pacing_gt.py [--embedders ...] [--out DIR] [--curves NPZ]``.
+
+    ``--window --sigma --lam --power`` set the SPF settings (default: those of
+    ``conf/config.yaml``, :class:`spf_bench.metrics.measure.SPFSettings`).
 
     With ``--runs RUN_DIR...`` it analyses ``model=pacing_gt`` run directories instead and prints
     (and writes ``--out``/``pacing_gt_runs.csv``) their full errors.
@@ -727,14 +480,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.pacing_gt", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="bench/pacing_gt.py", description=__doc__.split("\n")[0])
     parser.add_argument("--embedders", nargs="+", default=None, help="default: all registered")
     parser.add_argument("--out", default="results", help="folder of the tables")
     parser.add_argument("--curves", default=None, help="npz of every S and P (for figures)")
     parser.add_argument("--n-frames", type=int, default=41)
     parser.add_argument("--size", type=int, default=224)
+    default = SPFSettings()
+    parser.add_argument("--window", type=int, default=default.window, help="SPF window, frames")
+    parser.add_argument("--sigma", type=float, default=default.sigma, help="SPF sigma, frames")
+    parser.add_argument("--lam", type=float, default=default.lam, help="SPF Tikhonov weight")
+    parser.add_argument("--power", type=float, default=default.power, help="distance exponent")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--runs", nargs="+", default=None, help="analyse pacing_gt run dirs")
     args = parser.parse_args(argv)
@@ -745,14 +501,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         import pandas as pd
 
-        from bench.records import atomic_write_text
+        from spf_bench.bench.records import atomic_write_text
 
         df = pd.concat([analyze_run(r) for r in args.runs], ignore_index=True)
         atomic_write_text(Path(args.out) / "pacing_gt_runs.csv", df.to_csv(index=False))
         print(markdown_table(df))
         return 0
     t0 = time.perf_counter()
-    res = run_pacing_gt(args.embedders, n_frames=args.n_frames, size=args.size)
+    settings = SPFSettings(window=args.window, sigma=args.sigma, lam=args.lam, power=args.power)
+    res = run_pacing_gt(args.embedders, n_frames=args.n_frames, size=args.size, spf=settings)
     paths = write_outputs(res, args.out, args.curves)
     print(markdown_table(summarise(res.rows)))
     for k, v in res.skipped.items():

@@ -2,7 +2,7 @@
 
 Times one ``WanTransformer3DModel`` forward (a denoising step of one expert, one block of
 realistic width: Wan2.2-A14B is 40 heads x 128 = 5120 wide, FFN 13824) with the stock ``rope`` and
-with :class:`generators.warped_rope.WarpedWanRotaryPosEmbed` (non-trivial per-band warp, timestep
+with :class:`spf_bench.generators.warped_rope.WarpedWanRotaryPosEmbed` (non-trivial per-band warp, timestep
 pre-hook installed) in the same process, alternating the two to cancel drift, and prints the
 ratio of medians (target: at most 1.01x). The rope modules alone are timed too, to show the
 absolute overhead per forward; with 40 blocks per forward on the real model the relative cost is
@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from generators.retime import accumulate_positions, band_strengths
-from generators.warped_rope import TemporalWarp, WarpedWanRotaryPosEmbed
+from spf_bench.generators.retime import accumulate_positions, band_strengths
+from spf_bench.generators.warped_rope import TemporalWarp, WarpedWanRotaryPosEmbed
 
 
 def _sync(device: str) -> None:

@@ -2,7 +2,7 @@
 
 Prints, all measured in this one run:
 
-- speed-up of :func:`metrics.spf.compute_spf` over the dense formulation (an ``M x T`` design
+- speed-up of :func:`spf_bench.metrics.spf.compute_spf` over the dense formulation (an ``M x T`` design
   matrix over every window pair, ``A^T W A`` and a dense solve) at T = 81 and T = 2000
   (target >= 100x at T = 2000);
 - time and peak memory (tracemalloc, numpy allocations) for T = 10^6 frames, D = 64
@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from metrics import spf
+from spf_bench.metrics import spf
 
 
 def dense_reference(z: np.ndarray, window=30, sigma=20.0, lam=1e-5) -> np.ndarray:

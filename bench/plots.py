@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spf_bench.metrics.atomic_io import atomic_path
+
 __all__ = ["plot_keyframe_strip", "plot_run", "plot_spf"]
 
 
@@ -29,11 +31,9 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    """Save atomically: render to a temp file beside ``path``, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    """Save atomically: a unique temp file beside ``path``, fsynced, renamed (``atomic_path``)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     return path
 
 
@@ -98,9 +98,9 @@ def plot_run(run_dir: str | os.PathLike, df) -> list[Path]:
 
     Args:
         run_dir: run directory holding ``spf/*.npz``.
-        df: records DataFrame (:func:`bench.records.to_frame`).
+        df: records DataFrame (:func:`spf_bench.bench.records.to_frame`).
     """
-    from metrics.spf import keyframes_from_segments, segment_progress
+    from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
 
     run_dir = Path(run_dir)
     ok = df[df.status == "ok"]

@@ -26,6 +26,11 @@ max_jump_frame         int         frame where that rise lands (-1 if degenerate
 total_change           float       total semantic change, radians
 degenerate             bool        no semantic change above numerical noise
 target_deviation       float       RMS of S minus the target pacing curve
+keyframes              str         semantic keyframes (frames, space-separated; docs/method.md Sec. 5)
+heldout                str         JSON ``{embedder: {linearity_score, max_deviation, max_jump,
+                                   max_jump_frame, total_change, degenerate, target_deviation}}``:
+                                   the same video scored by each held-out embedder
+                                   (``eval_embedders``); ``{}`` when none
 gt_rms_error           float       RMS of S minus the designed progress (synthetic items), or NaN
 video_path             str         mp4 of this iteration, relative to the run directory
 spf_path               str         npz with progress, raw S, embeddings, positions, tau
@@ -39,18 +44,19 @@ metadata               str         JSON of the generator's metadata (model ids, 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from metrics.atomic_io import (
+from spf_bench.metrics.atomic_io import (
+    atomic_path,
     atomic_savez,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    is_temp_file,
     json_default,
 )
 
@@ -61,6 +67,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "collect_records",
+    "is_temp_file",
     "json_default",
     "read_record",
     "record_path",
@@ -84,6 +91,8 @@ COLUMNS: dict[str, str] = {
     "total_change": "float64",
     "degenerate": "bool",
     "target_deviation": "float64",
+    "keyframes": "string",
+    "heldout": "string",
     "gt_rms_error": "float64",
     "video_path": "string",
     "spf_path": "string",
@@ -139,8 +148,7 @@ def write_tables(run_dir: str | os.PathLike, rows: list[dict[str, Any]]):
     """Write ``records.parquet`` and ``records.csv`` atomically; returns the DataFrame."""
     run_dir = Path(run_dir)
     df = to_frame(rows)
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    atomic_write_bytes(run_dir / "records.parquet", buf.getvalue())
+    with atomic_path(run_dir / "records.parquet") as tmp:
+        df.to_parquet(tmp, index=False)
     atomic_write_text(run_dir / "records.csv", df.to_csv(index=False))
     return df

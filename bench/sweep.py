@@ -2,7 +2,7 @@
 
 A sweep is ``python bench/run.py -m hydra/launcher=slurm|local <axes>``: one Hydra job per
 point of ``model x retime x embedder x ... x shard.index``. Each job runs
-:func:`bench.pipeline.run_benchmark` on its shard of the items and writes:
+:func:`spf_bench.bench.pipeline.run_benchmark` on its shard of the items and writes:
 
 * records, SPF files and videos into the configuration's cache directory ``run_dir``
   (``runs/<model>-<retime>-<embedder>-<pacing>-<config hash>/``), one file per
@@ -16,7 +16,7 @@ point of ``model x retime x embedder x ... x shard.index``. Each job runs
    override. Without the pin every SLURM job re-resolves ``${oc.env:SLURM_JOB_ID,local}`` to
    its own job id and writes into a directory of its own (seen with hydra-submitit-launcher
    1.2.0). Registers an ``atexit`` hook so that the sweep summary is written (by
-   ``python -m bench.sweep`` in a fresh interpreter) even when Hydra re-raises a job's exception
+   ``python -m spf_bench.bench.sweep`` in a fresh interpreter) even when Hydra re-raises a job's exception
    at the end of the sweep, or submitit raises for a job that died hard.
 2. ``on_job_start`` / ``on_job_end`` (in the job, also on SLURM): ``<job dir>/job_status.json``
    with status ``running`` -> ``completed`` | ``failed``, the error and full traceback, host,
@@ -33,7 +33,7 @@ point of ``model x retime x embedder x ... x shard.index``. Each job runs
 
 Command line (any time, also while jobs still run)::
 
-    python -m bench.sweep runs/.hydra/multirun_2026-01-31_12-00-00_local [--no-merge] [--plots]
+    python -m spf_bench.bench.sweep runs/.hydra/multirun_2026-01-31_12-00-00_local [--no-merge] [--plots]
 
 prints the summary and exits 0 when every job completed with no failed record and every
 configuration is complete, 1 otherwise.
@@ -47,7 +47,6 @@ import copy
 import itertools
 import json
 import logging
-import math
 import os
 import pickle
 import socket
@@ -62,7 +61,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from bench.records import atomic_write_json, collect_records, read_record
+from spf_bench.bench.config import shard_size
+from spf_bench.bench.records import atomic_write_json, collect_records, read_record
 
 log = logging.getLogger("spf_bench")
 
@@ -73,8 +73,6 @@ __all__ = [
     "SweepCallback",
     "expected_jobs",
     "main",
-    "shard_count",
-    "shard_size",
     "summarise_sweep",
     "sweep_job_settings",
 ]
@@ -98,31 +96,6 @@ def _round_trips(err: BaseException) -> bool:
     return True
 
 
-def shard_count(shard: dict[str, Any], n_videos: int) -> int:
-    """Number of shards of a configuration from its ``shard`` config node.
-
-    ``shard.size`` (items per job), when set, wins: ``ceil(n_videos / size)`` shards, shard ``k``
-    taking items ``i`` with ``i % count == k`` (strided, so every shard mixes the suite's item
-    kinds), hence at most ``size`` items per job. Otherwise ``shard.count``.
-
-    Raises:
-        ValueError: if ``shard.size`` is not a positive integer.
-    """
-    size = shard.get("size")
-    if size is None:
-        return int(shard["count"])
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"shard.size must be a positive integer or null, got {size!r}")
-    return math.ceil(int(n_videos) / size)
-
-
-def shard_size(n_videos: int, index: int, count: int) -> int:
-    """Items in shard ``index`` of ``count``: ``#{i < n_videos : i % count == index}``."""
-    if not 0 <= index < count:
-        return 0
-    return len(range(index, n_videos, count))
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -142,7 +115,7 @@ def _task_config(config: DictConfig) -> DictConfig:
 
 def _job_info(config: DictConfig) -> dict[str, Any]:
     """run_dir, config hash, items and shard of a job, or ``{"config_error": ...}``."""
-    from bench.run import settings_from_config
+    from spf_bench.bench.config import settings_from_config
 
     try:
         s = settings_from_config(_task_config(config))
@@ -184,7 +157,7 @@ def _hydra_job() -> dict[str, Any] | None:
 
 
 def sweep_job_settings(settings: Any) -> Any:
-    """Adapt :class:`bench.pipeline.BenchSettings` to the multirun job running it (if any).
+    """Adapt :class:`spf_bench.bench.pipeline.BenchSettings` to the multirun job running it (if any).
 
     In a multirun job: ``out_dir`` becomes the Hydra job directory (its tables, summary and
     W&B run never collide with another job's; records stay in the shared ``run_dir`` cache),
@@ -245,7 +218,7 @@ class SweepCallback(Callback):
         if self._done or self._sweep_dir is None:
             return
         self._done = True
-        cmd = [sys.executable, "-m", "bench.sweep", str(self._sweep_dir)]
+        cmd = [sys.executable, "-m", "spf_bench.bench.sweep", str(self._sweep_dir)]
         cmd += ["--driver-wall-s", f"{time.time() - self._t0:.3f}"]
         try:
             subprocess.run(cmd, stdout=sys.stderr, check=False, timeout=3600)
@@ -365,29 +338,21 @@ def _finished_items(rows: list[dict[str, Any]], iterations: int) -> tuple[set, s
 
 
 def _merge_config(run_dir: Path, info: dict[str, Any], plots: bool) -> dict[str, Any]:
-    """Merge every record of ``run_dir`` under the config hash into its tables and summary."""
-    from bench import records as rec
-    from bench.pipeline import summarise
+    """Merge every record of ``run_dir`` under the config hash into its tables and summary
+    (:func:`spf_bench.bench.merge.merge_run`, under the run directory's lock)."""
+    from spf_bench.bench.merge import merge_run
 
-    rows = [r for r in rec.collect_records(run_dir) if r.get("config_hash") == info["config_hash"]]
+    rows = [r for r in collect_records(run_dir) if r.get("config_hash") == info["config_hash"]]
     out: dict[str, Any] = {"n_records": len(rows)}
     if not rows:
         return out
-    df = rec.write_tables(run_dir, rows)
     config_json = Path(info["out_dir"]) / "config.json"  # identical across shards but for shard
     if config_json.exists():
         atomic_write_json(run_dir / "config.json", json.loads(config_json.read_text()))
-    summary = summarise(df, math.nan)
-    summary.update(
-        {k: info[k] for k in ("model", "retime", "embedder", "pacing", "config_hash")},
-        run_dir=str(run_dir),
-        merged_from="sweep",
+    extra = {k: info[k] for k in ("model", "retime", "embedder", "pacing")}
+    _, summary = merge_run(
+        run_dir, info["config_hash"], plots=plots, extra={**extra, "merged_from": "sweep"}
     )
-    if plots:
-        from bench.plots import plot_run
-
-        summary["plots"] = [str(p.relative_to(run_dir)) for p in plot_run(run_dir, df)]
-    atomic_write_json(run_dir / "summary.json", summary)
     out["per_iteration"] = summary["per_iteration"]
     return out
 
@@ -585,8 +550,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.sweep SWEEP_DIR``: write and print the summary; 0 iff complete."""
-    ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.split("\n")[0])
+    """``python -m spf_bench.bench.sweep SWEEP_DIR``: write and print the summary; 0 iff complete."""
+    ap = argparse.ArgumentParser(prog="python -m spf_bench.bench.sweep", description=__doc__.split("\n")[0])
     ap.add_argument("sweep_dir", help="Hydra multirun directory (holds multirun.yaml)")
     ap.add_argument("--no-merge", action="store_true", help="do not write merged run_dir tables")
     ap.add_argument("--plots", action=argparse.BooleanOptionalAction, default=None)

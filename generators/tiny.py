@@ -16,14 +16,14 @@ Sizes (chosen so every temporal/spatial rule of the real models still applies):
   audio VAE + vocoder rendering 8 kHz stereo.
 
 A character-level ``tokenizers`` WordLevel tokenizer wrapped in ``PreTrainedTokenizerFast`` stands
-in for the real tokenizers (no download).
+in for the real tokenizers (no download). torch, diffusers and transformers are imported by the
+builders, not at module import (the generators read :data:`TINY_WAN` / :data:`TINY_LTX2` at
+construction).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import torch
 
 __all__ = [
     "TINY_LTX2",
@@ -42,6 +42,8 @@ TINY_WAN: dict[str, Any] = {
     "boundary_ratio_t2v": 0.875,
     "boundary_ratio_i2v": 0.9,
     "max_sequence_length": 32,
+    "temporal_factor": 4,  # VAE x4 in time: 4n+1 frames
+    "spatial_multiple": 16,  # VAE x8 in space x patch 2
 }
 TINY_LTX2: dict[str, Any] = {
     "heads": 2,
@@ -51,6 +53,7 @@ TINY_LTX2: dict[str, Any] = {
     "text_hidden": 16,
     "audio_rate": 8000,
     "max_sequence_length": 32,
+    "vae_scale_factors": (8, 8, 8),  # time, height, width: 8n+1 frames, sides multiple of 8
 }
 
 _CHARS = "abcdefghijklmnopqrstuvwxyz0123456789 .,;:'\"-!?()/&"
@@ -89,6 +92,8 @@ def char_tokenizer(
 
 
 def _seeded(seed: int, build: Any) -> Any:
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
@@ -242,7 +247,7 @@ def build_tiny_ltx2_pipeline(seed: int = 0) -> Any:
             audio_cross_attention_dim=8,
             num_layers=c["layers"],
             caption_channels=hidden,
-            vae_scale_factors=(8, 8, 8),
+            vae_scale_factors=c["vae_scale_factors"],
             rope_type="split",
         ).eval()
 

@@ -3,13 +3,15 @@
 Only the temporal rotary channels are changed; height and width channels stay the stock ones.
 Per band ``b`` of the temporal RoPE the token of output time ``t`` is rotated as if it stood at
 
-    p_b(s) = t + g(s) * (P_b(t) - t)                                     (paper Sec. 4, modulation)
+    p_b(s) = B_b(t) + g(s) * (P_b(t) - B_b(t))                      (paper Sec. 4, modulation)
 
 where ``P_b`` are the per-band target positions the ReTime loop accumulated in **output frame
-units** (``P_b <- P_b + a_b (tau - t)``, :func:`generators.retime.accumulate_positions`) and
-``g(s)`` is :func:`generators.retime.timestep_modulation` of the normalised diffusion timestep
-``s = timestep / 1000`` of the current transformer call. With ``P_b = t`` (the baseline, or
-``a = 0``) the same code path reproduces the stock embedding bit for bit.
+units** (:func:`spf_bench.generators.retime.accumulate_positions`), ``B_b`` the composition
+base (the stock grid ``t`` for the ``accumulated`` composition, the previous iteration's
+positions for the ``reference`` one: :func:`spf_bench.generators.retime.in_model_positions`)
+and ``g(s)`` is :func:`spf_bench.generators.retime.timestep_modulation` of the normalised
+diffusion timestep ``s = timestep / 1000`` of the current transformer call. With ``P_b = t``
+(the baseline, or ``a = 0``) the same code path reproduces the stock embedding bit for bit.
 
 Band order throughout this module (and in every array it returns) is the bench's: band 0 is the
 *highest* temporal frequency, as in Wan. LTX-2 stores its frequencies the other way round
@@ -24,51 +26,62 @@ Pure-math pieces (numpy, float64):
 - :func:`extra_rotation_bound`, :func:`max_extra_rotation`: the diagnostic "largest extra
   rotation ``a_b * w_b * max|tau - t|`` in radians per band".
 
-Torch modules:
+Torch modules (torch and diffusers are imported on first use, never at module import):
 
-- :class:`TemporalWarp`: the shared warp state (positions, ``g`` of the current call, call log) and
-  the forward pre-hook that reads the timestep of each transformer call.
-- :class:`WarpedWanRotaryPosEmbed`: subclass of diffusers' ``WanRotaryPosEmbed`` swapped into
-  ``transformer.rope`` (and ``transformer_2.rope``) by :func:`install_wan_warp`.
-- :class:`WarpedLTX2RotaryPosEmbed`: subclass of diffusers' ``LTX2AudioVideoRotaryPosEmbed`` for the
-  video self-attention rope and, optionally, the audio-video cross-attention ropes
-  (:func:`install_ltx2_warp`).
+- :class:`TemporalWarp`: the shared warp state (positions, composition base, ``g`` of the
+  current call, call log) and the forward pre-hook that reads the timestep of each transformer
+  call.
+- ``WarpedWanRotaryPosEmbed`` (:class:`_WanRopeWarp` on diffusers' ``WanRotaryPosEmbed``,
+  created by :func:`wan_rope_class`) swapped into ``transformer.rope`` (and
+  ``transformer_2.rope``) by :func:`install_wan_warp`.
+- ``WarpedLTX2RotaryPosEmbed`` (:class:`_LTX2RopeWarp` on diffusers'
+  ``LTX2AudioVideoRotaryPosEmbed``, :func:`ltx2_rope_class`) for the video self-attention rope
+  and the audio-video cross-attention ropes (:func:`install_ltx2_warp`).
+
+Both class names stay importable from this module (``from spf_bench.generators.warped_rope
+import WarpedWanRotaryPosEmbed``): a module ``__getattr__`` creates them on first access.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-import torch
-from diffusers.models.transformers.transformer_ltx2 import LTX2AudioVideoRotaryPosEmbed
-from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
 
-from generators.retime import G_MODES, timestep_modulation
+from spf_bench.generators.retime import G_MODES, timestep_modulation
+
+if TYPE_CHECKING:  # annotations only: importing this module must not import torch
+    import torch
 
 __all__ = [
     "AV_CROSS_MODES",
+    "AVCross",
     "TemporalWarp",
-    "WarpedLTX2RotaryPosEmbed",
-    "WarpedWanRotaryPosEmbed",
+    "WarpedLTX2RotaryPosEmbed",  # noqa: F822 - created on first access (module __getattr__)
+    "WarpedWanRotaryPosEmbed",  # noqa: F822
     "band_angles",
     "extra_rotation_bound",
     "frames_to_latent_positions",
     "install_ltx2_warp",
     "install_wan_warp",
     "ltx2_band_count",
+    "ltx2_rope_class",
     "ltx2_temporal_frequencies",
     "max_extra_rotation",
     "resample_bands",
     "wan_band_count",
     "wan_latent_centres",
+    "wan_rope_class",
     "wan_temporal_frequencies",
     "warped_ropes",
 ]
 
-AV_CROSS_MODES = ("video", "both", "none")
+#: LTX-2 audio-video cross-attention warp (:func:`install_ltx2_warp`).
+AVCross = Literal["both", "video", "none"]
+AV_CROSS_MODES: tuple[str, ...] = get_args(AVCross)
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,7 +285,7 @@ def extra_rotation_bound(
     ``b`` at full modulation ``g = 1``.
 
     Args:
-        strengths: ``a_b``, shape ``(B,)`` (:func:`generators.retime.band_strengths`).
+        strengths: ``a_b``, shape ``(B,)`` (:func:`spf_bench.generators.retime.band_strengths`).
         frequencies: ``w_b``, shape ``(B,)``, radians per position unit, band 0 the highest.
         tau: warped positions, shape ``(F,)``, output frame units.
         frame_to_unit: position units per output frame: ``(L - 1)/(F - 1)`` for Wan latent frames,
@@ -340,27 +353,57 @@ def resample_bands(rows: np.ndarray, n_out: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def _position_rows(
+    positions: np.ndarray | None, bands: int, n_frames: int, what: str
+) -> np.ndarray | None:
+    """Validate ``(F,)`` / ``(bands, F)`` positions; return ``(bands, F)`` float64 or ``None``."""
+    if positions is None:
+        return None
+    p = np.asarray(positions, dtype=np.float64)
+    if p.ndim == 1:
+        p = np.broadcast_to(p, (bands, p.size)).copy()
+    if p.shape != (bands, n_frames):
+        raise ValueError(
+            f"{what} have shape {np.shape(positions)}; expected ({n_frames},) or "
+            f"({bands}, {n_frames}) (bands x frames, output frame units)"
+        )
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"{what} contain non-finite values")
+    return p
+
+
 class TemporalWarp:
     """Warp state shared by every warped rope of one pipeline.
 
     Holds the per-band target positions of the current request (output frame units, bench band
-    order), the modulation ``g`` of the current transformer call and a log of every call. The
-    transformer forward pre-hook (:meth:`pre_hook`) reads the call's timestep, so pipelines are
-    not forked.
+    order), the composition base (:func:`spf_bench.generators.retime.in_model_positions`), the
+    modulation ``g`` of the current transformer call and a log of every call. The transformer
+    forward pre-hook (:meth:`pre_hook`) reads the call's timestep, so pipelines are not forked.
+    Every rope then rotates band ``b`` at ``B_b + g (P_b - B_b)`` (``B_b = t`` without a base).
 
     Args:
         bands: number of temporal bands ``B`` the positions carry (22 for Wan2.x).
-        g_mode: timestep modulation, one of :data:`generators.retime.G_MODES`.
+        g_mode: timestep modulation, one of :data:`spf_bench.generators.retime.G_MODES`.
         timestep_scale: ``s = timestep / timestep_scale`` (1000, diffusers'
             ``num_train_timesteps``).
 
     Attributes:
         positions: ``np.ndarray`` ``(B, F)`` float64 frame units, or ``None`` (stock positions).
+        base: the composition base ``(B, F)`` float64 frame units (``reference`` composition),
+            or ``None`` (the stock grid: ``accumulated``).
         n_frames: output frame count of the current request, or ``None``.
         s: normalised timestep of the last call (1 = noise).
         g: modulation of the last call, ``timestep_modulation(s, g_mode)``.
         fps: frame rate passed to the last call (LTX-2's ``fps`` kwarg), frames per second.
         calls: list of ``{"label", "timestep", "s", "g"}`` dicts, one per transformer call.
+        record_applied: when ``True`` every warped rope appends the positions it actually
+            used to :attr:`applied` (a diagnostic for tests; off by default: LTX-2 logs are
+            large).
+        applied: list of dicts, one per rope evaluation since :meth:`reset_log`: ``call``
+            (index into :attr:`calls`, -1 outside a hooked call), ``rope`` (``"wan"`` or the
+            LTX-2 role) and ``positions``: Wan ``(B, L)`` float64 latent frames; LTX-2
+            ``(F, U)`` float64 seconds, LTX frequency order, at the unique token times
+            ``times`` ``(U,)`` float64 seconds.
 
     Raises:
         ValueError: on an unknown ``g_mode`` or ``bands < 1``.
@@ -375,40 +418,44 @@ class TemporalWarp:
         self.g_mode = g_mode
         self.timestep_scale = float(timestep_scale)
         self.positions: np.ndarray | None = None
+        self.base: np.ndarray | None = None
         self.n_frames: int | None = None
         self.s = 1.0
         self.g = float(timestep_modulation(1.0, g_mode))
         self.fps = 24.0
         self.calls: list[dict[str, Any]] = []
+        self.record_applied = False
+        self.applied: list[dict[str, Any]] = []
         self._ropes: list[Any] = []
 
     # -- positions ------------------------------------------------------------------------
-    def set_positions(self, positions: np.ndarray | None, n_frames: int) -> None:
-        """Set the target positions of the next generation (``None``: stock positions).
+    def set_positions(
+        self,
+        positions: np.ndarray | None,
+        n_frames: int,
+        base: np.ndarray | None = None,
+    ) -> None:
+        """Set the target positions (and composition base) of the next generation.
 
         Args:
             positions: ``(B, F)`` or ``(F,)`` float64, output frame units; a 1-D row applies to
                 every band. ``None`` keeps the stock grid (the baseline, same code path).
             n_frames: output frames ``F``.
+            base: composition base ``B`` of the ``reference`` composition, shaped like
+                ``positions``: the positions of the previous ReTime iteration; each call then
+                rotates at ``B + g (P - B)``. ``None``: the stock grid (``accumulated``,
+                ``t + g (P - t)``, the original code path bit for bit).
 
         Raises:
-            ValueError: on a shape that is not ``(F,)`` / ``(bands, F)`` or non-finite values.
+            ValueError: on a shape that is not ``(F,)`` / ``(bands, F)``, non-finite values, or
+                a ``base`` without ``positions``.
         """
         n_frames = int(n_frames)
-        if positions is not None:
-            p = np.asarray(positions, dtype=np.float64)
-            if p.ndim == 1:
-                p = np.broadcast_to(p, (self.bands, p.size)).copy()
-            if p.shape != (self.bands, n_frames):
-                raise ValueError(
-                    f"positions have shape {np.shape(positions)}; expected ({n_frames},) or "
-                    f"({self.bands}, {n_frames}) (bands x frames, output frame units)"
-                )
-            if not np.all(np.isfinite(p)):
-                raise ValueError("positions contain non-finite values")
-            positions = p
-        self.positions = positions
-        self.n_frames = n_frames
+        p = _position_rows(positions, self.bands, n_frames, "positions")
+        b = _position_rows(base, self.bands, n_frames, "base positions")
+        if b is not None and p is None:
+            raise ValueError("base positions need target positions (positions is None)")
+        self.positions, self.base, self.n_frames = p, b, n_frames
         for rope in self._ropes:
             rope.refresh()
 
@@ -417,6 +464,12 @@ class TemporalWarp:
         if self.positions is None:
             return None
         return self.positions - np.arange(self.positions.shape[1], dtype=np.float64)[None, :]
+
+    def base_displacement(self) -> np.ndarray | None:
+        """``B_b - t`` in output frames, ``(B, F)`` float64, or ``None`` (no base: stock grid)."""
+        if self.base is None:
+            return None
+        return self.base - np.arange(self.base.shape[1], dtype=np.float64)[None, :]
 
     # -- timestep -------------------------------------------------------------------------
     def set_timestep(self, timestep: float, label: str = "") -> float:
@@ -444,7 +497,9 @@ class TemporalWarp:
         use their maximum, the noise level of the generated tokens) and, when given, ``fps``.
         """
 
-        def hook(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        def hook(module: Any, args: tuple, kwargs: dict) -> None:
+            import torch
+
             ts = kwargs.get("timestep")
             if ts is None and len(args) > 1:
                 ts = args[1]
@@ -461,8 +516,15 @@ class TemporalWarp:
         return hook
 
     def reset_log(self) -> None:
-        """Forget the call log (call before each generation)."""
+        """Forget the call log and the applied-positions log (call before each generation)."""
         self.calls = []
+        self.applied = []
+
+    def log_applied(self, rope: str, positions: np.ndarray, **more: Any) -> None:
+        """Append one rope evaluation to :attr:`applied` (when :attr:`record_applied`)."""
+        if self.record_applied:
+            entry = {"call": len(self.calls) - 1, "rope": rope, "positions": positions, **more}
+            self.applied.append(entry)
 
     def attach(self, rope: Any) -> None:
         """Register a warped rope so position / ``g`` updates reach it."""
@@ -471,9 +533,20 @@ class TemporalWarp:
         rope.set_g(self.g)
 
 
-def _rope_state_tensor(value: float, like: torch.Tensor | None) -> torch.Tensor:
+def _rope_state_tensor(value: float, like: Any = None) -> torch.Tensor:
+    import torch
+
     device = like.device if like is not None else torch.device("cpu")
     return torch.tensor(float(value), dtype=torch.float64, device=device)
+
+
+def _to_device(module: Any, name: str, device: Any) -> Any:
+    """``getattr(module, name)`` moved to ``device`` (cached there); ``None`` stays ``None``."""
+    value = getattr(module, name)
+    if value is not None and value.device != device:
+        value = value.to(device)
+        setattr(module, name, value)
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,7 +554,7 @@ def _rope_state_tensor(value: float, like: torch.Tensor | None) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
+class _WanRopeWarp:
     """``WanRotaryPosEmbed`` whose temporal channels are computed at warped positions.
 
     Drop-in for ``transformer.rope`` of diffusers' ``WanTransformer3DModel`` (same attribute
@@ -489,13 +562,18 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
     and the state_dict are unchanged). Height/width channels come from the stock tables; the
     ``t_dim`` temporal channels are ``cos/sin(q_b(i) * w_b)`` computed in float64 at
 
-        q_b(i) = i + g * d_b(i),
+        q_b(i) = i + g * d_b(i)                          (accumulated: no base)
+        q_b(i) = i + e_b(i) + g * (d_b(i) - e_b(i))      (reference: base B)
 
-    ``d_b`` the per-band latent displacement (:func:`frames_to_latent_positions` minus ``i``) and
-    ``g`` the modulation of the current call, then cast to float32 and to the buffers' dtype as
-    the stock table is. ``d = 0`` reproduces the stock output bit for bit.
+    ``d_b`` the per-band latent displacement of the target positions
+    (:func:`frames_to_latent_positions` minus ``i``), ``e_b`` that of the base and ``g`` the
+    modulation of the current call, then cast to float32 and to the buffers' dtype as the
+    stock table is. ``d = 0`` reproduces the stock output bit for bit.
 
-    Build with :meth:`from_stock`, not the constructor.
+    The class itself, ``WarpedWanRotaryPosEmbed``, subclasses diffusers' ``WanRotaryPosEmbed``
+    and is created on first use (:func:`wan_rope_class`; also reachable as
+    ``spf_bench.generators.warped_rope.WarpedWanRotaryPosEmbed``), so importing this module
+    does not import torch or diffusers. Build it with :meth:`from_stock`, not the constructor.
 
     Attributes:
         warp: the shared :class:`TemporalWarp`.
@@ -508,16 +586,16 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
     @classmethod
     def from_stock(
         cls,
-        stock: WanRotaryPosEmbed,
+        stock: Any,
         warp: TemporalWarp,
         temporal_factor: int = 4,
         pin_endpoints: bool = False,
         theta: float = 10000.0,
-    ) -> WarpedWanRotaryPosEmbed:
+    ) -> Any:
         """Wrap a stock rope, sharing its buffers.
 
         Args:
-            stock: the transformer's ``rope`` module.
+            stock: the transformer's ``rope`` module (a diffusers ``WanRotaryPosEmbed``).
             warp: shared warp state; its ``bands`` must equal ``stock.t_dim // 2``.
             temporal_factor: VAE temporal compression (``pipe.vae_scale_factor_temporal``).
             pin_endpoints: first-last-frame mode.
@@ -531,9 +609,12 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
             ValueError: on a band-count mismatch, or if ``theta`` does not reproduce the stock
                 temporal table.
         """
+        import torch
+        from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
+
         if not isinstance(stock, WanRotaryPosEmbed):
             raise TypeError(f"expected a WanRotaryPosEmbed, got {type(stock).__name__}")
-        if isinstance(stock, cls):
+        if isinstance(stock, _WanRopeWarp):
             raise ValueError("rope is already warped")
         new = cls.__new__(cls)
         torch.nn.Module.__init__(new)
@@ -556,37 +637,46 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
             check, table, atol=1e-2, rtol=0
         ):
             raise ValueError("theta does not reproduce the stock temporal table")
-        new._delta = None  # (B, L) float64 latent displacement, or None (stock positions)
+        new._delta = None  # (B, L) float64 latent displacement of P, or None (stock positions)
+        new._base = None  # (B, L) float64 latent displacement of the base, or None (stock)
+        new._step = None  # _delta - _base (the modulated part under a base), or None
         new._g = _rope_state_tensor(warp.g, None)
         new.warp = warp
         warp.attach(new)
         return new
 
+    def _latent_displacement_of(self, positions: np.ndarray) -> np.ndarray:
+        q = frames_to_latent_positions(positions, self.temporal_factor, self.pin_endpoints)
+        return q - np.arange(q.shape[1], dtype=np.float64)[None, :]
+
     def refresh(self) -> None:
-        """Recompute the latent displacement from ``warp.positions`` (called by the warp)."""
-        disp = self.warp.displacement()
-        if disp is None:
-            self._delta = None
+        """Recompute the latent displacements from ``warp.positions`` / ``warp.base``."""
+        import torch
+
+        if self.warp.positions is None:
+            self._delta = self._base = self._step = None
             return
-        q = frames_to_latent_positions(
-            self.warp.positions, self.temporal_factor, self.pin_endpoints
-        )
-        d = q - np.arange(q.shape[1], dtype=np.float64)[None, :]
+        d = self._latent_displacement_of(self.warp.positions)
         self._delta = torch.from_numpy(d)
+        if self.warp.base is None:
+            self._base = self._step = None
+            return
+        e = self._latent_displacement_of(self.warp.base)
+        self._base = torch.from_numpy(e)
+        self._step = torch.from_numpy(d - e)
 
     def set_g(self, g: float) -> None:
         """Set the modulation of the coming call (in place, so compiled graphs see a tensor)."""
         self._g.fill_(float(g))
 
     def latent_displacement(self, n_latent: int) -> np.ndarray:
-        """The latent displacement ``d_b(i)`` in force, ``(B, L)`` float64 latent frames."""
+        """The latent displacement ``d_b(i)`` of the target positions in force (at ``g = 1``),
+        ``(B, L)`` float64 latent frames."""
         if self._delta is None:
             return np.zeros((self.t_dim // 2, n_latent))
         return self._delta.cpu().numpy().copy()
 
-    def temporal_tables(
-        self, num_latent: int, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def temporal_tables(self, num_latent: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Warped temporal cos/sin for ``num_latent`` latent frames.
 
         Returns:
@@ -596,11 +686,10 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
         Raises:
             RuntimeError: if the warp was set for a different latent frame count.
         """
-        freqs = self._freqs_t
-        if freqs.device != device:
-            freqs = self._freqs_t = freqs.to(device)
-        if self._g.device != device:
-            self._g = self._g.to(device)
+        import torch
+
+        freqs = _to_device(self, "_freqs_t", device)
+        g = _to_device(self, "_g", device)
         delta = self._delta
         if delta is None:
             delta = torch.zeros((freqs.shape[0], num_latent), dtype=torch.float64, device=device)
@@ -609,10 +698,17 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
                 f"warp positions map to {delta.shape[1]} latent frames but the transformer got "
                 f"{num_latent}; call TemporalWarp.set_positions with this request's frame count"
             )
-        elif delta.device != device:
-            delta = self._delta = delta.to(device)
+        else:
+            delta = _to_device(self, "_delta", device)
         t = torch.arange(num_latent, dtype=torch.float64, device=device)
-        pos = t[None, :] + self._g * delta  # (B, L) latent frames
+        if self._base is None:
+            pos = t[None, :] + g * delta  # (B, L) latent frames
+        else:
+            base = _to_device(self, "_base", device)
+            step = _to_device(self, "_step", device)
+            pos = t[None, :] + base + g * step
+        if self.warp.record_applied:
+            self.warp.log_applied("wan", pos.detach().cpu().numpy().copy())
         angles = (pos * freqs[:, None]).T  # (L, B) radians
         dtype = self.freqs_cos.dtype
         cos = angles.cos().repeat_interleave(2, dim=1).float().to(dtype)
@@ -626,6 +722,8 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
             ``(freqs_cos, freqs_sin)``, each ``(1, F*H*W / prod(patch), 1, head_dim)``, channels
             ``[t | h | w]`` as in the stock module.
         """
+        import torch
+
         _, _, num_frames, height, width = hidden_states.shape
         p_t, p_h, p_w = self.patch_size
         ppf, pph, ppw = num_frames // p_t, height // p_h, width // p_w
@@ -641,6 +739,29 @@ class WarpedWanRotaryPosEmbed(WanRotaryPosEmbed):
             return torch.cat([t, h, w], dim=-1).reshape(1, ppf * pph * ppw, 1, -1)
 
         return grid(cos_t, cos_h, cos_w), grid(sin_t, sin_h, sin_w)
+
+
+@functools.cache
+def wan_rope_class() -> type:
+    """``WarpedWanRotaryPosEmbed``: :class:`_WanRopeWarp` on diffusers' ``WanRotaryPosEmbed``.
+
+    Created once, on first use (imports torch and diffusers' Wan transformer module). The same
+    class is ``spf_bench.generators.warped_rope.WarpedWanRotaryPosEmbed``.
+
+    Returns:
+        The class (a ``torch.nn.Module`` subclass).
+    """
+    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
+
+    return type(
+        "WarpedWanRotaryPosEmbed",
+        (_WanRopeWarp, WanRotaryPosEmbed),
+        {
+            "__module__": __name__,
+            "__qualname__": "WarpedWanRotaryPosEmbed",
+            "__doc__": _WanRopeWarp.__doc__,
+        },
+    )
 
 
 def install_wan_warp(
@@ -667,11 +788,12 @@ def install_wan_warp(
     """
     labels = []
     k = int(getattr(pipe, "vae_scale_factor_temporal", 4))
+    cls = wan_rope_class()
     for label in ("transformer", "transformer_2"):
         model = getattr(pipe, label, None)
         if model is None:
             continue
-        model.rope = WarpedWanRotaryPosEmbed.from_stock(model.rope, warp, k, pin_endpoints)
+        model.rope = cls.from_stock(model.rope, warp, k, pin_endpoints)
         model.register_forward_pre_hook(warp.pre_hook(label), with_kwargs=True)
         labels.append(label)
     if not labels:
@@ -684,22 +806,25 @@ def install_wan_warp(
 # --------------------------------------------------------------------------------------------
 
 
-class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
+class _LTX2RopeWarp:
     """``LTX2AudioVideoRotaryPosEmbed`` with the time coordinate warped per band.
 
     LTX-2 coordinates are continuous: axis 0 of ``coords`` (``(B, n_axes, N, 2)``, the
     ``[start, end)`` of each patch) is time in seconds. Each token's time midpoint ``c`` is read
     as output frame ``x = c * fps - 0.5`` (pixel frame ``k`` spans ``[k, k+1) / fps``), the
-    per-band frame displacement ``d_b(x)`` of the warp is interpolated there, and band ``b``'s
-    temporal angle becomes
+    per-band frame displacement ``d_b(x)`` of the warp (and ``e_b(x)`` of its base) is
+    interpolated there, and band ``b``'s temporal angle becomes
 
-        ((c + g * d_b(x) / fps) / base_num_frames * 2 - 1) * f_b,
+        ((c + (e_b(x) + g * (d_b(x) - e_b(x))) / fps) / base_num_frames * 2 - 1) * f_b,
 
-    the stock formula at a shifted time. Only the temporal channels are overwritten in the stock
-    output; a zero displacement recomputes them bit for bit. Bench band ``b`` (0 = highest
-    frequency) is LTX index ``F - 1 - b``.
+    the stock formula at a shifted time (``e = 0`` without a base). Only the temporal channels
+    are overwritten in the stock output; a zero displacement recomputes them bit for bit. Bench
+    band ``b`` (0 = highest frequency) is LTX index ``F - 1 - b``.
 
-    Build with :meth:`from_stock`.
+    The class itself, ``WarpedLTX2RotaryPosEmbed``, subclasses diffusers'
+    ``LTX2AudioVideoRotaryPosEmbed`` and is created on first use (:func:`ltx2_rope_class`; also
+    reachable as ``spf_bench.generators.warped_rope.WarpedLTX2RotaryPosEmbed``). Build it with
+    :meth:`from_stock`.
 
     Attributes:
         warp: the shared :class:`TemporalWarp`.
@@ -710,9 +835,7 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
     warp: TemporalWarp
 
     @classmethod
-    def from_stock(
-        cls, stock: LTX2AudioVideoRotaryPosEmbed, warp: TemporalWarp, role: str
-    ) -> WarpedLTX2RotaryPosEmbed:
+    def from_stock(cls, stock: Any, warp: TemporalWarp, role: str) -> Any:
         """Wrap a stock LTX-2 rope (copying its configuration).
 
         Args:
@@ -727,9 +850,12 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
             TypeError: if ``stock`` is not an ``LTX2AudioVideoRotaryPosEmbed``.
             ValueError: on an unknown role or an already warped rope.
         """
+        import torch
+        from diffusers.models.transformers.transformer_ltx2 import LTX2AudioVideoRotaryPosEmbed
+
         if not isinstance(stock, LTX2AudioVideoRotaryPosEmbed):
             raise TypeError(f"expected an LTX2AudioVideoRotaryPosEmbed, got {type(stock).__name__}")
-        if isinstance(stock, cls):
+        if isinstance(stock, _LTX2RopeWarp):
             raise ValueError("rope is already warped")
         if role not in ("video", "video_cross", "audio_cross"):
             raise ValueError(f"unknown role {role!r}")
@@ -742,26 +868,42 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
         new.num_pos_dims = 3 if role == "video" else 1
         new.n_freqs = ltx2_band_count(new.dim, new.num_pos_dims)
         new._rows = None  # (F, n_frames) float64 frame displacement, LTX index order, or None
+        new._base_rows = None  # the same for the composition base, or None (stock grid)
+        new._step_rows = None  # _rows - _base_rows, or None
         new._g = _rope_state_tensor(warp.g, None)
         new.warp = warp
         warp.attach(new)
         return new
 
+    def _ltx_rows(self, disp: np.ndarray) -> np.ndarray:
+        return resample_bands(disp, self.n_freqs)[::-1].copy()
+
     def refresh(self) -> None:
         """Recompute the per-frequency displacement rows from ``warp`` (LTX index order)."""
+        import torch
+
         disp = self.warp.displacement()
         if disp is None:
-            self._rows = None
+            self._rows = self._base_rows = self._step_rows = None
             return
-        rows = resample_bands(disp, self.n_freqs)[::-1].copy()
+        rows = self._ltx_rows(disp)
         self._rows = torch.from_numpy(rows)
+        base = self.warp.base_displacement()
+        if base is None:
+            self._base_rows = self._step_rows = None
+            return
+        brows = self._ltx_rows(base)
+        self._base_rows = torch.from_numpy(brows)
+        self._step_rows = torch.from_numpy(rows - brows)
 
     def set_g(self, g: float) -> None:
         """Set the modulation of the coming call (in place)."""
         self._g.fill_(float(g))
 
-    def _channel_index(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+    def _channel_index(self, device: Any) -> tuple[torch.Tensor, ...]:
         """Where the temporal frequency ``f`` lands in the stock output layout."""
+        import torch
+
         f = torch.arange(self.n_freqs, device=device)
         if self.rope_type == "interleaved":
             pad = self.dim % (2 * self.num_pos_dims)
@@ -774,7 +916,8 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
         return k // per_head, k % per_head
 
     def time_shift(self, time_mid: torch.Tensor) -> torch.Tensor:
-        """Per-band time shift ``g * d_b(x) / fps`` in seconds at token times ``time_mid``.
+        """Per-band time shift ``(e_b(x) + g * (d_b(x) - e_b(x))) / fps`` in seconds at token
+        times ``time_mid`` (``g * d_b(x) / fps`` without a base).
 
         Args:
             time_mid: ``(B, N)`` token time midpoints, seconds.
@@ -782,15 +925,16 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
         Returns:
             ``(B, N, F)`` shift in seconds, dtype of ``time_mid``, LTX frequency order.
         """
+        import torch
+
         device = time_mid.device
         fps = float(self.warp.fps)
         rows = self._rows
         if rows is None:
             rows = torch.zeros((self.n_freqs, 2), dtype=torch.float64, device=device)
-        elif rows.device != device:
-            rows = self._rows = rows.to(device)
-        if self._g.device != device:
-            self._g = self._g.to(device)
+        else:
+            rows = _to_device(self, "_rows", device)
+        g = _to_device(self, "_g", device)
         n = rows.shape[1]
         x = time_mid.to(torch.float64) * fps - 0.5
         uniq, inverse = torch.unique(x, return_inverse=True)
@@ -798,12 +942,27 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
         lo = xc.floor().long().clamp(0, max(n - 2, 0))
         w = xc - lo.to(torch.float64)
         hi = (lo + 1).clamp(max=n - 1)
-        d = rows[:, lo] * (1.0 - w) + rows[:, hi] * w  # (F, U) frames
-        shift = (self._g * d / fps).to(time_mid.dtype)  # (F, U) seconds
+        if self._base_rows is None:
+            d = rows[:, lo] * (1.0 - w) + rows[:, hi] * w  # (F, U) frames
+            shift64 = g * d / fps  # (F, U) seconds
+        else:
+            base = _to_device(self, "_base_rows", device)
+            step = _to_device(self, "_step_rows", device)
+            e = base[:, lo] * (1.0 - w) + base[:, hi] * w
+            ds = step[:, lo] * (1.0 - w) + step[:, hi] * w
+            shift64 = (e + g * ds) / fps
+        if self.warp.record_applied:
+            times = ((uniq + 0.5) / fps).detach().cpu().numpy()
+            self.warp.log_applied(
+                self.role,
+                times[None, :] + shift64.detach().cpu().numpy(),
+                times=times,
+            )
+        shift = shift64.to(time_mid.dtype)
         return shift[:, inverse].permute(*range(1, inverse.ndim + 1), 0)
 
     def forward(
-        self, coords: torch.Tensor, device: str | torch.device | None = None
+        self, coords: torch.Tensor, device: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stock rotary tables with the temporal channels recomputed at warped times.
 
@@ -815,7 +974,9 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
             ``(cos, sin)`` in the stock layout: ``(B, N, dim)`` (interleaved) or
             ``(B, heads, N, dim / (2 heads))`` (split).
         """
-        cos, sin = super().forward(coords, device=device)
+        import torch
+
+        cos, sin = super().forward(coords, device=device)  # type: ignore[misc]
         device = cos.device
         t = coords[:, 0]
         if t.ndim == 3:
@@ -849,7 +1010,31 @@ class WarpedLTX2RotaryPosEmbed(LTX2AudioVideoRotaryPosEmbed):
         return cos, sin
 
 
-def install_ltx2_warp(transformer: Any, warp: TemporalWarp, av_cross: str = "video") -> list[str]:
+@functools.cache
+def ltx2_rope_class() -> type:
+    """``WarpedLTX2RotaryPosEmbed``: :class:`_LTX2RopeWarp` on diffusers'
+    ``LTX2AudioVideoRotaryPosEmbed``.
+
+    Created once, on first use (imports torch and diffusers' LTX-2 transformer module). The
+    same class is ``spf_bench.generators.warped_rope.WarpedLTX2RotaryPosEmbed``.
+
+    Returns:
+        The class (a ``torch.nn.Module`` subclass).
+    """
+    from diffusers.models.transformers.transformer_ltx2 import LTX2AudioVideoRotaryPosEmbed
+
+    return type(
+        "WarpedLTX2RotaryPosEmbed",
+        (_LTX2RopeWarp, LTX2AudioVideoRotaryPosEmbed),
+        {
+            "__module__": __name__,
+            "__qualname__": "WarpedLTX2RotaryPosEmbed",
+            "__doc__": _LTX2RopeWarp.__doc__,
+        },
+    )
+
+
+def install_ltx2_warp(transformer: Any, warp: TemporalWarp, av_cross: str = "both") -> list[str]:
     """Swap warped ropes into an ``LTX2VideoTransformer3DModel`` and hook its timestep.
 
     Args:
@@ -857,11 +1042,13 @@ def install_ltx2_warp(transformer: Any, warp: TemporalWarp, av_cross: str = "vid
         warp: shared warp state; ``bands`` should be the video rope's temporal frequency count.
         av_cross: audio-video cross-attention time coordinates:
 
-            - ``"video"`` (default): the video side of a2v/v2a cross-attention uses the same
-              warped times as video self-attention (as warping the video coordinates does in
-              LTX-2), audio keeps its own times;
-            - ``"both"``: audio tokens' cross-attention times are warped by the same time map,
-              so tokens at the same output time stay aligned;
+            - ``"both"`` (default): the video side of a2v/v2a cross-attention uses the same
+              warped times as video self-attention and audio tokens' cross-attention times are
+              warped by the same time map, so a video token and an audio token at the same
+              output time keep the same phase (issue 12: audio stays in sync);
+            - ``"video"``: only the video side is warped (as warping the video coordinates
+              alone does in LTX-2); audio keeps its own times, so the two drift apart by
+              ``2 f (P - t) / (fps * base_num_frames)`` radians at full modulation;
             - ``"none"``: cross-attention keeps the stock times.
 
     Returns:
@@ -877,21 +1064,33 @@ def install_ltx2_warp(transformer: Any, warp: TemporalWarp, av_cross: str = "vid
         roles.append(("cross_attn_rope", "video_cross"))
     if av_cross == "both":
         roles.append(("cross_attn_audio_rope", "audio_cross"))
+    cls = ltx2_rope_class()
     for attr, role in roles:
-        setattr(
-            transformer,
-            attr,
-            WarpedLTX2RotaryPosEmbed.from_stock(getattr(transformer, attr), warp, role),
-        )
+        setattr(transformer, attr, cls.from_stock(getattr(transformer, attr), warp, role))
     transformer.register_forward_pre_hook(warp.pre_hook("transformer"), with_kwargs=True)
     return [attr for attr, _ in roles]
 
 
-def warped_ropes(modules: Sequence[torch.nn.Module]) -> list[torch.nn.Module]:
+def warped_ropes(modules: Sequence[Any]) -> list[Any]:
     """All warped rope modules inside ``modules`` (for tests and diagnostics)."""
     found = []
     for m in modules:
         for sub in m.modules():
-            if isinstance(sub, (WarpedWanRotaryPosEmbed, WarpedLTX2RotaryPosEmbed)):
+            if isinstance(sub, (_WanRopeWarp, _LTX2RopeWarp)):
                 found.append(sub)
     return found
+
+
+_LAZY_CLASSES: dict[str, Callable[[], type]] = {
+    "WarpedWanRotaryPosEmbed": wan_rope_class,
+    "WarpedLTX2RotaryPosEmbed": ltx2_rope_class,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The rope classes, created on first access (PEP 562): importing this module stays free
+    of torch and diffusers."""
+    factory = _LAZY_CLASSES.get(name)
+    if factory is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return factory()

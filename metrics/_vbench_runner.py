@@ -1,10 +1,16 @@
 """Run VBench 0.1.5's Python API on a folder of staged videos (runs inside ``.venv-vbench``).
 
-This script is executed by ``.venv-vbench/bin/python`` as a subprocess of
-:func:`metrics.vbench.run_vbench`; it must not import spf-bench (whose dependencies clash with
-VBench's pins) and uses only the standard library, torch and VBench. Usage::
+This script is executed by ``.venv-vbench/bin/python -I`` as a subprocess of
+:func:`spf_bench.metrics.vbench.runner.run_vbench`; it must not import spf-bench (whose
+dependencies clash with VBench's pins) and uses only the standard library, torch and VBench.
+Usage::
 
-    .venv-vbench/bin/python metrics/_vbench_runner.py JOB.json
+    .venv-vbench/bin/python -I metrics/_vbench_runner.py JOB.json
+
+``-I`` (isolated mode) is required: without it Python puts this file's folder, ``metrics/``,
+first on ``sys.path``, and ``import vbench`` would find spf-bench's ``metrics/vbench/``
+instead of the VBench package. The script does not edit ``sys.path``; run without ``-I`` it
+refuses to start (exit status 3).
 
 ``JOB.json`` holds ``tasks`` (a list of ``{"tag", "videos_dir", "dimensions"}``; each
 ``videos_dir`` a flat folder of ``.mp4`` files), ``output_dir``, ``device`` and ``threads``. The
@@ -27,7 +33,8 @@ Writes ``output_dir/runner_result.json``::
      "tasks": {tag: {dim: {"status": "ok" | "failed", "error": str, "seconds": float,
                            "results_file": str}}}}
 
-Exit status: 0 when the result file was written (even if dimensions failed), 3 on a bad job.
+Exit status: 0 when the result file was written (even if dimensions failed), 3 on a bad job
+or when started without ``-I``.
 """
 
 from __future__ import annotations
@@ -39,11 +46,6 @@ import sys
 import time
 import traceback
 from pathlib import Path
-
-# This file lives beside spf-bench's metrics/vbench.py: drop its folder from sys.path, or
-# `import vbench` would find that module instead of the VBench package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 BLOCKED_TOOLS = ("wget", "curl", "git", "unzip")
 BLOCK_MESSAGE = (
@@ -92,9 +94,24 @@ def _frame_counts(videos_dir: Path) -> dict[str, int]:
     return out
 
 
+def _shadowed() -> bool:
+    """Whether this file's folder is on ``sys.path`` (started without ``-I``): then
+    ``import vbench`` would find spf-bench's ``metrics/vbench/``, not VBench."""
+    here = Path(__file__).resolve().parent
+    return any(Path(p or ".").resolve() == here for p in sys.path)
+
+
 def main(argv: list[str]) -> int:
+    """Run the job file ``argv[1]``; returns the exit status (module docstring)."""
     if len(argv) != 2:
-        print("usage: _vbench_runner.py JOB.json", file=sys.stderr)
+        print("usage: python -I _vbench_runner.py JOB.json", file=sys.stderr)
+        return 3
+    if _shadowed():
+        print(
+            "_vbench_runner: start it with `python -I` (isolated mode): its folder is on "
+            "sys.path, so `import vbench` would find spf-bench's metrics/vbench/",
+            file=sys.stderr,
+        )
         return 3
     try:
         job = json.loads(Path(argv[1]).read_text())

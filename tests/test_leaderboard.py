@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import leaderboard as lb
-from bench.pipeline import run_benchmark
-from bench.records import atomic_write_json
-from bench.run import settings_from_config
+from spf_bench.bench import leaderboard as lb
+from spf_bench.bench.config import settings_from_config
+from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.bench.records import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,8 @@ def test_leaderboard_math_matches_hand_computation(hand_records):
     assert f.linearity_mean == pytest.approx(0.9)
     assert f.linearity_std == pytest.approx(math.sqrt(0.005))
     assert math.isnan(f.delta_linearity) and math.isnan(f.delta_linearity_ci_low)
-    assert f.config_hashes == "h2" and m.config_hashes == "h1"
+    assert f.config_hash == "h2" and m.config_hash == "h1"
+    assert (f.seed, f.n_per_seed, f.settings_hash) == ("-1", "-1:2", "h2")  # no seed column
     assert np.isnan(f.vbench_aesthetic_quality_mean) and f.vbench_aesthetic_quality_n == 0
 
 
@@ -175,27 +176,44 @@ def test_bootstrap_ci_covers_the_true_mean_at_its_nominal_rate():
 @pytest.fixture(scope="module")
 def morph_run(tmp_path_factory):
     """A real tiny warped morph run (pixel embedder, 9 frames, 2 items, 1 refinement)."""
-    from hydra import compose, initialize_config_dir
+    return _morph_run(tmp_path_factory.mktemp("lb") / "morph")
+
+
+def _compose(overrides: list[str]):
+    """The real config (the installed ``spf_bench.conf`` on its typed schemas), as the shared
+    ``compose_cfg`` fixture composes it."""
+    from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    rd = tmp_path_factory.mktemp("lb") / "morph"
+    from spf_bench.bench.config import register_configs
+
+    register_configs()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                f"run_dir={rd}",
-                "embedder=pixel",
-                "n_videos=2",
-                "model.n_frames=9",
-                "model.size=32",
-                "retime.iterations=1",
-                "logger=none",
-                "progress=false",
-                "plots=false",
-            ],
-        )
-    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module("spf_bench.conf", version_base="1.3"):
+            return compose("config", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _morph_run(rd: Path, *extra: str) -> Path:
+    """A real tiny warped morph run into ``rd`` (pixel embedder, 9 frames, 2 items, 1
+    refinement); ``extra`` overrides (e.g. ``seed=1``)."""
+    cfg = _compose(
+        [
+            f"run_dir={rd}",
+            "embedder=pixel",
+            "n_videos=2",
+            "model.n_frames=9",
+            "model.size=32",
+            "retime.iterations=1",
+            "logger=none",
+            "progress=false",
+            "plots=false",
+            "eval_embedders=[]",  # no held-out embedder: seconds, not a minute, on 2 CPUs
+            *extra,
+        ]
+    )
     run_benchmark(settings_from_config(cfg))
     return rd
 
@@ -265,7 +283,8 @@ def test_cli_writes_csv_and_markdown(morph_run, tmp_path, capsys):
     t = pd.read_csv(out)
     assert list(t.columns) == list(lb.COLUMNS)  # no VBench here: no vbench columns
     md = out.with_suffix(".md").read_text()
-    assert "| morph | warped | pixel | linear | 2 |" in md
+    assert f"| morph | warped | pixel | linear | 0 | {t.config_hash[0]} | 2 |" in md
+    assert "## What each row groups" in md and str(morph_run) in md
     assert "No VBench scores" in md
     assert lb.main([str(tmp_path / "nothing*"), "--out", str(out)]) == 2
     with pytest.raises(FileNotFoundError, match="no records"):
@@ -333,3 +352,324 @@ def test_vbench_files_of_metrics_vbench(morph_run, tmp_path):
     assert t.vbench_subject_consistency_mean.iloc[0] == pytest.approx(0.7)
     assert t.vbench_temporal_flickering_mean.iloc[0] == pytest.approx(0.92)
     assert "vbench_imaging_quality_mean" not in t  # no finite score anywhere
+
+
+# ------------------------------------------------------------------------ row identity (seeds)
+def _two_seed_records(settings=("s", "s")):
+    """Items a, b under seed 0 (config c0) and seed 1 (config c1), warped 0 -> 1; the seed-free
+    settings hashes as given. Final Linearity: seed 0: 0.9, 0.7; seed 1: 0.8, 0.6; baselines
+    0.1 lower."""
+    rows = []
+    for seed, cfg, sh, finals in (
+        (0, "c0", settings[0], (0.9, 0.7)),
+        (1, "c1", settings[1], (0.8, 0.6)),
+    ):
+        for item, ls in zip("ab", finals, strict=True):
+            for it, v in ((0, ls - 0.1), (1, ls)):
+                rows.append(
+                    {
+                        **_rec("morph", "warped", item, it, v, config_hash=cfg),
+                        "seed": seed,
+                        "settings_hash": sh,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_two_seeds_are_two_rows_by_default():
+    t = lb.build_leaderboard(_two_seed_records(), n_resamples=200)
+    assert len(t) == 2
+    assert list(t.seed) == ["0", "1"] and list(t.config_hash) == ["c0", "c1"]
+    assert list(t.n) == [2, 2] and list(t.n_per_seed) == ["0:2", "1:2"]
+    assert t.linearity_mean.tolist() == pytest.approx([0.8, 0.7])
+    assert t.delta_linearity.tolist() == pytest.approx([0.1, 0.1])
+    assert list(t.n_paired) == [2, 2]
+
+
+def test_pool_seeds_gives_one_row_with_n_per_seed():
+    rec = _two_seed_records()
+    t = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=True)
+    assert len(t) == 1
+    r = t.iloc[0]
+    # the same item ids under two seeds are four videos, never collapsed
+    assert (r.seed, r.config_hash, r.settings_hash, r.n_per_seed) == (
+        "0+1",
+        "c0+c1",
+        "s",
+        "0:2 1:2",
+    )
+    assert (r.n, r.n_paired) == (4, 4)
+    assert r.linearity_mean == pytest.approx(0.75)
+    assert r.delta_linearity == pytest.approx(0.1)
+    notes = lb.grouping_notes(rec, pool_seeds=True)
+    assert notes == [
+        "morph / warped / pixel / linear: POOLED (--pool-seeds, settings s): "
+        "seed 0 = config c0, seed 1 = config c1; no run dir recorded"
+    ]
+
+
+def test_different_settings_are_never_pooled():
+    rec = _two_seed_records(settings=("s0", "s1"))  # the runs differ in more than the seed
+    for pool in (False, True):
+        t = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=pool)
+        assert len(t) == 2 and list(t.config_hash) == ["c0", "c1"]
+        assert list(t.settings_hash) == ["s0", "s1"]
+    notes = lb.grouping_notes(rec, pool_seeds=True)
+    assert any(
+        "2 different settings kept as separate rows (settings hashes s0, s1)" in n for n in notes
+    )
+    # same seed, two config hashes: two rows
+    one_seed = rec.assign(seed=0)
+    t = lb.build_leaderboard(one_seed, n_resamples=200)
+    assert len(t) == 2 and list(t.seed) == ["0", "0"] and list(t.config_hash) == ["c0", "c1"]
+
+
+@pytest.fixture(scope="module")
+def seed1_run(morph_run, tmp_path_factory):
+    """The morph run's settings with seed=1."""
+    return _morph_run(tmp_path_factory.mktemp("lb_seed1") / "morph", "seed=1")
+
+
+@pytest.fixture(scope="module")
+def window_run(morph_run, tmp_path_factory):
+    """The morph run's settings with spf.window=5 (seed 0)."""
+    return _morph_run(tmp_path_factory.mktemp("lb_window") / "morph", "spf.window=5")
+
+
+def test_real_runs_two_seeds_never_collapse_and_pool_on_purpose(morph_run, seed1_run):
+    rec = lb.load_records([morph_run, seed1_run])
+    assert len(rec) == 8  # 2 items x 2 iterations x 2 seeds: nothing replaced
+    assert sorted(set(rec.seed)) == [0, 1]
+    hashes = rec.groupby("seed").config_hash.first()
+    assert hashes[0] != hashes[1]  # the seed is part of the run identity
+    assert rec.settings_hash.nunique() == 1  # ... and the only difference
+    ident = json.loads((morph_run / "identity.json").read_text())
+    assert rec.settings_hash.iloc[0] == lb.settings_hash(ident)
+    t = lb.build_leaderboard(rec, n_resamples=200)
+    assert len(t) == 2 and list(t.seed) == ["0", "1"] and list(t.n) == [2, 2]
+    own = [pd.read_parquet(d / "records.parquet") for d in (morph_run, seed1_run)]
+    for row, df in zip(t.itertuples(), own, strict=True):
+        assert row.linearity_mean == pytest.approx(df[df.iteration == 1].linearity_score.mean())
+    p = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=True)
+    assert len(p) == 1
+    r = p.iloc[0]
+    assert (r.seed, r.n_per_seed, r.n, r.n_runs) == ("0+1", "0:2 1:2", 4, 2)
+    assert r.config_hash == "+".join(sorted(hashes))
+    both = pd.concat(own)
+    assert r.linearity_mean == pytest.approx(both[both.iteration == 1].linearity_score.mean())
+
+
+def test_real_runs_with_different_settings_stay_apart_and_say_why(morph_run, window_run):
+    rec = lb.load_records([morph_run, window_run])
+    assert rec.settings_hash.nunique() == 2
+    t = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=True)
+    assert len(t) == 2 and list(t.seed) == ["0", "0"]
+    notes = lb.grouping_notes(rec, pool_seeds=True)
+    (line,) = [n for n in notes if "different settings" in n]
+    assert "config.spf.window: 30 -> 5" in line or "config.spf.window: 5 -> 30" in line
+
+
+def test_run_without_identity_file_is_not_pooled(morph_run, seed1_run, tmp_path):
+    import shutil
+
+    rd = tmp_path / "old"
+    shutil.copytree(seed1_run, rd)
+    (rd / "identity.json").unlink()
+    cfg = json.loads((rd / "config.json").read_text())
+    cfg.pop("identity", None)
+    atomic_write_json(rd / "config.json", cfg)
+    rec = lb.load_records([morph_run, rd])
+    p = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=True)
+    assert len(p) == 2  # nothing tells that only the seed differs
+    assert any("no identity.json" in n for n in lb.grouping_notes(rec, pool_seeds=True))
+
+
+# ------------------------------------------------------------------------ external metrics
+def test_spearman_ci_known_answers():
+    x = np.array([0.2, 0.9, 0.4, 0.7, 0.5, 0.1])
+    assert lb.spearman_ci(x, x, n_resamples=500) == (pytest.approx(1.0), 1.0, 1.0, 6)
+    assert lb.spearman_ci(-3 * x, x, n_resamples=500) == (pytest.approx(-1.0), -1.0, -1.0, 6)
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=40), rng.normal(size=40)
+    b = a + b  # correlated
+    rho, lo, hi, n = lb.spearman_ci(a, b, n_resamples=2000, seed=3)
+    from scipy.stats import spearmanr
+
+    assert rho == pytest.approx(spearmanr(a, b).statistic) and n == 40
+    assert -1 <= lo < rho < hi <= 1
+    assert lb.spearman_ci(a, b, n_resamples=2000, seed=3) == (rho, lo, hi, n)  # seeded
+    assert all(math.isnan(v) for v in lb.spearman_ci([1, 2], [1, 2])[:3])  # n < 3
+    assert all(math.isnan(v) for v in lb.spearman_ci([1, 1, 1, 1], [1, 2, 3, 4])[:3])
+    assert lb.spearman_ci([1, np.nan, 3, 4, 5], [1, 2, np.nan, 4, 5])[3] == 3  # finite pairs
+    with pytest.raises(ValueError, match="same length"):
+        lb.spearman_ci([1, 2, 3], [1, 2])
+
+
+def test_per_row_external_correlation_hand_values(hand_records):
+    rec = hand_records.copy()
+    rec["ext_twice"] = 2 * rec.linearity_score  # a metric monotone in Linearity
+    rec["ext_reversed"] = 1 - rec.linearity_score
+    t = lb.build_leaderboard(rec, n_resamples=500).set_index("model")
+    m = t.loc["morph"]  # final records a, b, c (0.9, 0.8, 1.0); e is NaN
+    assert m.ext_twice_mean == pytest.approx(1.8) and m.ext_twice_n == 3
+    assert (m.ext_twice_rho, m.ext_twice_rho_ci_low, m.ext_twice_rho_ci_high) == (
+        pytest.approx(1.0),
+        1.0,
+        1.0,
+    )
+    assert m.ext_reversed_rho == pytest.approx(-1.0) and m.ext_reversed_rho_ci_high == -1.0
+    f = t.loc["footage"]  # two scored clips: too few for a rank correlation
+    assert f.ext_twice_n == 2 and math.isnan(f.ext_twice_rho)
+    md = lb.render_markdown(t.reset_index())
+    assert "ρ(twice, Linearity) [95% CI]" in md and "+1.00 [1.000, 1.000]" in md
+
+
+def _published_files(run_dir: Path, out: Path, df: pd.DataFrame) -> dict[str, Path]:
+    """Small files in the published formats, for the videos of a real run: VBench 0.1.5's
+    ``imaging_quality_eval_results.json`` (MUSIQ 0-100 per video), ChronoMagic-Bench's
+    ``<model>_<part>_MTScore.json`` (metamorphic score = Linearity), ``_CHScore.json``
+    (TSI_score = -Linearity), ``_GPT4o-MTScore.json`` (string scores, one empty) and a CSV
+    (absolute paths, and one id that names no record). VBench and the CSV name videos by
+    absolute path; ChronoMagic-Bench by file name or stem, as its scripts do."""
+    out.mkdir(parents=True, exist_ok=True)
+    ls = dict(zip(df.video_path, df.linearity_score, strict=True))
+    names = {vp: Path(vp).name for vp in ls}
+    vb = {
+        "imaging_quality": [
+            float(np.mean([60 + 10 * i for i in range(len(ls))]) / 100),
+            [
+                {"video_path": str((run_dir / vp).resolve()), "video_results": 60.0 + 10 * i}
+                for i, vp in enumerate(ls)
+            ],
+        ]
+    }
+    mt = {
+        "average_general_score": 0.1,
+        "average_metamorphic_score": float(np.mean(list(ls.values()))),
+        "video_scores": [
+            {"video_name": names[vp], "general_score": 0.1, "metamorphic_score": v}
+            for vp, v in ls.items()
+        ],
+    }
+    ch = {
+        "total_average_score": 0.0,
+        "all_scores": [
+            {Path(vp).stem: {"AMPR_score": 0.1, "TSI_sum": 1.0, "TSI_score": -v}}
+            for vp, v in ls.items()
+        ],
+    }
+    gpt = {
+        "Average Score": 3.0,
+        "Formatted Data": {
+            Path(vp).stem: {"Brief Reasoning Statement": "ok", "Score": str(i + 2) if i else ""}
+            for i, vp in enumerate(ls)
+        },
+    }
+    files = {
+        "vbench": out / "imaging_quality_eval_results.json",
+        "mtscore": out / "morph_1_MTScore.json",
+        "chscore": out / "morph_1_CHScore.json",
+        "gpt4o": out / "morph_1_GPT4o-MTScore.json",
+        "csv": out / "extra.csv",
+    }
+    for key, data in (("vbench", vb), ("mtscore", mt), ("chscore", ch), ("gpt4o", gpt)):
+        files[key].write_text(json.dumps(data, indent=4))
+    lines = ["video,metric,value"]
+    lines += [f"{(run_dir / vp).resolve()},My Score,{3 * v}" for vp, v in ls.items()]
+    lines.append("not-a-run-video.mp4,My Score,0.5")
+    files["csv"].write_text("\n".join(lines) + "\n")
+    return files
+
+
+def test_external_formats_join_with_known_answers(morph_run, tmp_path):
+    df = pd.read_parquet(morph_run / "records.parquet")
+    files = _published_files(morph_run, tmp_path / "ext", df)
+    sources = [lb.load_external(f) for f in files.values()]
+    assert [s.format for s in sources] == [
+        "VBench eval_results",
+        "ChronoMagic-Bench MTScore",
+        "ChronoMagic-Bench CHScore",
+        "ChronoMagic-Bench GPT4o-MTScore",
+        "CSV video,metric,value",
+    ]
+    rec, rep = lb.join_external(lb.load_records([morph_run]), sources, n_resamples=500)
+    by_vp = rec.set_index("video_path")
+    for i, vp in enumerate(df.video_path):
+        assert by_vp.loc[vp, "ext_vbench_imaging_quality"] == pytest.approx((60 + 10 * i) / 100)
+        assert by_vp.loc[vp, "ext_mtscore"] == pytest.approx(by_vp.loc[vp, "linearity_score"])
+        assert by_vp.loc[vp, "ext_chscore"] == pytest.approx(-by_vp.loc[vp, "linearity_score"])
+        assert by_vp.loc[vp, "ext_my_score"] == pytest.approx(3 * by_vp.loc[vp, "linearity_score"])
+    c = rep.correlations
+    assert (c["mtscore"]["n"], c["mtscore"]["rho"], c["mtscore"]["ci_low"]) == (
+        4,
+        pytest.approx(1.0),
+        1.0,
+    )
+    assert (c["chscore"]["rho"], c["chscore"]["ci_high"]) == (pytest.approx(-1.0), -1.0)
+    assert c["my_score"]["rho"] == pytest.approx(1.0)
+    assert c["gpt4o_mtscore"]["n"] == 3  # the empty score is invalid, not a zero
+    assert rep.unmatched == [
+        {"file": str(files["csv"]), "video": "not-a-run-video.mp4", "metric": "my_score"}
+    ]
+    (bad,) = rep.invalid
+    assert bad["metric"] == "gpt4o_mtscore" and bad["value"] == ""
+    assert [f["n_matched"] for f in rep.files] == [4, 4, 4, 3, 4]
+
+
+def test_external_ids_ambiguous_across_runs_are_reported(morph_run, seed1_run, tmp_path):
+    rec = lb.load_records([morph_run, seed1_run])
+    name = Path(rec.video_path.iloc[0]).name  # the same file name in both runs
+    full = str((morph_run / rec[rec.run_dir == str(morph_run)].video_path.iloc[0]).resolve())
+    f = tmp_path / "x.csv"
+    f.write_text(f"video,metric,value\n{name},m,1\n{full},m,2\n{full},m,3\n")
+    out, rep = lb.join_external(rec, [lb.load_external(f)], n_resamples=100)
+    (amb,) = rep.ambiguous
+    assert amb["video"] == name and len(amb["candidates"]) == 2
+    (dup,) = rep.duplicates  # the full path names one record; given twice, the later wins
+    assert dup["video"] == full
+    assert np.nansum(out.ext_m.to_numpy()) == 3.0 and np.isfinite(out.ext_m).sum() == 1
+
+
+def test_external_bad_files_are_clear_errors(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("clip,score\na,1\n")
+    with pytest.raises(ValueError, match="video,metric,value"):
+        lb.load_external(f)
+    j = tmp_path / "bad.json"
+    j.write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        lb.load_external(j)
+    j.write_text(json.dumps({"a": 1}))
+    with pytest.raises(ValueError, match="not a recognised per-video format"):
+        lb.load_external(j)
+    with pytest.raises(FileNotFoundError):
+        lb.load_external(tmp_path / "missing.json")
+
+
+def test_cli_external_and_pool_seeds(morph_run, seed1_run, tmp_path, capsys):
+    df = pd.read_parquet(morph_run / "records.parquet")
+    files = _published_files(morph_run, tmp_path / "ext", df)
+    out = tmp_path / "res" / "leaderboard.csv"
+    args = [str(morph_run), str(seed1_run), "--out", str(out), "--resamples", "200"]
+    args += ["--pool-seeds", "--external", *(str(files[k]) for k in ("vbench", "csv", "mtscore"))]
+    assert lb.main(args) == 0
+    cap = capsys.readouterr()
+    assert "not-a-run-video.mp4" in cap.err and "match no record" in cap.err
+    # ChronoMagic names videos by file name: with two runs of the same items, ambiguous
+    assert "4 video id(s) name several records (ambiguous, not joined)" in cap.err
+    assert "POOLED" in cap.out
+    t = pd.read_csv(out)
+    assert len(t) == 1 and t.n_per_seed[0] == "0:2 1:2" and t.seed[0] == "0+1"
+    assert {"ext_my_score_rho", "ext_vbench_imaging_quality_rho_ci_low"} <= set(t.columns)
+    assert "ext_mtscore_mean" not in t  # nothing of it joined
+    assert t.ext_my_score_n[0] == 2  # only seed 0's final videos were scored
+    md = out.with_suffix(".md").read_text()
+    assert "not-a-run-video.mp4" in md and "POOLED" in md and "| n per seed |" in md
+    side = json.loads(out.with_suffix(".external.json").read_text())
+    assert side["unmatched"][0]["video"] == "not-a-run-video.mp4"
+    assert len(side["ambiguous"]) == 4
+    assert side["correlations_with_linearity"]["my_score"]["rho"] == pytest.approx(1.0)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert lb.main([str(morph_run), "--out", str(out), "--external", str(bad)]) == 2
+    assert "not a recognised" in capsys.readouterr().err

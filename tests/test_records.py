@@ -9,16 +9,61 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import records as rec
+from spf_bench.bench import records as rec
+from tests.test_atomic_io import PAUSE_AT, kill_mid_write
 
 
-def test_atomic_json_failure_keeps_old_file_and_leaves_no_temp(tmp_path):
-    path = tmp_path / "r.json"
-    rec.atomic_write_json(path, {"a": 1})
-    with pytest.raises(TypeError):
-        rec.atomic_write_json(path, {"a": object()})
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+@pytest.mark.parametrize("old", [None, {"item_id": "a", "iteration": 0, "status": "ok"}])
+def test_killed_record_writer_leaves_old_record_or_nothing(tmp_path, old):
+    """A run killed while a record JSON is half written: the record is the old complete one (or
+    absent), never a torn file, and collect_records ignores the writer's leftover."""
+    path = rec.record_path(tmp_path, "a", 0)
+    if old is not None:
+        rec.atomic_write_json(path, old)
+    kill_mid_write("json", path)
+    if old is None:
+        assert not path.exists()
+    else:
+        assert json.loads(path.read_text()) == old
+    [tmp] = [p for p in path.parent.iterdir() if p != path]  # the kill landed mid-write
+    assert tmp.stat().st_size == PAUSE_AT
+    assert rec.collect_records(tmp_path) == ([] if old is None else [old])
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_killed_npz_writer_leaves_old_arrays_or_nothing(tmp_path, existing):
+    path = tmp_path / "spf" / "a__it0.npz"
+    if existing:
+        rec.atomic_savez(path, progress=np.linspace(0, 1, 7))
+    else:
+        path.parent.mkdir()
+    kill_mid_write("npz", path)
+    if existing:
+        with np.load(path) as npz:
+            np.testing.assert_array_equal(npz["progress"], np.linspace(0, 1, 7))
+    else:
+        assert not path.exists()
+    [tmp] = [p for p in path.parent.iterdir() if p != path]
+    assert tmp.stat().st_size == PAUSE_AT
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("cannot pickle (simulated failure mid-write)")
+
+
+def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path):
+    path = rec.atomic_savez(tmp_path / "s.npz", progress=np.arange(3.0))
+    before = path.read_bytes()
+    big = np.random.default_rng(0).random(200_000)  # written in full before the failure
+    with pytest.raises(RuntimeError, match="simulated"):
+        rec.atomic_savez(path, big=big, bad=np.array([_Unpicklable()], dtype=object))
+    assert path.read_bytes() == before
+    path_json = rec.atomic_write_json(tmp_path / "r.json", {"a": 1})
+    with pytest.raises(TypeError):  # refused before anything is written
+        rec.atomic_write_json(path_json, {"a": object()})
+    assert json.loads(path_json.read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "s.npz"]
 
 
 def test_json_nan_becomes_null_and_numpy_scalars_serialise(tmp_path):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bench import records as rec
-from bench.pipeline import run_benchmark
-from bench.run import config_hash, settings_from_config
-from generators.base import GeneratorError
+from spf_bench.bench import records as rec
+from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.bench.config import config_hash, resolved_config, settings_from_config
+from spf_bench.generators.base import GeneratorError
 
 
 def run(compose_cfg, tmp_path, *overrides):
@@ -102,7 +103,10 @@ def test_footage_measure_with_a_bad_and_a_static_clip(compose_cfg, tmp_path, cli
     assert df.loc["static", "status"] == "ok" and df.loc["static", "degenerate"]
     assert math.isnan(df.loc["static", "linearity_score"])  # never a perfect score
     assert df.loc["truncated", "status"] == "failed"
-    assert "truncated" in df.loc["truncated", "error"].lower() or df.loc["truncated", "error"]
+    err = df.loc["truncated", "error"]
+    assert err.startswith("GeneratorError: cannot decode footage 'truncated': "), err
+    detail = err.split(": ", 2)[2]  # the decoder's message: names the file, calls it truncated
+    assert paths[2] in detail and "truncated" in detail.replace(paths[2], ""), err
     assert summary["n_failed"] == 1 and summary["failures"][0]["item_id"] == "truncated"
 
 
@@ -115,18 +119,47 @@ def test_footage_cannot_be_warped(compose_cfg, tmp_path):
 @pytest.mark.parametrize(
     ("override", "match"),
     [
-        ("n_videos=0", "n_videos"),
-        ("retime.iterations=-1", "iterations"),
-        ("retime.update=sideways", "update"),
-        ("shard.index=3", "shard"),
-        ("spf.window=0", "window"),
-        ("pacing.name=bounce", "pacing"),
+        ("n_videos=0", r"n_videos must be >= 1, got 0"),
+        ("retime.iterations=-1", r"retime\.iterations=-1: must be >= 0"),
+        ("shard.index=3", r"shard\.index=3 must lie in \[0, shard\.count=1\)"),
+        ("spf.window=0", r"window"),
+        ("retime.a_low=1.5", r"retime\.a_low must lie in \[0, 1\], got 1\.5"),
+        ("retime=segmented", r"iterations must be 1, got 0"),
     ],
 )
 def test_bad_config_values_fail_before_work(compose_cfg, tmp_path, override, match):
-    cfg = compose_cfg([f"run_dir={tmp_path}", override])
+    # Values of the right type that break a rule: refused by settings_from_config, before any
+    # generator, embedder or file exists.
+    overrides = [f"run_dir={tmp_path / 'run'}", override]
+    if override == "retime=segmented":
+        overrides.append("retime.iterations=0")
+    cfg = compose_cfg(overrides)
     with pytest.raises(ValueError, match=match):
         settings_from_config(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("retime.update=sideways", r"Invalid value 'sideways', expected one of \[compose, additive\]"),
+        ("pacing.name=bounce", r"Invalid value 'bounce', expected one of \[linear, ease_in_out"),
+        ("embedder.name=clip", r"Invalid value 'clip'"),
+        ("spf.window=1.5", r"Value '1\.5' of type 'float' could not be converted to Integer"),
+        ("model.n_frames=many", r"Value 'many' (of type 'str' )?could not be converted to Integer"),
+        ("n_videoz=3", r"Could not override 'n_videoz'"),
+        ("model.n_framez=3", r"Could not override 'model\.n_framez'"),
+        ("retime.itterations=2", r"Could not override 'retime\.itterations'"),
+    ],
+)
+def test_wrong_key_type_or_choice_fails_at_compose_time(compose_cfg, override, match):
+    # The typed schemas (bench/config.py) make Hydra itself refuse these while composing.
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg([override])
+    text = f"{info.value} {info.value.__cause__}"
+    assert re.search(match, text), text
 
 
 def test_unknown_group_option_is_a_clear_hydra_error(compose_cfg):
@@ -140,7 +173,7 @@ def test_config_hash_ignores_bookkeeping_keys(compose_cfg):
     from omegaconf import OmegaConf
 
     def digest(*o):
-        return config_hash(OmegaConf.to_container(compose_cfg(list(o)), resolve=True))
+        return config_hash(resolved_config(compose_cfg(list(o))))
 
     assert digest("n_videos=2", "logger=none") == digest("n_videos=9")
     assert digest() != digest("spf.window=10")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from metrics import spf
+from spf_bench.metrics import spf
 
 
 def great_circle(angles: np.ndarray, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -114,8 +115,44 @@ def test_non_finite_embeddings_name_the_frame(bad):
 def test_zero_norm_embedding_is_an_error():
     z = np.random.default_rng(0).normal(size=(10, 4))
     z[3] = 0
-    with pytest.raises(ValueError, match="zero norm"):
+    with pytest.raises(ValueError, match=r"zero norm in 1 frame\(s\), first at frames \[3\]"):
         spf.compute_spf(z)
+
+
+# Clips longer than one distance block (spf._BLOCK_ROWS = 256 pair origins): a bad frame must
+# be named by its index in the clip, not in its block (300 is row 44 of the second block), and
+# counted over the whole clip. 270 sits in the first block's halo; 555 in the third block.
+LONG_T = 600
+BAD_FRAMES = [[300], [5, 300], [270], [5, 300, 555]]
+
+
+def _long_clip(bad: list[int], value: float) -> np.ndarray:
+    assert spf._BLOCK_ROWS < LONG_T
+    z = np.random.default_rng(11).normal(size=(LONG_T, 6))
+    z[bad] = value
+    return z
+
+
+@pytest.mark.parametrize("bad", BAD_FRAMES)
+def test_zero_norm_frames_named_by_clip_index_beyond_first_block(bad):
+    msg = f"zero norm in {len(bad)} frame(s), first at frames {bad}:"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        spf.compute_spf(_long_clip(bad, 0.0))
+    batch = [np.random.default_rng(1).normal(size=(LONG_T, 6)), _long_clip(bad, 0.0)]
+    with pytest.raises(ValueError, match=re.escape(f"clip 1: embeddings have {msg}")):
+        spf.compute_spf_batch(batch)
+    with pytest.raises(ValueError, match=re.escape(f"clip 1: embeddings have {msg}")):
+        spf.compute_spf_batch(np.stack(batch))  # equal lengths: solved as one stack
+
+
+@pytest.mark.parametrize("bad", BAD_FRAMES)
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_frames_named_by_clip_index_beyond_first_block(bad, value):
+    msg = f"NaN or inf in {len(bad)} frame(s), first at frames {bad}"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        spf.compute_spf(_long_clip(bad, value))
+    with pytest.raises(ValueError, match=re.escape(f"clip 0: embeddings contain {msg}")):
+        spf.compute_spf_batch([_long_clip(bad, value)])
 
 
 @pytest.mark.parametrize(
@@ -270,16 +307,52 @@ def test_segments_recover_planted_breakpoints():
     assert spf.keyframes_from_segments(segs) == [0, 30, 60, 89]
 
 
-def test_exact_k_by_penalty_search_matches_exact_dp():
-    rng = np.random.default_rng(5)
-    s = np.cumsum(rng.random(60) ** 4)
+def line_fit_errors(s: np.ndarray) -> np.ndarray:
+    """``err[a, b]``: squared error of the least-squares line through frames ``a..b``, from
+    ``numpy.linalg.lstsq`` on the design matrix (independent of spf's prefix-sum closed form)."""
+    t = s.size
+    err = np.full((t, t), np.inf)
+    for a in range(t):
+        for b in range(a + 1, t):
+            x = np.arange(a, b + 1, dtype=np.float64)
+            design = np.stack([np.ones_like(x), x], axis=1)
+            coef = np.linalg.lstsq(design, s[a : b + 1], rcond=None)[0]
+            err[a, b] = float(np.sum((design @ coef - s[a : b + 1]) ** 2))
+    return err
+
+
+def optimal_cost_k_pieces(err: np.ndarray, k: int) -> float:
+    """Least total error of exactly ``k`` pieces sharing end frames: a plain O(k T^2) table."""
+    t = err.shape[0]
+    best = np.full((k + 1, t), np.inf)
+    best[0, 0] = 0.0
+    for j in range(1, k + 1):
+        for b in range(1, t):
+            best[j, b] = min(best[j - 1, a] + err[a, b] for a in range(b))
+    return float(best[k, t - 1])
+
+
+def test_exact_k_segments_are_optimal_against_an_independent_solve(monkeypatch):
+    s = np.cumsum(np.random.default_rng(5).random(60) ** 4)
     s /= s[-1]
-    c = spf._prefix_sums(s)
-    for k in (1, 2, 3, 5, 8):
+    err = line_fit_errors(s)
+    fallback = []  # k values answered by the exactly-k DP, not by the penalty search
+    real = spf._sls_exact_k
+
+    def spy(c, t, k):
+        fallback.append(k)
+        return real(c, t, k)
+
+    monkeypatch.setattr(spf, "_sls_exact_k", spy)
+    for k in (1, 2, 3, 5, 7, 8, 10):
         segs = spf.segment_progress(s, k=k)
         assert len(segs) == k
-        pts = [a for a, _ in segs] + [segs[-1][1]]
-        assert pts == spf._sls_exact_k(c, s.size, k)
+        assert segs[0][0] == 0 and segs[-1][1] == s.size - 1
+        assert all(a < b for a, b in segs)
+        cost = sum(err[a, b] for a, b in segs)
+        assert cost == pytest.approx(optimal_cost_k_pieces(err, k), rel=1e-9, abs=1e-12), k
+    # Both paths of segment_progress(k=...) were checked (7 and 10 are not on the hull here).
+    assert fallback and set(fallback) < {1, 2, 3, 5, 7, 8, 10}
 
 
 def brute_force_cost(s, pts):

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from bench.run import settings_from_config
-from bench.sweep import SUMMARY_FILE, expected_jobs, shard_size
+from spf_bench.bench.config import settings_from_config, shard_items, shard_size
+from spf_bench.bench.sweep import SUMMARY_FILE, expected_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,24 +58,36 @@ def test_launcher_configs_are_typed_and_take_site_settings(tmp_path):
     assert local._target_.endswith("submitit_launcher.LocalLauncher")
     assert "partition" not in local
     # The callback that records job status is registered for every run and sweep.
-    assert cfg.hydra.callbacks.sweep._target_ == "bench.sweep.SweepCallback"
+    assert cfg.hydra.callbacks.sweep._target_ == "spf_bench.bench.sweep.SweepCallback"
 
 
 def test_shard_size_sets_the_shard_count_and_bounds_each_job(compose_cfg):
-    shards = []
-    for k in range(3):
+    # 10 items in jobs of at most 4: ceil(10 / 4) = 3 strided shards, written out by hand.
+    expected = [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    items = [f"morph-{i:04d}" for i in range(10)]
+    for k, want in enumerate(expected):
         s = settings_from_config(compose_cfg(["n_videos=10", "shard.size=4", f"shard.index={k}"]))
-        assert s.shard_count == 3
-        shards.append([i for i in range(10) if i % s.shard_count == s.shard_index])
-    assert [len(x) for x in shards] == [shard_size(10, k, 3) for k in range(3)] == [4, 3, 3]
-    assert sorted(i for x in shards for i in x) == list(range(10))
-    with pytest.raises(ValueError, match=r"shard\.index=3"):
+        assert (s.shard_index, s.shard_count) == (k, 3)
+        assert shard_items(items, s.shard_index, s.shard_count) == [items[i] for i in want]
+        assert shard_size(10, k, 3) == len(want)
+    with pytest.raises(ValueError, match=r"shard\.index=3 must lie in \[0, shard\.count=3\)"):
         settings_from_config(compose_cfg(["n_videos=10", "shard.size=4", "shard.index=3"]))
-    with pytest.raises(ValueError, match=r"shard\.size"):
+    with pytest.raises(ValueError, match=r"shard\.size must be a positive integer"):
         settings_from_config(compose_cfg(["shard.size=0"]))
     # Sharding never changes the configuration's hash, so shards share one cache.
     hashes = {settings_from_config(compose_cfg([f"shard.size={n}"])).config_hash for n in (1, 2, 4)}
     assert len(hashes) == 1
+
+
+def test_shards_of_a_real_suite_cover_it_once(compose_cfg):
+    from spf_bench.bench.build import build_generator
+
+    s = settings_from_config(compose_cfg(["n_videos=7", "shard.count=3", "model.n_frames=5"]))
+    gen = build_generator(s.model_target, s.model_kwargs)
+    suite = [it.item_id for it in gen.items(7, s.seed)]
+    got = [[it.item_id for it in shard_items(gen.items(7, s.seed), k, 3)] for k in range(3)]
+    assert sorted(sum(got, [])) == sorted(suite) and len(set(sum(got, []))) == 7
+    assert [len(g) for g in got] == [3, 2, 2]
 
 
 def test_basic_launcher_sweep_records_every_failure_and_merges_records(tmp_path):
@@ -104,7 +116,8 @@ def test_basic_launcher_sweep_records_every_failure_and_merges_records(tmp_path)
     assert (summary["n_jobs"], summary["n_completed"], summary["n_failed"]) == (3, 2, 1)
     (fail,) = summary["failures"]
     assert fail["kind"] == "job" and fail["job_num"] == 2 and "shard.index=2" in fail["overrides"]
-    assert fail["error"].startswith("ValueError") and "settings.check()" in fail["traceback"]
+    assert fail["error"] == "ValueError: shard.index=2 must lie in [0, shard.count=2)"
+    assert fail["traceback"].rstrip().endswith(fail["error"])
     assert not summary["complete"]
     # Job directories hold their own tables; the run_dir cache holds the records, merged.
     for n in (0, 1):
@@ -119,7 +132,7 @@ def test_basic_launcher_sweep_records_every_failure_and_merges_records(tmp_path)
     assert [j[-1] for j in jobs] == ["shard.index=0", "shard.index=1", "shard.index=2"]
     # The command-line summary agrees and exits 1 (incomplete).
     cli = subprocess.run(
-        [sys.executable, "-m", "bench.sweep", str(sweep), "--no-merge"],
+        [sys.executable, "-m", "spf_bench.bench.sweep", str(sweep), "--no-merge"],
         cwd=ROOT,
         capture_output=True,
         text=True,

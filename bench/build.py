@@ -1,0 +1,107 @@
+"""Building the run's objects from plain settings: the generator, its post-hoc retimer, the
+first-last-frame (FLF) regenerator and the measurement function.
+
+Used by the bench (``bench/pipeline.py``) and by ``spf-bench retime``; nothing here sees a
+Hydra config (``conf/model`` files are composed by :func:`spf_bench.bench.config.compose_model`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from spf_bench.bench.config import PacingSettings, RetimeSettings, SPFSettings, compose_model
+from spf_bench.generators.base import Generator
+from spf_bench.metrics.measure import Measurement, measure_frames
+
+__all__ = ["build_generator", "build_regenerator", "measure_with", "posthoc_generator"]
+
+
+def build_generator(target: str, kwargs: dict[str, Any]) -> Generator:
+    """Instantiate ``"module.Class"`` with ``kwargs`` and check it implements the protocol.
+
+    Raises:
+        ValueError: if the target cannot be imported or is not a
+            :class:`~spf_bench.generators.base.Generator`.
+        spf_bench.generators.base.GeneratorError: the generator refuses its settings.
+    """
+    mod_name, _, cls_name = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(mod_name), cls_name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"model._target_={target!r} cannot be imported: {err}") from err
+    gen = cls(**kwargs)
+    if not isinstance(gen, Generator):
+        raise ValueError(f"{target} does not implement spf_bench.generators.base.Generator")
+    return gen
+
+
+def build_regenerator(name: str | None, options: dict[str, Any] | None = None) -> Any:
+    """The first-last-frame generator of ``conf/model/<name>.yaml`` with ``options`` applied,
+    or ``None`` for ``name`` ``None``/``"none"``.
+
+    Raises:
+        ValueError: unknown config, key or target.
+        spf_bench.generators.base.GeneratorError: the generator refuses its settings (e.g.
+            missing weights).
+    """
+    if name is None or str(name).lower() in ("none", "null", ""):
+        return None
+    _, target, kwargs = compose_model(str(name), options)
+    return build_generator(target, kwargs)
+
+
+def measure_with(embedder: Any, spf: SPFSettings, pacing: PacingSettings):
+    """``frames -> Measurement`` with the run's embedder, SPF settings and pacing
+    (:func:`spf_bench.metrics.measure.measure_frames`)."""
+
+    def measure(frames: np.ndarray) -> Measurement:
+        return measure_frames(frames, embedder, spf, pacing)
+
+    return measure
+
+
+def posthoc_generator(
+    gen: Generator,
+    retime: RetimeSettings,
+    pacing: PacingSettings,
+    spf: SPFSettings,
+    embedder: Any,
+) -> Any:
+    """Wrap ``gen`` for ``retime.name`` ``resample`` or ``segmented`` (docs/method.md, Sec. 5).
+
+    Args:
+        gen: the configured generator.
+        retime: the retime settings.
+        pacing: target pacing.
+        spf: SPF settings (the segmented planner measures its proxy renders with them).
+        embedder: the run's embedder.
+
+    Returns:
+        A :class:`spf_bench.generators.posthoc.ResampledGenerator` or
+        :class:`spf_bench.generators.posthoc.SegmentedRetimer`.
+
+    Raises:
+        ValueError: ``retime.name`` is not a post-hoc mode, or a bad regenerator.
+    """
+    from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
+
+    if retime.name == "resample":
+        return ResampledGenerator(gen, retime.interpolation)
+    if retime.name != "segmented":
+        raise ValueError(f"retime={retime.name!r} is not a post-hoc mode")
+    return SegmentedRetimer(
+        gen,
+        measure_with(embedder, spf, pacing),
+        build_regenerator(retime.regenerator, retime.regenerator_options),
+        k=retime.k,
+        penalty=retime.penalty,
+        penalty_per_frame=retime.penalty_per_frame,
+        pacing=pacing.name,
+        temperature=pacing.temperature,
+        interpolation=retime.interpolation,
+        prompt=retime.prompt,
+        refine=retime.refine,
+    )

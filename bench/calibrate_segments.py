@@ -1,0 +1,1057 @@
+"""Calibrate the automatic segmentation penalty on a labelled set (docs/method.md, Sec. 5).
+
+Segmented least squares (:func:`spf_bench.metrics.spf.segment_progress`) splits ``S`` into
+near-linear pieces; with ``K`` unknown it minimises ``sum of squared line-fit errors + C * K``
+(:func:`spf_bench.generators.posthoc.plan.choose_segments`). This script measures how well the
+piece boundaries land on *known* boundaries, for every rule of choosing ``C``:
+
+- ``per_frame``: ``C = c * T`` (``T`` frames; ``c`` =
+  :data:`~spf_bench.generators.posthoc.plan.DEFAULT_PENALTY_PER_FRAME` by default);
+- ``absolute``: ``C`` fixed (the reference package's 0.02; ``spf.keyframe_penalty``);
+- ``k``: the exact number of pieces, ``K = K_true + delta`` (the oracle ``K`` at ``delta = 0``).
+
+The labelled set (every boundary is known independently of the SPF):
+
+``footage``
+    ``bikes.mp4`` whole (250 frames; scene cuts at frames 30, 76, 137, 187, 242, the frames where
+    the pixel frame-to-frame difference peaks) and clips *stitched* from shots of the bundled
+    footage (``bikes``' five full shots, ``carphone_pristine`` and ``bigbuckbunny``, each one
+    continuous shot): 3-5 pieces of 14-36 frames, consecutive pieces from different shots, cut
+    at the first frame of each new piece. Seeded (``--seed``).
+``morph_chain``
+    crossfade chains through 3-5 stills (:mod:`spf_bench.generators.stills`): a hold of 6-14
+    frames on each still and a *linear* crossfade of 8-24 frame intervals between consecutive
+    stills. Boundaries: the last frame of each hold before a crossfade and the first frame of
+    the next hold (where ``S`` turns from flat to rising and back).
+``morph_step``
+    :class:`spf_bench.generators.morph.MorphGenerator` items with the ``step`` profile (41
+    frames): no change outside ``[c - w, c + w]`` of normalised time, a smoothstep inside.
+    Boundaries: frames ``(c - w)(T - 1)`` and ``(c + w)(T - 1)`` (fractional).
+``synthetic``
+    clean ``S`` curves with ``k = 1..6`` steps (``T`` in 60, 120, 250 frames): a raw curve with
+    jumps at known frames (a jump "at frame ``c``" rises between frames ``c - 1`` and ``c``,
+    like a cut) over a linear drift (``clean``) or a drift with random per-frame rate
+    (``rough``, log-normal, no systematic change of pace), passed through the SPF's monotone
+    normalisation (gradient, clip at 0, cumulative sum, scale to [0, 1]; docs/method.md,
+    Sec. 1). Embedder-free: the same curves join each embedder's set.
+
+Scoring. The predicted boundaries are the inner keyframes (first and last frame excluded). A
+known boundary counts as found when a predicted one lies within ``+-2`` frames of it
+(:data:`TOLERANCE`); matching is one-to-one (a second boundary next to the same cut is a false
+positive). Per family, true and false positives and misses are summed over its clips
+(precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)``, ``F1 = 2 TP / (2 TP + FP + FN)``).
+The **criterion** is the mean over the four families of their F1 (each family weighs the same,
+whatever its number of boundaries), averaged over the embedders; the chosen value maximises it
+over both rules (:func:`choose`). A leave-one-family-out check picks the value on three
+families and scores it on the fourth.
+
+Outputs (``--out``, default ``results/segment_calibration``):
+
+- ``clips.csv``: the labelled set (clip, family, frames, known boundaries, how it was made);
+- ``sweep.csv``: per embedder x family (``all`` = the criterion) x rule x value: TP, FP, FN,
+  precision, recall, F1, mean number of pieces;
+- ``by_k.csv``: the same against the exact ``K = K_true + delta``;
+- ``per_clip.csv``: every clip's boundaries at the chosen default, the previous default
+  (``c = 2e-5``) and the reference's absolute 0.02;
+- ``summary.csv``: the best value of each rule per embedder and overall, and the
+  leave-one-family-out scores;
+- ``precision_recall.png``: precision, recall and F1 against ``c``, ``C`` and ``delta``;
+- ``README.md``: the tables, the chosen value and why.
+
+Usage::
+
+    python bench/calibrate_segments.py --out results/segment_calibration \
+        [--embedders pixel efficientnet_lite0] [--cache DIR] [--reduced] [--seed 0]
+
+Embeddings are cached under ``--cache`` (default ``$TMPDIR/spf-bench-segment-calibration``), one
+``.npz`` per embedder x clip, so each clip is embedded once; every sweep after that is SPF and
+segmentation only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache, partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("spf_bench")
+
+__all__ = [
+    "ABSOLUTE_GRID",
+    "BIKES_CUTS",
+    "FAMILIES",
+    "PER_FRAME_GRID",
+    "TOLERANCE",
+    "LabelledClip",
+    "build_set",
+    "choose",
+    "embed_clips",
+    "evaluate",
+    "main",
+    "match_boundaries",
+    "progress_curves",
+    "score",
+]
+
+#: Families of the labelled set, in report order (the criterion weighs each the same).
+FAMILIES: tuple[str, ...] = ("footage", "morph_chain", "morph_step", "synthetic")
+
+#: A known boundary is found when a predicted one lies within this many frames of it.
+TOLERANCE = 2
+
+#: First frame of each new shot of bikes.mp4: where its pixel frame-to-frame angular distance
+#: peaks (0.47-0.74 rad against a median of 0.08), independent of the SPF.
+BIKES_CUTS: tuple[int, ...] = (30, 76, 137, 187, 242)
+
+#: Continuous shots of the bundled clips, inclusive frame ranges. bikes' last shot (242-249,
+#: 8 frames) is too short to cut pieces from.
+SHOTS: tuple[tuple[str, int, int], ...] = (
+    ("bikes", 0, 29),
+    ("bikes", 30, 75),
+    ("bikes", 76, 136),
+    ("bikes", 137, 186),
+    ("bikes", 187, 241),
+    ("carphone_pristine", 0, 119),
+    ("bigbuckbunny", 0, 131),
+)
+
+#: Per-frame penalties ``c`` swept (``C = c * T``), 10 per decade.
+PER_FRAME_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-7, -2, 51))
+#: Absolute penalties ``C`` swept, 10 per decade.
+ABSOLUTE_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-5, 0, 51))
+#: Offsets of the exact number of pieces from the true one, ``K = K_true + delta``.
+K_DELTAS: tuple[int, ...] = (-3, -2, -1, 0, 1, 2, 3, 4, 5)
+
+#: The default before this calibration (``C = 2e-5 * T``) and the reference's absolute penalty.
+PREVIOUS_PER_FRAME = 2e-5
+REFERENCE_ABSOLUTE = 0.02
+
+#: Bump when a clip's rendering changes: the cache key includes it.
+SET_VERSION = 1
+
+_SIZE = 128  # side of every frame of the set, pixels (footage squashed, stills centre-cropped)
+
+
+@dataclass(frozen=True)
+class LabelledClip:
+    """One clip of the labelled set.
+
+    Attributes:
+        clip_id: stable identifier, e.g. ``stitched-03``; the cache key.
+        family: one of :data:`FAMILIES`.
+        n_frames: ``T``, frames.
+        boundaries: known inner boundaries, frame indices (0-based; fractional for
+            ``morph_step``), increasing.
+        description: how the clip was made (pieces, stills, steps), for ``clips.csv``.
+        make: renders the frames, ``() -> np.ndarray`` of shape ``(T, H, W, 3)``, uint8 RGB;
+            ``None`` for ``synthetic`` clips.
+        progress: the ``S`` curve of a ``synthetic`` clip, ``(T,)`` float64 from 0 to 1.
+    """
+
+    clip_id: str
+    family: str
+    n_frames: int
+    boundaries: tuple[float, ...]
+    description: str = ""
+    make: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    progress: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+# ------------------------------------------------------------------------------- the set
+@cache
+def _footage(name: str) -> np.ndarray:
+    """A bundled clip decoded and squashed to ``_SIZE x _SIZE`` (read-only, cached)."""
+    from PIL import Image
+
+    from spf_bench.metrics.video_io import bundled_clips, read_video
+
+    frames, _ = read_video(bundled_clips()[name], size=_SIZE)
+    out = np.stack(
+        [
+            np.asarray(Image.fromarray(f).resize((_SIZE, _SIZE), Image.Resampling.BILINEAR))
+            for f in frames
+        ]
+    )
+    out.setflags(write=False)
+    return out
+
+
+def _stitch(pieces: Sequence[tuple[str, int, int]]) -> np.ndarray:
+    return np.concatenate([_footage(src)[a : a + n] for src, a, n in pieces])
+
+
+def _stitch_plan(rng: np.random.Generator) -> list[tuple[str, int, int]]:
+    """3-5 pieces ``(source, start, length)``, lengths 14-36 frames, consecutive pieces from
+    different shots of :data:`SHOTS`."""
+    pieces: list[tuple[str, int, int]] = []
+    prev = -1
+    for _ in range(int(rng.integers(3, 6))):
+        j = int(rng.choice([i for i in range(len(SHOTS)) if i != prev]))
+        src, a, b = SHOTS[j]
+        n = min(int(rng.integers(14, 37)), b - a + 1)
+        start = int(rng.integers(a, b - n + 2))
+        pieces.append((src, start, n))
+        prev = j
+    return pieces
+
+
+def _chain_plan(rng: np.random.Generator) -> tuple[list[str], list[int], list[int]]:
+    """Stills, hold lengths (frames, one per still) and crossfade lengths (frame intervals)."""
+    from spf_bench.generators.stills import STILLS
+
+    n = int(rng.integers(3, 6))
+    stills = [STILLS[int(i)] for i in rng.choice(len(STILLS), size=n, replace=False)]
+    holds = [int(v) for v in rng.integers(6, 15, size=n)]
+    fades = [int(v) for v in rng.integers(8, 25, size=n - 1)]
+    return stills, holds, fades
+
+
+def _chain_boundaries(holds: Sequence[int], fades: Sequence[int]) -> list[int]:
+    """Last frame of each hold before a crossfade and first frame of the hold after it."""
+    out, t = [], 0
+    for h, f in zip(holds, fades, strict=False):
+        t += h - 1  # last frame of this hold (alpha = 0)
+        out += [t, t + f]  # the crossfade ends on the first frame of the next hold
+        t += f + 1
+    return out
+
+
+def _chain(stills: Sequence[str], holds: Sequence[int], fades: Sequence[int]) -> np.ndarray:
+    """Hold, linear crossfade, hold, ...: ``sum(holds) + sum(fades) - len(fades)`` frames."""
+    from spf_bench.generators.morph import crossfade
+    from spf_bench.generators.stills import load_still
+
+    imgs = [load_still(s, _SIZE) for s in stills]
+    parts = []
+    for i, img in enumerate(imgs):
+        parts.append(np.repeat(img[None], holds[i], axis=0))
+        if i < len(fades):
+            alpha = np.arange(1, fades[i]) / fades[i]  # the fade's inner frames
+            parts.append(crossfade(img, imgs[i + 1], alpha))
+    return np.concatenate(parts)
+
+
+def _morph_step(items: Sequence[Any], i: int) -> np.ndarray:
+    from spf_bench.generators.morph import MorphGenerator
+
+    gen = MorphGenerator(n_frames=items[i].n_frames, size=_SIZE, profiles=("step",))
+    return gen.generate(items[i]).frames
+
+
+def _monotone(raw: np.ndarray) -> np.ndarray:
+    """The SPF's monotone normalisation (docs/method.md, Sec. 1): gradient, clip at 0,
+    cumulative sum, scaled to run from 0 to 1."""
+    s = np.cumsum(np.clip(np.gradient(raw), 0.0, None))
+    s -= s[0]
+    return s / s[-1]
+
+
+def synthetic_curve(
+    n_frames: int, jumps: Sequence[int], heights: Sequence[float], drift: np.ndarray
+) -> np.ndarray:
+    """A clean step-like ``S``: jumps of ``heights`` at frames ``jumps`` over a drift.
+
+    Args:
+        n_frames: ``T``, frames.
+        jumps: frames ``c`` where the raw curve rises by the matching height between ``c - 1``
+            and ``c`` (a cut at ``c``), each in ``[1, T - 1]``.
+        heights: rise of each jump (any positive scale).
+        drift: ``(T - 1,)`` non-negative per-frame rises between the jumps.
+
+    Returns:
+        ``S``, ``(T,)`` float64, non-decreasing from 0 to 1 (monotone normalisation applied).
+
+    Raises:
+        ValueError: on a jump outside ``[1, T - 1]`` or a drift of the wrong length.
+    """
+    inc = np.asarray(drift, dtype=np.float64).copy()
+    if inc.shape != (n_frames - 1,):
+        raise ValueError(f"drift must have shape ({n_frames - 1},), got {inc.shape}")
+    for c, h in zip(jumps, heights, strict=True):
+        if not 1 <= c <= n_frames - 1:
+            raise ValueError(f"jump frame {c} outside [1, {n_frames - 1}]")
+        inc[c - 1] += h
+    return _monotone(np.concatenate([[0.0], np.cumsum(inc)]))
+
+
+def _synthetic(rng: np.random.Generator, t: int, k: int, rough: bool) -> tuple[list[int], Any]:
+    """``k`` jump frames at least 10 apart and 6 from the ends; heights ``U[0.3, 1]`` taking a
+    share ``U[0.5, 0.95]`` of the total; the rest a drift, even or log-normal (sigma 0.5)."""
+    while True:
+        jumps = sorted(int(v) for v in rng.choice(np.arange(6, t - 5), size=k, replace=False))
+        if all(b - a >= 10 for a, b in zip(jumps, jumps[1:], strict=False)):
+            break
+    share = rng.uniform(0.5, 0.95)
+    heights = rng.uniform(0.3, 1.0, size=k)
+    heights *= share / heights.sum()
+    rate = rng.lognormal(0.0, 0.5, size=t - 1) if rough else np.ones(t - 1)
+    drift = rate * (1.0 - share) / rate.sum()
+    return jumps, synthetic_curve(t, jumps, heights, drift)
+
+
+def build_set(reduced: bool = False, seed: int = 0) -> list[LabelledClip]:
+    """The labelled set (see the module docs for each family).
+
+    Args:
+        reduced: a small set for the tests: bikes, 2 stitched clips and 12 synthetic curves
+            (``T`` = 60 and 120, ``k`` = 1..6, clean), no morphs.
+        seed: seed of the stitchings, chains, morph items and synthetic curves.
+
+    Returns:
+        list of :class:`LabelledClip` in family order. Frames are rendered only when
+        :attr:`LabelledClip.make` is called.
+    """
+    from spf_bench.generators.morph import MorphGenerator
+
+    out: list[LabelledClip] = [
+        LabelledClip(
+            "bikes",
+            "footage",
+            250,
+            tuple(float(c) for c in BIKES_CUTS),
+            "bikes.mp4, all 250 frames",
+            partial(_footage, "bikes"),
+        )
+    ]
+    for i in range(2 if reduced else 12):
+        pieces = _stitch_plan(np.random.default_rng([seed, 1, i]))
+        lengths = np.cumsum([n for _, _, n in pieces])
+        out.append(
+            LabelledClip(
+                f"stitched-{i:02d}",
+                "footage",
+                int(lengths[-1]),
+                tuple(float(v) for v in lengths[:-1]),
+                " + ".join(f"{s}[{a}:{a + n}]" for s, a, n in pieces),
+                partial(_stitch, tuple(pieces)),
+            )
+        )
+    if not reduced:
+        for i in range(6):
+            stills, holds, fades = _chain_plan(np.random.default_rng([seed, 2, i]))
+            n = sum(holds) + sum(fades) - len(fades)
+            desc = " > ".join(f"{s}(hold {h})" for s, h in zip(stills, holds, strict=True))
+            out.append(
+                LabelledClip(
+                    f"chain-{i:02d}",
+                    "morph_chain",
+                    n,
+                    tuple(float(b) for b in _chain_boundaries(holds, fades)),
+                    f"{desc}; fades {fades}",
+                    partial(_chain, tuple(stills), tuple(holds), tuple(fades)),
+                )
+            )
+        gen = MorphGenerator(n_frames=41, size=_SIZE, profiles=("step",))
+        items = gen.items(6, seed)
+        for i, req in enumerate(items):
+            c, w = req.extra["params"]["centre"], req.extra["params"]["width"]
+            out.append(
+                LabelledClip(
+                    f"step-{i:02d}",
+                    "morph_step",
+                    req.n_frames,
+                    ((c - w) * (req.n_frames - 1), (c + w) * (req.n_frames - 1)),
+                    f"{req.extra['still_a']} > {req.extra['still_b']}, centre {c:.3f} "
+                    f"width {w:.3f}",
+                    partial(_morph_step, tuple(items), i),
+                )
+            )
+    variants = (False,) if reduced else (False, True)
+    for rough in variants:
+        for t in (60, 120) if reduced else (60, 120, 250):
+            for k in range(1, 7):
+                rng = np.random.default_rng([seed, 3, t, k, int(rough)])
+                jumps, s = _synthetic(rng, t, k, rough)
+                name = "rough" if rough else "clean"
+                out.append(
+                    LabelledClip(
+                        f"synthetic-{name}-T{t}-k{k}",
+                        "synthetic",
+                        t,
+                        tuple(float(c) for c in jumps),
+                        f"{name} drift, {k} jumps",
+                        progress=s,
+                    )
+                )
+    return out
+
+
+# ------------------------------------------------------------------------------- embedding
+def default_cache_dir() -> Path:
+    """``$TMPDIR/spf-bench-segment-calibration``: the embedding cache of this script."""
+    return Path(tempfile.gettempdir()) / "spf-bench-segment-calibration"
+
+
+def embed_clips(
+    clips: Iterable[LabelledClip],
+    embedder: str,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    seed: int = 0,
+    embedder_obj: Any = None,
+) -> dict[str, np.ndarray]:
+    """Embed every rendered clip once, reading and writing
+    ``<cache_dir>/<embedder>/<clip_id>.s<seed>.v<SET_VERSION>.npz``.
+
+    Args:
+        clips: the clips; ``synthetic`` ones (no frames) are skipped.
+        embedder: a name of :data:`spf_bench.metrics.embedders.EMBEDDERS` (built offline on
+            the first cache miss).
+        cache_dir: cache folder; ``None`` disables the cache.
+        seed: the seed the set was built with (part of the cache key).
+        embedder_obj: an already built embedder to use instead of building one.
+
+    Returns:
+        ``{clip_id: (T, D) float32 embeddings}``.
+
+    Raises:
+        spf_bench.metrics.embedders.MissingWeightsError: if the embedder's weights are absent.
+        ValueError: if a cached or new embedding does not have one row per frame.
+    """
+    from spf_bench.metrics.atomic_io import atomic_savez
+
+    out: dict[str, np.ndarray] = {}
+    emb = embedder_obj
+    folder = None if cache_dir is None else Path(cache_dir) / embedder
+    for clip in clips:
+        if clip.make is None:
+            continue
+        path = None if folder is None else folder / f"{clip.clip_id}.s{seed}.v{SET_VERSION}.npz"
+        if path is not None and path.is_file():
+            z = np.load(path)["embeddings"]
+        else:
+            if emb is None:
+                from spf_bench.metrics.embedders import build_embedder
+
+                emb = build_embedder(embedder, progress=False)
+            t0 = time.perf_counter()
+            z = np.asarray(emb.embed(clip.make()), dtype=np.float32)
+            log.info(
+                "embedded %s with %s: %d frames in %.1f s",
+                clip.clip_id,
+                embedder,
+                len(z),
+                time.perf_counter() - t0,
+            )
+            if path is not None:
+                atomic_savez(path, embeddings=z)
+        if z.shape[0] != clip.n_frames:
+            raise ValueError(f"{clip.clip_id}: {z.shape[0]} embeddings for {clip.n_frames} frames")
+        out[clip.clip_id] = z
+    return out
+
+
+def progress_curves(
+    clips: Iterable[LabelledClip], embeddings: dict[str, np.ndarray], settings: Any = None
+) -> dict[str, np.ndarray]:
+    """``S`` of every clip: measured from its embeddings by the measurement kernel
+    (:func:`spf_bench.metrics.measure.measure_embeddings`, default :class:`SPFSettings`), or the
+    given curve of a ``synthetic`` clip.
+
+    Returns:
+        ``{clip_id: (T,) float64 S from 0 to 1}``.
+
+    Raises:
+        ValueError: if a clip is degenerate (no change above noise: nothing to segment).
+    """
+    from spf_bench.metrics.measure import SPFSettings, measure_embeddings
+
+    settings = SPFSettings() if settings is None else settings
+    out = {}
+    for clip in clips:
+        if clip.progress is not None:
+            out[clip.clip_id] = np.asarray(clip.progress, dtype=np.float64)
+            continue
+        m = measure_embeddings(embeddings[clip.clip_id], settings, keep_embeddings=False)
+        if m.degenerate:
+            raise ValueError(f"{clip.clip_id} is degenerate: no change to segment")
+        out[clip.clip_id] = m.progress
+    return out
+
+
+# ------------------------------------------------------------------------------- scoring
+def match_boundaries(
+    predicted: Sequence[float], truth: Sequence[float], tolerance: float = TOLERANCE
+) -> tuple[int, int, int]:
+    """One-to-one matching of predicted to known boundaries within ``tolerance`` frames.
+
+    Known boundaries are taken in increasing order; each takes the earliest unmatched
+    prediction within ``[b - tolerance, b + tolerance]``. On a line with a fixed tolerance
+    this greedy matching is a maximum matching (interval scheduling).
+
+    Args:
+        predicted: predicted boundary frames (any order).
+        truth: known boundary frames (any order; may be fractional).
+        tolerance: largest ``|predicted - known|`` that counts as found, frames.
+
+    Returns:
+        ``(tp, fp, fn)``: matched pairs, unmatched predictions, unmatched known boundaries.
+    """
+    pred = sorted(float(p) for p in predicted)
+    used = [False] * len(pred)
+    tp = 0
+    for b in sorted(float(v) for v in truth):
+        for i, p in enumerate(pred):
+            if not used[i] and abs(p - b) <= tolerance + 1e-9:
+                used[i] = True
+                tp += 1
+                break
+    return tp, len(pred) - tp, len(truth) - tp
+
+
+def _inner(segments: Sequence[tuple[int, int]]) -> list[int]:
+    return [int(b) for _, b in segments][:-1]
+
+
+def segment(s: np.ndarray, rule: str, value: float, n_true: int = 0) -> list[tuple[int, int]]:
+    """Pieces of ``S`` under one rule (:func:`~spf_bench.generators.posthoc.plan.choose_segments`).
+
+    Args:
+        s: ``S``, ``(T,)``.
+        rule: ``per_frame`` (``C = value * T``), ``absolute`` (``C = value``) or ``k``
+            (``K = n_true + 1 + value`` pieces, at least 1).
+        value: the rule's parameter.
+        n_true: number of known inner boundaries (rule ``k`` only).
+
+    Returns:
+        Inclusive ``(start, end)`` pieces.
+
+    Raises:
+        ValueError: on an unknown rule.
+    """
+    from spf_bench.generators.posthoc.plan import choose_segments
+
+    if rule == "per_frame":
+        return choose_segments(s, penalty_per_frame=value)[0]
+    if rule == "absolute":
+        return choose_segments(s, penalty=value)[0]
+    if rule == "k":
+        k = min(max(1, n_true + 1 + int(value)), s.size - 1)
+        return choose_segments(s, k=k)[0]
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+def score(
+    clips: Sequence[LabelledClip],
+    curves: dict[str, np.ndarray],
+    rule: str,
+    value: float,
+    tolerance: float = TOLERANCE,
+) -> list[dict[str, Any]]:
+    """Segment every clip under one rule and match its boundaries.
+
+    Returns:
+        One dict per clip: ``clip_id, family, rule, value, tp, fp, fn, pieces, predicted``
+        (inner boundary frames).
+    """
+    rows = []
+    for clip in clips:
+        pred = _inner(segment(curves[clip.clip_id], rule, value, len(clip.boundaries)))
+        tp, fp, fn = match_boundaries(pred, clip.boundaries, tolerance)
+        rows.append(
+            {
+                "clip_id": clip.clip_id,
+                "family": clip.family,
+                "rule": rule,
+                "value": value,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "pieces": len(pred) + 1,
+                "predicted": pred,
+            }
+        )
+    return rows
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else math.nan
+    r = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return p, r, f1
+
+
+def aggregate(rows: Sequence[dict[str, Any]], embedder: str) -> list[dict[str, Any]]:
+    """Sum per-clip counts per family (plus ``bikes`` alone) and add the ``all`` row whose F1
+    is the mean of the family F1s (the criterion); precision and recall of ``all`` are the
+    family means too.
+
+    Returns:
+        One dict per (family, rule, value): ``embedder, family, rule, value, clips, tp, fp,
+        fn, precision, recall, f1, mean_pieces``.
+    """
+    groups: dict[tuple[str, str, float], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["family"], r["rule"], r["value"]), []).append(r)
+        if r["clip_id"] == "bikes":
+            groups.setdefault(("bikes", r["rule"], r["value"]), []).append(r)
+    out = []
+    for (fam, rule, value), rs in groups.items():
+        tp, fp, fn = (sum(r[k] for r in rs) for k in ("tp", "fp", "fn"))
+        p, rec, f1 = _prf(tp, fp, fn)
+        out.append(
+            {
+                "embedder": embedder,
+                "family": fam,
+                "rule": rule,
+                "value": value,
+                "clips": len(rs),
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "precision": p,
+                "recall": rec,
+                "f1": f1,
+                "mean_pieces": float(np.mean([r["pieces"] for r in rs])),
+            }
+        )
+    fams = sorted({r["family"] for r in rows}, key=FAMILIES.index)
+    by_key = {(r["family"], r["rule"], r["value"]): r for r in out}
+    for rule, value in sorted({(r["rule"], r["value"]) for r in rows}):
+        parts = [by_key[(f, rule, value)] for f in fams]
+        out.append(
+            {
+                "embedder": embedder,
+                "family": "all",
+                "rule": rule,
+                "value": value,
+                "clips": sum(p["clips"] for p in parts),
+                "tp": sum(p["tp"] for p in parts),
+                "fp": sum(p["fp"] for p in parts),
+                "fn": sum(p["fn"] for p in parts),
+                "precision": float(np.nanmean([p["precision"] for p in parts])),
+                "recall": float(np.nanmean([p["recall"] for p in parts])),
+                "f1": float(np.mean([p["f1"] for p in parts])),
+                "mean_pieces": float(np.mean([p["mean_pieces"] for p in parts])),
+            }
+        )
+    return out
+
+
+def evaluate(
+    clips: Sequence[LabelledClip],
+    curves: dict[str, dict[str, np.ndarray]],
+    per_frame: Sequence[float] = PER_FRAME_GRID,
+    absolute: Sequence[float] = ABSOLUTE_GRID,
+    k_deltas: Sequence[int] = K_DELTAS,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sweep every rule and value for every embedder.
+
+    Args:
+        clips: the labelled set.
+        curves: ``{embedder: {clip_id: S}}`` (:func:`progress_curves`).
+        per_frame, absolute, k_deltas: the values swept for each rule.
+
+    Returns:
+        ``(summary_rows, clip_rows)``: :func:`aggregate` rows for every embedder and the
+        per-clip rows of :func:`score` (with an ``embedder`` key).
+    """
+    summary, per_clip = [], []
+    sweeps = [("per_frame", v) for v in per_frame] + [("absolute", v) for v in absolute]
+    sweeps += [("k", float(d)) for d in k_deltas]
+    for emb, cur in curves.items():
+        rows = []
+        synth_cache: dict[tuple[str, float], list[dict[str, Any]]] = {}
+        for rule, value in sweeps:
+            rs = score([c for c in clips if c.family != "synthetic"], cur, rule, value)
+            key = (rule, value)  # synthetic curves do not depend on the embedder
+            if key not in synth_cache:
+                synth_cache[key] = score([c for c in clips if c.family == "synthetic"], cur,
+                                         rule, value)
+            rows += rs + synth_cache[key]
+        summary += aggregate(rows, emb)
+        per_clip += [{"embedder": emb, **r} for r in rows]
+    return summary, per_clip
+
+
+def choose(summary: Sequence[dict[str, Any]], rules: Sequence[str] = ("per_frame", "absolute")):
+    """The rule and value with the highest criterion (``all`` F1) averaged over embedders.
+
+    Ties (within 1e-9) go to the value nearest the geometric centre of the values within
+    0.01 of the best (the middle of the plateau).
+
+    Returns:
+        ``(rule, value, criterion, plateau)`` with ``plateau = (low, high)`` the range of values
+        of that rule within 0.01 of its best.
+    """
+    best: tuple[str, float, float, tuple[float, float]] | None = None
+    for rule in rules:
+        vals: dict[float, list[float]] = {}
+        for r in summary:
+            if r["family"] == "all" and r["rule"] == rule:
+                vals.setdefault(r["value"], []).append(r["f1"])
+        crit = {v: float(np.mean(f)) for v, f in vals.items()}
+        top = max(crit.values())
+        near = sorted(v for v, c in crit.items() if c >= top - 0.01)
+        centre = math.sqrt(near[0] * near[-1])
+        ties = [v for v, c in crit.items() if c >= top - 1e-9]
+        v = min(ties, key=lambda x: abs(math.log(x / centre)))
+        if best is None or top > best[2] + 1e-9:
+            best = (rule, v, top, (near[0], near[-1]))
+    assert best is not None
+    return best
+
+
+def leave_one_family_out(summary: Sequence[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
+    """For each family: the value of ``rule`` that maximises the mean F1 of the *other*
+    families (averaged over embedders), and the held-out family's F1 there and at its own best.
+    """
+    fams = sorted({r["family"] for r in summary if r["family"] in FAMILIES}, key=FAMILIES.index)
+    f1: dict[tuple[str, float], list[float]] = {}
+    for r in summary:
+        if r["rule"] == rule and r["family"] in FAMILIES:
+            f1.setdefault((r["family"], r["value"]), []).append(r["f1"])
+    mean = {k: float(np.mean(v)) for k, v in f1.items()}
+    values = sorted({v for _, v in mean})
+    out = []
+    for held in fams:
+        others = [f for f in fams if f != held]
+        crit = {v: float(np.mean([mean[(f, v)] for f in others])) for v in values}
+        v = max(values, key=lambda x: crit[x])
+        own = max(values, key=lambda x: mean[(held, x)])
+        out.append(
+            {
+                "rule": rule,
+                "held_out": held,
+                "value_from_others": v,
+                "held_out_f1": mean[(held, v)],
+                "held_out_best_value": own,
+                "held_out_best_f1": mean[(held, own)],
+            }
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------- outputs
+def _csv(rows: Sequence[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def _figure(summary: Sequence[dict[str, Any]], chosen: tuple[str, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    embs = list(dict.fromkeys(r["embedder"] for r in summary))
+    fig, axes = plt.subplots(len(embs), 3, figsize=(13, 3.4 * len(embs)), squeeze=False)
+    styles = {"precision": ":", "recall": "--", "f1": "-"}
+    colours = dict(zip((*FAMILIES, "all"), ("C0", "C1", "C2", "C3", "k"), strict=True))
+    for row, emb in enumerate(embs):
+        for col, (rule, label) in enumerate(
+            (("per_frame", "per-frame penalty c (C = c T)"), ("absolute", "absolute penalty C"),
+             ("k", "K - K_true (exact number of pieces)"))
+        ):
+            ax = axes[row, col]
+            for fam in (*FAMILIES, "all"):
+                rs = sorted(
+                    (r for r in summary
+                     if r["embedder"] == emb and r["rule"] == rule and r["family"] == fam),
+                    key=lambda r: r["value"],
+                )
+                if not rs:
+                    continue
+                x = [r["value"] for r in rs]
+                for metric in ("precision", "recall", "f1") if fam == "all" else ("f1",):
+                    ax.plot(x, [r[metric] for r in rs], styles[metric], color=colours[fam],
+                            lw=2.2 if fam == "all" else 1.2,
+                            label=f"{fam} {metric}" if fam == "all" else f"{fam} F1")
+            if rule != "k":
+                ax.set_xscale("log")
+            if rule == chosen[0]:
+                ax.axvline(chosen[1], color="r", lw=0.8)
+            if rule == "per_frame":
+                ax.axvline(PREVIOUS_PER_FRAME, color="grey", lw=0.8, ls="--")
+            if rule == "absolute":
+                ax.axvline(REFERENCE_ABSOLUTE, color="grey", lw=0.8, ls="--")
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel(label)
+            ax.set_title(f"{emb}", fontsize=9)
+            ax.grid(alpha=0.3)
+    axes[0, 2].legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        f"Segment boundaries found within +-{TOLERANCE} frames (red: chosen default; grey dashed: "
+        "previous per-frame 2e-5 / reference absolute 0.02)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(
+    out: str | os.PathLike,
+    clips: Sequence[LabelledClip],
+    summary: Sequence[dict[str, Any]],
+    per_clip: Sequence[dict[str, Any]],
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the tables, the figure and README.md (module docs) under ``out``.
+
+    Returns:
+        A dict with the choice (``rule, value, criterion, plateau``) and the paths written.
+    """
+    from spf_bench.metrics.atomic_io import atomic_write_text
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    rule, value, crit, plateau = choose(summary)
+    clip_rows = [
+        {
+            "clip_id": c.clip_id,
+            "family": c.family,
+            "n_frames": c.n_frames,
+            "boundaries": " ".join(f"{b:g}" for b in c.boundaries),
+            "description": c.description,
+        }
+        for c in clips
+    ]
+    sweep = [r for r in summary if r["rule"] != "k"]
+    by_k = [{**r, "value": int(r["value"])} for r in summary if r["rule"] == "k"]
+    keep = {(rule, value), ("per_frame", PREVIOUS_PER_FRAME), ("absolute", REFERENCE_ABSOLUTE),
+            ("k", 0.0)}
+    per = [
+        {**{k: v for k, v in r.items() if k != "predicted"},
+         "truth": " ".join(f"{b:g}" for b in next(c.boundaries for c in clips
+                                                   if c.clip_id == r["clip_id"])),
+         "predicted": " ".join(str(b) for b in r["predicted"])}
+        for r in per_clip
+        if (r["rule"], r["value"]) in keep
+    ]
+    lofo = leave_one_family_out(summary, "per_frame") + leave_one_family_out(summary, "absolute")
+    best_rows = []
+    embs = list(dict.fromkeys(r["embedder"] for r in summary))
+    for emb in embs:
+        for rl in ("per_frame", "absolute"):
+            sub = [r for r in summary if r["embedder"] == emb and r["rule"] == rl
+                   and r["family"] == "all"]
+            b = max(sub, key=lambda r: r["f1"])
+            best_rows.append({"embedder": emb, "rule": rl, "best_value": b["value"],
+                              "criterion_f1": b["f1"]})
+    atomic_write_text(folder / "clips.csv", _csv(clip_rows))
+    atomic_write_text(folder / "sweep.csv", _csv(sweep))
+    atomic_write_text(folder / "by_k.csv", _csv(by_k))
+    atomic_write_text(folder / "per_clip.csv", _csv(per))
+    atomic_write_text(folder / "summary.csv", _csv(best_rows) + "\n" + _csv(lofo))
+    _figure(summary, (rule, value), folder / "precision_recall.png")
+    readme = _readme(clips, summary, (rule, value, crit, plateau), best_rows, lofo, provenance)
+    atomic_write_text(folder / "README.md", readme)
+    return {"rule": rule, "value": value, "criterion": crit, "plateau": plateau,
+            "folder": str(folder)}
+
+
+def _fmt(v: float) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def _table(summary: Sequence[dict[str, Any]], settings: Sequence[tuple[str, str, float]]) -> str:
+    """Markdown: one row per setting x embedder, P / R / F1 per family and the criterion."""
+    fams = [f for f in ("bikes", *FAMILIES) if any(r["family"] == f for r in summary)]
+    head = "| setting | embedder | " + " | ".join(f"{f} P / R / F1" for f in fams)
+    head += " | criterion (mean family F1) |\n"
+    head += "|---|---|" + "---|" * (len(fams) + 1) + "\n"
+    idx = {(r["embedder"], r["family"], r["rule"], r["value"]): r for r in summary}
+    lines = []
+    for label, rule, value in settings:
+        for emb in dict.fromkeys(r["embedder"] for r in summary):
+            cells = []
+            for f in fams:
+                r = idx[(emb, f, rule, value)]
+                cells.append(f"{_fmt(r['precision'])} / {_fmt(r['recall'])} / {_fmt(r['f1'])}")
+            crit = idx[(emb, "all", rule, value)]["f1"]
+            lines.append(f"| {label} | {emb} | " + " | ".join(cells) + f" | {crit:.3f} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def _k_table(summary: Sequence[dict[str, Any]]) -> str:
+    rows = [r for r in summary if r["rule"] == "k" and r["family"] == "all"]
+    embs = list(dict.fromkeys(r["embedder"] for r in rows))
+    deltas = sorted({int(r["value"]) for r in rows})
+    idx = {(r["embedder"], int(r["value"])): r for r in rows}
+    head = "| K - K_true | " + " | ".join(f"{e} P / R / F1" for e in embs) + " |\n"
+    head += "|---|" + "---|" * len(embs) + "\n"
+    lines = []
+    for d in deltas:
+        cells = [f"{_fmt(idx[(e, d)]['precision'])} / {_fmt(idx[(e, d)]['recall'])} / "
+                 f"{_fmt(idx[(e, d)]['f1'])}" for e in embs]
+        lines.append(f"| {d:+d} | " + " | ".join(cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def _readme(clips, summary, choice, best_rows, lofo, provenance) -> str:
+    rule, value, crit, plateau = choice
+    counts = {f: sum(1 for c in clips if c.family == f) for f in FAMILIES}
+    nb = {f: sum(len(c.boundaries) for c in clips if c.family == f) for f in FAMILIES}
+    rule_txt = f"C = {value:g} x T" if rule == "per_frame" else f"C = {value:g}"
+    settings = [
+        (f"**chosen: {rule} {value:g}**", rule, value),
+        ("previous default: per_frame 2e-05", "per_frame", PREVIOUS_PER_FRAME),
+        ("reference: absolute 0.02", "absolute", REFERENCE_ABSOLUTE),
+        ("oracle K (K = K_true)", "k", 0.0),
+    ]
+    best_abs = {r["embedder"]: r for r in best_rows if r["rule"] == "absolute"}
+    best_pf = {r["embedder"]: r for r in best_rows if r["rule"] == "per_frame"}
+    lines = [
+        "# Segment boundary calibration (automatic penalty of segmented least squares)",
+        "",
+        "Generated by `bench/calibrate_segments.py`; do not edit by hand.",
+        "",
+        f"- command: `{provenance.get('command', '')}`",
+        f"- git_sha: {provenance.get('git_sha', '')}",
+        f"- wall time: {provenance.get('wall_s', 0):.0f} s (embedding cache: "
+        f"{provenance.get('cache', '')})",
+        f"- SPF settings: {provenance.get('spf', '')}",
+        "",
+        "## Chosen default",
+        "",
+        f"**{rule_txt}** (rule `{rule}`), the value with the highest criterion over the set: "
+        f"{crit:.3f}. Values of that rule within 0.01 of it: {plateau[0]:g} to {plateau[1]:g}.",
+        "",
+        "## Labelled set",
+        "",
+        "A boundary counts as found when a segment boundary (an inner semantic keyframe) lies "
+        f"within +-{TOLERANCE} frames of it; matching is one-to-one, so a second keyframe next "
+        "to the same cut is a false positive. Criterion: the mean of the four family F1s "
+        "(each family weighs the same), averaged over the embedders.",
+        "",
+        "| family | clips | known boundaries | what |",
+        "|---|---|---|---|",
+        f"| footage | {counts['footage']} | {nb['footage']} | bikes.mp4 (cuts at "
+        f"{', '.join(map(str, BIKES_CUTS))}) and clips stitched from shots of bikes, "
+        "carphone_pristine and bigbuckbunny (cut frames known by construction) |",
+        f"| morph_chain | {counts['morph_chain']} | {nb['morph_chain']} | holds and linear "
+        "crossfades through 3-5 stills (start and end of every crossfade) |",
+        f"| morph_step | {counts['morph_step']} | {nb['morph_step']} | MorphGenerator `step` "
+        "items, 41 frames (onset and end of the change) |",
+        f"| synthetic | {counts['synthetic']} | {nb['synthetic']} | S curves with 1-6 steps "
+        "(T = 60, 120, 250; clean and rough drift), embedder-free |",
+        "",
+        "## Precision / recall / F1 at the chosen, previous and reference settings",
+        "",
+        _table(summary, settings),
+        "## Best value per rule and embedder",
+        "",
+        "| embedder | best per-frame c | criterion | best absolute C | criterion |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {e} | {best_pf[e]['best_value']:g} | {best_pf[e]['criterion_f1']:.3f} | "
+            f"{best_abs[e]['best_value']:g} | {best_abs[e]['criterion_f1']:.3f} |"
+            for e in best_pf
+        ],
+        "",
+        "## Leave one family out",
+        "",
+        "The value chosen on the other three families, scored on the held-out one (F1 averaged "
+        "over embedders), against the held-out family's own best.",
+        "",
+        "| rule | held out | value from the others | held-out F1 | its own best value | "
+        "its best F1 |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {r['rule']} | {r['held_out']} | {r['value_from_others']:g} | "
+            f"{r['held_out_f1']:.3f} | {r['held_out_best_value']:g} | "
+            f"{r['held_out_best_f1']:.3f} |"
+            for r in lofo
+        ],
+        "",
+        "## Against K (exact number of pieces)",
+        "",
+        "Mean over families of precision / recall / F1 with exactly `K_true + delta` pieces "
+        "(`choose_segments(k=...)`): the ceiling any penalty rule can reach is the `+0` row.",
+        "",
+        _k_table(summary),
+        "## Files",
+        "",
+        "- `clips.csv`: the labelled set; `sweep.csv`: every rule x value x embedder x family; "
+        "`by_k.csv`: against K; `per_clip.csv`: each clip's boundaries at the chosen, previous "
+        "and reference settings and the oracle K; `summary.csv`: best values and "
+        "leave-one-family-out; `precision_recall.png`: the sweeps.",
+        "",
+        "![precision and recall](precision_recall.png)",
+        "",
+    ]
+    extra = provenance.get("notes")
+    if extra:
+        lines += ["## Notes", "", extra, ""]
+    return "\n".join(lines)
+
+
+def _git_sha() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: ``python bench/calibrate_segments.py [--out DIR] [--embedders ...] [--reduced]``.
+
+    Returns:
+        0 on success.
+    """
+    parser = argparse.ArgumentParser(
+        prog="bench/calibrate_segments.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--out", default="results/segment_calibration")
+    parser.add_argument("--embedders", nargs="+", default=["pixel", "efficientnet_lite0"])
+    parser.add_argument("--cache", default=str(default_cache_dir()), help="embedding cache")
+    parser.add_argument("--no-cache", action="store_true", help="embed again, write no cache")
+    parser.add_argument("--reduced", action="store_true", help="the small set of the tests")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import torch
+
+    from spf_bench.metrics.measure import SPFSettings
+
+    torch.set_num_threads(max(1, args.threads))
+    t0 = time.perf_counter()
+    clips = build_set(args.reduced, args.seed)
+    cache_dir = None if args.no_cache else args.cache
+    curves = {}
+    for emb in args.embedders:
+        z = embed_clips(clips, emb, cache_dir, seed=args.seed)
+        curves[emb] = progress_curves(clips, z)
+    log.info("embedded and measured %d clips in %.0f s", len(clips), time.perf_counter() - t0)
+    summary, per_clip = evaluate(clips, curves)
+    prov = {
+        "command": "python bench/calibrate_segments.py " + " ".join(sys.argv[1:] if argv is None
+                                                                   else argv),
+        "git_sha": _git_sha(),
+        "wall_s": time.perf_counter() - t0,
+        "cache": cache_dir or "off",
+        "spf": str(SPFSettings()),
+    }
+    res = write_outputs(args.out, clips, summary, per_clip, prov)
+    print(f"chosen: {res['rule']} {res['value']:g} (criterion {res['criterion']:.3f}, "
+          f"plateau {res['plateau'][0]:g}-{res['plateau'][1]:g}); wrote {res['folder']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,384 @@
+"""VBench scoring of a run directory or a folder of videos, and the files it writes.
+
+The VBench adapter itself (:mod:`spf_bench.metrics.vbench`) scores videos given by path and
+knows nothing of the bench's files; this module knows the run directory
+(:func:`spf_bench.bench.pipeline.run_benchmark`): ``records.parquet``, the records'
+``video_path`` (``videos/*.mp4``) and ``spf_path`` (``spf/*.npz``), ``config.json`` (its
+``config.spf`` block: the run's SPF settings). Used by ``bench/run.py ... vbench.enabled=true``
+(after the records are written) and by ``spf-bench vbench DIR`` (:mod:`spf_bench.bench.vbench_cmd`).
+
+The run's ``records.parquet`` is left untouched; VBench results go to
+
+- ``vbench.json``: per-video scores keyed by the records' ``video_path`` (relative to the run
+  directory), VBench's aggregates, mean/std per (model, retime, iteration), the verdict table
+  (:func:`spf_bench.metrics.vbench.verdict.verdict_table`) and the drift figures (schema
+  ``spf-bench/vbench/1``, see :func:`score_run`);
+- ``records_vbench.parquet``: ``records.parquet`` plus one float column ``vbench_<dimension>``
+  per scored dimension, ``drift_<metric>`` columns and ``vbench_error`` (NaN / ``""`` where a
+  record has no video or its scoring failed), joined on ``video_path``.
+
+A plain folder (:func:`score_folder`) gets ``vbench.json`` without ``groups`` and ``verdict``,
+keyed by each video's path relative to the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_json
+from spf_bench.metrics.measure import SPFSettings
+from spf_bench.metrics.vbench import (
+    DIMENSIONS,
+    VBENCH_VERSION,
+    VBenchResult,
+    VBenchSettings,
+    score_videos,
+    verdict_table,
+    videos_in,
+)
+
+__all__ = [
+    "SCHEMA",
+    "brief",
+    "group_stats",
+    "load_progress",
+    "merge_scores",
+    "result_payload",
+    "run_spf_settings",
+    "score_folder",
+    "score_run",
+]
+
+#: Schema tag of ``vbench.json``.
+SCHEMA = "spf-bench/vbench/1"
+
+
+# --------------------------------------------------------------------------------------------
+# Records: merge and group statistics
+# --------------------------------------------------------------------------------------------
+def merge_scores(df: Any, result: VBenchResult) -> Any:
+    """Records plus ``vbench_<dim>``, ``drift_<metric>`` and ``vbench_error`` columns.
+
+    Args:
+        df: records ``pandas.DataFrame`` (:func:`spf_bench.bench.records.to_frame` columns;
+            ``video_path`` relative to the run directory, ``""`` for a record without video).
+        result: scores keyed by ``video_path``.
+
+    Returns:
+        A new DataFrame, same rows and order; ``vbench_<dim>`` (float, normalised score),
+        ``drift_<metric>`` (float, percent) and ``vbench_error`` (str: ``"<dim>: <reason>"``
+        joined by ``"; "``, ``""`` when scored, ``"no video"``). Records without a video or
+        whose scoring failed get NaN.
+    """
+    out = df.copy()
+    paths = out["video_path"].astype(str)
+    for dim in result.dims:
+        out[f"vbench_{dim}"] = [
+            result.scores.get(p, {}).get(dim, math.nan) if p else math.nan for p in paths
+        ]
+    for metric in result.drift_metrics:
+        out[f"drift_{metric}"] = [
+            result.drift.get(p, {}).get(metric, math.nan) if p else math.nan for p in paths
+        ]
+    out["vbench_error"] = [
+        "; ".join(f"{d}: {m.splitlines()[0]}" for d, m in result.errors.get(p, {}).items())
+        if p
+        else "no video"
+        for p in paths
+    ]
+    return out
+
+
+def _std(v: np.ndarray) -> float:
+    return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+
+
+def group_stats(
+    df: Any, columns: Sequence[str], by: Sequence[str] = ("model", "retime", "iteration")
+) -> list[dict[str, Any]]:
+    """Mean, std (ddof=1) and count of ``columns`` per group of ``ok`` records.
+
+    Args:
+        df: records with ``status`` and the ``by`` and ``columns`` columns
+            (:func:`merge_scores`).
+        columns: float columns to summarise (finite values only).
+        by: group keys, sorted.
+
+    Returns:
+        A list of dicts ``{**group keys, "n_videos": int, "<col>": {"n", "mean", "std"}, ...}``
+        (mean NaN without values, std NaN below 2).
+    """
+    ok = df[df["status"] == "ok"]
+    rows = []
+    for keys, g in ok.groupby(list(by), sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        row: dict[str, Any] = {
+            k: (v.item() if hasattr(v, "item") else v) for k, v in zip(by, keys, strict=True)
+        }
+        row["n_videos"] = len(g)
+        for col in columns:
+            v = g[col].to_numpy(dtype=np.float64)
+            v = v[np.isfinite(v)]
+            row[col] = {
+                "n": int(v.size),
+                "mean": float(v.mean()) if v.size else math.nan,
+                "std": _std(v),
+            }
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# What a run directory holds
+# --------------------------------------------------------------------------------------------
+def load_progress(run_dir: Path, df: Any) -> dict[str, np.ndarray]:
+    """The SPF ``S`` of each record, from its ``spf/*.npz``, for the ``spf_pace`` drift.
+
+    Args:
+        run_dir: the run directory (``spf_path`` is relative to it).
+        df: records with ``video_path`` and ``spf_path``.
+
+    Returns:
+        ``video_path`` -> ``progress`` (``(T,)`` float64, 0 to 1); records without a video or
+        an SPF file, or with an unreadable one, are left out (their drift is then NaN).
+    """
+    out = {}
+    for vp, sp in zip(df["video_path"].astype(str), df["spf_path"].astype(str), strict=True):
+        if not vp or not sp:
+            continue
+        try:
+            with np.load(run_dir / sp) as npz:
+                out[vp] = np.asarray(npz["progress"], dtype=np.float64)
+        except (OSError, KeyError, ValueError):
+            continue
+    return out
+
+
+def run_spf_settings(*dirs: str | os.PathLike) -> SPFSettings:
+    """The run's SPF settings: ``config.spf`` of the first ``config.json`` among ``dirs``.
+
+    Args:
+        dirs: folders to look in, in order (a sweep job's folder, then the run directory).
+
+    Returns:
+        :class:`spf_bench.metrics.measure.SPFSettings` built from ``config.spf`` (``window``,
+        ``sigma``, ``lam``, ``power`` and, when present, ``keyframe_penalty``), checked.
+
+    Raises:
+        FileNotFoundError: none of ``dirs`` has a ``config.json``.
+        ValueError: it is not JSON, has no ``config.spf`` block, or the block has unknown or
+            invalid values.
+    """
+    for d in dirs:
+        path = Path(d) / "config.json"
+        if path.is_file():
+            break
+    else:
+        raise FileNotFoundError(
+            f"no config.json in {', '.join(str(d) for d in dirs)}: the run's SPF settings "
+            "are unknown (not a spf-bench run directory?)"
+        )
+    try:
+        block = json.loads(path.read_text())["config"]["spf"]
+        spf = SPFSettings(**block)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{path}: no usable config.spf block ({type(err).__name__}: {err})"
+        ) from err
+    spf.check()
+    return spf
+
+
+# --------------------------------------------------------------------------------------------
+# vbench.json
+# --------------------------------------------------------------------------------------------
+def result_payload(result: VBenchResult, s: VBenchSettings, **extra: Any) -> dict[str, Any]:
+    """The JSON payload of a :class:`~spf_bench.metrics.vbench.VBenchResult`.
+
+    Args:
+        result: the scores.
+        s: the settings they were scored with (device, paths).
+        extra: keys inserted after ``schema`` (``run_dir`` or ``videos_dir``).
+
+    Returns:
+        The ``vbench.json`` fields of :func:`score_run` but ``groups`` and ``verdict``, which
+        need records.
+    """
+    cache, torch_home, _ = s.paths()
+    stats = result.video_stats()
+    videos = {}
+    for key in result.scores:
+        videos[key] = {
+            "scores": result.scores[key],
+            "raw": result.raw.get(key, {}),
+            "n_frames": result.n_frames.get(key),
+            "drift": result.drift.get(key, {}),
+            "errors": result.errors.get(key, {}),
+        }
+    return {
+        "schema": SCHEMA,
+        **extra,
+        "dimensions": result.dims,
+        "vbench_version": result.versions.get("vbench", VBENCH_VERSION),
+        "torch_version": result.versions.get("torch", ""),
+        "device": s.device,
+        "cache_dir": str(cache),
+        "torch_home": str(torch_home),
+        "seconds": result.seconds,
+        "videos": videos,
+        "aggregate": {
+            d: {
+                "vbench": result.vbench_aggregate.get(d, math.nan),
+                **stats[d],
+                "aggregation": DIMENSIONS[d].aggregate,
+            }
+            for d in result.dims
+        },
+        "drift_metrics": result.drift_metrics,
+        "dimension_errors": result.dimension_errors,
+        "n_failed": len(result.failed),
+        "failures": result.failed,
+    }
+
+
+def brief(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a ``vbench.json`` payload that goes into a run's ``summary.json``.
+
+    Returns:
+        ``{"file": "vbench.json", "dimensions", "aggregate", "verdict", "n_failed",
+        "dimension_errors" (first lines), "seconds" (total, s)}``.
+    """
+    return {
+        "file": "vbench.json",
+        "dimensions": payload["dimensions"],
+        "aggregate": payload["aggregate"],
+        "verdict": payload.get("verdict", []),
+        "n_failed": payload["n_failed"],
+        "dimension_errors": {k: v.splitlines()[0] for k, v in payload["dimension_errors"].items()},
+        "seconds": payload["seconds"].get("total"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------
+def score_run(
+    run_dir: str | os.PathLike,
+    settings: VBenchSettings | None = None,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    spf: SPFSettings | None = None,
+    work_dir: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Score every video of a run directory; write ``vbench.json`` and ``records_vbench.parquet``.
+
+    Reads ``records.parquet``; scores the ``ok`` records' ``video_path`` files; the SPF pace
+    drift uses each record's ``spf/*.npz`` ``progress`` (no re-embedding), which the run wrote
+    with its own SPF settings; ``spf`` (the run's, from ``config.json``) goes down to the
+    adapter for any SPF measured there.
+
+    ``vbench.json`` (schema ``spf-bench/vbench/1``)::
+
+        {"schema", "run_dir", "dimensions", "vbench_version", "torch_version", "device",
+         "cache_dir", "torch_home", "seconds": {dim: s, "total": s},
+         "videos": {video_path: {"scores": {dim: float|null}, "raw": {dim: value},
+                                 "n_frames": int, "drift": {metric: float|null},
+                                 "errors": {dim: str}}},
+         "aggregate": {dim: {"vbench": VBench's aggregate, "n", "mean", "std",
+                             "aggregation": "frame_weighted"|"video_mean"}},
+         "groups": [group_stats rows per (model, retime, iteration)],
+         "verdict": [verdict_table rows],
+         "drift_metrics": {metric: what M is},
+         "dimension_errors": {dim: str}, "n_failed": int, "failures": [video_path, ...]}
+
+    Args:
+        run_dir: a run directory written by :func:`spf_bench.bench.pipeline.run_benchmark`
+            (videos and ``spf/*.npz`` are resolved against it).
+        settings: VBench settings.
+        out_dir: where ``records.parquet`` and ``config.json`` are read and ``vbench.json`` /
+            ``records_vbench.parquet`` are written (a sweep job's folder); default ``run_dir``.
+        spf: the run's SPF settings; ``None`` -> :func:`run_spf_settings` of ``out_dir`` then
+            ``run_dir``.
+        work_dir: keep VBench's intermediate files here.
+
+    Returns:
+        The ``vbench.json`` payload.
+
+    Raises:
+        FileNotFoundError: no ``records.parquet`` in ``out_dir``, or (``spf`` not given) no
+            ``config.json``.
+        ValueError: an unusable ``config.spf`` block.
+        The errors of :func:`spf_bench.metrics.vbench.score_videos`.
+    """
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir
+    s = settings or VBenchSettings()
+    table = out_dir / "records.parquet"
+    if not table.is_file():
+        raise FileNotFoundError(f"no records.parquet in {out_dir}: not a spf-bench run directory")
+    if spf is None:
+        spf = run_spf_settings(out_dir, run_dir)
+    df = pd.read_parquet(table)
+    ok = df[(df["status"] == "ok") & (df["video_path"].astype(str) != "")]
+    videos = {vp: run_dir / vp for vp in dict.fromkeys(ok["video_path"].astype(str))}
+    result = score_videos(
+        videos, s, progress=load_progress(run_dir, ok), spf=spf, work_dir=work_dir
+    )
+    merged = merge_scores(df, result)
+    with atomic_path(out_dir / "records_vbench.parquet") as tmp:
+        merged.to_parquet(tmp, index=False)
+    payload = result_payload(result, s, run_dir=str(run_dir))
+    cols = [f"vbench_{d}" for d in result.dims] + [f"drift_{m}" for m in result.drift_metrics]
+    payload["groups"] = group_stats(merged, cols)
+    payload["verdict"] = verdict_table(merged, result.dims)
+    atomic_write_json(out_dir / "vbench.json", payload)
+    return payload
+
+
+def score_folder(
+    folder: str | os.PathLike,
+    settings: VBenchSettings | None = None,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    embedder: Any = None,
+    spf: SPFSettings | None = None,
+    work_dir: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Score every video under a plain folder (:func:`spf_bench.metrics.vbench.videos_in`).
+
+    Args:
+        folder: any folder of videos (recursive).
+        settings: VBench settings.
+        out_dir: where ``vbench.json`` goes; default ``folder``.
+        embedder: a :class:`spf_bench.metrics.embedders.Embedder` for the ``spf_pace`` drift
+            (``None`` skips it).
+        spf: SPF settings of that measurement; ``None`` -> the defaults of
+            :class:`spf_bench.metrics.measure.SPFSettings`.
+        work_dir: keep VBench's intermediate files here.
+
+    Returns:
+        The ``vbench.json`` payload (:func:`result_payload` with ``videos_dir``), keyed by each
+        video's path relative to ``folder``.
+
+    Raises:
+        FileNotFoundError: no video file under ``folder``.
+        The errors of :func:`spf_bench.metrics.vbench.score_videos`.
+    """
+    folder = Path(folder)
+    videos = videos_in(folder)
+    if not videos:
+        raise FileNotFoundError(f"no video files under {folder}")
+    s = settings or VBenchSettings()
+    result = score_videos(videos, s, embedder=embedder, spf=spf, work_dir=work_dir)
+    payload = result_payload(result, s, videos_dir=str(folder))
+    atomic_write_json(Path(out_dir if out_dir is not None else folder) / "vbench.json", payload)
+    return payload

@@ -1,0 +1,296 @@
+"""The measurement kernel: frames or embeddings -> SPF -> scores -> semantic keyframes.
+
+Every place in spf-bench that measures a video goes through this module with one
+:class:`SPFSettings` value: the bench's ReTime loop (``bench/pipeline.py``), post-hoc retiming
+(``generators/posthoc``), ``spf-bench analyze`` and ``retime``, the ground-truth pacing
+benchmark, the embedder ablation and the long-video drift of the VBench adapter. There is no
+second copy of "embed, solve, score" to drift out of step with the run's settings.
+
+The steps (docs/method.md, Sec. 1-2 and 5):
+
+1. embed every frame (:class:`spf_bench.metrics.embedders.Embedder`), or take given embeddings;
+2. solve the SPF (:func:`spf_bench.metrics.spf.compute_spf`) with the settings' window, sigma,
+   lam and power;
+3. score ``S`` against the target pacing (:func:`spf_bench.metrics.spf.score_progress`);
+4. split ``S`` into near-linear pieces by segmented least squares with penalty
+   ``keyframe_penalty`` (:func:`spf_bench.metrics.spf.segment_progress`); the piece boundaries
+   are the semantic keyframes. A degenerate clip (no change above noise) has none.
+
+Pure numpy apart from the embedder call: no Hydra, no file layout of the bench.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from spf_bench.metrics import spf
+
+__all__ = [
+    "Measurement",
+    "PacingSettings",
+    "SPFSettings",
+    "measure_batch",
+    "measure_embeddings",
+    "measure_frames",
+    "measure_video",
+]
+
+
+class _Embedder(Protocol):  # the part of metrics.embedders.Embedder used here
+    name: str
+
+    def embed(self, frames: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SPFSettings:
+    """SPF hyper-parameters (docs/method.md, Sec. 1; the paper's / reference defaults).
+
+    Attributes:
+        window: largest frame offset ``k`` of a pair, frames (default 30).
+        sigma: width of the Gaussian pair weights, frames (default 20).
+        lam: Tikhonov regularisation weight (default 1e-5).
+        power: exponent ``p`` on the angular distances (1 = radians; 2 sharpens segmentation).
+        keyframe_penalty: segmented-least-squares penalty per piece on ``S`` in [0, 1] that
+            places the semantic keyframes (reference default 0.02; docs/method.md, Sec. 5).
+    """
+
+    window: int = 30
+    sigma: float = 20.0
+    lam: float = 1e-5
+    power: float = 1.0
+    keyframe_penalty: float = 0.02
+
+    def check(self) -> None:
+        """Validate the values.
+
+        Raises:
+            ValueError: naming the bad field.
+        """
+        spf._check_params(self.window, self.sigma, self.lam, self.power)
+        p = float(self.keyframe_penalty)
+        if not (math.isfinite(p) and p >= 0):
+            raise ValueError(f"spf.keyframe_penalty must be finite and >= 0, got {p!r}")
+
+    def solver_kwargs(self) -> dict[str, float | int]:
+        """Keyword arguments of :func:`spf_bench.metrics.spf.compute_spf`."""
+        return {"window": self.window, "sigma": self.sigma, "lam": self.lam, "power": self.power}
+
+
+@dataclass(frozen=True)
+class PacingSettings:
+    """Target pacing curve ``P`` (:func:`spf_bench.metrics.spf.pacing_curve`).
+
+    Attributes:
+        name: one of :data:`spf_bench.metrics.spf.PACINGS`.
+        temperature: temperature ``a`` of the exponential curves (3 = the reference's).
+    """
+
+    name: str = "linear"
+    temperature: float = 3.0
+
+    def check(self) -> None:
+        """Raises ValueError on an unknown curve or a non-positive temperature."""
+        if self.name not in spf.PACINGS:
+            raise ValueError(f"pacing={self.name!r} is not one of {spf.PACINGS}")
+        if not (math.isfinite(float(self.temperature)) and float(self.temperature) > 0):
+            raise ValueError(f"pacing.temperature must be > 0, got {self.temperature!r}")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured clip.
+
+    Attributes:
+        spf: :class:`spf_bench.metrics.spf.SPFResult`: ``progress`` ``S`` (``(T,)`` float64,
+            0 to 1), ``raw`` least-squares solution (``(T,)``, radians**power),
+            ``total_change``, ``noise_floor``, ``degenerate``, effective ``window``.
+        scores: :class:`spf_bench.metrics.spf.SPFScores` against ``pacing``.
+        keyframes: semantic keyframes, frame indices (0-based, first and last included);
+            empty when degenerate.
+        segments: the near-linear pieces ``[(start, end), ...]`` (inclusive frame indices).
+        embeddings: ``(T, D)`` float32 frame embeddings, or ``None`` if not kept.
+        embedder: name of the embedder that produced them (``""`` when given embeddings).
+        settings: the :class:`SPFSettings` used.
+        pacing: the :class:`PacingSettings` scored against.
+    """
+
+    spf: spf.SPFResult
+    scores: spf.SPFScores
+    keyframes: tuple[int, ...]
+    segments: tuple[tuple[int, int], ...]
+    embeddings: np.ndarray | None
+    embedder: str
+    settings: SPFSettings
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+
+    @property
+    def progress(self) -> np.ndarray:
+        """``S``, ``(T,)`` float64 from 0 to 1 (zeros when degenerate)."""
+        return self.spf.progress
+
+    @property
+    def degenerate(self) -> bool:
+        """No semantic change above the noise floor: no Linearity, no keyframes, no retiming."""
+        return self.spf.degenerate
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames ``T``."""
+        return int(self.spf.progress.shape[0])
+
+    def record(self) -> dict[str, Any]:
+        """The scalar columns of a record: the scores plus ``keyframes`` (list of frames)."""
+        return {**self.scores.as_dict(), "keyframes": list(self.keyframes)}
+
+
+def _finish(
+    res: spf.SPFResult,
+    emb: np.ndarray | None,
+    embedder: str,
+    settings: SPFSettings,
+    pacing: PacingSettings,
+) -> Measurement:
+    scores = spf.score_progress(res, pacing=pacing.name, temperature=pacing.temperature)
+    segments: list[tuple[int, int]] = []
+    if not res.degenerate:
+        segments = spf.segment_progress(res.progress, penalty=settings.keyframe_penalty)
+    return Measurement(
+        spf=res,
+        scores=scores,
+        keyframes=tuple(spf.keyframes_from_segments(segments)) if segments else (),
+        segments=tuple((int(a), int(b)) for a, b in segments),
+        embeddings=emb,
+        embedder=embedder,
+        settings=settings,
+        pacing=pacing,
+    )
+
+
+def measure_embeddings(
+    embeddings: np.ndarray,
+    settings: SPFSettings = SPFSettings(),
+    pacing: PacingSettings = PacingSettings(),
+    *,
+    embedder: str = "",
+    keep_embeddings: bool = True,
+) -> Measurement:
+    """Measure a clip from its frame embeddings (steps 2-4 of the module docstring).
+
+    Args:
+        embeddings: ``(T, D)`` array, any float dtype, ``T >= 3``; rows need not be normalised.
+        settings: SPF hyper-parameters.
+        pacing: target pacing for ``scores.target_deviation``.
+        embedder: name recorded in the result.
+        keep_embeddings: keep a float32 copy of the embeddings in the result.
+
+    Returns:
+        :class:`Measurement`.
+
+    Raises:
+        ValueError: fewer than 3 frames, NaN/inf or zero-norm embeddings (naming the frames),
+            or a bad setting (from :func:`spf_bench.metrics.spf.compute_spf`).
+    """
+    res = spf.compute_spf(embeddings, **settings.solver_kwargs())
+    emb = np.asarray(embeddings, dtype=np.float32) if keep_embeddings else None
+    return _finish(res, emb, embedder, settings, pacing)
+
+
+def measure_frames(
+    frames: np.ndarray,
+    embedder: _Embedder,
+    settings: SPFSettings = SPFSettings(),
+    pacing: PacingSettings = PacingSettings(),
+    *,
+    keep_embeddings: bool = True,
+) -> Measurement:
+    """Embed and measure a clip (steps 1-4 of the module docstring).
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB frames, ``T >= 3``.
+        embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
+        settings, pacing, keep_embeddings: see :func:`measure_embeddings`.
+
+    Returns:
+        :class:`Measurement`.
+
+    Raises:
+        ValueError: bad frames (from the embedder) or embeddings (see
+            :func:`measure_embeddings`).
+    """
+    emb = embedder.embed(frames)
+    return measure_embeddings(
+        emb, settings, pacing, embedder=embedder.name, keep_embeddings=keep_embeddings
+    )
+
+
+def measure_batch(
+    embeddings: Sequence[np.ndarray],
+    settings: SPFSettings = SPFSettings(),
+    pacing: PacingSettings = PacingSettings(),
+    *,
+    embedder: str = "",
+    keep_embeddings: bool = False,
+) -> list[Measurement]:
+    """Measure many clips at once; equal-length clips share one banded factorisation
+    (:func:`spf_bench.metrics.spf.compute_spf_batch`). Same results as calling
+    :func:`measure_embeddings` on each.
+
+    Args:
+        embeddings: a sequence of ``(T_i, D)`` arrays, or one ``(N, T, D)`` array.
+        settings, pacing, embedder, keep_embeddings: see :func:`measure_embeddings`.
+
+    Returns:
+        One :class:`Measurement` per clip, in order.
+
+    Raises:
+        ValueError: as :func:`measure_embeddings`, naming the clip.
+    """
+    results = spf.compute_spf_batch(embeddings, **settings.solver_kwargs())
+    return [
+        _finish(
+            r,
+            np.asarray(e, dtype=np.float32) if keep_embeddings else None,
+            embedder,
+            settings,
+            pacing,
+        )
+        for r, e in zip(results, embeddings, strict=True)
+    ]
+
+
+def measure_video(
+    path: str | os.PathLike,
+    embedder: _Embedder,
+    settings: SPFSettings = SPFSettings(),
+    pacing: PacingSettings = PacingSettings(),
+    *,
+    max_frames: int | None = None,
+    size: int | None = None,
+    keep_embeddings: bool = True,
+) -> tuple[Measurement, Any]:
+    """Decode a video file (PyAV, :func:`spf_bench.metrics.video_io.read_video`) and measure it.
+
+    Args:
+        path: any container FFmpeg decodes.
+        embedder, settings, pacing, keep_embeddings: see :func:`measure_frames`.
+        max_frames: decode at most this many frames.
+        size: shorter-side resize on decode, pixels.
+
+    Returns:
+        ``(measurement, info)`` with ``info`` the :class:`spf_bench.metrics.video_io.VideoInfo`.
+
+    Raises:
+        spf_bench.metrics.video_io.VideoDecodeError: unreadable or truncated video.
+        ValueError: see :func:`measure_frames`.
+    """
+    from spf_bench.metrics.video_io import read_video
+
+    frames, info = read_video(path, max_frames=max_frames, size=size)
+    return measure_frames(frames, embedder, settings, pacing, keep_embeddings=keep_embeddings), info

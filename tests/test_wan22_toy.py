@@ -1,0 +1,175 @@
+"""The trained toy Wan2.2 transformer (generators/wan22_toy.py) and its training
+(bench/train_toy.py)."""
+
+from __future__ import annotations
+
+import typing
+
+import numpy as np
+import pytest
+import torch
+
+from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
+from spf_bench.generators.retime import G_MODES, accumulate_positions, band_strengths
+from spf_bench.generators.wan22_toy import (
+    DEFAULT_WEIGHTS,
+    HELD_OUT_STILLS,
+    N_FRAMES,
+    SIZE,
+    TRAIN_STILLS,
+    GMode,
+    Wan22ToyGenerator,
+    load_toy_transformer,
+    sample_video,
+    transformation_clip,
+)
+from spf_bench.generators.warped_rope import WarpedWanRotaryPosEmbed
+
+TARGET = "spf_bench.generators.wan22_toy.Wan22ToyGenerator"
+STEPS = 4  # denoising steps in the fast tests (the bench default is 20)
+
+
+@pytest.fixture(scope="module")
+def gen():
+    torch.set_num_threads(1)
+    return Wan22ToyGenerator(steps=STEPS)
+
+
+def _tau(n: int = N_FRAMES) -> np.ndarray:
+    """A strong non-linear warp target (quadratic)."""
+    return (n - 1) * np.linspace(0.0, 1.0, n) ** 2
+
+
+# --------------------------------------------------------------------------- the generator
+def test_shipped_checkpoint_generates_deterministically(gen):
+    assert isinstance(gen, Generator)
+    assert (gen.name, gen.honours_positions, gen.bands) == ("wan22_toy", True, 12)
+    assert isinstance(gen.model.rope, WarpedWanRotaryPosEmbed)
+    assert sum(p.numel() for p in gen.model.parameters()) < 1.5e6
+    item = gen.items(1, seed=0)[0]
+    a = gen.generate(item)
+    assert a.frames.shape == (N_FRAMES, 64, 64, 3) and a.frames.dtype == np.uint8
+    assert a.metadata["upsample"] == "nearest" and a.metadata["native_size"] == SIZE
+    assert len(a.metadata["g_per_call"]) == STEPS
+    # nearest-neighbour upsampling: each 16x16 pixel is a 4x4 block
+    assert np.array_equal(a.frames[:, ::4, ::4].repeat(4, 1).repeat(4, 2), a.frames)
+    b = gen.generate(item)
+    assert np.array_equal(a.frames, b.frames)  # same request, same frames
+    other = gen.generate(
+        GenerationRequest(**{**item.__dict__, "extra": {**item.extra, "noise_seed": 1}})
+    )
+    assert not np.array_equal(a.frames, other.frames)  # the noise seed matters
+
+
+def test_stock_positions_and_a0_reproduce_the_stock_model_bit_for_bit(gen):
+    item = gen.items(1, seed=3)[0]
+    warped_baseline = gen.generate(item).frames
+    # a = 0: the ReTime update leaves every band at t exactly (same code path as a warp)
+    stock = np.tile(np.arange(N_FRAMES, dtype=np.float64), (gen.bands, 1))
+    a0 = accumulate_positions(stock, _tau(), band_strengths(gen.bands, 0.0, 0.0))
+    assert np.array_equal(a0, stock)
+    assert np.array_equal(gen.generate(item.with_positions(a0)).frames, warped_baseline)
+    # the stock diffusers model (its own WanRotaryPosEmbed, no hook) on the same noise
+    model, _ = load_toy_transformer(DEFAULT_WEIGHTS)
+    assert type(model.rope).__name__ == "WanRotaryPosEmbed"
+    noise = torch.randn(
+        (1, 3, N_FRAMES, SIZE, SIZE), generator=torch.Generator().manual_seed(gen.noise_seed(item))
+    )
+
+    def unit(img):
+        return torch.from_numpy(img.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+
+    x = sample_video(model, unit(item.first_image), unit(item.last_image), noise, steps=STEPS)
+    frames = ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    assert np.array_equal(frames.repeat(4, 1).repeat(4, 2), warped_baseline)
+    # a real warp changes the learned model's frames
+    warp = accumulate_positions(stock, _tau(), band_strengths(gen.bands, 1.0, 1.0))
+    moved = gen.generate(item.with_positions(warp))
+    assert not np.array_equal(moved.frames, warped_baseline)
+    assert moved.metadata["warp_max_shift_frames"] > 3.0
+    assert moved.metadata["warp_max_rotation_rad"][0] > moved.metadata["warp_max_rotation_rad"][-1]
+
+
+def test_items_come_from_held_out_stills_only(gen):
+    items = gen.items(16, seed=0)
+    assert [it.item_id for it in items[:2]] == ["wan22_toy-0000", "wan22_toy-0001"]
+    for it in items:
+        assert it.extra["still_a"] in HELD_OUT_STILLS and it.extra["still_b"] in HELD_OUT_STILLS
+        assert it.extra["still_a"] != it.extra["still_b"]
+        assert it.first_image.shape == (SIZE, SIZE, 3) and it.first_image.dtype == np.uint8
+        assert it.n_frames == N_FRAMES
+    again = gen.items(16, seed=0)
+    assert all(
+        np.array_equal(a.first_image, b.first_image) for a, b in zip(items, again, strict=True)
+    )
+    assert not set(HELD_OUT_STILLS) & set(TRAIN_STILLS)
+    with pytest.raises(ValueError, match="seen in training"):
+        Wan22ToyGenerator(stills=["chelsea", TRAIN_STILLS[0]])
+
+
+def test_bad_requests_raise(gen):
+    item = gen.items(1, seed=0)[0]
+    with pytest.raises(GeneratorError, match="17 frames"):
+        gen.generate(GenerationRequest(**{**item.__dict__, "n_frames": 9}))
+    with pytest.raises(GeneratorError, match="last_image"):
+        gen.generate(GenerationRequest(**{**item.__dict__, "last_image": None}))
+    with pytest.raises(GeneratorError, match="positions must have shape"):
+        gen.generate(item.with_positions(np.zeros((3, N_FRAMES))))
+    with pytest.raises(GeneratorError, match="finite"):
+        gen.generate(item.with_positions(np.full(N_FRAMES, np.nan)))
+
+
+def test_missing_checkpoint_fails_at_construction(tmp_path):
+    with pytest.raises(GeneratorError, match="make train-toy"):
+        Wan22ToyGenerator(weights=str(tmp_path / "none.safetensors"))
+
+
+def test_input_files_and_literal_choices():
+    assert Wan22ToyGenerator.input_files() == [DEFAULT_WEIGHTS]
+    assert Wan22ToyGenerator.input_files(weights="/x/y.safetensors")[0].name == "y.safetensors"
+    assert set(typing.get_args(GMode)) == set(G_MODES)
+
+
+def test_model_config_composes_on_its_schema(compose_cfg, monkeypatch):
+    from spf_bench.bench import config as bc
+
+    monkeypatch.setitem(bc.MODEL_FAMILIES, "wan22_toy", TARGET)  # until bench/config.py has it
+    bc.register_configs()
+    cfg = compose_cfg(["model=wan22_toy", "model.g_mode=cosine"])
+    name, target, kwargs = bc.split_model_config(bc.resolved_config(cfg)["model"])
+    assert (name, target, kwargs["g_mode"], cfg.n_videos) == ("wan22_toy", TARGET, "cosine", 16)
+    assert bc.input_digests(target, kwargs) == {
+        str(DEFAULT_WEIGHTS): bc.file_digest(DEFAULT_WEIGHTS)
+    }
+    with pytest.raises(Exception, match="g_mode"):
+        compose_cfg(["model=wan22_toy", "model.g_mode=sideways"])
+
+
+# --------------------------------------------------------------------------- training data
+def test_transformation_clips_start_and_end_on_their_keyframes():
+    rng = np.random.default_rng(0)
+    kinds = set()
+    for _ in range(20):
+        frames, info = transformation_clip(rng)
+        kinds.add(info["kind"])
+        assert frames.shape == (N_FRAMES, SIZE, SIZE, 3) and frames.dtype == np.float32
+        assert 0.0 <= frames.min() and frames.max() <= 1.0
+        alpha = np.asarray(info["alpha"])
+        assert alpha[0] == 0.0 and alpha[-1] == 1.0 and np.all(np.diff(alpha) >= 0)
+        assert 0.25 <= info["params"]["centre"] <= 0.75
+    assert kinds == {"crossfade", "wipe", "move"}
+
+
+# --------------------------------------------------------------------------- training
+@pytest.mark.slow
+def test_a_few_training_steps_lower_the_loss_reproducibly():
+    from spf_bench.bench.train_toy import TrainSettings, train
+
+    s = TrainSettings(steps=40, batch=4, lr=2e-3, warmup=5, eval_every=0, log_every=1000)
+    r = train(s, log=None)
+    first, last = np.mean(r.losses[:8]), np.mean(r.losses[-8:])
+    assert np.isfinite(r.losses).all() and last < 0.8 * first, (first, last)
+    # same seed, same settings, one thread: the same weights
+    s3 = TrainSettings(steps=3, batch=2, warmup=1, eval_every=0, log_every=1000)
+    a, b = train(s3, log=None).model.state_dict(), train(s3, log=None).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
