@@ -34,7 +34,7 @@ from spf_bench.bench.cli_common import (
     embedder_from_args,
     spf_from_args,
 )
-from spf_bench.metrics.measure import SPFSettings, measure_frames
+from spf_bench.metrics.measure import SPFSettings, measure_video
 
 __all__ = ["analyze_video", "main"]
 
@@ -51,8 +51,7 @@ def analyze_video(
     size: int | None = None,
     allow_truncated: bool = False,
 ) -> dict[str, Any]:
-    """Decode (:func:`spf_bench.metrics.video_io.read_video`), measure
-    (:func:`spf_bench.metrics.measure.measure_frames`) and write one video's
+    """Decode and measure (:func:`spf_bench.metrics.measure.measure_video`) and write one video's
     ``<stem>.json`` and ``<stem>.png``.
 
     Args:
@@ -76,12 +75,14 @@ def analyze_video(
     """
     from spf_bench.bench.plots import plot_spf
     from spf_bench.bench.records import atomic_write_json
-    from spf_bench.metrics.video_io import read_video
-
-    frames, info = read_video(
-        path, max_frames=max_frames, size=size, allow_truncated=allow_truncated
+    m, info = measure_video(
+        path,
+        embedder,
+        spf_settings,
+        max_frames=max_frames,
+        size=size,
+        allow_truncated=allow_truncated,
     )
-    m = measure_frames(frames, embedder, spf_settings)
     sc = m.scores
     keyframes = list(m.keyframes)
     out = {

@@ -56,7 +56,8 @@ def add_embedder_args(p: argparse.ArgumentParser) -> None:
 def add_spf_args(
     p: argparse.ArgumentParser, keyframe_flags: tuple[str, ...] = ("--keyframe-penalty",)
 ) -> None:
-    """``--window --sigma --lam --power`` and ``keyframe_flags`` (defaults: :class:`SPFSettings`)."""
+    """``--window --sigma --lam --power`` and ``keyframe_flags``; defaults from
+    :class:`SPFSettings`."""
     d = SPFSettings()
     p.add_argument("--window", type=int, default=d.window, help="SPF window, frames")
     p.add_argument("--sigma", type=float, default=d.sigma, help="pair-weight width, frames")

@@ -91,10 +91,21 @@ POSTHOC_MODES = ("resample", "segmented")
 INTERPOLATIONS = ("nearest", "linear", "flow")
 
 
+class _Choice(str, enum.Enum):
+    """A config choice: a ``str`` whose ``str()`` is its value, so ``${retime.name}`` in an
+    interpolation reads ``warped``, not ``RetimeMode.warped``."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
 def _choices(name: str, values: Sequence[str]) -> type[enum.Enum]:
     """An enum whose members are named and valued by ``values`` (OmegaConf accepts the name
     on the command line and :func:`settings_from_config` turns it back into the string)."""
-    return enum.Enum(name, [(v, v) for v in values], module=__name__, type=str)  # type: ignore[return-value]
+    return _Choice(name, [(v, v) for v in values], module=__name__)  # type: ignore[return-value]
 
 
 def _embedder_names() -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 Times one ``WanTransformer3DModel`` forward (a denoising step of one expert, one block of
 realistic width: Wan2.2-A14B is 40 heads x 128 = 5120 wide, FFN 13824) with the stock ``rope`` and
-with :class:`spf_bench.generators.warped_rope.WarpedWanRotaryPosEmbed` (non-trivial per-band warp, timestep
+with :class:`spf_bench.generators.warped_rope.WarpedWanRotaryPosEmbed` (non-trivial per-band warp,
+timestep
 pre-hook installed) in the same process, alternating the two to cancel drift, and prints the
 ratio of medians (target: at most 1.01x). The rope modules alone are timed too, to show the
 absolute overhead per forward; with 40 blocks per forward on the real model the relative cost is

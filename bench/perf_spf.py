@@ -2,7 +2,8 @@
 
 Prints, all measured in this one run:
 
-- speed-up of :func:`spf_bench.metrics.spf.compute_spf` over the dense formulation (an ``M x T`` design
+- speed-up of :func:`spf_bench.metrics.spf.compute_spf` over the dense formulation (an
+  ``M x T`` design
   matrix over every window pair, ``A^T W A`` and a dense solve) at T = 81 and T = 2000
   (target >= 100x at T = 2000);
 - time and peak memory (tracemalloc, numpy allocations) for T = 10^6 frames, D = 64

@@ -5,7 +5,7 @@
 - :func:`plot_run`: one such figure per item of a run directory, plus ``plots/summary.png``
   (mean Linearity Score per iteration).
 - :func:`plot_keyframe_strip`: the semantic keyframes of a clip as thumbnails with their times
-  and S values (post-hoc retiming, method spec Sec. 5).
+  and S values (post-hoc retiming, docs/method.md, Sec. 5).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ max_jump_frame         int         frame where that rise lands (-1 if degenerate
 total_change           float       total semantic change, radians
 degenerate             bool        no semantic change above numerical noise
 target_deviation       float       RMS of S minus the target pacing curve
-keyframes              str         semantic keyframes (frames, space-separated; docs/method.md Sec. 5)
+keyframes              str         semantic keyframes, frames, space-separated (docs/method.md, 5)
 heldout                str         JSON ``{embedder: {linearity_score, max_deviation, max_jump,
                                    max_jump_frame, total_change, degenerate, target_deviation}}``:
                                    the same video scored by each held-out embedder

@@ -1,4 +1,4 @@
-"""Post-hoc retiming from the bench and the command line (method spec Sec. 5).
+"""Post-hoc retiming from the bench and the command line (docs/method.md, Sec. 5).
 
 The bench's ``retime=resample|segmented`` wrappers are built by :mod:`spf_bench.bench.build`;
 this module is the one-clip command, measured by the same kernel

@@ -16,7 +16,8 @@ point of ``model x retime x embedder x ... x shard.index``. Each job runs
    override. Without the pin every SLURM job re-resolves ``${oc.env:SLURM_JOB_ID,local}`` to
    its own job id and writes into a directory of its own (seen with hydra-submitit-launcher
    1.2.0). Registers an ``atexit`` hook so that the sweep summary is written (by
-   ``python -m spf_bench.bench.sweep`` in a fresh interpreter) even when Hydra re-raises a job's exception
+   ``python -m spf_bench.bench.sweep`` in a fresh interpreter) even when Hydra re-raises a job's
+   exception
    at the end of the sweep, or submitit raises for a job that died hard.
 2. ``on_job_start`` / ``on_job_end`` (in the job, also on SLURM): ``<job dir>/job_status.json``
    with status ``running`` -> ``completed`` | ``failed``, the error and full traceback, host,
@@ -33,7 +34,8 @@ point of ``model x retime x embedder x ... x shard.index``. Each job runs
 
 Command line (any time, also while jobs still run)::
 
-    python -m spf_bench.bench.sweep runs/.hydra/multirun_2026-01-31_12-00-00_local [--no-merge] [--plots]
+    python -m spf_bench.bench.sweep runs/.hydra/multirun_2026-01-31_12-00-00_local \
+        [--no-merge] [--plots]
 
 prints the summary and exits 0 when every job completed with no failed record and every
 configuration is complete, 1 otherwise.
@@ -157,7 +159,7 @@ def _hydra_job() -> dict[str, Any] | None:
 
 
 def sweep_job_settings(settings: Any) -> Any:
-    """Adapt :class:`spf_bench.bench.pipeline.BenchSettings` to the multirun job running it (if any).
+    """Adapt :class:`spf_bench.bench.config.BenchSettings` to the multirun job running it, if any.
 
     In a multirun job: ``out_dir`` becomes the Hydra job directory (its tables, summary and
     W&B run never collide with another job's; records stay in the shared ``run_dir`` cache),
@@ -550,8 +552,11 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m spf_bench.bench.sweep SWEEP_DIR``: write and print the summary; 0 iff complete."""
-    ap = argparse.ArgumentParser(prog="python -m spf_bench.bench.sweep", description=__doc__.split("\n")[0])
+    """``python -m spf_bench.bench.sweep SWEEP_DIR``: write and print the summary; 0 iff
+    complete."""
+    ap = argparse.ArgumentParser(
+        prog="python -m spf_bench.bench.sweep", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("sweep_dir", help="Hydra multirun directory (holds multirun.yaml)")
     ap.add_argument("--no-merge", action="store_true", help="do not write merged run_dir tables")
     ap.add_argument("--plots", action=argparse.BooleanOptionalAction, default=None)

@@ -84,14 +84,14 @@ class TrainSettings:
     """
 
     seed: int = 0
-    steps: int = 4000
+    steps: int = 3000
     batch: int = 8
     lr: float = 1e-3
     warmup: int = 200
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    ema: float = 0.999
+    ema: float = 0.998
     shift: float = 3.0
     threads: int = 1
     eval_every: int = 250

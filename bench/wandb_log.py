@@ -52,7 +52,8 @@ def log_to_wandb(
         config: resolved config, logged as the W&B config.
         settings: logger config: ``mode`` (offline | online | disabled), ``project``,
             ``entity``, ``group``, ``tags``, ``run_name`` (default: the folder's name; a sweep
-            job sets it, and ``group`` to the sweep id, in :func:`spf_bench.bench.sweep.sweep_job_settings`).
+            job sets it, and ``group`` to the sweep id, in
+            :func:`spf_bench.bench.sweep.sweep_job_settings`).
 
     Returns:
         ``{"mode", "run_id", "dir"}`` on success or ``{"error": message}``: a W&B failure is

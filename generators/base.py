@@ -8,7 +8,8 @@ warped to the requested positions (``wan22``, ``ltx2``).
 
 Time positions are in **frame units** of the output clip: the stock schedule for ``n`` frames
 is ``0, 1, ..., n - 1``. The ReTime loop (paper Sec. 4, "iterative refinement") replaces them
-with warped positions ``tau`` from :func:`spf_bench.metrics.spf.invert_progress`. Positions may be given
+with warped positions ``tau`` from :func:`spf_bench.metrics.spf.invert_progress`. Positions may be
+given
 per RoPE band, shape ``(B, n)``; a generator without bands (``morph``) takes ``(n,)``.
 
 This module imports neither Hydra nor torch: ``bench/run.py`` builds generators from plain

@@ -366,7 +366,7 @@ class DiTGenerator:
                 raise GeneratorError(
                     f"keyframes=dir needs an existing keyframe_dir, got {folder!r}"
                 )
-            files += sorted(Path(folder).glob("*.png"))
+            files += sorted(f.resolve() for f in Path(folder).glob("*.png"))
         return files
 
     def items(self, n_videos: int, seed: int) -> list[GenerationRequest]:

@@ -1,6 +1,7 @@
 """``morph``: transformations between real stills with a designed, seeded pacing. Pure numpy.
 
-Each item is a pixel crossfade from still ``A`` to still ``B`` (:mod:`spf_bench.generators.stills`)::
+Each item is a pixel crossfade from still ``A`` to still ``B``
+(:mod:`spf_bench.generators.stills`)::
 
     frame(p) = (1 - alpha(u)) * A + alpha(u) * B,   u = clip(p, 0, n - 1) / (n - 1),
 

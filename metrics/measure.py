@@ -273,6 +273,7 @@ def measure_video(
     *,
     max_frames: int | None = None,
     size: int | None = None,
+    allow_truncated: bool = False,
     keep_embeddings: bool = True,
 ) -> tuple[Measurement, Any]:
     """Decode a video file (PyAV, :func:`spf_bench.metrics.video_io.read_video`) and measure it.
@@ -282,6 +283,8 @@ def measure_video(
         embedder, settings, pacing, keep_embeddings: see :func:`measure_frames`.
         max_frames: decode at most this many frames.
         size: shorter-side resize on decode, pixels.
+        allow_truncated: measure the decodable frames of a truncated file instead of refusing
+            it (``info`` then says ``truncated``, ``frames_declared``, ``frames_decoded``).
 
     Returns:
         ``(measurement, info)`` with ``info`` the :class:`spf_bench.metrics.video_io.VideoInfo`.
@@ -292,5 +295,7 @@ def measure_video(
     """
     from spf_bench.metrics.video_io import read_video
 
-    frames, info = read_video(path, max_frames=max_frames, size=size)
+    frames, info = read_video(
+        path, max_frames=max_frames, size=size, allow_truncated=allow_truncated
+    )
     return measure_frames(frames, embedder, settings, pacing, keep_embeddings=keep_embeddings), info

@@ -1,7 +1,7 @@
 """The Semantic Progress Function (SPF) and its scores. Pure numpy/scipy.
 
 Implements Metzer et al., "Video Analysis and Generation via a Semantic Progress Function"
-(SIGGRAPH 2026), as summarised in ``shared/docs/spf-method.md``:
+(SIGGRAPH 2026), as summarised in ``docs/method.md``:
 
 1. Frame embeddings ``z_i`` are L2-normalised.
 2. Every pair ``(i, j)`` with ``0 < j - i <= k`` (the *window*, default 30 frames) gives an
@@ -54,7 +54,7 @@ __all__ = [
     "semantic_progress_batch",
 ]
 
-#: Cosine clip used inside the arccos (method spec Sec. 1, step 3).
+#: Cosine clip used inside the arccos (docs/method.md, Sec. 1, step 3).
 CLIP_EPS = 1e-7
 #: A clip is degenerate when its total change is at most this multiple of the clip floor's.
 DEGENERATE_FACTOR = 2.0
@@ -257,7 +257,7 @@ def _noise_floor(t: int, window: int, sigma: float, lam: float, power: float) ->
 
 
 def _monotone(raw: np.ndarray) -> tuple[np.ndarray, float]:
-    """Gradient-clip-cumsum (method spec Sec. 1, step 6) -> (unscaled monotone S from 0, range)."""
+    """Gradient-clip-cumsum (docs/method.md, Sec. 1, step 6) -> (unscaled S from 0, range)."""
     g = np.clip(np.gradient(raw, axis=-1), 0.0, None)
     s = np.cumsum(g, axis=-1)
     s -= s.min(axis=-1, keepdims=True)
@@ -290,7 +290,7 @@ def compute_spf(
     lam: float = 1e-5,
     power: float = 1.0,
 ) -> SPFResult:
-    """Compute the SPF of one clip (paper Sec. 3; method spec Sec. 1).
+    """Compute the SPF of one clip (paper Sec. 3; docs/method.md, Sec. 1).
 
     Args:
         embeddings: ``np.ndarray`` of shape ``(T, D)``, any float dtype; rows are
@@ -405,7 +405,7 @@ def semantic_progress_batch(
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SPFScores:
-    """Pacing scores of one SPF curve (method spec Sec. 2).
+    """Pacing scores of one SPF curve (docs/method.md, Sec. 2).
 
     Attributes:
         linearity_score: ``clip(1 - RMS(S - L) / |S_T - S_1|, 0, 1)`` with ``L`` the straight
@@ -443,7 +443,7 @@ def score_progress(
     pacing: str = "linear",
     temperature: float = 3.0,
 ) -> SPFScores:
-    """Score an SPF curve (method spec Sec. 2).
+    """Score an SPF curve (docs/method.md, Sec. 2).
 
     Args:
         progress: an :class:`SPFResult` (its ``total_change`` and ``degenerate`` are used), or
@@ -545,7 +545,7 @@ PACINGS = ("linear", "ease_in_out", "exp_up", "exp_down", "sin_identity")
 
 
 def pacing_curve(name: str, u: np.ndarray | float, temperature: float = 3.0) -> np.ndarray:
-    """Target pacing curve ``P(u)``: monotone, ``P(0) = 0``, ``P(1) = 1`` (method spec Sec. 3).
+    """Target pacing curve ``P(u)``: monotone, ``P(0) = 0``, ``P(1) = 1`` (docs/method.md, Sec. 3).
 
     - ``linear``: ``u``
     - ``ease_in_out``: ``3u^2 - 2u^3`` (animation's smoothstep)
@@ -587,7 +587,7 @@ def invert_progress(
     pacing: str = "linear",
     temperature: float = 3.0,
 ) -> np.ndarray:
-    """Warped time positions ``tau_k = S^{-1}(P(k / (n - 1)))`` (method spec Sec. 3).
+    """Warped time positions ``tau_k = S^{-1}(P(k / (n - 1)))`` (docs/method.md, Sec. 3).
 
     ``S^{-1}`` is the linear interpolation of the frame index against ``S``. Flat stretches of
     ``S`` (no semantic change) are crossed at an even rate: a ramp of 1e-9 of the total is added
@@ -698,7 +698,7 @@ def _backtrack(arg: np.ndarray, end: int) -> list[int]:
 def segment_progress(
     progress: np.ndarray, k: int | None = None, penalty: float = 0.02
 ) -> list[tuple[int, int]]:
-    """Split ``S`` into near-linear pieces by segmented least squares (method spec Sec. 5).
+    """Split ``S`` into near-linear pieces by segmented least squares (docs/method.md, Sec. 5).
 
     Exact dynamic programming over breakpoints (Bellman's segmented least squares), with the
     squared error of each piece's least-squares line fit in closed form from prefix sums.

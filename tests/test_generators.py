@@ -1,9 +1,11 @@
-"""Tests for the stills, morph and footage generators."""
+"""Tests for the stills, morph and footage generators, and import costs of the DiT modules."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -421,3 +423,23 @@ def test_footage_corrupt_file(tmp_path):
         g.items(1, 0)
     with pytest.raises(GeneratorError, match="cannot decode footage 'broken'"):
         g.generate(GenerationRequest(item_id="broken", seed=0, n_frames=5, fps=8.0))
+
+
+# --------------------------------------------------------------------------- import cost
+
+
+def test_dit_generator_modules_import_without_torch_or_diffusers():
+    """Building the config schemas imports every generator module at each run start: the DiT
+    ones must not pull torch or diffusers in (~5-30 s); they load with the pipeline."""
+    modules = ["dit", "wan22", "ltx2", "warped_rope", "tiny", "common", "retime"]
+    code = (
+        "import sys\n"
+        + "".join(f"import spf_bench.generators.{m}\n" for m in modules)
+        + "from spf_bench.generators.wan22 import Wan22Generator\n"
+        + "from spf_bench.generators.ltx2 import LTX2Generator\n"
+        + "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

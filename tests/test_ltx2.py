@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def t2v():
 
 @pytest.fixture(scope="module")
 def flf():
-    return LTX2Generator(mode="flf", av_cross="both", **TINY)
+    return LTX2Generator(mode="flf", av_cross="video", **TINY)
 
 
 def _warp(gen: LTX2Generator, n: int = 17) -> np.ndarray:
@@ -66,12 +67,13 @@ def test_protocol_and_patched_ropes(t2v, flf):
     assert isinstance(t2v, Generator) and isinstance(t2v, DiTGenerator) and t2v.honours_positions
     assert t2v.name == "ltx2_tiny" and t2v.bands == 8  # 2 heads x 24 / 6
     tr = t2v.pipe.transformer
-    assert isinstance(tr.rope, WarpedLTX2RotaryPosEmbed) and isinstance(
-        tr.cross_attn_rope, WarpedLTX2RotaryPosEmbed
-    )
-    assert not isinstance(tr.cross_attn_audio_rope, WarpedLTX2RotaryPosEmbed)  # av_cross=video
-    assert not isinstance(tr.audio_rope, WarpedLTX2RotaryPosEmbed)
-    assert isinstance(flf.pipe.transformer.cross_attn_audio_rope, WarpedLTX2RotaryPosEmbed)
+    assert t2v.av_cross == "both"  # the default keeps audio in sync (issue 12)
+    for attr in ("rope", "cross_attn_rope", "cross_attn_audio_rope"):
+        assert isinstance(getattr(tr, attr), WarpedLTX2RotaryPosEmbed), attr
+    assert not isinstance(tr.audio_rope, WarpedLTX2RotaryPosEmbed)  # audio self-attention
+    assert t2v.patched == ["rope", "cross_attn_rope", "cross_attn_audio_rope"]
+    video = LTX2Generator(mode="t2v", av_cross="video", **TINY)
+    assert not isinstance(video.pipe.transformer.cross_attn_audio_rope, WarpedLTX2RotaryPosEmbed)
     none = LTX2Generator(mode="t2v", av_cross="none", **TINY)
     assert (
         none.pipe.transformer.cross_attn_rope.__class__.__name__ == "LTX2AudioVideoRotaryPosEmbed"
@@ -251,3 +253,41 @@ def test_bench_retime_loop_writes_every_iteration_with_audio(compose_cfg, tmp_pa
         kinds = sorted(s.type for s in container.streams)
         rate = container.streams.audio[0].rate
     assert kinds == ["audio", "video"] and rate == 8000
+
+
+# --------------------------------------------------------------------------- audio-video sync
+
+
+def _cross_phase_gap(gen: LTX2Generator, times_s: np.ndarray) -> float:
+    """Largest cross-attention phase gap (radians, wrapped to [0, pi]) between a video token and
+    an audio token at the same output times, read from the installed cross-attention ropes'
+    cos/sin outputs at full modulation."""
+    tr = gen.pipe.transformer
+    gen.warp.set_positions(_warp(gen), gen.n_frames)
+    gen.warp.fps = gen.fps
+    gen.warp.set_timestep(1000.0)  # exp_up: g = 1, the whole warp
+    half = 0.5 / gen.fps  # a video token spans one frame around its time; audio any span
+    t = torch.as_tensor(times_s, dtype=torch.float32)
+    video = torch.stack([t - half, t + half], -1)[None, None]  # (1, 1, N, 2) seconds
+    audio = torch.stack([t - 0.01, t + 0.01], -1)[None, None]
+    cv, sv = tr.cross_attn_rope(video)
+    ca, sa = tr.cross_attn_audio_rope(audio)
+    assert cv.shape == ca.shape  # same layout, same frequencies: stock phases are equal
+    gap = torch.atan2(sv, cv).double() - torch.atan2(sa, ca).double()
+    gap = torch.remainder(gap + math.pi, 2 * math.pi) - math.pi
+    return float(gap.abs().max())
+
+
+def test_audio_and_video_tokens_at_the_same_time_keep_the_same_phase(t2v):
+    """av_cross=both (default): 0 rad between audio and video tokens at one output time;
+    av_cross=video (the old default) turns them apart (issue 12 measured 2.98 rad on LTX-2)."""
+    times = (np.arange(17) + 0.5) / 16.0  # every output frame's centre, seconds
+    assert _cross_phase_gap(t2v, times) < 1e-6
+    video_only = LTX2Generator(mode="t2v", av_cross="video", **TINY)
+    gap = _cross_phase_gap(video_only, times)
+    assert gap > 0.05, gap
+    # the gap is the warp's extra rotation of the fastest cross-attention band
+    rope = video_only.pipe.transformer.cross_attn_rope
+    f_max = 10000.0**1.0 * math.pi / 2  # LTX's highest frequency (index F - 1)
+    shift_s = float(np.max(np.abs(_warp(video_only) - np.arange(17.0)))) / 16.0
+    assert gap <= 2 * f_max * shift_s / rope.base_num_frames + 1e-4

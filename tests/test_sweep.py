@@ -86,7 +86,8 @@ def test_shards_of_a_real_suite_cover_it_once(compose_cfg):
     gen = build_generator(s.model_target, s.model_kwargs)
     suite = [it.item_id for it in gen.items(7, s.seed)]
     got = [[it.item_id for it in shard_items(gen.items(7, s.seed), k, 3)] for k in range(3)]
-    assert sorted(sum(got, [])) == sorted(suite) and len(set(sum(got, []))) == 7
+    flat = [i for g in got for i in g]
+    assert sorted(flat) == sorted(suite) and len(set(flat)) == 7
     assert [len(g) for g in got] == [3, 2, 2]
 
 
