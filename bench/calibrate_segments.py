@@ -8,7 +8,10 @@ piece boundaries land on *known* boundaries, for every rule of choosing ``C``:
 - ``per_frame``: ``C = c * T`` (``T`` frames; ``c`` =
   :data:`~spf_bench.generators.posthoc.plan.DEFAULT_PENALTY_PER_FRAME` by default);
 - ``absolute``: ``C`` fixed (the reference package's 0.02; ``spf.keyframe_penalty``);
-- ``k``: the exact number of pieces, ``K = K_true + delta`` (the oracle ``K`` at ``delta = 0``).
+- ``k``: the exact number of pieces, ``K = K_true + delta`` (the oracle ``K`` at ``delta = 0``);
+- ``relative`` (a candidate, not implemented in ``choose_segments``): ``C = c * SSE_1``, with
+  ``SSE_1`` the squared error of one line through all of ``S``: a keyframe is added when it
+  removes at least a fraction ``c`` of the misfit of a straight ``S``.
 
 The labelled set (every boundary is known independently of the SPF):
 
@@ -41,9 +44,12 @@ known boundary counts as found when a predicted one lies within ``+-2`` frames o
 positive). Per family, true and false positives and misses are summed over its clips
 (precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)``, ``F1 = 2 TP / (2 TP + FP + FN)``).
 The **criterion** is the mean over the four families of their F1 (each family weighs the same,
-whatever its number of boundaries), averaged over the embedders; the chosen value maximises it
-over both rules (:func:`choose`). A leave-one-family-out check picks the value on three
-families and scores it on the fourth.
+whatever its number of boundaries), averaged over the embedders. :func:`choose` smooths it
+over neighbouring grid values, takes the rule (``per_frame`` or ``absolute``, those
+``choose_segments`` implements) with the best smoothed criterion, and within that rule's
+plateau (smoothed criterion within 0.01 of its best) the lowest penalty, the one with the most
+recall. A leave-one-family-out check picks the value on three families and scores it on the
+fourth; :func:`by_length` asks whether the best penalty grows with the clip length.
 
 Outputs (``--out``, default ``results/segment_calibration``):
 
@@ -53,8 +59,10 @@ Outputs (``--out``, default ``results/segment_calibration``):
 - ``by_k.csv``: the same against the exact ``K = K_true + delta``;
 - ``per_clip.csv``: every clip's boundaries at the chosen default, the previous default
   (``c = 2e-5``) and the reference's absolute 0.02;
-- ``summary.csv``: the best value of each rule per embedder and overall, and the
-  leave-one-family-out scores;
+- ``summary.csv``: the best value of each rule per embedder, and the leave-one-family-out
+  scores;
+- ``by_length.csv``: the best value of each rule per clip-length bin (does it grow with ``T``?);
+- ``chosen.json``: the chosen rule and value (a test checks the code's default against it);
 - ``precision_recall.png``: precision, recall and F1 against ``c``, ``C`` and ``delta``;
 - ``README.md``: the tables, the chosen value and why.
 
@@ -128,10 +136,27 @@ SHOTS: tuple[tuple[str, int, int], ...] = (
     ("bigbuckbunny", 0, 131),
 )
 
-#: Per-frame penalties ``c`` swept (``C = c * T``), 10 per decade.
-PER_FRAME_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-7, -2, 51))
-#: Absolute penalties ``C`` swept, 10 per decade.
-ABSOLUTE_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-5, 0, 51))
+#: Renard's R10 preferred numbers: 10 values per decade, steps of about 1.26x.
+_R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
+
+
+def _decades(lo: int, hi: int) -> tuple[float, ...]:
+    return (*(float(f"{m * 10.0**e:.3g}") for e in range(lo, hi) for m in _R10), 10.0**hi)
+
+
+#: Per-frame penalties ``c`` swept (``C = c * T``): R10 values from 1e-7 to 1e-2.
+PER_FRAME_GRID: tuple[float, ...] = _decades(-7, -2)
+#: Absolute penalties ``C`` swept: R10 values from 1e-5 to 1.
+ABSOLUTE_GRID: tuple[float, ...] = _decades(-5, 0)
+#: Relative penalties ``c`` swept (``C = c * SSE_1``): R10 values from 1e-4 to 1.
+RELATIVE_GRID: tuple[float, ...] = _decades(-4, 0)
+#: The small grids of ``--quick`` (the tests' smoke run).
+QUICK_PER_FRAME: tuple[float, ...] = (2e-5, 6.3e-5, 2e-4)
+QUICK_ABSOLUTE: tuple[float, ...] = (0.002, 0.008, 0.02)
+QUICK_K_DELTAS: tuple[int, ...] = (-1, 0, 1)
+QUICK_RELATIVE: tuple[float, ...] = (0.02, 0.05, 0.125)
+#: Rules that ``choose_segments`` implements: the candidates for its default.
+DEFAULT_CANDIDATES: tuple[str, ...] = ("per_frame", "absolute")
 #: Offsets of the exact number of pieces from the true one, ``K = K_true + delta``.
 K_DELTAS: tuple[int, ...] = (-3, -2, -1, 0, 1, 2, 3, 4, 5)
 
@@ -229,7 +254,7 @@ def _chain_boundaries(holds: Sequence[int], fades: Sequence[int]) -> list[int]:
     for h, f in zip(holds, fades, strict=False):
         t += h - 1  # last frame of this hold (alpha = 0)
         out += [t, t + f]  # the crossfade ends on the first frame of the next hold
-        t += f + 1
+        t += f
     return out
 
 
@@ -545,13 +570,22 @@ def merge_close(predicted: Sequence[int], gap: int = TOLERANCE) -> list[float]:
     return [float(np.mean(run)) for run in out]
 
 
+def line_error(s: np.ndarray) -> float:
+    """``SSE_1``: squared error of the least-squares line through all of ``S`` (``(T,)``)."""
+    y = np.asarray(s, dtype=np.float64)
+    x = np.arange(y.size, dtype=np.float64) - (y.size - 1) / 2.0
+    slope = float(x @ (y - y.mean()) / (x @ x))
+    return float(np.sum((y - y.mean() - slope * x) ** 2))
+
+
 def segment(s: np.ndarray, rule: str, value: float, n_true: int = 0) -> list[tuple[int, int]]:
     """Pieces of ``S`` under one rule (:func:`~spf_bench.generators.posthoc.plan.choose_segments`).
 
     Args:
         s: ``S``, ``(T,)``.
-        rule: ``per_frame`` (``C = value * T``), ``absolute`` (``C = value``) or ``k``
-            (``K = n_true + 1 + value`` pieces, at least 1).
+        rule: ``per_frame`` (``C = value * T``), ``absolute`` (``C = value``), ``relative``
+            (``C = value * SSE_1``, :func:`line_error`) or ``k`` (``K = n_true + 1 + value``
+            pieces, at least 1).
         value: the rule's parameter.
         n_true: number of known inner boundaries (rule ``k`` only).
 
@@ -567,6 +601,8 @@ def segment(s: np.ndarray, rule: str, value: float, n_true: int = 0) -> list[tup
         return choose_segments(s, penalty_per_frame=value)[0]
     if rule == "absolute":
         return choose_segments(s, penalty=value)[0]
+    if rule == "relative":
+        return choose_segments(s, penalty=value * line_error(s))[0]
     if rule == "k":
         k = min(max(1, n_true + 1 + int(value)), s.size - 1)
         return choose_segments(s, k=k)[0]
@@ -615,6 +651,11 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     r = tp / (tp + fn) if tp + fn else math.nan
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
     return p, r, f1
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    v = [x for x in values if not math.isnan(x)]
+    return float(np.mean(v)) if v else math.nan
 
 
 def aggregate(rows: Sequence[dict[str, Any]], embedder: str) -> list[dict[str, Any]]:
@@ -668,8 +709,8 @@ def aggregate(rows: Sequence[dict[str, Any]], embedder: str) -> list[dict[str, A
                 "tp": sum(p["tp"] for p in parts),
                 "fp": sum(p["fp"] for p in parts),
                 "fn": sum(p["fn"] for p in parts),
-                "precision": float(np.nanmean([p["precision"] for p in parts])),
-                "recall": float(np.nanmean([p["recall"] for p in parts])),
+                "precision": _nanmean([p["precision"] for p in parts]),
+                "recall": _nanmean([p["recall"] for p in parts]),
                 "f1": float(np.mean([p["f1"] for p in parts])),
                 "f1_merged": float(np.mean([p["f1_merged"] for p in parts])),
                 "mean_pieces": float(np.mean([p["mean_pieces"] for p in parts])),
@@ -684,13 +725,14 @@ def evaluate(
     per_frame: Sequence[float] = PER_FRAME_GRID,
     absolute: Sequence[float] = ABSOLUTE_GRID,
     k_deltas: Sequence[int] = K_DELTAS,
+    relative: Sequence[float] = RELATIVE_GRID,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Sweep every rule and value for every embedder.
 
     Args:
         clips: the labelled set.
         curves: ``{embedder: {clip_id: S}}`` (:func:`progress_curves`).
-        per_frame, absolute, k_deltas: the values swept for each rule.
+        per_frame, absolute, k_deltas, relative: the values swept for each rule.
 
     Returns:
         ``(summary_rows, clip_rows)``: :func:`aggregate` rows for every embedder and the
@@ -698,7 +740,7 @@ def evaluate(
     """
     summary, per_clip = [], []
     sweeps = [("per_frame", v) for v in per_frame] + [("absolute", v) for v in absolute]
-    sweeps += [("k", float(d)) for d in k_deltas]
+    sweeps += [("k", float(d)) for d in k_deltas] + [("relative", v) for v in relative]
     for emb, cur in curves.items():
         rows = []
         synth_cache: dict[tuple[str, float], list[dict[str, Any]]] = {}
@@ -706,40 +748,82 @@ def evaluate(
             rs = score([c for c in clips if c.family != "synthetic"], cur, rule, value)
             key = (rule, value)  # synthetic curves do not depend on the embedder
             if key not in synth_cache:
-                synth_cache[key] = score([c for c in clips if c.family == "synthetic"], cur,
-                                         rule, value)
+                synth_cache[key] = score(
+                    [c for c in clips if c.family == "synthetic"], cur, rule, value
+                )
             rows += rs + synth_cache[key]
         summary += aggregate(rows, emb)
         per_clip += [{"embedder": emb, **r} for r in rows]
     return summary, per_clip
 
 
-def choose(summary: Sequence[dict[str, Any]], rules: Sequence[str] = ("per_frame", "absolute")):
-    """The rule and value with the highest criterion (``all`` F1) averaged over embedders.
-
-    Ties (within 1e-9) go to the value nearest the geometric centre of the values within
-    0.01 of the best (the middle of the plateau).
+def criterion(summary: Sequence[dict[str, Any]], rule: str) -> dict[float, float]:
+    """The criterion of every value of ``rule``: the ``all`` F1 (mean of the family F1s)
+    averaged over the embedders.
 
     Returns:
-        ``(rule, value, criterion, plateau)`` with ``plateau = (low, high)`` the range of values
-        of that rule within 0.01 of its best.
+        ``{value: criterion}`` in increasing ``value``.
     """
-    best: tuple[str, float, float, tuple[float, float]] | None = None
-    for rule in rules:
-        vals: dict[float, list[float]] = {}
-        for r in summary:
-            if r["family"] == "all" and r["rule"] == rule:
-                vals.setdefault(r["value"], []).append(r["f1"])
-        crit = {v: float(np.mean(f)) for v, f in vals.items()}
-        top = max(crit.values())
-        near = sorted(v for v, c in crit.items() if c >= top - 0.01)
-        centre = math.sqrt(near[0] * near[-1])
-        ties = [v for v, c in crit.items() if c >= top - 1e-9]
-        v = min(ties, key=lambda x: abs(math.log(x / centre)))
-        if best is None or top > best[2] + 1e-9:
-            best = (rule, v, top, (near[0], near[-1]))
-    assert best is not None
-    return best
+    vals: dict[float, list[float]] = {}
+    for r in summary:
+        if r["family"] == "all" and r["rule"] == rule:
+            vals.setdefault(r["value"], []).append(r["f1"])
+    return {v: float(np.mean(vals[v])) for v in sorted(vals)}
+
+
+def _best_of_rule(summary: Sequence[dict[str, Any]], rule: str, smooth: int) -> dict[str, Any]:
+    crit = criterion(summary, rule)
+    values = list(crit)
+    raw = np.array([crit[v] for v in values])
+    sm = np.array([raw[max(0, i - smooth) : i + smooth + 1].mean() for i in range(len(values))])
+    top = int(np.argmax(sm))
+    lo = hi = top  # the contiguous run of values within 0.01 of the best smoothed criterion
+    while lo > 0 and sm[lo - 1] >= sm[top] - 0.01:
+        lo -= 1
+    while hi < len(values) - 1 and sm[hi + 1] >= sm[top] - 0.01:
+        hi += 1
+    return {
+        "rule": rule,
+        "value": values[lo],
+        "criterion": float(raw[lo]),
+        "smoothed": float(sm[lo]),
+        "argmax": values[top],
+        "best_smoothed": float(sm[top]),
+        "plateau": (values[lo], values[hi]),
+    }
+
+
+def choose(
+    summary: Sequence[dict[str, Any]],
+    rules: Sequence[str] = DEFAULT_CANDIDATES,
+    smooth: int = 1,
+) -> dict[str, Any]:
+    """The rule and value to make the default.
+
+    Per rule, the criterion (:func:`criterion`) is smoothed by a running mean over
+    ``2 * smooth + 1`` neighbouring grid values (a factor of about 1.26 apart on the R10 grid;
+    fewer at the ends): it is a sum over ~100 boundaries per embedder and moves by a few
+    hundredths between neighbours, so a value whose neighbours score well too is the one that
+    generalises. The rule with the highest smoothed criterion wins. Its *plateau* is the
+    contiguous run of values whose smoothed criterion is within 0.01 of that best; the lowest
+    value of the plateau is chosen (the highest recall among equally good values: in a
+    segmented retime a missed boundary leaves a cut inside one regenerated piece, an extra one
+    only adds a piece).
+
+    Args:
+        summary: :func:`aggregate` rows.
+        rules: the rules competing (those ``choose_segments`` implements).
+        smooth: half-width of the running mean, grid steps (0: raw criterion).
+
+    Returns:
+        ``{"rule", "value", "criterion"`` (raw, at the value), ``"smoothed"`` (at the value),
+        ``"argmax"``, ``"best_smoothed"``, ``"plateau"`` ``(low, high)``, ``"best_per_rule"``
+        (the same dict for every rule in ``summary`` but ``k``, candidates or not)``}``.
+    """
+    every = sorted({r["rule"] for r in summary} - {"k"})
+    per_rule = {rule: _best_of_rule(summary, rule, smooth) for rule in every}
+    rule = max(rules, key=lambda r: per_rule[r]["best_smoothed"])
+    return {**per_rule[rule], "best_per_rule": per_rule}
 
 
 def leave_one_family_out(summary: Sequence[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
@@ -790,28 +874,40 @@ def _figure(summary: Sequence[dict[str, Any]], chosen: tuple[str, float], path: 
     import matplotlib.pyplot as plt
 
     embs = list(dict.fromkeys(r["embedder"] for r in summary))
-    fig, axes = plt.subplots(len(embs), 3, figsize=(13, 3.4 * len(embs)), squeeze=False)
+    fig, axes = plt.subplots(len(embs), 4, figsize=(17, 3.4 * len(embs)), squeeze=False)
     styles = {"precision": ":", "recall": "--", "f1": "-"}
     colours = dict(zip((*FAMILIES, "all"), ("C0", "C1", "C2", "C3", "k"), strict=True))
     for row, emb in enumerate(embs):
         for col, (rule, label) in enumerate(
-            (("per_frame", "per-frame penalty c (C = c T)"), ("absolute", "absolute penalty C"),
-             ("k", "K - K_true (exact number of pieces)"))
+            (
+                ("per_frame", "per-frame penalty c (C = c T)"),
+                ("absolute", "absolute penalty C"),
+                ("relative", "relative penalty c (C = c SSE_1)"),
+                ("k", "K - K_true (exact number of pieces)"),
+            )
         ):
             ax = axes[row, col]
             for fam in (*FAMILIES, "all"):
                 rs = sorted(
-                    (r for r in summary
-                     if r["embedder"] == emb and r["rule"] == rule and r["family"] == fam),
+                    (
+                        r
+                        for r in summary
+                        if r["embedder"] == emb and r["rule"] == rule and r["family"] == fam
+                    ),
                     key=lambda r: r["value"],
                 )
                 if not rs:
                     continue
                 x = [r["value"] for r in rs]
                 for metric in ("precision", "recall", "f1") if fam == "all" else ("f1",):
-                    ax.plot(x, [r[metric] for r in rs], styles[metric], color=colours[fam],
-                            lw=2.2 if fam == "all" else 1.2,
-                            label=f"{fam} {metric}" if fam == "all" else f"{fam} F1")
+                    ax.plot(
+                        x,
+                        [r[metric] for r in rs],
+                        styles[metric],
+                        color=colours[fam],
+                        lw=2.2 if fam == "all" else 1.2,
+                        label=f"{fam} {metric}" if fam == "all" else f"{fam} F1",
+                    )
             if rule != "k":
                 ax.set_xscale("log")
             if rule == chosen[0]:
@@ -824,15 +920,94 @@ def _figure(summary: Sequence[dict[str, Any]], chosen: tuple[str, float], path: 
             ax.set_xlabel(label)
             ax.set_title(f"{emb}", fontsize=9)
             ax.grid(alpha=0.3)
-    axes[0, 2].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=7, fontsize=8)
     fig.suptitle(
         f"Segment boundaries found within +-{TOLERANCE} frames (red: chosen default; grey dashed: "
         "previous per-frame 2e-5 / reference absolute 0.02)",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+#: Clip-length bins of :func:`by_length`, frames (inclusive upper bounds).
+LENGTH_BINS: tuple[tuple[str, int, int], ...] = (
+    ("T <= 60", 0, 60),
+    ("60 < T <= 130", 61, 130),
+    ("T > 130", 131, 10**9),
+)
+
+
+def by_length(
+    per_clip: Sequence[dict[str, Any]], clips: Sequence[LabelledClip]
+) -> list[dict[str, Any]]:
+    """Does the best penalty grow with the clip length? Per length bin (:data:`LENGTH_BINS`)
+    and rule, the value with the highest F1 pooled over the bin's clips, families and
+    embedders (synthetic curves counted once).
+
+    Returns:
+        One dict per bin x rule: ``bin, rule, best_value, f1, clips, C_at_median_T`` (the
+        absolute penalty that value means at the bin's median length).
+    """
+    n = {c.clip_id: c.n_frames for c in clips}
+    fam = {c.clip_id: c.family for c in clips}
+    first = next(iter(dict.fromkeys(r["embedder"] for r in per_clip)), None)
+    out = []
+    for label, lo, hi in LENGTH_BINS:
+        ids = [c.clip_id for c in clips if lo <= c.n_frames <= hi]
+        if not ids:
+            continue
+        t_med = float(np.median([n[i] for i in ids]))
+        for rule in ("per_frame", "absolute"):
+            counts: dict[float, np.ndarray] = {}
+            for r in per_clip:
+                if r["rule"] != rule or r["clip_id"] not in ids:
+                    continue
+                if fam[r["clip_id"]] == "synthetic" and r["embedder"] != first:
+                    continue
+                counts.setdefault(r["value"], np.zeros(3))
+                counts[r["value"]] += (r["tp"], r["fp"], r["fn"])
+            if not counts:
+                continue
+            f1 = {v: _prf(*(int(x) for x in c))[2] for v, c in counts.items()}
+            best = max(sorted(f1), key=lambda v: f1[v])
+            out.append(
+                {
+                    "bin": label,
+                    "rule": rule,
+                    "best_value": best,
+                    "f1": f1[best],
+                    "clips": len(ids),
+                    "C_at_median_T": best * t_med if rule == "per_frame" else best,
+                }
+            )
+    return out
+
+
+def _double_kinks(
+    per_clip: Sequence[dict[str, Any]], clips: Sequence[LabelledClip], rule: str, value: float
+) -> tuple[int, int]:
+    """``(false positives, those within TOLERANCE frames of another predicted boundary)``
+    at one setting, over every embedder: how many false positives are a cut's second kink."""
+    truth = {c.clip_id: c.boundaries for c in clips}
+    fp = near = 0
+    for r in per_clip:
+        if r["rule"] != rule or r["value"] != value:
+            continue
+        pred = sorted(r["predicted"])
+        used = [False] * len(pred)
+        for b in sorted(truth[r["clip_id"]]):
+            for i, p in enumerate(pred):
+                if not used[i] and abs(p - b) <= TOLERANCE + 1e-9:
+                    used[i] = True
+                    break
+        for i, p in enumerate(pred):
+            if not used[i]:
+                fp += 1
+                near += any(j != i and abs(q - p) <= TOLERANCE for j, q in enumerate(pred))
+    return fp, near
 
 
 def write_outputs(
@@ -842,16 +1017,17 @@ def write_outputs(
     per_clip: Sequence[dict[str, Any]],
     provenance: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the tables, the figure and README.md (module docs) under ``out``.
+    """Write the tables, ``chosen.json``, the figure and README.md (module docs) under ``out``.
 
     Returns:
-        A dict with the choice (``rule, value, criterion, plateau``) and the paths written.
+        The choice of :func:`choose` plus ``folder``.
     """
-    from spf_bench.metrics.atomic_io import atomic_write_text
+    from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    rule, value, crit, plateau = choose(summary)
+    choice = choose(summary)
+    rule, value = choice["rule"], choice["value"]
     clip_rows = [
         {
             "clip_id": c.clip_id,
@@ -864,36 +1040,68 @@ def write_outputs(
     ]
     sweep = [r for r in summary if r["rule"] != "k"]
     by_k = [{**r, "value": int(r["value"])} for r in summary if r["rule"] == "k"]
-    keep = {(rule, value), ("per_frame", PREVIOUS_PER_FRAME), ("absolute", REFERENCE_ABSOLUTE),
-            ("k", 0.0)}
+    keep = {
+        (rule, value),
+        ("per_frame", PREVIOUS_PER_FRAME),
+        ("absolute", REFERENCE_ABSOLUTE),
+        ("k", 0.0),
+    }
+    truth = {c.clip_id: c.boundaries for c in clips}
     per = [
-        {**{k: v for k, v in r.items() if k != "predicted"},
-         "truth": " ".join(f"{b:g}" for b in next(c.boundaries for c in clips
-                                                   if c.clip_id == r["clip_id"])),
-         "predicted": " ".join(str(b) for b in r["predicted"])}
+        {
+            **{k: v for k, v in r.items() if k != "predicted"},
+            "truth": " ".join(f"{b:g}" for b in truth[r["clip_id"]]),
+            "predicted": " ".join(str(b) for b in r["predicted"]),
+        }
         for r in per_clip
         if (r["rule"], r["value"]) in keep
     ]
-    lofo = leave_one_family_out(summary, "per_frame") + leave_one_family_out(summary, "absolute")
+    rules = sorted({r["rule"] for r in summary} - {"k"})
+    lofo = [row for rl in rules for row in leave_one_family_out(summary, rl)]
     best_rows = []
-    embs = list(dict.fromkeys(r["embedder"] for r in summary))
-    for emb in embs:
-        for rl in ("per_frame", "absolute"):
-            sub = [r for r in summary if r["embedder"] == emb and r["rule"] == rl
-                   and r["family"] == "all"]
+    for emb in dict.fromkeys(r["embedder"] for r in summary):
+        for rl in rules:
+            sub = [
+                r
+                for r in summary
+                if r["embedder"] == emb and r["rule"] == rl and r["family"] == "all"
+            ]
             b = max(sub, key=lambda r: r["f1"])
-            best_rows.append({"embedder": emb, "rule": rl, "best_value": b["value"],
-                              "criterion_f1": b["f1"]})
+            best_rows.append(
+                {"embedder": emb, "rule": rl, "best_value": b["value"], "criterion_f1": b["f1"]}
+            )
+    kinks = {
+        label: _double_kinks(per_clip, clips, rl, v)
+        for label, rl, v in (
+            ("chosen", rule, value),
+            ("previous", "per_frame", PREVIOUS_PER_FRAME),
+            ("reference", "absolute", REFERENCE_ABSOLUTE),
+        )
+    }
     atomic_write_text(folder / "clips.csv", _csv(clip_rows))
     atomic_write_text(folder / "sweep.csv", _csv(sweep))
     atomic_write_text(folder / "by_k.csv", _csv(by_k))
     atomic_write_text(folder / "per_clip.csv", _csv(per))
+    lengths = by_length(per_clip, clips)
     atomic_write_text(folder / "summary.csv", _csv(best_rows) + "\n" + _csv(lofo))
+    atomic_write_text(folder / "by_length.csv", _csv(lengths))
+    atomic_write_json(
+        folder / "chosen.json",
+        {
+            "rule": rule,
+            "value": value,
+            "criterion": choice["criterion"],
+            "smoothed_criterion": choice["smoothed"],
+            "plateau": list(choice["plateau"]),
+            "tolerance_frames": TOLERANCE,
+            "embedders": list(dict.fromkeys(r["embedder"] for r in summary)),
+            "seed": provenance.get("seed"),
+        },
+    )
     _figure(summary, (rule, value), folder / "precision_recall.png")
-    readme = _readme(clips, summary, (rule, value, crit, plateau), best_rows, lofo, provenance)
+    readme = _readme(clips, summary, choice, best_rows, lofo, kinks, lengths, provenance)
     atomic_write_text(folder / "README.md", readme)
-    return {"rule": rule, "value": value, "criterion": crit, "plateau": plateau,
-            "folder": str(folder)}
+    return {**choice, "folder": str(folder)}
 
 
 def _fmt(v: float) -> str:
@@ -928,77 +1136,133 @@ def _k_table(summary: Sequence[dict[str, Any]]) -> str:
     head += "|---|" + "---|" * len(embs) + "\n"
     lines = []
     for d in deltas:
-        cells = [f"{_fmt(idx[(e, d)]['precision'])} / {_fmt(idx[(e, d)]['recall'])} / "
-                 f"{_fmt(idx[(e, d)]['f1'])}" for e in embs]
+        cells = [
+            f"{_fmt(idx[(e, d)]['precision'])} / {_fmt(idx[(e, d)]['recall'])} / "
+            f"{_fmt(idx[(e, d)]['f1'])}"
+            for e in embs
+        ]
         lines.append(f"| {d:+d} | " + " | ".join(cells) + " |")
     return head + "\n".join(lines) + "\n"
 
 
-def _readme(clips, summary, choice, best_rows, lofo, provenance) -> str:
-    rule, value, crit, plateau = choice
+def _readme(clips, summary, choice, best_rows, lofo, kinks, lengths, provenance) -> str:
+    """README.md of the outputs: provenance, the choice and its reasons, the tables."""
+    rule, value = choice["rule"], choice["value"]
     counts = {f: sum(1 for c in clips if c.family == f) for f in FAMILIES}
     nb = {f: sum(len(c.boundaries) for c in clips if c.family == f) for f in FAMILIES}
+    embs = list(dict.fromkeys(r["embedder"] for r in summary))
+    idx = {(r["embedder"], r["family"], r["rule"], r["value"]): r for r in summary}
+
+    def crit(rl: str, v: float, key: str = "f1") -> float:
+        return float(np.mean([idx[(e, "all", rl, v)][key] for e in embs]))
+
     rule_txt = f"C = {value:g} x T" if rule == "per_frame" else f"C = {value:g}"
+    why = [
+        f"- Rule `{rule}` has the highest criterion, averaged over the embedders and smoothed "
+        f"over the neighbouring grid values: {choice['best_smoothed']:.3f} at "
+        f"{choice['argmax']:g}. Its plateau (smoothed criterion within 0.01 of that) runs "
+        f"from {choice['plateau'][0]:g} to {choice['plateau'][1]:g}; the lowest value of the "
+        "plateau is chosen (the most recall among equally good values: a missed boundary "
+        "leaves a cut inside one regenerated piece, an extra one only adds a piece). At "
+        f"{value:g}: criterion {choice['criterion']:.3f} (smoothed {choice['smoothed']:.3f})."
+    ]
+    for r, b in choice["best_per_rule"].items():
+        if r == rule:
+            continue
+        note = "" if r in DEFAULT_CANDIDATES else " (a candidate rule; not implemented)"
+        why.append(
+            f"- Rule `{r}`{note}: best smoothed criterion {b['best_smoothed']:.3f} at "
+            f"{b['argmax']:g} (plateau {b['plateau'][0]:g} to {b['plateau'][1]:g})."
+        )
+    prev, ref = crit("per_frame", PREVIOUS_PER_FRAME), crit("absolute", REFERENCE_ABSOLUTE)
+    why.append(
+        f"- Previous default (per-frame 2e-5): criterion {prev:.3f}; reference absolute 0.02: "
+        f"{ref:.3f}; the number of pieces known (oracle K): {crit('k', 0.0):.3f}."
+    )
+    fp, near = kinks["chosen"]
+    why.append(
+        f"- Of the {fp} false positives at the chosen value ({len(embs)} embedder(s)), {near} lie "
+        f"within {TOLERANCE} frames of another keyframe: a cut fitted by a short piece of its "
+        "own (the monotone normalisation spreads a step over two frame intervals). Merging "
+        "keyframes that close (a minimum piece length in segment_progress; not done here) would "
+        f"give a criterion of {crit(rule, value, 'f1_merged'):.3f}."
+    )
     settings = [
         (f"**chosen: {rule} {value:g}**", rule, value),
         ("previous default: per_frame 2e-05", "per_frame", PREVIOUS_PER_FRAME),
         ("reference: absolute 0.02", "absolute", REFERENCE_ABSOLUTE),
         ("oracle K (K = K_true)", "k", 0.0),
     ]
-    best_abs = {r["embedder"]: r for r in best_rows if r["rule"] == "absolute"}
-    best_pf = {r["embedder"]: r for r in best_rows if r["rule"] == "per_frame"}
+    settings = [s for s in settings if (embs[0], "all", s[1], s[2]) in idx]
+    best_lines = [
+        f"| {r['embedder']} | {r['rule']} | {r['best_value']:g} | {r['criterion_f1']:.3f} |"
+        for r in best_rows
+    ]
     lines = [
         "# Segment boundary calibration (automatic penalty of segmented least squares)",
         "",
         "Generated by `bench/calibrate_segments.py`; do not edit by hand.",
         "",
         f"- command: `{provenance.get('command', '')}`",
-        f"- git_sha: {provenance.get('git_sha', '')}",
+        f"- git_sha: {provenance.get('git_sha', '')} (uncommitted changes may apply)",
         f"- wall time: {provenance.get('wall_s', 0):.0f} s (embedding cache: "
         f"{provenance.get('cache', '')})",
-        f"- SPF settings: {provenance.get('spf', '')}",
+        f"- SPF: {provenance.get('spf', '')}",
+        f"- seed: {provenance.get('seed', '')}",
         "",
         "## Chosen default",
         "",
-        f"**{rule_txt}** (rule `{rule}`), the value with the highest criterion over the set: "
-        f"{crit:.3f}. Values of that rule within 0.01 of it: {plateau[0]:g} to {plateau[1]:g}.",
+        f"**{rule_txt}** (rule `{rule}`).",
+        "",
+        *why,
         "",
         "## Labelled set",
         "",
-        "A boundary counts as found when a segment boundary (an inner semantic keyframe) lies "
-        f"within +-{TOLERANCE} frames of it; matching is one-to-one, so a second keyframe next "
-        "to the same cut is a false positive. Criterion: the mean of the four family F1s "
-        "(each family weighs the same), averaged over the embedders.",
+        "A known boundary counts as found when a segment boundary (an inner semantic keyframe) "
+        f"lies within +-{TOLERANCE} frames of it; matching is one-to-one, so a second keyframe "
+        "next to the same cut is a false positive. Precision, recall and F1 are summed over the "
+        "clips of a family; the criterion is the mean of the four family F1s (each family "
+        "weighs the same, whatever its number of boundaries), averaged over the embedders.",
         "",
         "| family | clips | known boundaries | what |",
         "|---|---|---|---|",
-        f"| footage | {counts['footage']} | {nb['footage']} | bikes.mp4 (cuts at "
+        f"| footage | {counts['footage']} | {nb['footage']} | bikes.mp4 whole (cuts at "
         f"{', '.join(map(str, BIKES_CUTS))}) and clips stitched from shots of bikes, "
-        "carphone_pristine and bigbuckbunny (cut frames known by construction) |",
+        "carphone_pristine and bigbuckbunny at 128 px (cut frames known by construction) |",
         f"| morph_chain | {counts['morph_chain']} | {nb['morph_chain']} | holds and linear "
-        "crossfades through 3-5 stills (start and end of every crossfade) |",
+        "crossfades through 3-5 stills (last frame of a hold, first frame of the next) |",
         f"| morph_step | {counts['morph_step']} | {nb['morph_step']} | MorphGenerator `step` "
-        "items, 41 frames (onset and end of the change) |",
+        "items, 41 frames (onset and end of the designed change, (c -+ w)(T - 1)) |",
         f"| synthetic | {counts['synthetic']} | {nb['synthetic']} | S curves with 1-6 steps "
         "(T = 60, 120, 250; clean and rough drift), embedder-free |",
         "",
         "## Precision / recall / F1 at the chosen, previous and reference settings",
         "",
         _table(summary, settings),
-        "## Best value per rule and embedder",
+        "## Best raw value per rule and embedder",
         "",
-        "| embedder | best per-frame c | criterion | best absolute C | criterion |",
-        "|---|---|---|---|---|",
+        "| embedder | rule | best value | criterion |",
+        "|---|---|---|---|",
+        *best_lines,
+        "",
+        "## Does the best penalty grow with the clip length?",
+        "",
+        "Per length bin, the value of each rule with the highest F1 pooled over the bin's "
+        "clips (all families, both embedders; synthetic curves once). The per-frame rule "
+        "assumes the best C grows in proportion to T.",
+        "",
+        "| clip length | rule | best value | F1 | clips | C at the median length |",
+        "|---|---|---|---|---|---|",
         *[
-            f"| {e} | {best_pf[e]['best_value']:g} | {best_pf[e]['criterion_f1']:.3f} | "
-            f"{best_abs[e]['best_value']:g} | {best_abs[e]['criterion_f1']:.3f} |"
-            for e in best_pf
+            f"| {r['bin']} | {r['rule']} | {r['best_value']:g} | {r['f1']:.3f} | "
+            f"{r['clips']} | {r['C_at_median_T']:.3g} |"
+            for r in lengths
         ],
         "",
         "## Leave one family out",
         "",
-        "The value chosen on the other three families, scored on the held-out one (F1 averaged "
-        "over embedders), against the held-out family's own best.",
+        "The value of each rule chosen on the other three families (raw argmax), scored on the "
+        "held-out one (F1 averaged over embedders), against the held-out family's own best.",
         "",
         "| rule | held out | value from the others | held-out F1 | its own best value | "
         "its best F1 |",
@@ -1013,22 +1277,21 @@ def _readme(clips, summary, choice, best_rows, lofo, provenance) -> str:
         "## Against K (exact number of pieces)",
         "",
         "Mean over families of precision / recall / F1 with exactly `K_true + delta` pieces "
-        "(`choose_segments(k=...)`): the ceiling any penalty rule can reach is the `+0` row.",
+        "(`choose_segments(k=...)`); `+0` is the number of pieces known.",
         "",
         _k_table(summary),
         "## Files",
         "",
-        "- `clips.csv`: the labelled set; `sweep.csv`: every rule x value x embedder x family; "
+        "- `clips.csv`: the labelled set; `sweep.csv`: every rule x value x embedder x family "
+        "(`f1_merged`: F1 after merging keyframes at most 2 frames apart, a diagnostic); "
         "`by_k.csv`: against K; `per_clip.csv`: each clip's boundaries at the chosen, previous "
         "and reference settings and the oracle K; `summary.csv`: best values and "
-        "leave-one-family-out; `precision_recall.png`: the sweeps.",
+        "leave-one-family-out; `by_length.csv`: the best value per clip-length bin; "
+        "`chosen.json`: the choice; `precision_recall.png`: the sweeps.",
         "",
         "![precision and recall](precision_recall.png)",
         "",
     ]
-    extra = provenance.get("notes")
-    if extra:
-        lines += ["## Notes", "", extra, ""]
     return "\n".join(lines)
 
 
@@ -1037,7 +1300,10 @@ def _git_sha() -> str:
 
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -1060,6 +1326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reduced", action="store_true", help="the small set of the tests")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 values per rule (a smoke run, not a calibration)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
@@ -1075,18 +1344,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         z = embed_clips(clips, emb, cache_dir, seed=args.seed)
         curves[emb] = progress_curves(clips, z)
     log.info("embedded and measured %d clips in %.0f s", len(clips), time.perf_counter() - t0)
-    summary, per_clip = evaluate(clips, curves)
+    grids = (QUICK_PER_FRAME, QUICK_ABSOLUTE, QUICK_K_DELTAS, QUICK_RELATIVE) if args.quick else ()
+    summary, per_clip = evaluate(clips, curves, *grids)
+    shown = list(sys.argv[1:] if argv is None else argv)
     prov = {
-        "command": "python bench/calibrate_segments.py " + " ".join(sys.argv[1:] if argv is None
-                                                                   else argv),
+        "command": " ".join(["python bench/calibrate_segments.py", *shown]),
         "git_sha": _git_sha(),
         "wall_s": time.perf_counter() - t0,
         "cache": cache_dir or "off",
-        "spf": str(SPFSettings()),
+        "spf": ", ".join(f"{k}={v}" for k, v in SPFSettings().solver_kwargs().items()),
+        "seed": args.seed,
     }
     res = write_outputs(args.out, clips, summary, per_clip, prov)
-    print(f"chosen: {res['rule']} {res['value']:g} (criterion {res['criterion']:.3f}, "
-          f"plateau {res['plateau'][0]:g}-{res['plateau'][1]:g}); wrote {res['folder']}")
+    print(
+        f"chosen: {res['rule']} {res['value']:g} (criterion {res['criterion']:.3f}, smoothed "
+        f"{res['smoothed']:.3f}, plateau {res['plateau'][0]:g}-{res['plateau'][1]:g}); "
+        f"wrote {res['folder']}"
+    )
     return 0
 
 

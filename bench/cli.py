@@ -4,6 +4,8 @@
     spf-bench analyze VIDEO [VIDEO ...] [--embedder NAME] [--out DIR]
     spf-bench retime VIDEO --mode resample|segmented [--pacing NAME] [--k K] [--out DIR]
     spf-bench vbench DIR [--dims DIM ...]
+    spf-bench merge RUN_DIR [RUN_DIR ...]         (tables, summary, plots from records/)
+    spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]   (report.html, self-contained)
 
 ``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
 max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
@@ -228,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spf_bench.bench.retime_cli import add_retime_parser
 
     add_retime_parser(sub)
+    from spf_bench.bench.report_cmd import add_report_parser
+
+    add_report_parser(sub)
     from spf_bench.bench.vbench_cmd import add_vbench_parser
 
     add_vbench_parser(sub)

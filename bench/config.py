@@ -41,13 +41,20 @@ import importlib
 import inspect
 import json
 import math
+import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spf_bench.generators.retime import G_MODES, UPDATE_RULES
+from spf_bench.generators.retime import (
+    COMPOSITIONS,
+    G_MODES,
+    LOOP_MODES,
+    UPDATE_RULES,
+    loop_settings,
+)
 from spf_bench.metrics import spf
 from spf_bench.metrics.measure import PacingSettings, SPFSettings
 
@@ -105,7 +112,9 @@ class _Choice(str, enum.Enum):
 def _choices(name: str, values: Sequence[str]) -> type[enum.Enum]:
     """An enum whose members are named and valued by ``values`` (OmegaConf accepts the name
     on the command line and :func:`settings_from_config` turns it back into the string)."""
-    return _Choice(name, [(v, v) for v in values], module=__name__)  # type: ignore[return-value]
+    choice = _Choice(name, [(v, v) for v in values], module=__name__)
+    globals()[name] = choice  # importable by name: configs pickle (submitit) by reference
+    return choice  # type: ignore[return-value]
 
 
 def _embedder_names() -> tuple[str, ...]:
@@ -122,6 +131,8 @@ EmbedderName = _choices("EmbedderName", _embedder_names())
 LoggerName = _choices("LoggerName", ("none", "wandb"))
 TorchDtype = _choices("TorchDtype", ("float32", "float16", "bfloat16"))
 GMode = _choices("GMode", G_MODES)
+CompositionChoice = _choices("CompositionChoice", COMPOSITIONS)
+RetimeLoopMode = _choices("RetimeLoopMode", LOOP_MODES)
 #: ``auto``: resume a run directory of the same identity, refuse one of another;
 #: ``never``: refuse a run directory that already holds records; ``force``: run in it anyway,
 #: recomputing (and overwriting) whatever another identity left there.
@@ -140,28 +151,59 @@ class ShardConfig:
     size: int | None = None
 
 
-@dataclass
-class SPFConfig:
-    """SPF hyper-parameters (docs/method.md, Sec. 1): window and sigma in frames."""
+def _schema_of(settings: type, schema_name: str, doc: str, **choices: type[enum.Enum]) -> type:
+    """A Hydra schema with the fields and defaults of a settings dataclass, so the two never
+    drift apart; ``choices`` retype fields as enums (checked when Hydra composes)."""
+    hints = typing.get_type_hints(settings)
+    fields: list[tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(settings):
+        ftype = choices.get(f.name, hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            default = ftype[f.default] if f.name in choices else f.default
+            fields.append((f.name, ftype, field(default=default)))
+        else:
+            fields.append((f.name, ftype, field(default_factory=f.default_factory)))
+    schema = dataclasses.make_dataclass(schema_name, fields)
+    schema.__module__, schema.__qualname__, schema.__doc__ = __name__, schema_name, doc
+    return schema
 
-    window: int = 30
-    sigma: float = 20.0
-    lam: float = 1e-5
-    power: float = 1.0
-    keyframe_penalty: float = 0.02
 
+@dataclass(frozen=True)
+class RetimeSettings:
+    """The ReTime loop (docs/method.md, Sec. 4-5).
 
-@dataclass
-class RetimeConfig:
-    """The ``retime`` group (``conf/retime/*.yaml``); see :class:`RetimeSettings`."""
+    Attributes:
+        name: one of :data:`RETIME_MODES`.
+        iterations: refinements after the baseline (0 for ``none``, 1 for ``segmented``).
+        mode: ``default`` (``update`` and ``composition`` as set) or ``paper`` (the reference's
+            in-model positions: additive update, reference composition;
+            :func:`spf_bench.generators.retime.loop_settings`).
+        update: position-update rule (:data:`spf_bench.generators.retime.UPDATE_RULES`).
+        composition: how the timestep modulation ``g`` applies the warp in the model:
+            ``reference`` (default: ``g`` scales only this iteration's correction, earlier
+            iterations' warp stays, as the reference node does) or ``accumulated`` (``g``
+            scales the whole accumulated warp).
+        a_low, a_high, lam: band schedule (:func:`spf_bench.generators.retime.band_strengths`).
+        interpolation: post-hoc resampling (``nearest`` | ``linear`` | ``flow``).
+        regenerator: ``conf/model`` name of the first-last-frame (FLF) regenerator of
+            ``segmented`` or ``None``; ``regenerator_options`` overrides its keys.
+        k, penalty, penalty_per_frame: the number of segments of ``segmented``.
+        prompt: prompt of the regenerated segments when the item has none.
+        refine: refinements of the segment plan.
+        heldout_stop: stop an item's refinements once its held-out Linearity (mean over the
+            held-out embedders) gains less than ``heldout_min_gain`` over the last iteration.
+        heldout_min_gain: that threshold (Linearity units).
+    """
 
-    name: RetimeMode = RetimeMode.none  # type: ignore[valid-type,attr-defined]
+    name: str = "none"
     iterations: int = 0
-    update: UpdateRule = UpdateRule.compose  # type: ignore[valid-type,attr-defined]
+    mode: str = "default"
+    update: str = "compose"
+    composition: str = "reference"
     a_low: float = 0.2
     a_high: float = 0.8
     lam: float = 3.0
-    interpolation: Interpolation = Interpolation.linear  # type: ignore[valid-type,attr-defined]
+    interpolation: str = "linear"
     regenerator: str | None = None
     regenerator_options: dict[str, Any] = field(default_factory=dict)
     k: int | None = None
@@ -172,13 +214,69 @@ class RetimeConfig:
     heldout_stop: bool = False
     heldout_min_gain: float = 0.0
 
+    def check(self) -> None:
+        """Cross-field rules of the retime keys.
 
-@dataclass
-class PacingConfig:
-    """The ``pacing`` group: target pacing curve and temperature (docs/method.md, Sec. 3)."""
+        Raises:
+            ValueError: naming the bad key.
+        """
+        if self.name not in RETIME_MODES:
+            raise ValueError(f"retime={self.name!r} is not one of {RETIME_MODES}")
+        if self.iterations < 0 or (self.name == "none" and self.iterations):
+            raise ValueError(
+                f"retime.iterations={self.iterations}: must be >= 0, and 0 for retime=none"
+            )
+        if self.update not in UPDATE_RULES:
+            raise ValueError(f"retime.update={self.update!r} is not one of {UPDATE_RULES}")
+        loop_settings(self.mode, self.update, self.composition)
+        for nm in ("a_low", "a_high"):
+            v = float(getattr(self, nm))
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"retime.{nm} must lie in [0, 1], got {v}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"retime.interpolation={self.interpolation!r} is not one of {INTERPOLATIONS}"
+            )
+        if self.name == "resample":
+            if self.iterations < 1:
+                raise ValueError(f"retime=resample needs iterations >= 1, got {self.iterations}")
+            if self.regenerator is not None:
+                raise ValueError("retime.regenerator is used by retime=segmented only")
+        if self.name == "segmented" and self.iterations != 1:
+            raise ValueError(
+                "retime=segmented is one regeneration pass: iterations must be 1, got "
+                f"{self.iterations}"
+            )
+        if int(self.refine) < 0:
+            raise ValueError(f"retime.refine must be >= 0, got {self.refine}")
+        if self.k is not None and int(self.k) < 1:
+            raise ValueError(f"retime.k must be null or an integer >= 1, got {self.k!r}")
+        for key in ("penalty", "penalty_per_frame"):
+            v = getattr(self, key)
+            if v is not None and not (math.isfinite(float(v)) and float(v) >= 0):
+                raise ValueError(f"retime.{key} must be finite and >= 0, got {v!r}")
 
-    name: PacingName = PacingName.linear  # type: ignore[valid-type,attr-defined]
-    temperature: float = 3.0
+
+#: The ``spf`` block: the fields of :class:`~spf_bench.metrics.measure.SPFSettings`.
+SPFConfig = _schema_of(SPFSettings, "SPFConfig", "SPF hyper-parameters (docs/method.md, Sec. 1).")
+#: The ``retime`` group (``conf/retime/*.yaml``): the fields of :class:`RetimeSettings`.
+RetimeConfig = _schema_of(
+    RetimeSettings,
+    "RetimeConfig",
+    "The retime group: the fields of RetimeSettings.",
+    name=RetimeMode,
+    mode=RetimeLoopMode,
+    update=UpdateRule,
+    composition=CompositionChoice,
+    interpolation=Interpolation,
+)
+#: The ``pacing`` group: the fields of :class:`~spf_bench.metrics.measure.PacingSettings`.
+PacingConfig = _schema_of(
+    PacingSettings,
+    "PacingConfig",
+    "The pacing group: target pacing curve and temperature (docs/method.md, Sec. 3).",
+    name=PacingName,
+)
 
 
 @dataclass
@@ -241,6 +339,7 @@ class BenchConfig:
     resume: ResumePolicy = ResumePolicy.auto  # type: ignore[valid-type,attr-defined]
     save_videos: bool = True
     plots: bool = True
+    report: bool = True
     progress: bool = True
     vbench: VBenchConfig = field(default_factory=VBenchConfig)
 
@@ -268,7 +367,7 @@ def _field_type(hint: Any, family: str, param: str) -> Any:
         return hint
     if origin is typing.Literal and all(isinstance(a, str) for a in args):
         return _choices(f"{family.title()}{param.title().replace('_', '')}", args)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", ())):
+    if origin in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(args) == 2:
             inner = _field_type(rest[0], family, param)
@@ -331,12 +430,16 @@ def model_schema(family: str, target: str) -> type:
             continue
         if isinstance(ftype, type) and issubclass(ftype, enum.Enum) and default is not None:
             default = ftype[default]
-        elif typing.get_origin(ftype) is typing.Union:
+        elif typing.get_origin(ftype) in (typing.Union, types.UnionType):
             inner = typing.get_args(ftype)[0]
             if isinstance(inner, type) and issubclass(inner, enum.Enum) and default is not None:
                 default = inner[default]
         fields.append((pname, ftype, field(default=default)))
-    return dataclasses.make_dataclass(f"{family.title()}ModelConfig", fields)
+    name = f"{family.title().replace('_', '')}ModelConfig"
+    schema = dataclasses.make_dataclass(name, fields)
+    schema.__module__, schema.__qualname__ = __name__, name
+    globals()[name] = schema  # importable by name: configs pickle (submitit) by reference
+    return schema
 
 
 def register_configs() -> None:
@@ -359,85 +462,6 @@ def register_configs() -> None:
 
 
 # -------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class RetimeSettings:
-    """The ReTime loop (docs/method.md, Sec. 4-5).
-
-    Attributes:
-        name: one of :data:`RETIME_MODES`.
-        iterations: refinements after the baseline (0 for ``none``, 1 for ``segmented``).
-        update: position-update rule (:data:`spf_bench.generators.retime.UPDATE_RULES`).
-        a_low, a_high, lam: band schedule (:func:`spf_bench.generators.retime.band_strengths`).
-        interpolation: post-hoc resampling (``nearest`` | ``linear`` | ``flow``).
-        regenerator: ``conf/model`` name of the first-last-frame (FLF) regenerator of
-            ``segmented`` or ``None``; ``regenerator_options`` overrides its keys.
-        k, penalty, penalty_per_frame: the number of segments of ``segmented``.
-        prompt: prompt of the regenerated segments when the item has none.
-        refine: refinements of the segment plan.
-        heldout_stop: stop an item's refinements once its held-out Linearity (mean over the
-            held-out embedders) gains less than ``heldout_min_gain`` over the last iteration.
-        heldout_min_gain: that threshold (Linearity units).
-    """
-
-    name: str = "none"
-    iterations: int = 0
-    update: str = "compose"
-    a_low: float = 0.2
-    a_high: float = 0.8
-    lam: float = 3.0
-    interpolation: str = "linear"
-    regenerator: str | None = None
-    regenerator_options: dict[str, Any] = field(default_factory=dict)
-    k: int | None = None
-    penalty: float | None = None
-    penalty_per_frame: float = 2e-5
-    prompt: str | None = None
-    refine: int = 2
-    heldout_stop: bool = False
-    heldout_min_gain: float = 0.0
-
-    def check(self) -> None:
-        """Cross-field rules of the retime keys.
-
-        Raises:
-            ValueError: naming the bad key.
-        """
-        if self.name not in RETIME_MODES:
-            raise ValueError(f"retime={self.name!r} is not one of {RETIME_MODES}")
-        if self.iterations < 0 or (self.name == "none" and self.iterations):
-            raise ValueError(
-                f"retime.iterations={self.iterations}: must be >= 0, and 0 for retime=none"
-            )
-        if self.update not in UPDATE_RULES:
-            raise ValueError(f"retime.update={self.update!r} is not one of {UPDATE_RULES}")
-        for nm in ("a_low", "a_high"):
-            v = float(getattr(self, nm))
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"retime.{nm} must lie in [0, 1], got {v}")
-        if self.interpolation not in INTERPOLATIONS:
-            raise ValueError(
-                f"retime.interpolation={self.interpolation!r} is not one of {INTERPOLATIONS}"
-            )
-        if self.name == "resample":
-            if self.iterations < 1:
-                raise ValueError(f"retime=resample needs iterations >= 1, got {self.iterations}")
-            if self.regenerator is not None:
-                raise ValueError("retime.regenerator is used by retime=segmented only")
-        if self.name == "segmented" and self.iterations != 1:
-            raise ValueError(
-                "retime=segmented is one regeneration pass: iterations must be 1, got "
-                f"{self.iterations}"
-            )
-        if int(self.refine) < 0:
-            raise ValueError(f"retime.refine must be >= 0, got {self.refine}")
-        if self.k is not None and int(self.k) < 1:
-            raise ValueError(f"retime.k must be null or an integer >= 1, got {self.k!r}")
-        for key in ("penalty", "penalty_per_frame"):
-            v = getattr(self, key)
-            if v is not None and not (math.isfinite(float(v)) and float(v) >= 0):
-                raise ValueError(f"retime.{key} must be finite and >= 0, got {v!r}")
-
-
 @dataclass
 class BenchSettings:
     """Everything one benchmark run needs, as plain values (what ``bench/pipeline.py`` sees).
@@ -459,6 +483,7 @@ class BenchSettings:
         identity: the full :func:`run_identity` (written to ``identity.json``).
         resume: one of :data:`RESUME_POLICIES`.
         save_videos, plots, progress: outputs and progress bars.
+        report: write ``report.html`` (:func:`spf_bench.bench.report.write_report`) at the end.
         logger: ``{"name": "wandb" | "none", ...}``.
         config: the resolved config, saved to ``config.json`` for provenance.
         out_dir: where this run's tables, ``summary.json``, ``config.json`` and W&B files go;
@@ -485,6 +510,7 @@ class BenchSettings:
     resume: str = "auto"
     save_videos: bool = True
     plots: bool = True
+    report: bool = True
     progress: bool = True
     logger: dict[str, Any] = field(default_factory=lambda: {"name": "none"})
     config: dict[str, Any] = field(default_factory=dict)
@@ -763,6 +789,7 @@ def settings_from_config(cfg: Any, *, cwd: Path | None = None) -> BenchSettings:
         resume=str(resolved.get("resume", "auto")),
         save_videos=bool(resolved["save_videos"]),
         plots=bool(resolved["plots"]),
+        report=bool(resolved.get("report", True)),
         progress=bool(resolved["progress"]),
         logger=dict(resolved["logger"]),
         vbench=dict(resolved.get("vbench") or {}),

@@ -231,4 +231,4 @@ def merge_run(
 
             summary["plots"] = [str(p.relative_to(run_dir)) for p in plot_run(run_dir, df)]
         rec.atomic_write_json(run_dir / "summary.json", summary)
-    return df, json.loads(json.dumps(summary, default=rec.json_default))
+    return df, summary

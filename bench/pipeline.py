@@ -107,11 +107,12 @@ def _gt_rms(progress: np.ndarray, designed: Any) -> float:
 
 def _resume_point(
     s: BenchSettings, item: GenerationRequest
-) -> tuple[int, np.ndarray | None, Measurement | None, bool]:
-    """(next iteration, its positions, the last finished measurement, finished?) from the
-    item's finished records. The measurement is re-solved from the stored embeddings (no
-    re-embedding), for renderers that plan from it (``segmented``)."""
-    last, positions, previous, finished = -1, None, None, False
+) -> tuple[int, np.ndarray | None, Measurement | None, np.ndarray | None, bool]:
+    """(next iteration, its positions, the last finished measurement, the positions that
+    iteration rendered at, finished?) from the item's finished records. The measurement is
+    re-solved from the stored embeddings (no re-embedding), for renderers that plan from it
+    (``segmented``); the rendered positions are the base of the reference composition."""
+    last, positions, previous, base, finished = -1, None, None, None, False
     for it in range(s.retime.iterations + 1):
         r = rec.read_record(rec.record_path(s.run_dir, item.item_id, it))
         if (
@@ -127,17 +128,17 @@ def _resume_point(
         try:
             with np.load(s.run_dir / r["spf_path"]) as npz:
                 nxt = npz["next_positions"] if "next_positions" in npz else None
-                emb = npz["embeddings"]
+                emb, used = npz["embeddings"], npz["positions"]
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             break  # the SPF file is gone or broken: redo this iteration
         if it < s.retime.iterations and nxt is None:
             break  # no positions for the next iteration: redo this one, never render stock
         if s.save_videos and not (s.run_dir / str(r.get("video_path") or "-")).is_file():
             break  # the video is gone: redo this iteration
-        last, positions = it, nxt
+        last, positions, base = it, nxt, (used if it >= 1 else None)
         previous = measure_embeddings(emb, s.spf, s.pacing, embedder=s.embedder_name)
     finished = finished or last == s.retime.iterations
-    return last + 1, positions, previous, finished
+    return last + 1, positions, previous, base, finished
 
 
 def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def _process_item(
 ) -> list[dict[str, Any]]:
     """Run all remaining iterations of one item through the ReTime loop; each iteration's
     files and record are written as soon as it finishes. Returns the records written now."""
-    start, positions, previous, finished = _resume_point(s, item)
+    start, positions, previous, base, finished = _resume_point(s, item)
     if finished:
         return []
     evals = evals or {}
@@ -209,6 +210,9 @@ def _process_item(
         start=start,
         positions=positions,
         previous=previous,
+        composition=s.retime.composition,
+        mode=s.retime.mode,
+        base=base,
     )
     written = []
     it = start
@@ -278,6 +282,8 @@ def _write_step(s: BenchSettings, item: GenerationRequest, step: RetimeStep) -> 
     }
     if step.tau is not None:
         arrays.update(tau=step.tau, next_positions=step.next_positions)
+    if getattr(step, "base_positions", None) is not None:
+        arrays["base_positions"] = step.base_positions
     rec.atomic_savez(s.run_dir / spf_rel, **arrays)
     meta = {k: v for k, v in video.metadata.items() if k not in ("designed_progress", "positions")}
     return {
@@ -393,5 +399,10 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
         from spf_bench.bench.vbench_run import brief, score_run
 
         summary["vbench"] = brief(score_run(s.run_dir, vbench, out_dir=out_dir))
+        rec.atomic_write_json(out_dir / "summary.json", summary)
+    if s.report and s.out_dir is None:  # a sweep's report comes with its merge
+        from spf_bench.bench.report import write_report
+
+        summary["report"] = str(write_report(s.run_dir))
         rec.atomic_write_json(out_dir / "summary.json", summary)
     return summary

@@ -177,6 +177,7 @@ nav.pages{margin:10px 0;display:flex;flex-wrap:wrap;gap:6px}
 nav.pages a,nav.pages span{padding:2px 8px;border:1px solid var(--line);border-radius:4px;
 text-decoration:none}
 nav.pages span{background:var(--fg);color:#fff}
+td.runs a{display:block;overflow-wrap:anywhere;min-width:12em}
 section.item{border:1px solid var(--line);border-radius:6px;padding:12px 14px;margin:14px 0}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 .chart svg{width:420px;height:auto;max-width:100%}
@@ -977,20 +978,35 @@ def write_report(
     return root / REPORT_NAME
 
 
-def _run_groups(run_dir: Path) -> list[tuple[str, ...]]:
-    """The (model, retime, embedder, pacing) groups of a run's records."""
+def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
+    """``{(model, retime, embedder, pacing): config hashes}`` of a run's records."""
     import pandas as pd
 
     from spf_bench.bench.leaderboard import GROUP_KEYS
     from spf_bench.bench.records import collect_records
 
+    cols = [*GROUP_KEYS, "config_hash"]
     if (run_dir / "records.parquet").is_file():
-        df = pd.read_parquet(run_dir / "records.parquet", columns=list(GROUP_KEYS))
+        df = pd.read_parquet(run_dir / "records.parquet")
     else:
         df = pd.DataFrame(collect_records(run_dir))
     if not len(df) or any(k not in df for k in GROUP_KEYS):
-        return []
-    return [tuple(str(v) for v in t) for t in df[list(GROUP_KEYS)].drop_duplicates().to_numpy()]
+        return {}
+    if "config_hash" not in df:
+        df["config_hash"] = ""
+    out: dict[tuple[str, ...], set[str]] = {}
+    for row in df[cols].astype(str).drop_duplicates().itertuples(index=False):
+        out.setdefault(tuple(row[:-1]), set()).add(row[-1])
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _row_hashes(row: Mapping[str, Any]) -> frozenset[str] | None:
+    """Config hashes of a leaderboard row (``config_hash`` or ``config_hashes``, ``+``-joined);
+    ``None`` when the leaderboard has neither column or the row has no hash."""
+    for col in ("config_hash", "config_hashes"):
+        if col in row:
+            return frozenset(h for h in str(row[col]).split("+") if h) or None
+    return None
 
 
 def _ci_bar(m: Any, lo: Any, hi: Any, x0: float, x1: float, zero: bool) -> str:
@@ -1034,7 +1050,7 @@ def _scale(lb: Any, cols: Sequence[str], zero: bool) -> tuple[float, float]:
 def write_leaderboard_html(
     df: Any,
     path: str | os.PathLike,
-    run_dirs: Mapping[tuple[str, ...], Sequence[str | os.PathLike]] | Sequence[str | os.PathLike],
+    run_dirs: Sequence[str | os.PathLike],
     *,
     write_reports: bool = True,
     title: str = "spf-bench leaderboard",
@@ -1044,12 +1060,13 @@ def write_leaderboard_html(
 
     Args:
         df: the leaderboard (``pandas.DataFrame`` of
-            :func:`spf_bench.bench.leaderboard.build_leaderboard`: one row per model x retime x
-            embedder x pacing, with the ``linearity_*`` and ``delta_linearity*`` CI columns).
+            :func:`spf_bench.bench.leaderboard.build_leaderboard`: model, retime, embedder,
+            pacing, the ``linearity_*`` and ``delta_linearity*`` CI columns, and, where present,
+            ``config_hash`` or ``config_hashes`` (``+``-joined) and ``vbench_<dim>_mean/_std``).
         path: output HTML file (written atomically), e.g. ``results/leaderboard.html``.
-        run_dirs: the runs behind the rows: either ``{(model, retime, embedder, pacing):
-            [run_dir, ...]}``, or a sequence of run directories (each run's groups are read from
-            its records).
+        run_dirs: the run directories behind the rows. A row links to every run whose records
+            have its model, retime, embedder and pacing and, when the leaderboard has a config
+            hash column, one of its config hashes.
         write_reports: write the ``report.html`` of a run that has none, or whose report is
             older than its ``records.parquet`` (:func:`write_report`), so that no link is
             broken. With ``False``, a row whose run has no report shows its run directory
@@ -1065,19 +1082,12 @@ def write_leaderboard_html(
     from spf_bench.bench.leaderboard import GROUP_KEYS, VBENCH_PREFIX
 
     path = Path(path)
-    if isinstance(run_dirs, Mapping):
-        groups = {tuple(map(str, k)): [Path(d) for d in v] for k, v in run_dirs.items()}
-    else:
-        groups = {}
-        for d in map(Path, run_dirs):
-            for key in _run_groups(d):
-                groups.setdefault(key, []).append(d)
-    for dirs in groups.values():
-        for d in dirs:
-            rep, recs = d / REPORT_NAME, d / "records.parquet"
-            if write_reports and (not rep.is_file() or (recs.is_file() and _stale(rep, recs))):
-                log.info("leaderboard: writing %s", rep)
-                write_report(d)
+    runs = [(Path(d), _run_groups(Path(d))) for d in dict.fromkeys(map(str, run_dirs))]
+    for d, _ in runs:
+        rep, recs = d / REPORT_NAME, d / "records.parquet"
+        if write_reports and (not rep.is_file() or (recs.is_file() and _stale(rep, recs))):
+            log.info("leaderboard: writing %s", rep)
+            write_report(d)
     base = path.resolve().parent
     lin = _scale(df, ("linearity_ci_low", "linearity_ci_high", "linearity_mean"), False)
     dlt = _scale(df, ("delta_linearity_ci_low", "delta_linearity_ci_high", "delta_linearity"), True)
@@ -1086,11 +1096,18 @@ def write_leaderboard_html(
         for c in df.columns
         if c.startswith(VBENCH_PREFIX) and c.endswith("_mean")
     )
+    ext = sorted(
+        c[len("ext_") : -len("_mean")]
+        for c in df.columns
+        if c.startswith("ext_") and c.endswith("_mean")
+    )
+    ident = [c for c in ("seed", "config_hash", "config_hashes") if c in df.columns]
     rows = []
     for r in df.to_dict("records"):
         key = tuple(str(r[k]) for k in GROUP_KEYS)
+        hashes = _row_hashes(r)
         links = []
-        for d in groups.get(key, []):
+        for d in (d for d, g in runs if key in g and (hashes is None or g[key] & hashes)):
             rep = d / REPORT_NAME
             if rep.is_file():
                 try:
@@ -1105,6 +1122,11 @@ def write_leaderboard_html(
             f"{_pm(r.get(f'vbench_{d}_mean'), r.get(f'vbench_{d}_std'), '.3f')}</td>"
             for d in dims
         )
+        for m in ext:  # external per-video metrics: mean, Spearman rho vs Linearity [95% CI]
+            mean, rho = r.get(f"ext_{m}_mean"), r.get(f"ext_{m}_rho")
+            rci = _ci(r.get(f"ext_{m}_rho_ci_low"), r.get(f"ext_{m}_rho_ci_high"), ".2f")
+            vb += f"<td data-v='{_dv(mean)}'>{_num(mean, '.3f')}</td>"
+            vb += f"<td data-v='{_dv(rho)}'>{_num(rho, '+.2f')} {rci}</td>"
         bar_l = _ci_bar(
             r.get("linearity_mean"),
             r.get("linearity_ci_low"),
@@ -1125,27 +1147,32 @@ def write_leaderboard_html(
         mj, gt = r.get("max_jump_mean"), r.get("gt_rms_error_mean")
         rows.append(
             "<tr>"
-            + "".join(f"<td class='l'>{_e(r[k])}</td>" for k in GROUP_KEYS)
+            + "".join(f"<td class='l'>{_e(r[k])}</td>" for k in (*GROUP_KEYS, *ident))
             + f"<td>{_e(r.get('n'))}</td><td>{_e(r.get('n_failed'))}</td>"
             f"<td data-v='{_dv(lm)}'>{_pm(lm, r.get('linearity_std'), '.3f')}</td>"
             f"<td data-v='{_dv(lm)}'>{bar_l} {ci_l}</td>"
             f"<td data-v='{_dv(dl)}'>{bar_d} {_num(dl, '+.3f')} {ci_d}</td>"
             f"<td data-v='{_dv(mj)}'>{_num(mj, '.3f')}</td>"
             f"<td data-v='{_dv(gt)}'>{_num(gt, '.3f')}</td>{vb}"
-            f"<td class='l'>{' '.join(links) or '–'}</td></tr>"
+            f"<td class='l runs'>{' '.join(links) or '–'}</td></tr>"
         )
     vb_head = "".join(f"<th>VBench {_e(d)}</th>" for d in dims)
+    vb_head += "".join(
+        f"<th>{_e(m)} (mean)</th><th>{_e(m)}: Spearman ρ vs Linearity [95% CI]</th>" for m in ext
+    )
     table = (
         "<table class='sortable'><thead><tr>"
-        + "".join(f"<th class='l'>{k}</th>" for k in GROUP_KEYS)
+        + "".join(f"<th class='l'>{_e(k.replace('_', ' '))}</th>" for k in (*GROUP_KEYS, *ident))
         + "<th>n</th><th>failed</th><th>Linearity (mean ± std)</th>"
         f"<th>95% CI of the mean Linearity</th><th>Δ vs baseline [95% CI]</th>"
         f"<th>max jump</th><th>GT RMS err.</th>{vb_head}<th class='l'>report</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
     notes = (
-        "<p class='sub'>One row per model × retime × embedder × pacing; each item scored at its "
-        "final ReTime iteration. Bars: 95% BCa bootstrap CI (blue) and mean (orange) on a scale "
+        "<p class='sub'>One row per model × retime × embedder × pacing"
+        + (" × " + " × ".join(c.replace("_", " ") for c in ident) if ident else "")
+        + "; each item scored at its final ReTime iteration. Bars: 95% BCa bootstrap CI (blue) "
+        "and mean (orange) on a scale "
         "shared by the column; the Δ column marks 0. Click a header to sort. The CSV beside this "
         "file holds every column.</p>"
     )

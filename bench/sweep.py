@@ -349,12 +349,19 @@ def _merge_config(run_dir: Path, info: dict[str, Any], plots: bool) -> dict[str,
     if not rows:
         return out
     config_json = Path(info["out_dir"]) / "config.json"  # identical across shards but for shard
+    want_report = False
     if config_json.exists():
-        atomic_write_json(run_dir / "config.json", json.loads(config_json.read_text()))
+        job_config = json.loads(config_json.read_text())
+        atomic_write_json(run_dir / "config.json", job_config)
+        want_report = bool(job_config.get("config", {}).get("report", False))
     extra = {k: info[k] for k in ("model", "retime", "embedder", "pacing")}
     _, summary = merge_run(
         run_dir, info["config_hash"], plots=plots, extra={**extra, "merged_from": "sweep"}
     )
+    if want_report:
+        from spf_bench.bench.report import write_report
+
+        out["report"] = str(write_report(run_dir))
     out["per_iteration"] = summary["per_iteration"]
     return out
 

@@ -34,6 +34,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -248,6 +249,9 @@ def save_checkpoint(result: TrainResult, path: str | Path) -> str:
     state = {k: v.detach().contiguous().clone() for k, v in result.model.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(state, str(tmp), metadata=_metadata(result.settings, result))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a shipped file follows the umask
     tmp.replace(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -288,7 +292,7 @@ def write_card(
     card: Path,
     plot: Path | None,
     command: str,
-    host: str = "this project's shared 2-core CPU machine",
+    host: str | None = None,
 ) -> None:
     """Write the model card (markdown) for the checkpoint at ``ckpt``.
 
@@ -299,8 +303,14 @@ def write_card(
         card: where to write the card.
         plot: the loss-curve PNG (named in the card), or ``None``.
         command: the command that trained it.
-        host: where it ran (with what load), for the wall time row.
+        host: where it ran, for the wall time row (default: the CPU count and the 15-minute
+            load average now, since other jobs sharing the cores change the wall time).
     """
+    if host is None:
+        host = (
+            f"{os.cpu_count()} CPU cores shared with other jobs (15-min load average "
+            f"{os.getloadavg()[2]:.1f} at the end)"
+        )
     import diffusers
     import torch
 

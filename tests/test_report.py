@@ -389,6 +389,23 @@ def test_leaderboard_html_links_every_row_to_its_report(runs, tmp_path):
     assert _check_refs_offline(path) >= 2
 
 
+def test_leaderboard_html_matches_runs_by_config_hash(runs, tmp_path):
+    """Two rows of one model x retime x embedder x pacing that differ in config hash (two
+    settings, or two seeds) each link to their own run only."""
+    other = tmp_path / "warped_b"
+    shutil.copytree(runs["warped"], other)
+    df = pd.read_parquet(other / "records.parquet")
+    df["config_hash"] = "feedface00"
+    df.to_parquet(other / "records.parquet", index=False)
+    lb = build_leaderboard(load_records([runs["warped"]]), n_resamples=99)
+    lb = pd.concat([lb, lb.assign(config_hash="feedface00")], ignore_index=True)
+    path = write_leaderboard_html(lb, tmp_path / "lb.html", [runs["warped"], other, runs["none"]])
+    rows = _parse(path).rows
+    assert len(rows) == 2
+    targets = [[_resolve(path, h)[0].parent for h in hrefs] for hrefs in rows]
+    assert targets == [[runs["warped"].resolve()], [other.resolve()]]
+
+
 def test_leaderboard_main_writes_html(runs, tmp_path):
     from spf_bench.bench.leaderboard import main
 
@@ -402,7 +419,7 @@ def test_leaderboard_main_writes_html(runs, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- browser
-def test_report_in_headless_chromium(runs, browser, tmp_path):
+def test_report_in_headless_chromium(browser, runs, tmp_path):  # browser first: skip early
     rd = tmp_path / "run"
     shutil.copytree(runs["warped"], rd)
     write_report(rd, page_size=1)  # two pages: the overview + item 1, then item 2
@@ -427,7 +444,7 @@ def test_report_in_headless_chromium(runs, browser, tmp_path):
     assert not _severe(browser)
 
 
-def test_leaderboard_in_headless_chromium(runs, browser, tmp_path):
+def test_leaderboard_in_headless_chromium(browser, runs, tmp_path):
     path = _leaderboard(runs, tmp_path / "results" / "leaderboard.html")
     counts = _check_page_in_browser(browser, path, play=False)
     assert counts["refs"] >= 2

@@ -161,7 +161,10 @@ class _Crossfade:
         self.takes_base = takes_base
 
     def frames(self, positions):
-        p = np.arange(self.n, dtype=float) if positions is None else np.atleast_2d(positions).mean(0)
+        if positions is None:
+            p = np.arange(self.n, dtype=float)
+        else:
+            p = np.atleast_2d(positions).mean(0)
         alpha = 1 / (1 + np.exp(-(p / (self.n - 1) - 0.5) * 14))
         out = (1 - alpha)[:, None, None, None] * self.a + alpha[:, None, None, None] * self.b
         return GeneratedVideo(frames=(out * 255).round().astype(np.uint8), fps=16.0)

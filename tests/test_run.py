@@ -201,3 +201,15 @@ def test_default_embedder_end_to_end_shard(compose_cfg, tmp_path):
         > summary["per_iteration"][0]["linearity_mean"]
     )
     assert os.path.basename(str(rd)) == "run"
+
+
+@pytest.mark.parametrize("model", ["morph", "footage", "wan22_tiny", "ltx2_tiny", "pacing_gt"])
+def test_composed_config_pickles_by_reference(compose_cfg, model):
+    # submitit ships each job's config to the cluster by pickle: the schema classes and choice
+    # enums must be importable by name (bench/config.py), and the round trip must be exact.
+    import pickle
+
+    cfg = compose_cfg([f"model={model}"])
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and type(again.retime.name) is type(cfg.retime.name)
+    assert resolved_config(again) == resolved_config(cfg)
