@@ -1,8 +1,9 @@
 """Calibrate the no-progress test on a labelled suite of real clips (docs/method.md, Sec. 1).
 
 Every clip of the suite is built from real data, embedded once per embedder (cached as
-``.npz``), run through the measurement kernel's test (:func:`spf_bench.metrics.progress.
-progress_statistic`) and classified against its label:
+``.npz``), run through the measurement kernel's no-progress test
+(:mod:`spf_bench.metrics.no_progress`, docs/method.md, Sec. 1, step 7) and classified against
+its label:
 
 ``static`` (no semantic progress: the frames are exchangeable, nothing accumulates)
     a real photo (scikit-image / scikit-learn stills, 256 x 256) repeated for 60 frames with
@@ -42,7 +43,8 @@ Outputs (``--out``, default ``results/no_progress``):
 
 - ``clips.csv``: one row per embedder x clip: label, family, frames, the statistic, the
   decision at the threshold, ``total_change``, Linearity with the test off (what main
-  reported) and on;
+  reported) and on; each static clip also appears with every frame shown twice
+  (``~dup``, family ``duplicated``: a frame-rate up-conversion);
 - ``rates.csv`` / ``rates.md``: per embedder the false-positive rate (progress flagged), the
   false-negative rate (static not flagged), the margins (smallest progress statistic, largest
   static one) and the threshold;
@@ -288,7 +290,9 @@ def build_suite(reduced: bool = False) -> list[SuiteClip]:
             cid = f"noise-{still}-g{g:g}"
             out.append(SuiteClip(cid, "noise", partial(_static, cid, still, g)))
     if not reduced:
-        out.append(SuiteClip("exact-chelsea", "exact", partial(_static, "exact-chelsea", "chelsea", 0.0)))
+        out.append(
+            SuiteClip("exact-chelsea", "exact", partial(_static, "exact-chelsea", "chelsea", 0.0))
+        )
     for still in stills:
         for fam, fn in (
             ("shake", _shake),
@@ -354,7 +358,7 @@ def embed_suite(
     Raises:
         spf_bench.metrics.embedders.MissingWeightsError: if the embedder's weights are absent.
     """
-    from spf_bench.metrics.atomic_io import atomic_path
+    from spf_bench.metrics.atomic_io import atomic_savez
 
     out: dict[str, np.ndarray] = {}
     emb = embedder_obj
@@ -371,12 +375,280 @@ def embed_suite(
         t0 = time.perf_counter()
         frames = clip.make()
         z = np.asarray(emb.embed(frames), dtype=np.float32)
-        log.info("embedded %s with %s: %d frames in %.1f s", clip.clip_id, embedder, len(z),
-                 time.perf_counter() - t0)
+        log.info(
+            "embedded %s with %s: %d frames in %.1f s",
+            clip.clip_id,
+            embedder,
+            len(z),
+            time.perf_counter() - t0,
+        )
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, embeddings=z)
+            atomic_savez(path, embeddings=z)
         out[clip.clip_id] = z
     return out
+
+
+# ------------------------------------------------------------------------------- evaluation
+def _profile(z: np.ndarray, window: int = 30) -> np.ndarray:
+    """Mean angular distance ``D(m)`` (radians) for offsets ``m = 1 .. min(window, T - 1)``."""
+    from spf_bench.metrics import spf
+
+    t = len(z)
+    k = min(window, t - 1)
+    dist = spf._diagonal_distances(np.asarray(z, dtype=np.float64), k, 1.0)
+    return np.array([dist[m - 1, : t - m].mean() for m in range(1, k + 1)])
+
+
+def _duplicated(z: np.ndarray) -> np.ndarray:
+    """Every frame shown twice (a frame-rate up-conversion): the first half, each row twice."""
+    return np.repeat(z[: len(z) // 2], 2, axis=0)
+
+
+def evaluate(
+    clips: Sequence[SuiteClip],
+    embeddings: dict[str, np.ndarray],
+    embedder: str,
+    *,
+    threshold: float | None = None,
+    duplicates: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the no-progress test on every clip and compare with its label.
+
+    Each static clip is also tested with every frame duplicated (``<clip_id>~dup``, family
+    ``duplicated``: frame-rate up-conversion, which halves the near-offset distances), built
+    from its embeddings (a frame's embedding does not depend on its neighbours).
+
+    Args:
+        clips: the labelled clips.
+        embeddings: ``{clip_id: (T, D)}`` from :func:`embed_suite`.
+        embedder: embedder name (a column).
+        threshold: radians; ``None`` = :class:`spf_bench.metrics.measure.SPFSettings`' default.
+        duplicates: add the duplicated-frame variants of the static clips.
+
+    Returns:
+        One dict per clip: ``embedder, clip_id, family, label, frames, statistic (rad),
+        threshold, flagged, correct, near, far`` (mean distance at offset 1 and at the window's
+        far end, rad), ``total_change``, ``linearity_test_off``, ``linearity``.
+    """
+    from spf_bench.metrics.measure import SPFSettings, measure_embeddings
+
+    base = SPFSettings(bootstrap=0)
+    if threshold is not None:
+        base = dataclasses.replace(base, progress_threshold=float(threshold))
+    off = dataclasses.replace(base, progress_threshold=0.0)
+    items: list[tuple[str, str, str, np.ndarray]] = []
+    for c in clips:
+        z = embeddings[c.clip_id]
+        items.append((c.clip_id, c.family, c.label, z))
+        if duplicates and c.label == "static":
+            items.append((f"{c.clip_id}~dup", "duplicated", "static", _duplicated(z)))
+    rows = []
+    for clip_id, family, label, z in items:
+        m = measure_embeddings(z, base, keep_embeddings=False)
+        m_off = measure_embeddings(z, off, keep_embeddings=False)
+        prof = _profile(z, base.window)
+        flagged = bool(m.degenerate)
+        rows.append(
+            {
+                "embedder": embedder,
+                "clip_id": clip_id,
+                "family": family,
+                "label": label,
+                "frames": len(z),
+                "statistic": float(m.progress_statistic),
+                "threshold": float(base.progress_threshold),
+                "flagged": flagged,
+                "correct": flagged == (label == "static"),
+                "near": float(prof[0]),
+                "far": float(prof[-1]),
+                "total_change": float(m.spf.total_change),
+                "linearity_test_off": float(m_off.scores.linearity_score),
+                "linearity": float(m.scores.linearity_score),
+            }
+        )
+    return rows
+
+
+def rates(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """False-positive and false-negative rates per embedder.
+
+    A *false positive* is a progress clip flagged (a real transformation losing its score); a
+    *false negative* a static clip not flagged (a frozen clip keeping a score).
+
+    Returns:
+        One dict per embedder: ``embedder, threshold, n_progress, n_static, false_positives,
+        false_negatives, fp_rate, fn_rate, min_progress_statistic, max_static_statistic``
+        (radians; the margins on either side of the threshold) and the clips that set them.
+    """
+    out = []
+    for emb in dict.fromkeys(r["embedder"] for r in rows):
+        rs = [r for r in rows if r["embedder"] == emb]
+        prog = [r for r in rs if r["label"] == "progress"]
+        stat = [r for r in rs if r["label"] == "static"]
+        fp = [r["clip_id"] for r in prog if r["flagged"]]
+        fn = [r["clip_id"] for r in stat if not r["flagged"]]
+        lo = min(prog, key=lambda r: r["statistic"])
+        hi = max(stat, key=lambda r: r["statistic"])
+        out.append(
+            {
+                "embedder": emb,
+                "threshold": rs[0]["threshold"],
+                "n_progress": len(prog),
+                "n_static": len(stat),
+                "false_positives": len(fp),
+                "false_negatives": len(fn),
+                "fp_rate": len(fp) / max(1, len(prog)),
+                "fn_rate": len(fn) / max(1, len(stat)),
+                "min_progress_statistic": lo["statistic"],
+                "min_progress_clip": lo["clip_id"],
+                "max_static_statistic": hi["statistic"],
+                "max_static_clip": hi["clip_id"],
+                "misclassified": " ".join(fp + fn),
+            }
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------- outputs
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    from spf_bench.metrics.atomic_io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def _rates_markdown(rate_rows: Sequence[dict[str, Any]], sens: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "# No-progress test: error rates on the labelled suite",
+        "",
+        "Made by `python -m spf_bench.bench.calibrate_progress --out results/no_progress`.",
+        "Statistic: accumulated change G (mean angle at far minus near frame offsets, radians,",
+        "max over blocks of the window); a clip with G below the threshold is flagged",
+        "`degenerate` (docs/method.md, Sec. 1, step 7).",
+        "",
+        "| embedder | threshold (rad) | progress clips | static clips | false positives | "
+        "false negatives | min G, progress | max G, static |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rate_rows:
+        lines.append(
+            f"| {r['embedder']} | {r['threshold']:g} | {r['n_progress']} | {r['n_static']} | "
+            f"{r['false_positives']} ({r['fp_rate']:.1%}) | {r['false_negatives']} "
+            f"({r['fn_rate']:.1%}) | {r['min_progress_statistic']:.3f} "
+            f"({r['min_progress_clip']}) | {r['max_static_statistic']:.3f} "
+            f"({r['max_static_clip']}) |"
+        )
+    if sens:
+        lines += [
+            "",
+            "Detection limit: slow pans over chelsea (60 frames, 3 grey levels of noise, H.264):",
+            "",
+            "| embedder | pan over 60 frames (px) | G (rad) | flagged |",
+            "|---|---|---|---|",
+        ]
+        for r in sens:
+            px = r["clip_id"].split("-")[-1].removesuffix("px")
+            lines.append(f"| {r['embedder']} | {px} | {r['statistic']:.3f} | {r['flagged']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _figure(
+    path: Path,
+    clips: Sequence[SuiteClip],
+    embs: dict[str, dict[str, np.ndarray]],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spf_bench.metrics.atomic_io import atomic_path
+
+    names = list(embs)
+    fig, axes = plt.subplots(2, len(names), figsize=(6.2 * len(names), 8.4), squeeze=False)
+    fams = [*FAMILIES, "duplicated"]
+    colours = {f: plt.cm.tab20(i / len(fams)) for i, f in enumerate(fams)}
+    for j, emb in enumerate(names):
+        ax = axes[0, j]
+        for fam in FAMILIES:
+            profs = [_profile(embs[emb][c.clip_id]) for c in clips if c.family == fam]
+            if not profs:
+                continue
+            n = min(len(p) for p in profs)
+            mean = np.mean([p[:n] for p in profs], axis=0)
+            ls = "--" if FAMILIES[fam] == "static" else "-"
+            ax.plot(np.arange(1, n + 1), mean, ls, color=colours[fam], label=fam)
+        ax.set_yscale("log")
+        ax.set_xlabel("frame offset m")
+        ax.set_ylabel("mean angular distance D(m), rad")
+        ax.set_title(f"{emb}: D(m) per family (dashed: static)", fontsize=10)
+        ax.legend(fontsize=7, ncol=2)
+        ax = axes[1, j]
+        rs = [r for r in rows if r["embedder"] == emb]
+        order = {f: i for i, f in enumerate(fams)}
+        for r in rs:
+            y = order[r["family"]] + np.random.default_rng(_seed(r["clip_id"])).uniform(-0.25, 0.25)
+            marker = "o" if r["correct"] else "x"
+            ax.scatter(
+                max(r["statistic"], 1e-4), y, color=colours[r["family"]], marker=marker, s=18
+            )
+        ax.axvline(rs[0]["threshold"], color="k", lw=1)
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(fams)), fams, fontsize=8)
+        ax.set_xlabel("accumulated change G, rad (line: threshold; G <= 1e-4 drawn at 1e-4)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line (module docs). Returns 0 when every clip is classified correctly, 1 if not."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="results/no_progress", help="output folder")
+    ap.add_argument("--embedders", nargs="+", default=["pixel", "efficientnet_lite0"])
+    ap.add_argument("--cache", default=str(default_cache_dir()), help="embedding cache folder")
+    ap.add_argument("--threshold", type=float, default=None, help="radians (default: SPFSettings)")
+    ap.add_argument("--reduced", action="store_true", help="the tests' small suite")
+    ap.add_argument("--no-sensitivity", action="store_true", help="skip the slow-pan sweep")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    clips = build_suite(reduced=args.reduced)
+    sens_clips = [] if args.no_sensitivity else sensitivity_suite()
+    rows, sens, embs = [], [], {}
+    for emb in args.embedders:
+        embs[emb] = embed_suite(clips, emb, args.cache)
+        rows += evaluate(clips, embs[emb], emb, threshold=args.threshold)
+        if sens_clips:
+            z = embed_suite(sens_clips, emb, args.cache)
+            sens += evaluate(sens_clips, z, emb, threshold=args.threshold, duplicates=False)
+    rate_rows = rates(rows)
+    _write_csv(out / "clips.csv", rows)
+    _write_csv(out / "rates.csv", rate_rows)
+    if sens:
+        _write_csv(out / "sensitivity.csv", sens)
+    from spf_bench.metrics.atomic_io import atomic_write_text
+
+    atomic_write_text(out / "rates.md", _rates_markdown(rate_rows, sens))
+    _figure(out / "profiles.png", clips, embs, rows)
+    for r in rate_rows:
+        print(
+            f"{r['embedder']:20s} threshold {r['threshold']:.3f} rad: "
+            f"false positives {r['false_positives']}/{r['n_progress']}, "
+            f"false negatives {r['false_negatives']}/{r['n_static']}; "
+            f"min G progress {r['min_progress_statistic']:.3f} ({r['min_progress_clip']}), "
+            f"max G static {r['max_static_statistic']:.3f} ({r['max_static_clip']})"
+        )
+    print(f"wrote {out}/ in {time.perf_counter() - t0:.0f} s")
+    return 0 if all(r["false_positives"] + r["false_negatives"] == 0 for r in rate_rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

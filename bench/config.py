@@ -352,6 +352,7 @@ MODEL_FAMILIES: dict[str, str] = {
     "pacing_gt": "spf_bench.generators.pacing_gt.PacingGTGenerator",
     "wan22": "spf_bench.generators.wan22.Wan22Generator",
     "ltx2": "spf_bench.generators.ltx2.LTX2Generator",
+    "wan22_toy": "spf_bench.generators.wan22_toy.Wan22ToyGenerator",
 }
 
 #: Keys of a ``conf/model`` file that are not constructor arguments of its generator.
@@ -590,7 +591,9 @@ def input_digests(target: str, kwargs: dict[str, Any]) -> dict[str, str]:
     classmethod (:class:`spf_bench.generators.base.Generator`); without it, no files.
 
     Returns:
-        ``{path: sha256 hex}``, sorted by path.
+        ``{path: sha256 hex}``, sorted by path; files shipped inside spf-bench (prompt suite,
+        toy checkpoint) are named ``spf_bench/<path in the package>`` so the identity does not
+        depend on where the package lives.
 
     Raises:
         ValueError: the generator cannot be imported or an input cannot be read (naming it).
@@ -598,9 +601,17 @@ def input_digests(target: str, kwargs: dict[str, Any]) -> dict[str, str]:
     lister = getattr(_import_target(target), "input_files", None)
     if lister is None:
         return {}
+    from spf_bench.conf import CONF_DIR
+
+    root = CONF_DIR.parent.resolve()  # the package: the checkout, or site-packages/spf_bench
+
+    def key(p: Path) -> str:  # files shipped with spf-bench by package path: same on any host
+        p = p.resolve()
+        return f"spf_bench/{p.relative_to(root)}" if p.is_relative_to(root) else str(p)
+
     try:
-        files = sorted({str(Path(p)) for p in lister(**kwargs)})
-        return {p: file_digest(p) for p in files}
+        files = sorted({Path(p) for p in lister(**kwargs)})
+        return dict(sorted((key(p), file_digest(p)) for p in files))
     except (OSError, RuntimeError) as err:
         raise ValueError(f"cannot read the inputs of model {target}: {err}") from err
 

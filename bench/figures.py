@@ -444,9 +444,9 @@ def fig_embedder_ablation(
             groups[f"GT {tr}"] = g[["embedder", "rms_error"]]
     if not ab.empty:
         for model, g in ab.groupby("model"):
-            g = g[np.isfinite(g.gt_rms_error.astype(float))]
+            g = g[np.isfinite(g.rms_s_vs_designed.astype(float))]
             if len(g):
-                groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.gt_rms_error)
+                groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.rms_s_vs_designed)
     embs = list(
         dict.fromkeys(
             [*(gt.embedder if not gt.empty else []), *(ab.embedder if not ab.empty else [])]

@@ -79,7 +79,7 @@ Columns (:data:`COLUMNS`; stable, in this order, then the VBench and external co
     max_deviation_mean         mean max ``|S - L|`` (fraction of total change)
     total_change_mean          mean total semantic change, radians
     target_deviation_mean      mean RMS of ``S`` minus the target pacing curve
-    gt_rms_error_mean          mean RMS of ``S`` minus designed progress (synthetic models; NaN
+    rms_s_vs_designed_mean          mean RMS of ``S`` minus designed progress (synthetic models; NaN
                                otherwise)
     n_paired                   items with a baseline and a final iteration > 0
     baseline_linearity_mean    mean iteration-0 Linearity of the paired items
@@ -232,7 +232,7 @@ COLUMNS: dict[str, str] = {
     "max_deviation_mean": "mean max |S - L| (fraction of total change)",
     "total_change_mean": "mean total semantic change, radians",
     "target_deviation_mean": "mean RMS of S minus the target pacing curve",
-    "gt_rms_error_mean": "mean RMS of S minus designed progress (synthetic items)",
+    "rms_s_vs_designed_mean": "mean RMS of S minus designed progress (synthetic items)",
     "n_paired": "items with a baseline and a final iteration > 0",
     "baseline_linearity_mean": "mean iteration-0 Linearity of the paired items",
     "delta_linearity": "mean final - baseline Linearity of the paired items",
@@ -714,7 +714,7 @@ def _group_row(
         max_deviation_mean=_mean(ok.max_deviation),
         total_change_mean=_mean(ok.total_change),
         target_deviation_mean=_mean(ok.target_deviation),
-        gt_rms_error_mean=_mean(ok.gt_rms_error),
+        rms_s_vs_designed_mean=_mean(ok.rms_s_vs_designed),
         n_paired=int(d.size),
         baseline_linearity_mean=_mean(b),
         delta_linearity=_mean(d),
@@ -769,7 +769,7 @@ def _prepared(records: Any) -> Any:
     if missing:
         raise ValueError(f"records lack column(s) {missing}")
     df = records.copy()
-    for col in ("max_jump", "max_deviation", "total_change", "target_deviation", "gt_rms_error"):
+    for col in ("max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed"):
         if col not in df:
             df[col] = np.nan
     if "degenerate" not in df:
@@ -1296,7 +1296,7 @@ def render_markdown(
                     f"{r.total_change_mean:.2f}" if math.isfinite(r.total_change_mean) else "–"
                 ),
                 "GT RMS err.": (
-                    f"{r.gt_rms_error_mean:.3f}" if math.isfinite(r.gt_rms_error_mean) else "–"
+                    f"{r.rms_s_vs_designed_mean:.3f}" if math.isfinite(r.rms_s_vs_designed_mean) else "–"
                 ),
                 "failed": r.n_failed,
             }

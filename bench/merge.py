@@ -108,7 +108,7 @@ def summarise(df, wall_s: float) -> dict[str, Any]:
     Returns:
         ``{"n_items", "n_records", "n_failed", "failures", "per_iteration", "linearity_gain_mean",
         "wall_time_s"}``; ``per_iteration[k]`` has ``n``, ``n_degenerate``, ``linearity_mean``,
-        ``linearity_std`` (ddof 1), ``max_jump_mean``, ``gt_rms_error_mean``.
+        ``linearity_std`` (ddof 1), ``max_jump_mean``, ``rms_s_vs_designed_mean``.
     """
     ok = df[df.status == "ok"]
     held = heldout_frame(ok)
@@ -119,7 +119,7 @@ def summarise(df, wall_s: float) -> dict[str, Any]:
             "n_degenerate": int(g.degenerate.sum()),
             **_mean_std(g.linearity_score),
             "max_jump_mean": float(g.max_jump.mean()),
-            "gt_rms_error_mean": float(g.gt_rms_error.mean()),
+            "rms_s_vs_designed_mean": float(g.rms_s_vs_designed.mean()),
             "heldout": {
                 str(e): {"n": len(h), **_mean_std(h.linearity_score)}
                 for e, h in held[held.iteration == it].groupby("embedder")

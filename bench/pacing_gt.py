@@ -24,7 +24,7 @@ Three ways in:
 - ``python bench/run.py experiment=pacing_gt embedder=pixel``: the same sequences as a Hydra
   model (:class:`spf_bench.generators.pacing_gt.PacingGTGenerator`,
   ``conf/model/pacing_gt.yaml``) through the standard pipeline, so the records carry
-  ``gt_rms_error`` and the leaderboard picks them up; it honours warped positions, so
+  ``rms_s_vs_designed`` and the leaderboard picks them up; it honours warped positions, so
   ``retime=warped`` works on it too. :func:`analyze_run` adds max error and slope Spearman
   from such a run directory (``python bench/pacing_gt.py --runs RUN_DIR...``).
 - :func:`run_pacing_gt` from Python.

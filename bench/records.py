@@ -26,12 +26,16 @@ max_jump_frame         int         frame where that rise lands (-1 if degenerate
 total_change           float       total semantic change, radians
 degenerate             bool        no semantic change above numerical noise
 target_deviation       float       RMS of S minus the target pacing curve
+linearity_ci_low       float       95% bootstrap interval of linearity_score (resampled pair
+linearity_ci_high      float       residuals, spf.bootstrap times; docs/method.md Sec. 2); NaN if off
+progress_statistic     float       no-progress statistic G, radians (far minus near pair angle;
+                                   degenerate when below spf.progress_threshold; docs/method.md 1.7)
 keyframes              str         semantic keyframes, frames, space-separated (docs/method.md, 5)
 heldout                str         JSON ``{embedder: {linearity_score, max_deviation, max_jump,
                                    max_jump_frame, total_change, degenerate, target_deviation}}``:
                                    the same video scored by each held-out embedder
                                    (``eval_embedders``); ``{}`` when none
-gt_rms_error           float       RMS of S minus the designed progress (synthetic items), or NaN
+rms_s_vs_designed      float       RMS of S minus the designed progress (synthetic items), or NaN
 video_path             str         mp4 of this iteration, relative to the run directory
 spf_path               str         npz with progress, raw S, embeddings, positions, tau
 config_hash            str         hash of the resolved config (items, model, SPF, embedder...)
@@ -91,9 +95,12 @@ COLUMNS: dict[str, str] = {
     "total_change": "float64",
     "degenerate": "bool",
     "target_deviation": "float64",
+    "linearity_ci_low": "float64",
+    "linearity_ci_high": "float64",
+    "progress_statistic": "float64",
     "keyframes": "string",
     "heldout": "string",
-    "gt_rms_error": "float64",
+    "rms_s_vs_designed": "float64",
     "video_path": "string",
     "spf_path": "string",
     "config_hash": "string",

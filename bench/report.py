@@ -548,7 +548,7 @@ def _final_stats(df: Any, emb: str | None) -> dict[str, Any]:
     }
 
 
-_METRIC_LABELS = {"linearity": "Linearity", "max_jump": "max jump", "gt_rms_error": "GT RMS err."}
+_METRIC_LABELS = {"linearity": "Linearity", "max_jump": "max jump", "rms_s_vs_designed": "GT RMS err."}
 
 
 def _summary(run: _Run) -> str:
@@ -747,7 +747,7 @@ _SCORE_COLS = (
     ("max_jump", "max jump", ".4f"),
     ("total_change", "total change (rad)", ".3f"),
     ("target_deviation", "target dev.", ".4f"),
-    ("gt_rms_error", "GT RMS err.", ".4f"),
+    ("rms_s_vs_designed", "GT RMS err.", ".4f"),
 )
 
 
@@ -1144,7 +1144,7 @@ def write_leaderboard_html(
         )
         ci_d = _ci(r.get("delta_linearity_ci_low"), r.get("delta_linearity_ci_high"), ".3f")
         lm, dl = r.get("linearity_mean"), r.get("delta_linearity")
-        mj, gt = r.get("max_jump_mean"), r.get("gt_rms_error_mean")
+        mj, gt = r.get("max_jump_mean"), r.get("rms_s_vs_designed_mean")
         rows.append(
             "<tr>"
             + "".join(f"<td class='l'>{_e(r[k])}</td>" for k in (*GROUP_KEYS, *ident))

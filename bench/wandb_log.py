@@ -25,7 +25,7 @@ def wandb_metrics(summary: dict[str, Any]) -> dict[str, float]:
     """Flat scalar metrics of a run summary, e.g. ``linearity/iter0_mean``."""
     out: dict[str, float] = {}
     for it, st in summary.get("per_iteration", {}).items():
-        for key in ("linearity_mean", "linearity_std", "max_jump_mean", "gt_rms_error_mean"):
+        for key in ("linearity_mean", "linearity_std", "max_jump_mean", "rms_s_vs_designed_mean"):
             val = st.get(key)
             if val is not None and not (isinstance(val, float) and math.isnan(val)):
                 out[f"{key.split('_')[0]}/iter{it}_{'_'.join(key.split('_')[1:])}"] = float(val)

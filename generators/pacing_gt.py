@@ -265,7 +265,7 @@ class PacingGTGenerator:
     Configured by ``conf/model/pacing_gt.yaml`` (``model=pacing_gt``). ``name = "pacing_gt"``,
     ``honours_positions = True`` (every transformation is continuous in time), ``bands = 0``.
     ``metadata["designed_progress"]`` carries the ground truth, so the pipeline records
-    ``gt_rms_error``.
+    ``rms_s_vs_designed``.
 
     Args:
         n_frames: frames per sequence (>= 3).

@@ -38,9 +38,12 @@ over ``steps`` steps of a shifted schedule ``s' = k s / (1 + (k - 1) s)`` (``shi
 
 During sampling a forward pre-hook on the transformer reads each call's timestep and sets the
 modulation ``g(s)`` (:func:`spf_bench.generators.retime.timestep_modulation`, ``g_mode``); band
-``b`` of the temporal RoPE then rotates frame ``t`` at ``t + g(s) (P_b(t) - t)``
-(:mod:`spf_bench.generators.warped_rope`). With ``P = t`` (the baseline, or ``a = 0``) the frames
-equal the stock model's bit for bit.
+``b`` of the temporal RoPE then rotates frame ``t`` at ``B_b + g(s) (P_b - B_b)``
+(:func:`spf_bench.generators.retime.in_model_positions`, :mod:`spf_bench.generators.warped_rope`):
+``P_b`` the request's positions, ``B_b`` the composition base in
+``request.extra["base_positions"]`` (the previous iteration's positions, ``reference``
+composition) or the stock grid ``t`` when absent (``accumulated``). With ``P = t`` (the
+baseline, or ``a = 0``) the frames equal the stock model's bit for bit.
 
 What it can and cannot stand for: it exercises the same rope, the same band split rule, the
 same warp code and the same loop as the 14B models, on a model whose pacing was *learned*; it
@@ -65,7 +68,7 @@ import numpy as np
 
 from spf_bench.generators.base import GeneratedVideo, GenerationRequest, GeneratorError
 from spf_bench.generators.morph import designed_profile
-from spf_bench.generators.retime import G_MODES
+from spf_bench.generators.retime import BASE_POSITIONS_KEY, G_MODES, GMode
 from spf_bench.generators.stills import STILLS, load_still
 
 __all__ = [
@@ -123,7 +126,6 @@ CLIP_KINDS: dict[str, float] = {"crossfade": 0.5, "wipe": 0.2, "move": 0.3}
 #: The shipped checkpoint (package data; ``make train-toy`` writes it).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "wan22_toy.safetensors"
 
-GMode = Literal["none", "exp_up", "exp_down", "linear", "cosine"]
 Sampler = Literal["euler", "unipc"]
 
 _PRESCALE = 128  # stills are pre-scaled so their shorter side has this many pixels
@@ -689,7 +691,8 @@ class Wan22ToyGenerator:
         return out
 
     # -- generation --------------------------------------------------------------------------
-    def _check(self, request: GenerationRequest) -> np.ndarray | None:
+    def _check(self, request: GenerationRequest) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Validate ``request``; return its ``(positions, base positions)`` (``None`` = absent)."""
         if int(request.n_frames) != N_FRAMES:
             raise GeneratorError(
                 f"wan22_toy renders {N_FRAMES} frames (its training length), got "
@@ -708,17 +711,24 @@ class Wan22ToyGenerator:
                 raise GeneratorError(
                     f"{label} must be ({SIZE}, {SIZE}, 3) uint8, got {arr.shape} {arr.dtype}"
                 )
-        if request.positions is None:
-            return None
-        p = np.asarray(request.positions, dtype=np.float64)
-        if p.shape not in ((N_FRAMES,), (self.bands, N_FRAMES)):
-            raise GeneratorError(
-                f"positions must have shape ({N_FRAMES},) or ({self.bands}, {N_FRAMES}) (bands x "
-                f"frames, output frame units), got {p.shape}"
-            )
-        if not np.all(np.isfinite(p)):
-            raise GeneratorError("positions must be finite")
-        return p
+        base = (request.extra or {}).get(BASE_POSITIONS_KEY)
+        if base is not None and request.positions is None:
+            raise GeneratorError(f"request {request.item_id} has base positions but no positions")
+        out = []
+        for what, value in (("positions", request.positions), ("base positions", base)):
+            if value is None:
+                out.append(None)
+                continue
+            p = np.asarray(value, dtype=np.float64)
+            if p.shape not in ((N_FRAMES,), (self.bands, N_FRAMES)):
+                raise GeneratorError(
+                    f"{what} must have shape ({N_FRAMES},) or ({self.bands}, {N_FRAMES}) (bands "
+                    f"x frames, output frame units), got {p.shape}"
+                )
+            if not np.all(np.isfinite(p)):
+                raise GeneratorError(f"{what} must be finite")
+            out.append(p)
+        return out[0], out[1]
 
     def noise_seed(self, request: GenerationRequest) -> int:
         """The sampler's noise seed: ``extra["noise_seed"]`` or, when absent, a CRC-32 of
@@ -731,7 +741,8 @@ class Wan22ToyGenerator:
         """Sample ``request`` with the temporal RoPE at ``request.positions``.
 
         Steps: 1. check the request; 2. set the warp's per-band positions (``None`` = stock
-        positions: the same code path, the stock model bit for bit) and clear its call log;
+        positions: the same code path, the stock model bit for bit) and composition base
+        (``extra["base_positions"]``; absent = the stock grid) and clear its call log;
         3. draw the starting noise ``(1, 3, 17, 16, 16)`` from a CPU ``torch.Generator`` seeded
         with :meth:`noise_seed`; 4. sample (:func:`sample_video`; the pre-hook sets ``g(s)`` per
         call); 5. clip to ``[-1, 1]``, round to uint8 and upsample to ``out_size``.
@@ -739,27 +750,29 @@ class Wan22ToyGenerator:
         Args:
             request: an item of :meth:`items` (or any 17-frame request with 16 x 16 uint8
                 ``first_image`` and ``last_image``). ``positions``: ``None``, ``(17,)`` (every
-                band) or ``(12, 17)`` float64 output frame units.
+                band) or ``(12, 17)`` float64 output frame units; ``extra["base_positions"]``
+                (same shapes, optional) the composition base of the ``reference`` composition.
 
         Returns:
             :class:`GeneratedVideo`: ``frames`` ``(17, out_size, out_size, 3)`` uint8, ``fps``,
             ``metadata`` with ``generator``, ``checkpoint_sha256``, ``steps``, ``sampler``,
-            ``shift``, ``g_mode``, ``noise_seed``, ``native_size`` (16), ``upsample``
-            (``"nearest"``), ``warp_max_shift_frames`` (largest ``|P_b - t|``),
+            ``shift``, ``g_mode``, ``composition``, ``noise_seed``, ``native_size`` (16),
+            ``upsample`` (``"nearest"``), ``warp_max_shift_frames`` (largest ``|P_b - t|``),
             ``warp_max_rotation_rad`` (per band ``w_b max|P_b - t|``), ``g_per_call``, and
             ``seconds``.
 
         Raises:
-            GeneratorError: wrong frame count, missing or malformed keyframes, positions of
-                another shape or non-finite.
+            GeneratorError: wrong frame count, missing or malformed keyframes, positions (or
+                base positions) of another shape or non-finite, base positions without
+                positions.
         """
         import torch
 
         from spf_bench.generators.warped_rope import max_extra_rotation, wan_temporal_frequencies
 
-        positions = self._check(request)
+        positions, base = self._check(request)
         t0 = time.perf_counter()
-        self.warp.set_positions(positions, N_FRAMES)
+        self.warp.set_positions(positions, N_FRAMES, base=base)
         self.warp.reset_log()
         seed = self.noise_seed(request)
         noise = torch.randn(
@@ -792,6 +805,7 @@ class Wan22ToyGenerator:
                 "sampler": self.sampler,
                 "shift": self.shift,
                 "g_mode": self.g_mode,
+                "composition": "accumulated" if base is None else "reference",
                 "noise_seed": seed,
                 "native_size": SIZE,
                 "upsample": "nearest" if k > 1 else "none",

@@ -15,7 +15,7 @@ flat ``D(m)`` it returns a straight line, a perfect Linearity Score made of nois
 ``n = max(1, floor(k / 10))`` and the *far* offsets ``ceil(k / 2) .. k``, the accumulated
 change of a block of pair origins ``i in [b, b + k)`` is
 
-    G_b = mean_{far pairs (i, i+m), i in block} d_{i,i+m}  -  mean_{near pairs, i in block} d_{i,i+m}
+    G_b = mean_{far pairs (i, i+m), i in block} d  -  mean_{near pairs (i, i+m), i in block} d
 
 (radians; pairs pooled, so each offset counts by its number of pairs). The clip's statistic is
 ``G = max_b G_b`` over every block position (a single block when ``T <= 1.5 k``): progress
@@ -26,11 +26,14 @@ fluctuation distance); a drifting clip gives ``G ~`` the change accumulated over
 **Decision.** ``G < threshold`` (radians) means *no progress*: the clip is flagged
 ``degenerate`` (Linearity NaN, no keyframes, not retimed). The default threshold, 0.07 rad, is
 calibrated on a labelled suite of real clips (``bench/calibrate_progress.py``,
-``results/no_progress/``): H.264-decoded noise of 0.5-10 grey levels, shake, jitter and flicker
-reach at most 0.04 rad (the decoder's slowly refreshed grain makes low-noise clips drift a
-little), every real transformation at least 0.12 rad, with both offline embedders. The
-threshold is absolute (radians): embedders whose distances are on another scale (SigLIP,
-DINOv2) should be checked with the same script before trusting it.
+``results/no_progress/``): H.264-decoded stills with 0.5-10 grey levels of noise, shake, jitter,
+exposure and codec flicker, each also with duplicated frames, reach at most 0.061 rad (the
+decoder's slowly refreshed grain makes low-noise clips drift a little), every real
+transformation (slow zoom and pan, morphs, ground-truth sequences, real footage) at least
+0.094 rad, with both offline embedders. A ratio ``D(far) / D(near)`` cannot replace the
+difference: codec drift gives ratios above 2, pixel rotations (whose distances saturate) below
+2. The threshold is absolute (radians): embedders whose distances live on another scale
+(SigLIP, DINOv2) should be checked with the same script before trusting it.
 
 A clip too short for near and far offsets to differ (``k < 4``, i.e. ``T < 5`` frames) is not
 tested: its statistic is NaN and only the arccos-clip floor of step 6 applies.
@@ -118,8 +121,6 @@ def progress_statistic(dist: np.ndarray, power: float = 1.0) -> np.ndarray | flo
         c = np.concatenate([np.zeros((*x.shape[:-1], 1)), np.cumsum(x, axis=-1)], axis=-1)
         return c[..., block:] - c[..., :-block]
 
-    g = window_sums(far_sum) / window_sums(far_cnt) - window_sums(near_sum) / window_sums(
-        near_cnt
-    )
+    g = window_sums(far_sum) / window_sums(far_cnt) - window_sums(near_sum) / window_sums(near_cnt)
     out = g.max(axis=-1)
     return float(out[0]) if single else out

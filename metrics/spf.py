@@ -23,7 +23,12 @@ videos costs one factorisation and one multi-right-hand-side solve.
 Degenerate input: the arccos clip puts a floor ``arccos(1 - 1e-7) ~= 4.47e-4`` rad under every
 distance, so a static clip would otherwise give a perfectly straight ``S`` made of noise.
 :func:`compute_spf` flags a clip ``degenerate`` when its total change does not exceed twice the
-change that floor alone produces; its progress is then all zeros and its Linearity Score NaN.
+change that floor alone produces, or when it fails the no-progress test
+(:mod:`spf_bench.metrics.no_progress`: the mean distance at far frame offsets does not exceed
+the one at near offsets by ``progress_threshold`` radians, so the frames only fluctuate around
+one content: noise, shake, flicker); its progress is then all zeros and its Linearity Score NaN.
+With ``bootstrap > 0`` the result also carries a bootstrap interval of the Linearity Score
+(:mod:`spf_bench.metrics.uncertainty`).
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
+
+from spf_bench.metrics import no_progress, uncertainty
 
 __all__ = [
     "CLIP_EPS",
@@ -65,7 +73,15 @@ _BLOCK_ROWS = 256
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
-def _check_params(window: int, sigma: float, lam: float, power: float) -> None:
+def _check_params(
+    window: int,
+    sigma: float,
+    lam: float,
+    power: float,
+    *,
+    progress_threshold: float = 0.0,
+    bootstrap: int = 0,
+) -> None:
     if not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1 (frames), got {window!r}")
     if not (math.isfinite(sigma) and sigma > 0):
@@ -76,6 +92,13 @@ def _check_params(window: int, sigma: float, lam: float, power: float) -> None:
         )
     if not (math.isfinite(power) and power > 0):
         raise ValueError(f"power must be finite and > 0, got {power!r}")
+    if not (math.isfinite(progress_threshold) and progress_threshold >= 0):
+        raise ValueError(
+            f"progress_threshold must be finite and >= 0 radians (0 = no test), "
+            f"got {progress_threshold!r}"
+        )
+    if not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0 or bootstrap == 1:
+        raise ValueError(f"bootstrap must be 0 (off) or an integer >= 2, got {bootstrap!r}")
 
 
 def _check_embeddings(embeddings: np.ndarray) -> np.ndarray:
@@ -228,9 +251,19 @@ class SPFResult:
             (gradient-clipped, cumulated) ``S`` before scaling to [0, 1].
         noise_floor: the total change the arccos clip alone would produce for this ``T`` and
             window, same units (a static clip's ``total_change``).
-        degenerate: ``True`` when ``total_change <= 2 * noise_floor`` (no semantic change
-            above numerical noise): the Linearity Score is undefined.
+        degenerate: ``True`` when ``total_change <= 2 * noise_floor`` (no change above
+            numerical noise) or when the clip fails the no-progress test
+            (``progress_statistic < progress_threshold``: its frames only fluctuate around one
+            content); the Linearity Score is then undefined, there are no keyframes and nothing
+            to retime.
         window: the window actually used, ``min(window, T - 1)`` frames.
+        progress_statistic: the no-progress test's accumulated change ``G``, radians
+            (:func:`spf_bench.metrics.no_progress.progress_statistic`); NaN for clips under
+            5 frames, where the test is not defined.
+        progress_threshold: the threshold ``G`` was compared with, radians (0 = test off).
+        linearity_ci: ``(low, high)`` bootstrap interval of the Linearity Score
+            (:func:`spf_bench.metrics.uncertainty.linearity_interval`, 95%); ``(nan, nan)``
+            when not computed (``bootstrap=0``) or when the clip is degenerate.
     """
 
     progress: np.ndarray
@@ -239,6 +272,9 @@ class SPFResult:
     noise_floor: float
     degenerate: bool
     window: int
+    progress_statistic: float = math.nan
+    progress_threshold: float = 0.0
+    linearity_ci: tuple[float, float] = (math.nan, math.nan)
 
 
 def _effective_window(t: int, window: int) -> int:
@@ -265,13 +301,41 @@ def _monotone(raw: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _finish(
-    raw: np.ndarray, t: int, window: int, sigma: float, lam: float, power: float
+    raw: np.ndarray,
+    t: int,
+    window: int,
+    sigma: float,
+    lam: float,
+    power: float,
+    *,
+    dist: np.ndarray | None = None,
+    statistic: float = math.nan,
+    progress_threshold: float = 0.0,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> SPFResult:
+    """Normalise, flag and (optionally) bootstrap one solved clip.
+
+    ``dist`` (the clip's ``(k, T)`` distances) is needed only for the bootstrap.
+    """
     s, total = _monotone(raw)
     total = float(total)
     floor = _noise_floor(t, window, sigma, lam, power)
     degenerate = (not math.isfinite(total)) or total <= DEGENERATE_FACTOR * floor
+    if progress_threshold > 0 and math.isfinite(statistic) and statistic < progress_threshold:
+        degenerate = True  # no progress above the noise (docs/method.md, Sec. 1, step 7)
     progress = np.zeros(t) if degenerate else s / total
+    ci = (math.nan, math.nan)
+    if bootstrap and not degenerate and dist is not None:
+        ci = uncertainty.linearity_interval(
+            dist,
+            raw,
+            _factor(t, window, sigma, lam),
+            _pair_weights(window, sigma),
+            n_boot=bootstrap,
+            seed=seed,
+            cache_key=(t, window, sigma, lam),
+        )
     return SPFResult(
         progress=progress,
         raw=raw,
@@ -279,6 +343,9 @@ def _finish(
         noise_floor=floor,
         degenerate=bool(degenerate),
         window=window,
+        progress_statistic=float(statistic),
+        progress_threshold=float(progress_threshold),
+        linearity_ci=ci,
     )
 
 
@@ -289,6 +356,9 @@ def compute_spf(
     sigma: float = 20.0,
     lam: float = 1e-5,
     power: float = 1.0,
+    progress_threshold: float = no_progress.DEFAULT_PROGRESS_THRESHOLD,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> SPFResult:
     """Compute the SPF of one clip (paper Sec. 3; docs/method.md, Sec. 1).
 
@@ -300,6 +370,11 @@ def compute_spf(
         sigma: width of the Gaussian pair weights, frames.
         lam: Tikhonov regularisation weight.
         power: exponent ``p`` applied to the angular distances (1 = radians; 2 sharpens).
+        progress_threshold: the no-progress test's threshold on the accumulated change ``G``,
+            radians (:mod:`spf_bench.metrics.no_progress`; default 0.07); a clip below it is
+            ``degenerate``. 0 turns the test off (only the arccos-clip floor remains).
+        bootstrap: number of bootstrap resamples for ``linearity_ci`` (0 = none, else >= 2).
+        seed: seed of the bootstrap.
 
     Returns:
         :class:`SPFResult`.
@@ -308,7 +383,14 @@ def compute_spf(
         ValueError: on a wrong shape or dtype, fewer than 3 frames, NaN/inf or zero-norm
             embeddings (naming the frames), or a bad parameter.
     """
-    _check_params(window, sigma, lam, power)
+    _check_params(
+        window,
+        sigma,
+        lam,
+        power,
+        progress_threshold=progress_threshold,
+        bootstrap=bootstrap,
+    )
     z = _check_embeddings(embeddings)
     t = z.shape[0]
     k = _effective_window(t, int(window))
@@ -316,7 +398,26 @@ def compute_spf(
     raw = cho_solve_banded(
         (_factor(t, k, float(sigma), float(lam)), False), _rhs(dist, _pair_weights(k, sigma))
     )
-    return _finish(raw, t, k, float(sigma), float(lam), float(power))
+    return _finish(
+        raw,
+        t,
+        k,
+        float(sigma),
+        float(lam),
+        float(power),
+        dist=dist,
+        statistic=_statistic(dist, float(power), progress_threshold),
+        progress_threshold=float(progress_threshold),
+        bootstrap=int(bootstrap),
+        seed=int(seed),
+    )
+
+
+def _statistic(dist: np.ndarray, power: float, threshold: float) -> float | np.ndarray:
+    """The no-progress statistic of ``(k, T)`` or ``(N, k, T)`` distances (NaN when off)."""
+    if threshold <= 0:
+        return math.nan if dist.ndim == 2 else np.full(dist.shape[0], np.nan)
+    return no_progress.progress_statistic(dist, power)
 
 
 def semantic_progress(
@@ -326,16 +427,19 @@ def semantic_progress(
     sigma: float = 20.0,
     lam: float = 1e-5,
     power: float = 1.0,
+    **kwargs: Any,
 ) -> np.ndarray:
     """The normalised, monotone SPF ``S`` of one clip.
 
-    Same arguments and errors as :func:`compute_spf`.
+    Same arguments (``kwargs``: ``progress_threshold``) and errors as :func:`compute_spf`.
 
     Returns:
         ``np.ndarray`` of shape ``(T,)``, float64, non-decreasing from 0 to 1; all zeros for a
         degenerate (static) clip — use :func:`compute_spf` to see the flag.
     """
-    return compute_spf(embeddings, window=window, sigma=sigma, lam=lam, power=power).progress
+    return compute_spf(
+        embeddings, window=window, sigma=sigma, lam=lam, power=power, **kwargs
+    ).progress
 
 
 def compute_spf_batch(
@@ -345,6 +449,9 @@ def compute_spf_batch(
     sigma: float = 20.0,
     lam: float = 1e-5,
     power: float = 1.0,
+    progress_threshold: float = no_progress.DEFAULT_PROGRESS_THRESHOLD,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> list[SPFResult]:
     """Compute the SPF of many clips.
 
@@ -354,7 +461,8 @@ def compute_spf_batch(
     Args:
         embeddings: ``np.ndarray`` of shape ``(N, T, D)``, or a sequence of ``N`` arrays of
             shapes ``(T_n, D_n)`` (ragged lengths and widths allowed).
-        window, sigma, lam, power: as in :func:`compute_spf`.
+        window, sigma, lam, power, progress_threshold, bootstrap, seed: as in
+            :func:`compute_spf` (every clip's bootstrap uses ``seed``).
 
     Returns:
         ``N`` :class:`SPFResult`, in input order.
@@ -362,7 +470,14 @@ def compute_spf_batch(
     Raises:
         ValueError: as :func:`compute_spf`, prefixed with the index of the offending clip.
     """
-    _check_params(window, sigma, lam, power)
+    _check_params(
+        window,
+        sigma,
+        lam,
+        power,
+        progress_threshold=progress_threshold,
+        bootstrap=bootstrap,
+    )
     if isinstance(embeddings, np.ndarray) and embeddings.ndim != 3:
         raise ValueError(f"batched embeddings must have shape (N, T, D), got {embeddings.shape}")
     clips = list(embeddings)
@@ -388,8 +503,21 @@ def compute_spf_batch(
             raise err
         rhs = _rhs(dist, _pair_weights(k, sigma)).T  # (T, n)
         raw = cho_solve_banded((_factor(t, k, float(sigma), float(lam)), False), rhs)
+        stats = _statistic(dist, float(power), progress_threshold)
         for col, n in enumerate(idx):
-            out[n] = _finish(raw[:, col].copy(), t, k, float(sigma), float(lam), float(power))
+            out[n] = _finish(
+                raw[:, col].copy(),
+                t,
+                k,
+                float(sigma),
+                float(lam),
+                float(power),
+                dist=dist[col],
+                statistic=float(stats[col]),
+                progress_threshold=float(progress_threshold),
+                bootstrap=int(bootstrap),
+                seed=int(seed),
+            )
     return out  # type: ignore[return-value]
 
 

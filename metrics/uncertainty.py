@@ -12,37 +12,43 @@ least-squares fit,
 
     e_ij = d_ij - (R_j - R_i)          (R the raw solution, step 5)
 
-therefore share a *frame effect*: ``e_ij = a_i + a_j + nu_ij``. Resampling pairs independently
-ignores that sharing and underestimates the spread (measured: half the true standard deviation
-on 33-frame clips); resampling frames themselves would reorder time, which the SPF is about.
+therefore share a *frame effect*: ``e_ij = a_i + a_j + nu_ij``. Resampling residuals without
+it underestimates the spread (measured: half the true standard deviation on 33-frame clips);
+resampling frames themselves would reorder time, which the SPF is about.
 
 **Estimator: a frame-effect residual bootstrap.**
 
 1. fit the frame effects ``a`` by weighted least squares on the residuals (the same pair graph
    and weights as the SPF, with ``+1`` at both ends of a pair: a banded signless Laplacian),
-   and keep the pair remainders ``nu = e - a_i - a_j``;
-2. for ``b = 1 .. B``: draw frame effects ``a*`` from ``a`` with replacement (one per frame) and
-   remainders ``nu*`` from each diagonal's ``nu`` with replacement; set
-   ``d*_ij = (R_j - R_i) + a*_i + a*_j + nu*_ij``;
-3. solve the SPF for every ``d*`` with the clip's factorisation (the weights do not change, only
-   the right-hand side), normalise (step 6) and score (Sec. 2);
+   and keep the pair remainders ``nu = e - a_i - a_j`` (centred per diagonal);
+2. rescale both by their shrinkage: the fit of ``R`` and of ``a`` absorbs part of the errors
+   (a third of the frame effects' variance on 33-frame clips); the shrinkage is measured by
+   pushing unit white noise through the same fit (seeded, 8 draws, cached per factorisation);
+3. for ``b = 1 .. B``: draw frame effects ``a*`` (one per frame) and remainders ``nu*`` (from
+   each diagonal's own) with replacement; set ``d*_ij = (R_j - R_i) + a*_i + a*_j + nu*_ij``;
+   solve with the clip's factorisation (the weights do not change, only the right-hand side),
+   normalise (step 6) and score (Sec. 2);
 4. the interval is ``LS +- z_{(1 + level)/2} * sd(LS*)``, clipped to ``[0, 1]``.
 
 The normal interval around the measured score is used rather than the bootstrap percentiles:
 adding resampled residuals to the fit adds noise once more, and noise pulls ``S`` towards the
-diagonal, so the replicates sit above the measured score (by about one standard deviation on
-short clips) while their spread is right. On 200 synthetic noisy clips per case the interval
-covers the expected Linearity of the clip's content at its noise level 93-96% of the time
-(``python -m spf_bench.bench.calibrate_spf --coverage``, ``results/spf_calibration/``).
+diagonal, so the replicates sit above the measured score while their spread is right. Coverage
+of the expected Linearity of a clip's content at its noise level, on synthetic noisy clips
+(``python -m spf_bench.bench.calibrate_spf --coverage``, ``results/spf_calibration/best.md``;
+24 cases x 200 clips): median 96.8%; 100% on step profiles, where the SPF's lack of fit enters
+the residuals (conservative); 62-80% in the 4 lowest-noise cases on linear and exponential
+paths, where the interval is narrowest (half-width 0.001-0.002).
 
 What the interval is not: it is the spread of the measurement between takes of the same
 content at the same noise level, not an interval for the noise-free value. Noise biases the
-Linearity Score upwards (it adds the same distance to every pair, straightening ``S``); that
-bias is not in the interval.
+Linearity Score upwards (it adds about the same distance to every pair, straightening ``S``);
+that bias is not in the interval. On noise-free renders the residuals are lack of fit only,
+and the interval says how tightly the (non-additive) distances pin ``S`` down.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -78,6 +84,25 @@ def linearity_batch(raw: np.ndarray) -> np.ndarray:
     return np.clip(ls, 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=32)
+def _signless_factor(t: int, k: int, w_bytes: bytes) -> np.ndarray:
+    """Banded Cholesky factor of the signless Laplacian ``Q`` of the pair graph (cached)."""
+    w = np.frombuffer(w_bytes, dtype=np.float64)
+    ab = np.zeros((k + 1, t))
+    diag = np.zeros(t)
+    for m in range(1, k + 1):
+        n = t - m
+        if n <= 0:
+            break
+        diag[:n] += w[m - 1]
+        diag[m:] += w[m - 1]
+        ab[k - m, m:] = w[m - 1]
+    ab[k] = diag * (1.0 + 1e-9) + 1e-12
+    factor = cholesky_banded(ab, lower=False, check_finite=False)
+    factor.setflags(write=False)
+    return factor
+
+
 def _frame_effects(e: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted least-squares frame effects ``a`` with ``e_{i,i+m} ~ a_i + a_{i+m}``.
 
@@ -87,21 +112,13 @@ def _frame_effects(e: np.ndarray, w: np.ndarray) -> np.ndarray:
     diagonal keeps the path graph (``k = 1``) solvable.
     """
     k, t = e.shape
-    ab = np.zeros((k + 1, t))
-    diag = np.zeros(t)
     rhs = np.zeros(t)
-    for m in range(1, k + 1):
-        n = t - m
-        if n <= 0:
-            break
-        wm = w[m - 1]
-        diag[:n] += wm
-        diag[m:] += wm
-        ab[k - m, m:] = wm
-        rhs[:n] += wm * e[m - 1, :n]
-        rhs[m:] += wm * e[m - 1, :n]
-    ab[k] = diag * (1.0 + 1e-9) + 1e-12
-    return cho_solve_banded((cholesky_banded(ab, lower=False), False), rhs)
+    for m in range(1, min(k, t - 1) + 1):
+        we = w[m - 1] * e[m - 1, : t - m]
+        rhs[: t - m] += we
+        rhs[m:] += we
+    factor = _signless_factor(t, k, np.ascontiguousarray(w, dtype=np.float64).tobytes())
+    return cho_solve_banded((factor, False), rhs, check_finite=False)
 
 
 def _residuals(d: np.ndarray, factor: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -131,7 +148,26 @@ def _decompose(
     return a, [e[m - 1, : t - m] - a[: t - m] - a[m:] for m in range(1, k + 1)]
 
 
-def _shrinkage(factor: np.ndarray, w: np.ndarray, draws: int = 8) -> tuple[float, float]:
+def _shrinkage(
+    factor: np.ndarray, w: np.ndarray, key: tuple | None = None, draws: int = 8
+) -> tuple[float, float]:
+    """Cached :func:`_measure_shrinkage` (``key`` identifies the factorisation, e.g.
+    ``(T, k, sigma, lam)``; ``None`` = not cached)."""
+    if key is None:
+        return _measure_shrinkage(factor, w, draws)
+    hit = _SHRINK_CACHE.get(key)
+    if hit is None:
+        hit = _measure_shrinkage(factor, w, draws)
+        if len(_SHRINK_CACHE) >= 64:
+            _SHRINK_CACHE.pop(next(iter(_SHRINK_CACHE)))
+        _SHRINK_CACHE[key] = hit
+    return hit
+
+
+_SHRINK_CACHE: dict[tuple, tuple[float, float]] = {}
+
+
+def _measure_shrinkage(factor: np.ndarray, w: np.ndarray, draws: int = 8) -> tuple[float, float]:
     """How much of unit-variance frame effects and pair errors survives in the estimated ones.
 
     Independent standard-normal frame effects (then pair errors) are pushed through the SPF fit
@@ -157,7 +193,6 @@ def _shrinkage(factor: np.ndarray, w: np.ndarray, draws: int = 8) -> tuple[float
     return max(float(np.mean(sa)), 0.05), max(float(np.mean(sn)), 0.05)
 
 
-
 def linearity_interval(
     dist: np.ndarray,
     raw: np.ndarray,
@@ -167,6 +202,7 @@ def linearity_interval(
     n_boot: int = DEFAULT_BOOTSTRAP,
     level: float = 0.95,
     seed: int = 0,
+    cache_key: tuple | None = None,
 ) -> tuple[float, float]:
     """Bootstrap interval of one clip's Linearity Score (module docs).
 
@@ -181,6 +217,8 @@ def linearity_interval(
         level: coverage of the interval, in ``(0, 1)``.
         seed: seed of the resampling (``np.random.default_rng(seed)``): the interval of a clip
             is reproducible.
+        cache_key: identifies ``(factor, weights)``, e.g. ``(T, k, sigma, lam)``, so that the
+            shrinkage correction is measured once per factorisation; ``None`` = no cache.
 
     Returns:
         ``(low, high)``, Linearity units, within ``[0, 1]``; ``(nan, nan)`` when the clip's own
@@ -214,10 +252,10 @@ def linearity_interval(
         return (math.nan, math.nan)
     # Residuals of a least-squares fit are smaller than the errors behind them (the fit of R
     # and of a absorbs part of them); rescale each part by its measured shrinkage.
-    shrink_a, shrink_nu = _shrinkage(factor, w)
+    shrink_a, shrink_nu = _shrinkage(factor, w, cache_key)
     a_mean = float(a.mean())
     a_pool = (a - a_mean) / shrink_a
-    nu = [(v - v.mean()) / 1.0 for v in nu]
+    nu_pool = [(v - v.mean()) / shrink_nu for v in nu]
     # right-hand side of the fitted part, shared by every resample
     rhs_fit = np.zeros(t)
     for m in range(1, k + 1):
@@ -235,7 +273,7 @@ def linearity_interval(
         rhs = np.tile(rhs_fit, (b, 1))
         for m in range(1, k + 1):
             n = t - m
-            e_star = a_star[:, :n] + a_star[:, m:] + nu[m - 1][rng.integers(0, n, size=(b, n))]
+            e_star = a_star[:, :n] + a_star[:, m:] + nu_pool[m - 1][rng.integers(0, n, size=(b, n))]
             e_star *= w[m - 1]
             rhs[:, :n] -= e_star
             rhs[:, m:] += e_star

@@ -34,7 +34,7 @@ def _rec(model, retime, item, it, ls, *, status="ok", degenerate=False, **kw):
         "max_deviation": kw.get("max_deviation", 0.2),
         "total_change": kw.get("total_change", 1.0),
         "target_deviation": kw.get("target_deviation", 0.05),
-        "gt_rms_error": kw.get("gt_rms_error", math.nan),
+        "rms_s_vs_designed": kw.get("rms_s_vs_designed", math.nan),
         "config_hash": kw.get("config_hash", "h1"),
         "git_sha": "abc",
         **{k: v for k, v in kw.items() if k.startswith("vbench_")},
@@ -58,7 +58,7 @@ def hand_records():
                 final,
                 max_jump=mj,
                 total_change=10 * mj,
-                gt_rms_error=mj / 10,
+                rms_s_vs_designed=mj / 10,
                 vbench_aesthetic_quality=final / 2,
             )
         )
@@ -101,7 +101,7 @@ def test_leaderboard_math_matches_hand_computation(hand_records):
     assert m.max_jump_mean == pytest.approx(0.2)  # (0.1 + 0.2 + 0.3) / 3, e NaN
     assert m.max_deviation_mean == pytest.approx(0.2)
     assert m.total_change_mean == pytest.approx((1 + 2 + 3 + 1e-4) / 4)
-    assert m.gt_rms_error_mean == pytest.approx(0.02)
+    assert m.rms_s_vs_designed_mean == pytest.approx(0.02)
     # Paired with the same items' iteration 0: a +0.4, b +0.2, c +0.3 (e has no final > 0).
     assert m.n_paired == 3
     assert m.baseline_linearity_mean == pytest.approx(0.6)

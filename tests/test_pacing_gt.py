@@ -170,7 +170,7 @@ def test_run_pacing_gt_measures_with_the_given_spf_settings():
 
 def test_generator_through_the_pipeline_matches_the_module(compose_cfg, tmp_path):
     """`experiment=pacing_gt` runs the same sequences; analyze_run reproduces the records'
-    gt_rms_error at every iteration, warped ones included (the designed progress is
+    rms_s_vs_designed at every iteration, warped ones included (the designed progress is
     re-evaluated at the rendered positions)."""
     from spf_bench.bench.config import settings_from_config
     from spf_bench.bench.pipeline import run_benchmark
@@ -198,7 +198,7 @@ def test_generator_through_the_pipeline_matches_the_module(compose_cfg, tmp_path
     full = pg.analyze_run(tmp_path / "run")
     merged = full.merge(df, left_on=["seq_id", "iteration"], right_on=["item_id", "iteration"])
     assert len(merged) == 6
-    np.testing.assert_allclose(merged.rms_error, merged.gt_rms_error, rtol=1e-9)
+    np.testing.assert_allclose(merged.rms_error, merged.rms_s_vs_designed, rtol=1e-9)
     # Standalone module on the same sequence, iteration 0: the same S, the same errors.
     specs = [s for s in gpg.SUITE if s.seq_id in set(df.item_id)]
     res = pg.run_pacing_gt(["pixel"], n_frames=17, size=48, specs=specs)

@@ -363,7 +363,7 @@ def test_morph_resample_raises_linearity(compose_cfg, tmp_path, embedder):
     last = df[df.iteration == 2].set_index("item_id").linearity_score
     assert (last > base).all() and last.mean() >= 0.95, (base.to_dict(), last.to_dict())
     # The designed progress is resampled with the frames: ground truth stays meaningful.
-    assert df.gt_rms_error.between(0, 0.3).all()
+    assert df.rms_s_vs_designed.between(0, 0.3).all()
 
 
 def test_target_deviation_is_measured_against_the_chosen_pacing(compose_cfg, tmp_path, bundled):

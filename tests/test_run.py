@@ -52,7 +52,7 @@ def test_morph_warped_run_writes_every_artifact_and_improves_linearity(compose_c
     last = df[df.iteration == 3].set_index("item_id").linearity_score
     assert (last > base).all() and last.mean() > 0.97
     # Synthetic items carry their designed progress: the ground-truth error is recorded.
-    assert df.gt_rms_error.between(0, 1).all()
+    assert df.rms_s_vs_designed.between(0, 1).all()
     on_disk = json.loads((rd / "summary.json").read_text())
     assert on_disk["linearity_gain_mean"] == pytest.approx(float((last - base).mean()))
     assert on_disk["n_failed"] == 0

@@ -85,9 +85,13 @@ def test_static_clip_is_degenerate_never_perfect():
 
 
 def test_tiny_change_above_floor_is_not_degenerate():
-    r = spf.compute_spf(great_circle(np.linspace(0, 0.05, 40)))
+    z = great_circle(np.linspace(0, 0.05, 40))
+    r = spf.compute_spf(z, progress_threshold=0.0)  # the arccos-clip floor alone
     assert not r.degenerate
     assert r.total_change > 2 * r.noise_floor
+    # 0.05 rad over 40 frames accumulates ~0.025 rad between near and far offsets: below the
+    # no-progress test's default threshold (0.07 rad), so the default flags it
+    assert spf.compute_spf(z).degenerate
 
 
 def test_window_longer_than_clip_uses_all_pairs():
@@ -399,3 +403,112 @@ def test_find_jumps_reports_each_step_once():
     frames = sorted(f for f, _ in jumps)
     assert abs(frames[0] - 30) <= 1 and abs(frames[1] - 70) <= 1
     assert jumps[0][1] > jumps[1][1]  # the 0.5 rad jump is reported first
+
+
+# ------------------------------------------------------------------- the floor of the score
+def _step_floor(t: int) -> float:
+    """Linearity of the step right after the first frame, closed form (docs/method.md Sec. 2)."""
+    return 1.0 - math.sqrt((t - 2) * (2 * t - 3) / (6 * t * (t - 1)))
+
+
+@pytest.mark.parametrize("t", [3, 5, 33, 41, 81, 1001])
+def test_linearity_floor_of_a_first_frame_step_matches_the_closed_form(t):
+    s = np.r_[0.0, np.ones(t - 1)]
+    got = spf.score_progress(s).linearity_score
+    assert got == pytest.approx(_step_floor(t), abs=1e-12)
+    # the last-frame step is its mirror image
+    assert spf.score_progress(np.r_[np.zeros(t - 1), 1.0]).linearity_score == pytest.approx(got)
+
+
+def test_linearity_floor_limits_and_mid_step():
+    assert _step_floor(10**7) == pytest.approx(1 - 1 / math.sqrt(3), abs=1e-6)  # 0.4226
+    t = 10_001
+    mid = (np.arange(t) >= t // 2).astype(float)
+    assert spf.score_progress(mid).linearity_score == pytest.approx(1 - 1 / math.sqrt(12), abs=1e-3)
+    assert spf.score_progress((np.arange(33) >= 16).astype(float)).linearity_score == pytest.approx(
+        0.7155, abs=1e-4
+    )
+    for c in (0.1, 0.25, 0.4):  # continuum formula for a step at fraction c
+        s = (np.linspace(0, 1, t) >= c).astype(float)
+        want = 1 - math.sqrt((c**3 + (1 - c) ** 3) / 3)
+        assert spf.score_progress(s).linearity_score == pytest.approx(want, abs=2e-3)
+
+
+@pytest.mark.parametrize("t", [5, 33, 81])
+def test_no_monotone_curve_scores_below_the_first_frame_step(t):
+    floor = _step_floor(t)
+    steps = [spf.score_progress((np.arange(t) >= c).astype(float)).linearity_score
+             for c in range(1, t)]  # fmt: skip
+    assert min(steps) == pytest.approx(floor, abs=1e-12)
+    rng = np.random.default_rng(t)
+    for _ in range(300):
+        g = rng.exponential(size=t - 1) ** rng.uniform(0.5, 10)
+        ls = spf.score_progress(np.r_[0.0, np.cumsum(g)]).linearity_score
+        assert ls >= floor - 1e-12
+
+
+def test_linearity_floor_through_the_spf():
+    """A great-circle clip whose only change is one jump: the SPF spreads it over two frames."""
+    for cut, want in ((1, 0.4462), (16, 0.7278)):
+        a = np.where(np.arange(33) >= cut, 1.0, 0.0) + np.linspace(0.0, 1e-3, 33)
+        r = spf.compute_spf(great_circle(a), progress_threshold=0.0)
+        assert spf.score_progress(r).linearity_score == pytest.approx(want, abs=1e-3)
+
+
+# ------------------------------------------------------------------- the Linearity interval
+def _noisy_path(t: int, noise: float, seed: int, dim: int = 64) -> np.ndarray:
+    from spf_bench.generators.morph import designed_profile
+
+    p = designed_profile("sigmoid", {"centre": 0.5, "steepness": 8.0}, np.linspace(0, 1, t))
+    z = great_circle(0.8 * p, dim=dim, seed=1)
+    return z + np.random.default_rng(seed).normal(scale=noise / math.sqrt(dim), size=z.shape)
+
+
+def test_interval_brackets_the_score_is_seeded_and_off_by_default():
+    z = _noisy_path(33, 0.05, 0)
+    r = spf.compute_spf(z, bootstrap=200, seed=3)
+    ls = spf.score_progress(r).linearity_score
+    lo, hi = r.linearity_ci
+    assert 0.0 <= lo < ls < hi <= 1.0 and hi - lo < 0.05
+    assert spf.compute_spf(z, bootstrap=200, seed=3).linearity_ci == (lo, hi)  # reproducible
+    assert all(math.isnan(v) for v in spf.compute_spf(z).linearity_ci)  # compute_spf: off
+    batch = spf.compute_spf_batch([z, z[:20]], bootstrap=200, seed=3)
+    assert batch[0].linearity_ci == pytest.approx((lo, hi), rel=1e-12)
+    with pytest.raises(ValueError, match="bootstrap"):
+        spf.compute_spf(z, bootstrap=1)
+
+
+def test_interval_widens_with_noise_and_is_nan_when_degenerate():
+    widths = []
+    for noise in (0.02, 0.1):
+        lo, hi = spf.compute_spf(_noisy_path(33, noise, 1), bootstrap=200).linearity_ci
+        widths.append(hi - lo)
+    assert widths[1] > 2 * widths[0]
+    still = np.tile(great_circle(np.array([0.3]))[0], (40, 1))
+    assert all(math.isnan(v) for v in spf.compute_spf(still, bootstrap=200).linearity_ci)
+
+
+def test_measurement_carries_the_interval_with_the_kernel_defaults():
+    from spf_bench.metrics.measure import SPFSettings, measure_embeddings
+
+    assert SPFSettings().bootstrap == 200
+    m = measure_embeddings(_noisy_path(33, 0.05, 2))
+    lo, hi = m.linearity_ci
+    assert lo < m.scores.linearity_score < hi
+    off = measure_embeddings(_noisy_path(33, 0.05, 2), SPFSettings(bootstrap=0))
+    assert all(math.isnan(v) for v in off.linearity_ci)
+    assert off.scores == m.scores  # the interval never changes the scores
+    with pytest.raises(ValueError, match="bootstrap"):
+        SPFSettings(bootstrap=-1).check()
+
+
+def test_interval_coverage_on_synthetic_noisy_clips():
+    """Known answer: the expected Linearity of the path at its noise level (300 separate takes);
+    80 noisy takes, 95% intervals (the full check is ``calibrate_spf --coverage``)."""
+    truth = np.mean([spf.score_progress(spf.compute_spf(_noisy_path(33, 0.05, 10_000 + s)))
+                     .linearity_score for s in range(300)])  # fmt: skip
+    hits = 0
+    for s in range(80):
+        lo, hi = spf.compute_spf(_noisy_path(33, 0.05, s), bootstrap=200, seed=s).linearity_ci
+        hits += lo <= truth <= hi
+    assert 0.85 <= hits / 80 <= 1.0

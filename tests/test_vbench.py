@@ -596,16 +596,24 @@ def pixel():
 
 def test_frame_drift_measures_with_the_kernel_and_the_given_spf_settings(pixel):
     frames = _paced_frames()
-    run = SPFSettings(window=4, sigma=2.0)
+    # Scrolling white noise: the drift plumbing is under test, so the no-progress test is off
+    # in both settings (under the defaults this clip is degenerate: see the last assertion).
+    run = SPFSettings(window=4, sigma=2.0, progress_threshold=0.0)
+    wide = SPFSettings(progress_threshold=0.0)
     d, err = vb.frame_drift(frames, embedder=pixel, spf=run)
     assert err is None and d["temporal_flickering"] == pytest.approx(0.0)
     expect = vb.spf_pace_drift(measure_frames(frames, pixel, run).progress)
     assert d["spf_pace"] == pytest.approx(expect, rel=1e-12)
-    default, _ = vb.frame_drift(frames, embedder=pixel)  # None -> SPFSettings() defaults
-    assert default["spf_pace"] == pytest.approx(
-        vb.spf_pace_drift(measure_frames(frames, pixel, SPFSettings()).progress), rel=1e-12
+    other, _ = vb.frame_drift(frames, embedder=pixel, spf=wide)
+    assert other["spf_pace"] == pytest.approx(
+        vb.spf_pace_drift(measure_frames(frames, pixel, wide).progress), rel=1e-12
     )
-    assert abs(d["spf_pace"] - default["spf_pace"]) > 1.0  # the settings matter here
+    assert abs(d["spf_pace"] - other["spf_pace"]) > 1.0  # the settings matter here
+    default, _ = vb.frame_drift(frames, embedder=pixel)  # None -> SPFSettings() defaults
+    assert measure_frames(frames, pixel, SPFSettings()).degenerate
+    assert math.isnan(default["spf_pace"]) or default["spf_pace"] == pytest.approx(
+        vb.spf_pace_drift(measure_frames(frames, pixel, SPFSettings()).progress)
+    )
     # a given SPF wins over the embedder; neither -> NaN
     given, _ = vb.frame_drift(frames, progress=np.linspace(0, 1, 40), embedder=pixel, spf=run)
     assert given["spf_pace"] == pytest.approx(0.0, abs=1e-9)
@@ -900,7 +908,8 @@ def test_score_videos_through_the_runner_protocol(
         assert math.isfinite(res.drift[key]["vbench_imaging_quality"])
     assert res.scores["steady.mp4"]["dynamic_degree"] == 0.0
     assert res.drift["steady.mp4"]["vbench_imaging_quality"] == pytest.approx(0.0, abs=1e-9)
-    assert math.isfinite(res.drift["noise_fast.mp4"]["spf_pace"])
+    # white noise has no semantic progress: degenerate, so its SPF pace drift is undefined
+    assert math.isnan(res.drift["noise_fast.mp4"]["spf_pace"])
     assert set(res.drift_metrics) == {"temporal_flickering", "spf_pace", "vbench_imaging_quality"}
     assert all(math.isnan(v) for v in res.scores["notes"].values())
 
@@ -1003,7 +1012,7 @@ def test_cli_on_a_folder_and_a_run_directory_with_the_fake_vbench(
     payload = json.loads((out / "vbench.json").read_text())
     assert payload["videos_dir"] == str(generated) and payload["n_failed"] == 0
     assert set(payload["videos"]) == set(vb.videos_in(generated))
-    assert math.isfinite(payload["videos"]["noise_fast.mp4"]["drift"]["spf_pace"])
+    assert payload["videos"]["noise_fast.mp4"]["drift"]["spf_pace"] is None  # degenerate: null
     assert "VBench aggregates" in capsys.readouterr().out
     rd, _ = _fake_run_dir(tmp_path)
     assert main(["vbench", str(rd), *common]) == 0

@@ -374,6 +374,9 @@ def test_bench_retime_loop_writes_every_iteration(compose_cfg, tmp_path, model):
             f"model={model}",
             "retime=warped",
             "n_videos=1",
+            # random tiny weights: plumbing, not pacing (their noise-like frames fail the
+            # no-progress test, docs/method.md Sec. 1 step 7)
+            "spf.progress_threshold=0",
             "embedder=pixel",
             "logger=none",
             "plots=false",
@@ -490,7 +493,7 @@ def test_paper_mode_positions_match_the_reference_formula():
     linear = the previous iteration's positions, computed here from the measured tau alone."""
     from spf_bench.generators.retime import renderer_for, retime_loop
     from spf_bench.metrics.embedders import build_embedder
-    from spf_bench.metrics.measure import measure_frames
+    from spf_bench.metrics.measure import SPFSettings, measure_frames
 
     gen = Wan22Generator(mode="t2v", **TINY)
     gen.warp.record_applied = True
@@ -510,7 +513,7 @@ def test_paper_mode_positions_match_the_reference_formula():
     steps = list(
         retime_loop(
             render,
-            lambda frames: measure_frames(frames, pixel),
+            lambda frames: measure_frames(frames, pixel, SPFSettings(progress_threshold=0.0)),
             iterations=3,
             strengths=a,
             bands=gen.bands,

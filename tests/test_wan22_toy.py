@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
-from spf_bench.generators.retime import G_MODES, accumulate_positions, band_strengths
+from spf_bench.generators.retime import (
+    BASE_POSITIONS_KEY,
+    G_MODES,
+    accumulate_positions,
+    band_strengths,
+)
 from spf_bench.generators.wan22_toy import (
     DEFAULT_WEIGHTS,
     HELD_OUT_STILLS,
@@ -88,6 +93,28 @@ def test_stock_positions_and_a0_reproduce_the_stock_model_bit_for_bit(gen):
     assert not np.array_equal(moved.frames, warped_baseline)
     assert moved.metadata["warp_max_shift_frames"] > 3.0
     assert moved.metadata["warp_max_rotation_rad"][0] > moved.metadata["warp_max_rotation_rad"][-1]
+
+
+def test_reference_composition_base(gen):
+    # retime.composition=reference hands the previous positions as extra["base_positions"]:
+    # band b rotates at B + g (P - B). A stock-grid base is the accumulated composition, bit for
+    # bit; a base equal to P removes the timestep modulation (g scales a zero correction).
+    item = gen.items(1, seed=5)[0]
+    stock = np.tile(np.arange(N_FRAMES, dtype=np.float64), (gen.bands, 1))
+    warp = accumulate_positions(stock, _tau(), band_strengths(gen.bands))
+    accumulated = gen.generate(item.with_positions(warp))
+    req = item.with_positions(warp)
+    req.extra[BASE_POSITIONS_KEY] = stock
+    same = gen.generate(req)
+    assert np.array_equal(same.frames, accumulated.frames)
+    assert same.metadata["composition"] == "reference"
+    req.extra[BASE_POSITIONS_KEY] = warp
+    assert not np.array_equal(gen.generate(req).frames, accumulated.frames)
+    with pytest.raises(GeneratorError, match="base positions"):
+        gen.generate(GenerationRequest(**{**item.__dict__, "extra": {BASE_POSITIONS_KEY: stock}}))
+    req.extra[BASE_POSITIONS_KEY] = stock[:3]
+    with pytest.raises(GeneratorError, match="base positions must have shape"):
+        gen.generate(req)
 
 
 def test_items_come_from_held_out_stills_only(gen):

@@ -50,8 +50,17 @@ COMMON = [
 #: (``eval_embedders`` default: efficientnet_lite0 on CPU); the others drop them for time.
 _NO_JUDGE = "eval_embedders=[]"
 RUNS: dict[str, tuple[list[str], str]] = {
-    "main": ([], "exp_up g, paper bands, linear target"),
+    "main": ([], "default: exp_up g, paper bands, compose + reference"),
     "g_none": (["model.g_mode=none"], "g = 1 (constant)"),
+    "comp_accumulated": (
+        ["retime.composition=accumulated", _NO_JUDGE],
+        "composition accumulated (g scales all)",
+    ),
+    "mode_paper": (["retime.mode=paper", _NO_JUDGE], "retime.mode=paper (additive + reference)"),
+    "g_none_accumulated": (
+        ["model.g_mode=none", "retime.composition=accumulated", _NO_JUDGE],
+        "g = 1, composition accumulated",
+    ),
     "g_linear": (["model.g_mode=linear", _NO_JUDGE], "g = s"),
     "g_cosine": (["model.g_mode=cosine", _NO_JUDGE], "g cosine"),
     "bands_flat_0.5": (["retime.a_low=0.5", "retime.a_high=0.5", _NO_JUDGE], "a_b = 0.5"),
@@ -66,6 +75,7 @@ RUNS: dict[str, tuple[list[str], str]] = {
 }
 G_RUNS = ["main", "g_none", "g_linear", "g_cosine"]
 BAND_RUNS = ["main", "bands_flat_0.5", "bands_flat_1", "bands_reversed"]
+COMP_RUNS = ["main", "comp_accumulated", "mode_paper", "g_none_accumulated"]
 
 
 def _register() -> None:
@@ -101,9 +111,8 @@ def run_all(runs_root: Path, names: list[str]) -> dict[str, float]:
         t0 = time.perf_counter()
         run_benchmark(settings_from_config(compose(over)))
         walls[name] = time.perf_counter() - t0
-        print(
-            f"{name}: {walls[name]:.0f} s  (python bench/run.py {' '.join(over[:-2])})", flush=True
-        )
+        shown = " ".join(o for o in over if not o.startswith(("run_dir=", "progress=")))
+        print(f"{name}: {walls[name]:.0f} s  (python bench/run.py {shown})", flush=True)
     return walls
 
 
@@ -286,22 +295,22 @@ def _figure(runs_root: Path, ev: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), dpi=100)
     axes = axes.ravel()
     ax = axes[0]
-    for name in G_RUNS + BAND_RUNS[1:]:
+    for name in G_RUNS + BAND_RUNS[1:] + COMP_RUNS[1:]:
         t = ev["runs"].get(name)
         if not t:
             continue
         its = sorted(t["linearity"])
-        ls = "-" if name in G_RUNS else "--"
+        ls = "-" if name in G_RUNS else ("--" if name in BAND_RUNS else ":")
         ax.plot(its, [t["linearity"][i] for i in its], ls, marker="o", ms=3, label=RUNS[name][1])
     ax.set_xlabel("ReTime iteration")
     ax.set_ylabel("mean Linearity (pixel)")
-    ax.set_title("(a) timestep modulation / band schedule")
+    ax.set_title("(a) modulation g (solid), band schedule (dashed), composition (dotted)")
     ax.set_xticks([0, 1, 2, 3])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6.5)
 
     ax = axes[1]
-    names = [n for n in G_RUNS + BAND_RUNS[1:] if n in ev["runs"]]
+    names = [n for n in G_RUNS + BAND_RUNS[1:] + COMP_RUNS[1:] if n in ev["runs"]]
     g = [ev["runs"][n]["gain_mean"] for n in names]
     ci = np.array([ev["runs"][n]["gain_ci95"] for n in names])
     y = np.arange(len(names))
@@ -383,8 +392,8 @@ def _fmt_ci(t: dict[str, Any]) -> str:
 def _markdown(ev: dict[str, Any]) -> str:
     lines = [
         "| run | overrides | Linearity it 0 / 1 / 2 / 3 | paired gain (95% CI) | items improved "
-        "| wall s |",
-        "|---|---|---|---|---|---|",
+        "| held-out judge gain (95% CI) | wall s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, (over, _label) in RUNS.items():
         t = ev["runs"].get(name)
@@ -392,9 +401,11 @@ def _markdown(ev: dict[str, Any]) -> str:
             continue
         lin = " / ".join(f"{t['linearity'][k]:.4f}" for k in sorted(t["linearity"]))
         wall = ev["walls"].get(name)
+        judge = ev.get("judges", {}).get(name)
         lines.append(
             f"| {name} | `{' '.join(over) or '-'}` | {lin} | {_fmt_ci(t)} | "
-            f"{t['n_improved']}/{t['n_items']} | {'' if wall is None else f'{wall:.0f}'} |"
+            f"{t['n_improved']}/{t['n_items']} | {_fmt_ci(judge) if judge else '-'} | "
+            f"{'' if wall is None else f'{wall:.0f}'} |"
         )
     out = "\n".join(lines)
     if "held_out_judge" in ev:
@@ -405,10 +416,21 @@ def _markdown(ev: dict[str, Any]) -> str:
             f"{h['n_improved']}/{h['n']} items improved."
         )
     if "side_of_diagonal" in ev:
-        out += "\n\nMean of S - t/(T-1) (over frames and items) per iteration:\n\n"
-        out += "| run | it 0 | it 1 | it 2 | it 3 |\n|---|---|---|---|---|\n"
+        out += (
+            "\n\nMean of S - t/(T-1) (over frames and items; > 0: S above the diagonal) and "
+            "target deviation (RMS of S - target pacing curve, mean over items) per iteration:"
+            "\n\n| run | S - t/(T-1), it 0 / 1 / 2 / 3 | target deviation, it 0 / 1 / 2 / 3 |"
+            "\n|---|---|---|\n"
+        )
         for name, d in ev["side_of_diagonal"].items():
-            out += f"| {name} | " + " | ".join(f"{d[k]:+.4f}" for k in sorted(d)) + " |\n"
+            td = ev["runs"][name]["target_deviation"]
+            out += (
+                f"| {name} | "
+                + " / ".join(f"{d[k]:+.4f}" for k in sorted(d))
+                + " | "
+                + " / ".join(f"{td[k]:.4f}" for k in sorted(td))
+                + " |\n"
+            )
     if "a0" in ev:
         out += (
             f"\na = 0: iterations equal to the baseline (embeddings and positions): "
@@ -436,6 +458,11 @@ def analyse(runs_root: Path, walls: dict[str, float], judge: bool = True) -> dic
         ev["a0"] = _a0_check(runs_root / "a0", ev["runs"]["a0"]["items"])
     if judge:
         ev["held_out_judge"] = _held_out_judge(runs_root / "main", items, 3)
+    ev["judges"] = {}
+    for name in ev["runs"]:
+        df = _records(runs_root / name)
+        if "heldout" in df.columns and df["heldout"].astype(str).str.contains("efficientnet").all():
+            ev["judges"][name] = _held_out_judge(runs_root / name, ev["runs"][name]["items"], 3)
     return ev
 
 
