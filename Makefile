@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures
+.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,9 @@ figures: install ## Regenerate results/ from fresh CPU runs (~5 min): runs, paci
 		--out $(FIGURES_RUNS)/ablation --curves $(FIGURES_RUNS)/ablation/ablation_curves.npz
 	$(PY) bench/figures.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
 		--pacing-gt $(FIGURES_RUNS)/pacing_gt --ablation $(FIGURES_RUNS)/ablation --out results
+
+train-toy: install ## Train the wan22_toy checkpoint from seed 0 on CPU (~17 min on an idle core): generators/weights/, results/wan22_toy/loss_curve.png
+	OMP_NUM_THREADS=1 $(PY) bench/train_toy.py
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs outputs multirun .pytest_cache .ruff_cache .hypothesis

@@ -6,6 +6,7 @@
     spf-bench vbench DIR [--dims DIM ...]
     spf-bench merge RUN_DIR [RUN_DIR ...]         (tables, summary, plots from records/)
     spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]   (report.html, self-contained)
+    spf-bench prefetch --embedder siglip dinov2 --vbench-dims ... [--dry-run]   (weights)
 
 ``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
 max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
@@ -233,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spf_bench.bench.report_cmd import add_report_parser
 
     add_report_parser(sub)
+    from spf_bench.bench.prefetch import add_prefetch_parser
+
+    add_prefetch_parser(sub)
     from spf_bench.bench.vbench_cmd import add_vbench_parser
 
     add_vbench_parser(sub)

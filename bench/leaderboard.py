@@ -87,6 +87,11 @@ Columns (:data:`COLUMNS`; stable, in this order, then the VBench and external co
                                when ``n_paired == 0``, e.g. ``retime=none``)
     delta_linearity_ci_low/    95% paired BCa bootstrap CI of ``delta_linearity``
     high
+    heldout_embedders          embedders that scored the videos without guiding the retime
+    heldout_linearity          final-iteration Linearity by the held-out embedders (per video
+                               the mean over them; the guide never judges itself here)
+    heldout_delta              paired held-out gain, final iteration minus iteration 0
+    heldout_delta_ci_low/high  95% paired BCa bootstrap CI of ``heldout_delta``
     git_shas                   provenance: distinct commits among the rows used, ``+``-joined
     vbench_<dim>_mean/_std/_n  per VBench dimension present: mean, std and count over the
                                final records with a score (columns sorted by dimension)
@@ -238,6 +243,11 @@ COLUMNS: dict[str, str] = {
     "delta_linearity": "mean final - baseline Linearity of the paired items",
     "delta_linearity_ci_low": "95% paired BCa bootstrap CI of delta_linearity, low",
     "delta_linearity_ci_high": "95% paired BCa bootstrap CI of delta_linearity, high",
+    "heldout_embedders": "embedders that scored the videos without guiding the retime, '+'-joined",
+    "heldout_linearity": "final-iteration Linearity by the held-out embedders (mean over them)",
+    "heldout_delta": "paired held-out Linearity gain, final iteration minus iteration 0",
+    "heldout_delta_ci_low": "95% paired BCa bootstrap CI of heldout_delta, low",
+    "heldout_delta_ci_high": "95% paired BCa bootstrap CI of heldout_delta, high",
     "git_shas": "distinct spf-bench commits of the records used, '+'-joined",
 }
 
@@ -672,6 +682,32 @@ def _n_per_seed(fin: Any, ok: Any) -> str:
     return " ".join(f"{int(s)}:{int(counts.get(s, 0))}" for s in sorted(set(fin.seed)))
 
 
+def heldout_linearity(cell: Any) -> float:
+    """Mean Linearity over the held-out embedders of one record's ``heldout`` JSON (records
+    schema, ``bench/records.py``); NaN when there is none or every one is degenerate."""
+    try:
+        held = json.loads(cell) if isinstance(cell, str) and cell else {}
+    except ValueError:
+        return math.nan
+    vals = [
+        float(v.get("linearity_score", math.nan))
+        for v in held.values()
+        if isinstance(v, dict) and v.get("linearity_score") is not None
+    ]
+    vals = [v for v in vals if math.isfinite(v)]
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def _heldout_names(g: Any) -> str:
+    names: set[str] = set()
+    for cell in g.get("heldout", []):
+        try:
+            names.update(json.loads(cell) if isinstance(cell, str) and cell else {})
+        except ValueError:
+            continue
+    return "+".join(sorted(names))
+
+
 def _group_row(
     g_all: Any,
     vbench_dims: list[str],
@@ -694,6 +730,17 @@ def _group_row(
     b, f = b[keep], f[keep]
     d = f - b
     dlo, dhi = bootstrap_ci(d, seed=seed, n_resamples=n_resamples)
+    # held-out: the same videos scored by the embedders that did not guide the retime
+    has_held = "heldout" in g_all
+    hfin = np.array([heldout_linearity(c) for c in ok["heldout"]]) if has_held else np.array([])
+    if has_held:
+        hb = np.array([heldout_linearity(c) for c in base.loc[common, "heldout"]])
+        hf = np.array([heldout_linearity(c) for c in paired.loc[common, "heldout"]])
+        hkeep = np.isfinite(hb) & np.isfinite(hf)
+        hd = hf[hkeep] - hb[hkeep]
+    else:
+        hd = np.array([])
+    hdlo, hdhi = bootstrap_ci(hd, seed=seed, n_resamples=n_resamples)
     first = g_all.iloc[0]
     row: dict[str, Any] = {k: first[k] for k in GROUP_KEYS}
     row.update(
@@ -720,6 +767,11 @@ def _group_row(
         delta_linearity=_mean(d),
         delta_linearity_ci_low=dlo,
         delta_linearity_ci_high=dhi,
+        heldout_embedders=_heldout_names(g_all) if has_held else "",
+        heldout_linearity=_mean(hfin),
+        heldout_delta=_mean(hd),
+        heldout_delta_ci_low=hdlo,
+        heldout_delta_ci_high=hdhi,
         git_shas="+".join(sorted({str(h) for h in fin.git_sha if str(h)})),
     )
     for dim in vbench_dims:
@@ -769,7 +821,9 @@ def _prepared(records: Any) -> Any:
     if missing:
         raise ValueError(f"records lack column(s) {missing}")
     df = records.copy()
-    for col in ("max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed"):
+    for col in (
+        "max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed"
+    ):
         if col not in df:
             df[col] = np.nan
     if "degenerate" not in df:
@@ -1296,7 +1350,9 @@ def render_markdown(
                     f"{r.total_change_mean:.2f}" if math.isfinite(r.total_change_mean) else "–"
                 ),
                 "GT RMS err.": (
-                    f"{r.rms_s_vs_designed_mean:.3f}" if math.isfinite(r.rms_s_vs_designed_mean) else "–"
+                    f"{r.rms_s_vs_designed_mean:.3f}"
+                    if math.isfinite(r.rms_s_vs_designed_mean)
+                    else "–"
                 ),
                 "failed": r.n_failed,
             }

@@ -142,8 +142,11 @@ def _check_path(path: str | os.PathLike) -> Path:
 
 
 def _open(p: Path) -> av.container.InputContainer:
+    # metadata_errors="replace": a tag that is not valid UTF-8 (a corrupt or foreign-encoded
+    # title) must not stop the frames from decoding; PyAV's default "strict" raised
+    # UnicodeDecodeError out of av.open (found by tests/test_faults.py).
     try:
-        return av.open(str(p), mode="r")
+        return av.open(str(p), mode="r", metadata_errors="replace")
     except av.FFmpegError as e:
         raise VideoDecodeError(f"cannot open {p} as a video container: {_msg(e)}") from e
 
@@ -158,7 +161,10 @@ def _video_stream(container: av.container.InputContainer, p: Path) -> av.video.V
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         raise VideoDecodeError(f"no video stream in {p} (streams: {', '.join(kinds)})")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:  # a corrupt sample description: no codec to decode with
+        raise VideoDecodeError(f"corrupt video {p}: the video stream names no known codec")
+    return stream
 
 
 def _fps(stream: av.video.VideoStream, p: Path) -> float:

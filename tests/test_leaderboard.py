@@ -673,3 +673,26 @@ def test_cli_external_and_pool_seeds(morph_run, seed1_run, tmp_path, capsys):
     bad.write_text("{}")
     assert lb.main([str(morph_run), "--out", str(out), "--external", str(bad)]) == 2
     assert "not a recognised" in capsys.readouterr().err
+
+
+def test_heldout_columns_pair_each_item_with_its_baseline():
+    import json as _json
+
+    import pandas as pd
+
+    def held(**scores):
+        return _json.dumps({e: {"linearity_score": v} for e, v in scores.items()})
+
+    rows = []
+    # guided gain +0.3 on each item; held-out (mean of two embedders) gains 0.1 and 0.3
+    for item, h0, h1 in (("a", (0.5, 0.7), (0.7, 0.7)), ("b", (0.4, 0.4), (0.7, 0.7))):
+        rows.append(_rec("morph", "warped", item, 0, 0.6) | {"heldout": held(p=h0[0], q=h0[1])})
+        rows.append(_rec("morph", "warped", item, 1, 0.9) | {"heldout": held(p=h1[0], q=h1[1])})
+    t = lb.build_leaderboard(pd.DataFrame(rows), n_resamples=500).iloc[0]
+    assert t.heldout_embedders == "p+q"
+    assert t.heldout_linearity == pytest.approx(0.7)  # finals: (0.7+0.7)/2 and (0.7+0.7)/2
+    assert t.heldout_delta == pytest.approx((0.1 + 0.3) / 2)  # a: 0.7-0.6, b: 0.7-0.4
+    assert t.delta_linearity == pytest.approx(0.3)
+    assert t.heldout_delta_ci_low <= t.heldout_delta <= t.heldout_delta_ci_high
+    assert lb.heldout_linearity(held(p=float("nan"), q=0.8)) == pytest.approx(0.8)
+    assert math.isnan(lb.heldout_linearity("")) and math.isnan(lb.heldout_linearity("{bad"))

@@ -177,6 +177,34 @@ def test_slurm_sweep_of_four_jobs_completes_with_all_records(slurm_cluster, tmp_
     assert _sacct(sorted(ids)) == ["COMPLETED"] * 4
 
 
+def test_slurm_four_shards_of_one_configuration_write_one_run_directory(slurm_cluster, tmp_path):
+    # Four jobs of ONE configuration finish together into one run_dir (the layout of a big
+    # sweep on shared storage): per-(item, iteration) records, tables merged under the lock.
+    args = _sweep_args(
+        tmp_path,
+        *SLURM,
+        "model.n_frames=9",
+        "retime=warped",
+        "retime.iterations=1",
+        "n_videos=8",
+        "shard.count=4",
+        "shard.index=range(4)",
+        "logger=none",
+        "report=false",
+        "eval_embedders=[]",
+    )
+    proc, _ = _run(args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((_sweep_dir(tmp_path) / SUMMARY_FILE).read_text())
+    assert summary["complete"] and summary["n_jobs"] == summary["n_completed"] == 4
+    run_dir = tmp_path / "runs" / "morph-warped-pixel"
+    df = _check_run_dir(run_dir, 8, 1)
+    assert sorted(df.item_id.unique()) == [f"morph-{i:04d}" for i in range(8)]
+    merged = json.loads((run_dir / "summary.json").read_text())
+    assert merged["n_items"] == 8 and merged["n_records"] == 16 and merged["n_failed"] == 0
+    assert not [p for p in run_dir.rglob("*") if rec.is_temp_file(p)]
+
+
 def test_slurm_job_that_raises_is_recorded_and_the_others_complete(slurm_cluster, tmp_path):
     # siglip needs weights that an empty HF cache lacks: its two jobs raise MissingWeightsError.
     env = _env()

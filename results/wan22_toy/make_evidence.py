@@ -20,9 +20,8 @@ API in this process), into ``<runs>/<name>``; finished runs are resumed, not rec
 - ``a = 0``: every iteration's embeddings equal the baseline's, and the baseline frames of every
   item equal those of the stock diffusers model (no warped rope, no hook), bit for bit.
 
-Writes ``evidence.json``, ``evidence.md`` (tables) and ``evidence.png`` next to this file.
-Until ``MODEL_FAMILIES`` in ``bench/config.py`` lists ``wan22_toy``, this script adds the entry
-in its own process.
+Writes ``evidence.json``, ``evidence.md`` (tables), ``evidence.png`` and ``frames.png`` next to
+this file. One torch thread (the runs were made that way on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-TARGET = "spf_bench.generators.wan22_toy.Wan22ToyGenerator"
 COMMON = [
     "model=wan22_toy",
     "retime=warped",
@@ -78,12 +76,6 @@ BAND_RUNS = ["main", "bands_flat_0.5", "bands_flat_1", "bands_reversed"]
 COMP_RUNS = ["main", "comp_accumulated", "mode_paper", "g_none_accumulated"]
 
 
-def _register() -> None:
-    from spf_bench.bench import config as bc
-
-    bc.MODEL_FAMILIES.setdefault("wan22_toy", TARGET)
-
-
 def compose(overrides: list[str]) -> Any:
     from hydra import compose as hcompose
     from hydra import initialize_config_module
@@ -91,7 +83,6 @@ def compose(overrides: list[str]) -> Any:
 
     from spf_bench.bench.config import register_configs
 
-    _register()
     register_configs()
     GlobalHydra.instance().clear()
     try:
@@ -304,7 +295,7 @@ def _figure(runs_root: Path, ev: dict[str, Any], path: Path) -> None:
         ax.plot(its, [t["linearity"][i] for i in its], ls, marker="o", ms=3, label=RUNS[name][1])
     ax.set_xlabel("ReTime iteration")
     ax.set_ylabel("mean Linearity (pixel)")
-    ax.set_title("(a) modulation g (solid), band schedule (dashed), composition (dotted)")
+    ax.set_title("(a) g (solid), bands (dashed), composition (dotted)")
     ax.set_xticks([0, 1, 2, 3])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6.5)
@@ -345,16 +336,17 @@ def _figure(runs_root: Path, ev: dict[str, Any], path: Path) -> None:
             continue
         its = ev["runs"][name]["items"]
         s3 = np.mean([_progress(run, i, 3) for i in its], axis=0)
-        s0 = np.mean([_progress(run, i, 0) for i in its], axis=0)
         ax.plot(t, s3, color=col, lw=2, label=f"{RUNS[name][1]}: iteration 3")
-        ax.plot(t, s0, color=col, lw=1, ls="--", alpha=0.7, label=f"{RUNS[name][1]}: iteration 0")
+        if name == "pacing_exp_up":  # iteration 0 is the same baseline for both
+            s0 = np.mean([_progress(run, i, 0) for i in its], axis=0)
+            ax.plot(t, s0, color="0.4", lw=1.2, ls="--", label="baseline (iteration 0)")
     from spf_bench.metrics.spf import pacing_curve
 
     for nm, col in (("exp_up", "C2"), ("exp_down", "C3")):
         ax.plot(t, pacing_curve(nm, t, 3.0), color=col, lw=0.8, ls=":")
     ax.plot(t, t, "k:", lw=1)
     ax.set_xlabel("t / (T - 1)")
-    ax.set_title("(d) mean S, target pacing exp_up vs exp_down (dotted: targets)")
+    ax.set_title("(d) mean S, pacing=exp_up vs exp_down (dotted: targets)")
     ax.legend(fontsize=6.5)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -476,7 +468,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    _register()
     walls = {} if args.analyse_only else run_all(args.runs, args.only or list(RUNS))
     prev = HERE / "evidence.json"
     if prev.exists():
