@@ -36,6 +36,7 @@ the dataclass annotations at runtime.
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import importlib
 import inspect
@@ -458,8 +459,26 @@ def register_configs() -> None:
     cs.store(group="embedder", name="_schema", node=EmbedderConfig)
     cs.store(group="pacing", name="_schema", node=PacingConfig)
     cs.store(group="logger", name="_schema", node=LoggerConfig)
-    for family, target in MODEL_FAMILIES.items():
-        cs.store(group="model", name=f"schema_{family}", node=model_schema(family, target))
+    for family, schema in model_schemas().items():
+        cs.store(group="model", name=f"schema_{family}", node=schema)
+
+
+@functools.cache
+def model_schemas() -> dict[str, type]:
+    """The schema of every :data:`MODEL_FAMILIES` entry (:func:`model_schema`), built once per
+    process so each class keeps one identity (a pickled config refers to it by name)."""
+    return {family: model_schema(family, target) for family, target in MODEL_FAMILIES.items()}
+
+
+def __getattr__(name: str) -> Any:
+    """Module attribute fallback (PEP 562): the generated model schemas and their choice enums
+    exist once :func:`model_schemas` has run. A process that unpickles a composed config
+    without having composed one (a submitit job on a cluster node) gets them built here."""
+    if not name.startswith("__"):
+        model_schemas()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -------------------------------------------------------------------------------- settings

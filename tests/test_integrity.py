@@ -22,7 +22,15 @@ from spf_bench.bench.merge import RunIdentityError
 from spf_bench.bench.pipeline import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["embedder=pixel", "model.n_frames=9", "model.size=32", "logger=none", "progress=false"]
+SMALL = [
+    "embedder=pixel",
+    "model.n_frames=9",
+    "model.size=32",
+    "logger=none",
+    "progress=false",
+    "eval_embedders=[]",
+    "report=false",
+]
 
 
 def _settings(compose_cfg, run_dir, *overrides):
@@ -185,35 +193,44 @@ def _child(settings, ready):
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(compose_cfg, tmp_path):
+    # Campaigns: a fresh run directory is killed (SIGKILL) at random points, uniform over a
+    # run's duration, until a run survives; then it is finished and checked against an
+    # uninterrupted reference run. Campaigns repeat until at least 20 kills landed.
     over = ["n_videos=3", "retime.iterations=2", "model.n_frames=17", "model.size=64"]
-    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    ref_dir = tmp_path / "ref"
     t0 = time.perf_counter()
     ref = run_benchmark(_settings(compose_cfg, ref_dir, *over))
     full = time.perf_counter() - t0
+    want = pd.read_parquet(ref_dir / "records.parquet").set_index(["item_id", "iteration"])
     expected = [(f"morph-{i:04d}", k) for i in range(3) for k in range(3)]
     rng = np.random.default_rng(0)
     ctx = mp.get_context("fork")
     kills = 0
-    for _ in range(60):
-        s = _settings(compose_cfg, run_dir, *over)
-        ready = ctx.Event()
-        child = ctx.Process(target=_child, args=(s, ready))
-        child.start()
-        ready.wait(60)
-        time.sleep(float(rng.uniform(0.0, full)))
-        if child.is_alive():
-            os.kill(child.pid, signal.SIGKILL)
-            kills += 1
-        child.join()
-        if kills >= 24:
+    for campaign in range(12):
+        run_dir = tmp_path / f"run{campaign}"
+        for _ in range(40):
+            ready = ctx.Event()
+            child = ctx.Process(
+                target=_child, args=(_settings(compose_cfg, run_dir, *over), ready)
+            )
+            child.start()
+            ready.wait(60)
+            time.sleep(float(rng.uniform(0.0, full)))
+            alive = child.is_alive()
+            if alive:
+                os.kill(child.pid, signal.SIGKILL)
+                kills += 1
+            child.join()
+            if not alive:
+                break
+        summary = run_benchmark(_settings(compose_cfg, run_dir, *over))
+        assert _keys(run_dir) == expected  # 0 lost, 0 duplicated
+        files = sorted(p.name for p in (run_dir / "records").iterdir() if not rec.is_temp_file(p))
+        assert files == sorted(f"{i}__it{k}.json" for i, k in expected)
+        got = pd.read_parquet(run_dir / "records.parquet").set_index(["item_id", "iteration"])
+        assert len(got) == len(expected)
+        assert np.allclose(got.linearity_score.sort_index(), want.linearity_score.sort_index())
+        assert summary["per_iteration"] == ref["per_iteration"]
+        if kills >= 20:
             break
     assert kills >= 20
-    summary = run_benchmark(_settings(compose_cfg, run_dir, *over))
-    assert _keys(run_dir) == expected  # 0 lost, 0 duplicated
-    files = sorted(p.name for p in (run_dir / "records").iterdir() if not rec.is_temp_file(p))
-    assert files == sorted(f"{i}__it{k}.json" for i, k in expected)
-    got = pd.read_parquet(run_dir / "records.parquet").set_index(["item_id", "iteration"])
-    want = pd.read_parquet(ref_dir / "records.parquet").set_index(["item_id", "iteration"])
-    assert len(got) == len(expected)
-    assert np.allclose(got.linearity_score.sort_index(), want.linearity_score.sort_index())
-    assert summary["per_iteration"] == ref["per_iteration"]

@@ -208,8 +208,20 @@ def test_composed_config_pickles_by_reference(compose_cfg, model):
     # submitit ships each job's config to the cluster by pickle: the schema classes and choice
     # enums must be importable by name (bench/config.py), and the round trip must be exact.
     import pickle
+    import subprocess
+    import sys
 
     cfg = compose_cfg([f"model={model}"])
     again = pickle.loads(pickle.dumps(cfg))
     assert again == cfg and type(again.retime.name) is type(cfg.retime.name)
     assert resolved_config(again) == resolved_config(cfg)
+    # A fresh interpreter that never composed a config (a cluster node) can load it too.
+    code = (
+        "import pickle, sys; cfg = pickle.loads(sys.stdin.buffer.read());"
+        "print(cfg.model.name, cfg.retime.name)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(cfg), capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert proc.stdout.decode().split() == [str(cfg.model.name), "warped"]

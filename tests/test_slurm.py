@@ -156,6 +156,7 @@ def test_slurm_sweep_of_four_jobs_completes_with_all_records(slurm_cluster, tmp_
         assert json.loads((sweep / str(n) / "summary.json").read_text())["shard"] == {
             "index": st["shard_index"],
             "count": 2,
+            "n_items": 2,
         }
     _check_run_dir(tmp_path / "runs" / "morph-none-pixel", 4, 0)
     df = _check_run_dir(tmp_path / "runs" / "morph-warped-pixel", 4, 3)
