@@ -27,7 +27,7 @@ total_change           float       total semantic change, radians
 degenerate             bool        no semantic change above numerical noise
 target_deviation       float       RMS of S minus the target pacing curve
 linearity_ci_low       float       95% bootstrap interval of linearity_score (resampled pair
-linearity_ci_high      float       residuals, spf.bootstrap times; docs/method.md Sec. 2); NaN if off
+linearity_ci_high      float       residuals, spf.bootstrap times; docs/method.md Sec. 2), or NaN
 progress_statistic     float       no-progress statistic G, radians (far minus near pair angle;
                                    degenerate when below spf.progress_threshold; docs/method.md 1.7)
 keyframes              str         semantic keyframes, frames, space-separated (docs/method.md, 5)

@@ -548,7 +548,11 @@ def _final_stats(df: Any, emb: str | None) -> dict[str, Any]:
     }
 
 
-_METRIC_LABELS = {"linearity": "Linearity", "max_jump": "max jump", "rms_s_vs_designed": "GT RMS err."}
+_METRIC_LABELS = {
+    "linearity": "Linearity",
+    "max_jump": "max jump",
+    "rms_s_vs_designed": "RMS S vs designed",
+}
 
 
 def _summary(run: _Run) -> str:

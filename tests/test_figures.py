@@ -159,7 +159,9 @@ def test_ablation_stored_and_re_embedded_paths_agree(runs, tmp_path):
     recs = pd.concat([pd.read_parquet(runs[n] / "records.parquet") for n in ("morph", "footage")])
     base = recs[recs.iteration == 0].set_index(["model", "item_id"])
     np.testing.assert_allclose(a.linearity_score, base.loc[a.index, "linearity_score"])
-    np.testing.assert_allclose(a.rms_s_vs_designed, base.loc[a.index, "rms_s_vs_designed"], equal_nan=True)
+    np.testing.assert_allclose(
+        a.rms_s_vs_designed, base.loc[a.index, "rms_s_vs_designed"], equal_nan=True
+    )
     assert a.loc["morph"].gt_max_error.notna().all() and a.loc["footage"].gt_max_error.isna().all()
     summary = abl.summarise(stored)
     assert list(summary.columns) == list(abl.SUMMARY_COLUMNS)
