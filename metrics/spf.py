@@ -127,27 +127,32 @@ def _check_embeddings(embeddings: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Distances and the banded system
 # --------------------------------------------------------------------------------------------
-def _row_norms(z: np.ndarray) -> np.ndarray:
-    """Float64 norms of the rows of ``z`` (``(T, D)`` or ``(N, T, D)``); raises on zero rows.
+def _row_scales(z: np.ndarray) -> np.ndarray:
+    """Float64 max-abs of the rows of ``z`` (``(T, D)`` or ``(N, T, D)``); raises on zero rows.
+
+    Rows are divided by this scale before their norm is taken, so that squaring a row of tiny
+    (or huge) entries cannot underflow into subnormals (or overflow): the unit vectors, hence the
+    angles, are then the same for ``z`` and ``c * z`` to rounding, for any ``c > 0``.
 
     The frames named in the error are indices into ``z`` as given: pass the whole clip (not a
     block of it) for the error to name the clip's frames.
     """
-    norms = np.sqrt(np.einsum("...j,...j->...", z, z, dtype=np.float64, casting="same_kind"))
-    zero = norms <= np.finfo(np.float64).tiny
+    scales = np.max(np.abs(z), axis=-1).astype(np.float64)
+    zero = scales == 0.0
     if zero.any():
         bad = np.flatnonzero(zero.any(axis=0) if z.ndim == 3 else zero)
         raise ValueError(
             f"embeddings have zero norm in {bad.size} frame(s), first at frames "
             f"{bad[:10].tolist()}: an angle is undefined there"
         )
-    return norms
+    return scales
 
 
 def _normalise(z: np.ndarray) -> np.ndarray:
     """Rows of ``z`` (any float dtype) as float64 unit vectors; raises on zero rows."""
     z = np.asarray(z, dtype=np.float64)
-    return z / _row_norms(z)[..., None]
+    z = z / _row_scales(z)[..., None]  # entries now in [-1, 1], the largest +-1: no underflow
+    return z / np.sqrt(np.einsum("...j,...j->...", z, z))[..., None]
 
 
 def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np.ndarray:
@@ -170,7 +175,7 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
     k = window
     dist = np.zeros((n_clips, k, t), dtype=np.float64)
     offsets = np.arange(1, k + 1)
-    _row_norms(zs)  # whole clip first: a zero frame is named by its frame, not its block row
+    _row_scales(zs)  # whole clip first: a zero frame is named by its frame, not its block row
     for start in range(0, t - 1, _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, t - 1)  # pair origins i in [start, stop)
         z = _normalise(zs[:, start : min(stop + k, t)])  # (N, L, D)
