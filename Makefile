@@ -56,6 +56,7 @@ test-slurm: install ## Bring up a local SLURM cluster, run the slurm-marked test
 
 lint: install ## Ruff lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install ## Performance benchmarks (ratios against baselines measured in the same run)
 	$(PY) bench/perf_spf.py

@@ -78,6 +78,7 @@ def analyze_video(
     """
     from spf_bench.bench.plots import plot_spf
     from spf_bench.bench.records import atomic_write_json
+
     m, info = measure_video(
         path,
         embedder,

@@ -188,7 +188,11 @@ class RetimeSettings:
         interpolation: post-hoc resampling (``nearest`` | ``linear`` | ``flow``).
         regenerator: ``conf/model`` name of the first-last-frame (FLF) regenerator of
             ``segmented`` or ``None``; ``regenerator_options`` overrides its keys.
-        k, penalty, penalty_per_frame: the number of segments of ``segmented``.
+        k, penalty, penalty_per_frame: the number of segments ``K`` of ``segmented``: ``k``
+            exactly, else the penalised criterion with cost ``penalty`` per piece on ``S`` in
+            [0, 1] (default :data:`spf_bench.metrics.spf.SEGMENT_PENALTY` = 0.008, calibrated in
+            ``results/segment_calibration/``), or, with ``penalty=None``,
+            ``penalty_per_frame * T``.
         prompt: prompt of the regenerated segments when the item has none.
         refine: refinements of the segment plan.
         heldout_stop: stop an item's refinements once its held-out Linearity (mean over the
@@ -208,7 +212,7 @@ class RetimeSettings:
     regenerator: str | None = None
     regenerator_options: dict[str, Any] = field(default_factory=dict)
     k: int | None = None
-    penalty: float | None = None
+    penalty: float | None = spf.SEGMENT_PENALTY
     penalty_per_frame: float = 2e-5
     prompt: str | None = None
     refine: int = 2
@@ -547,9 +551,7 @@ class BenchSettings:
         self.pacing.check()
         self.spf.check()
         if self.embedder_name not in _embedder_names():
-            raise ValueError(
-                f"embedder={self.embedder_name!r} is not one of {_embedder_names()}"
-            )
+            raise ValueError(f"embedder={self.embedder_name!r} is not one of {_embedder_names()}")
         bad = [e for e in self.eval_embedders if e not in _embedder_names()]
         if bad or self.embedder_name in self.eval_embedders:
             raise ValueError(

@@ -111,9 +111,6 @@ _RC = {
     "ytick.labelsize": 7,
 }
 _GRID = np.linspace(0.0, 1.0, 101)
-#: Keyframes of the strip: segmented least squares with penalty ``C = 2e-5 * T`` per piece
-#: (the per-frame criterion of ``retime=segmented``'s default; on ``bikes`` it finds the 5 cuts).
-KEYFRAME_PENALTY_PER_FRAME = 2e-5
 
 
 def _color(embedder: str) -> str:
@@ -616,7 +613,7 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
 
 def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[int], str]:
     """Keyframes from the record's metadata if it has them, else segmented least squares."""
-    from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
+    from spf_bench.metrics.spf import SEGMENT_PENALTY, keyframes_from_segments, segment_progress
 
     try:
         meta = json.loads(row.metadata or "{}")
@@ -627,9 +624,8 @@ def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[in
         kf = meta["segment_plan"].get("keyframes")
     if kf is not None and len(kf) and max(kf) < s.size:
         return [int(k) for k in kf][:max_keyframes], "record metadata"
-    penalty = KEYFRAME_PENALTY_PER_FRAME * s.size
-    kf = keyframes_from_segments(segment_progress(s, penalty=penalty))
-    how = f"segmented least squares, penalty {KEYFRAME_PENALTY_PER_FRAME:g} x T"
+    kf = keyframes_from_segments(segment_progress(s))  # calibrated SEGMENT_PENALTY
+    how = f"segmented least squares, penalty {SEGMENT_PENALTY:g} per piece"
     if len(kf) > max_keyframes:
         kf = keyframes_from_segments(segment_progress(s, k=max_keyframes - 1))
         how = f"segmented least squares ({max_keyframes - 1} pieces)"

@@ -822,7 +822,11 @@ def _prepared(records: Any) -> Any:
         raise ValueError(f"records lack column(s) {missing}")
     df = records.copy()
     for col in (
-        "max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed"
+        "max_jump",
+        "max_deviation",
+        "total_change",
+        "target_deviation",
+        "rms_s_vs_designed",
     ):
         if col not in df:
             df[col] = np.nan

@@ -177,8 +177,13 @@ def heldout_frame(df):
             continue
         for emb, sc in held.items():
             rows.append(
-                {"item_id": r.item_id, "seed": r.seed, "iteration": r.iteration, "embedder": emb,
-                 **sc}
+                {
+                    "item_id": r.item_id,
+                    "seed": r.seed,
+                    "iteration": r.iteration,
+                    "embedder": emb,
+                    **sc,
+                }
             )
     cols = ["item_id", "seed", "iteration", "embedder", "linearity_score"]
     out = pd.DataFrame(rows) if rows else pd.DataFrame(columns=cols)

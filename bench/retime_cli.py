@@ -40,6 +40,7 @@ from spf_bench.bench.cli_common import (
     embedder_from_args,
     spf_from_args,
 )
+from spf_bench.metrics import spf
 from spf_bench.metrics.measure import PacingSettings, SPFSettings
 
 __all__ = ["add_retime_parser", "retime_video"]
@@ -59,7 +60,7 @@ def retime_video(
     iterations: int = 3,
     interpolation: str = "linear",
     k: int | None = None,
-    penalty: float | None = None,
+    penalty: float | None = spf.SEGMENT_PENALTY,
     penalty_per_frame: float | None = None,
     regenerator: Any = None,
     prompt: str | None = None,
@@ -81,7 +82,8 @@ def retime_video(
         iterations: refinements of ``resample``.
         interpolation: :data:`spf_bench.generators.posthoc.INTERPOLATIONS`.
         k, penalty, penalty_per_frame: choice of the number of segments
-            (:func:`spf_bench.generators.posthoc.choose_segments`; ``None`` per-frame: the default).
+            (:func:`spf_bench.generators.posthoc.choose_segments`; ``penalty`` defaults to the
+            calibrated 0.008, ``DEFAULT_PENALTY``; ``None``: the per-frame rule).
         regenerator: a first-last-frame generator for ``segmented``, or ``None``.
         prompt, seed: fields of the regenerator's requests.
         refine: refinements of the segment plan (:func:`spf_bench.generators.posthoc.refine_plan`).
@@ -100,7 +102,6 @@ def retime_video(
     from spf_bench.bench.plots import plot_keyframe_strip, plot_spf
     from spf_bench.bench.records import atomic_write_json
     from spf_bench.generators.posthoc import DEFAULT_PENALTY_PER_FRAME, retime_frames
-    from spf_bench.metrics import spf
     from spf_bench.metrics.video_io import read_video, write_video
 
     t0 = time.perf_counter()
@@ -259,7 +260,7 @@ def _cmd_retime(args: argparse.Namespace) -> int:
             iterations=args.iterations,
             interpolation=args.interpolation,
             k=args.k,
-            penalty=args.penalty,
+            penalty=None if args.penalty_per_frame is not None else args.penalty,
             penalty_per_frame=args.penalty_per_frame,
             regenerator=regenerator,
             prompt=args.prompt,
@@ -305,12 +306,19 @@ def add_retime_parser(sub: Any) -> argparse.ArgumentParser:
     )
     rt.add_argument("--temperature", type=float, default=3.0, help="a of exp_up / exp_down")
     rt.add_argument("--k", type=int, default=None, help="number of segments (default: automatic)")
-    rt.add_argument("--penalty", type=float, default=None, help="absolute cost per segment")
+    rt.add_argument(
+        "--penalty",
+        type=float,
+        default=0.008,
+        help="automatic K: cost per segment on S in [0, 1] (default: %(default)s, calibrated in "
+        "results/segment_calibration/; the reference uses 0.02)",
+    )
     rt.add_argument(
         "--penalty-per-frame",
         type=float,
         default=None,
-        help="automatic K: cost per segment = this x frames (default 2e-5)",
+        help="automatic K with cost per segment = this x frames instead (e.g. 2e-5, the "
+        "previous default); overrides --penalty",
     )
     rt.add_argument(
         "--regenerator",

@@ -63,7 +63,9 @@ class SPFSettings:
             error of ``S`` by 17-23% with pixel and efficientnet_lite0:
             ``results/spf_calibration/``).
         keyframe_penalty: segmented-least-squares penalty per piece on ``S`` in [0, 1] that
-            places the semantic keyframes (reference default 0.02; docs/method.md, Sec. 5).
+            places the semantic keyframes (default :data:`spf_bench.metrics.spf.SEGMENT_PENALTY`
+            = 0.008, calibrated on known boundaries; the reference's 0.02 places fewer;
+            docs/method.md, Sec. 5).
         progress_threshold: the no-progress test (docs/method.md, Sec. 1, step 7): a clip whose
             accumulated change ``G`` (mean angle at far minus near frame offsets, radians) is
             below it is ``degenerate``: NaN Linearity, no keyframes, not retimed. Default 0.07
@@ -76,7 +78,7 @@ class SPFSettings:
     sigma: float = 20.0
     lam: float = 1e-5
     power: float = 1.0
-    keyframe_penalty: float = 0.02
+    keyframe_penalty: float = spf.SEGMENT_PENALTY
     progress_threshold: float = DEFAULT_PROGRESS_THRESHOLD
     bootstrap: int = DEFAULT_BOOTSTRAP
 

@@ -48,6 +48,8 @@ from spf_bench.metrics import no_progress, uncertainty
 __all__ = [
     "CLIP_EPS",
     "PACINGS",
+    "REFERENCE_SEGMENT_PENALTY",
+    "SEGMENT_PENALTY",
     "SPFResult",
     "SPFScores",
     "compute_spf",
@@ -61,6 +63,15 @@ __all__ = [
     "semantic_progress",
     "semantic_progress_batch",
 ]
+
+#: Calibrated penalty ``C`` per piece of segmented least squares on ``S`` in [0, 1]: the default
+#: of :func:`segment_progress`, of the semantic keyframes (``spf.keyframe_penalty``) and of
+#: ``retime=segmented`` (``retime.penalty``). Chosen on a labelled set of known boundaries by
+#: ``bench/calibrate_segments.py`` (mean boundary F1 0.767 against 0.699 for the reference's
+#: 0.02; ``results/segment_calibration/``, docs/method.md, Sec. 5).
+SEGMENT_PENALTY = 0.008
+#: The reference package's penalty per piece (the value before calibration).
+REFERENCE_SEGMENT_PENALTY = 0.02
 
 #: Cosine clip used inside the arccos (docs/method.md, Sec. 1, step 3).
 CLIP_EPS = 1e-7
@@ -829,7 +840,7 @@ def _backtrack(arg: np.ndarray, end: int) -> list[int]:
 
 
 def segment_progress(
-    progress: np.ndarray, k: int | None = None, penalty: float = 0.02
+    progress: np.ndarray, k: int | None = None, penalty: float = SEGMENT_PENALTY
 ) -> list[tuple[int, int]]:
     """Split ``S`` into near-linear pieces by segmented least squares (docs/method.md, Sec. 5).
 
@@ -845,7 +856,8 @@ def segment_progress(
             by bisection for a value giving ``K`` pieces; if ``K`` is not reachable by any
             penalty (not on the lower convex hull of cost against ``K``), the exactly-``K``
             dynamic programme is solved instead. ``None``: minimise ``error + penalty * K``.
-        penalty: cost ``C`` per piece (0.02 is the reference default for ``S`` in [0, 1]).
+        penalty: cost ``C`` per piece for ``S`` in [0, 1] (default :data:`SEGMENT_PENALTY`,
+            0.008, calibrated; the reference package uses 0.02).
 
     Returns:
         List of ``(start, end)`` frame pairs, inclusive, in order.

@@ -210,9 +210,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(compose_cfg, tmp_
         run_dir = tmp_path / f"run{campaign}"
         for _ in range(40):
             ready = ctx.Event()
-            child = ctx.Process(
-                target=_child, args=(_settings(compose_cfg, run_dir, *over), ready)
-            )
+            child = ctx.Process(target=_child, args=(_settings(compose_cfg, run_dir, *over), ready))
             child.start()
             ready.wait(60)
             time.sleep(float(rng.uniform(0.0, full)))

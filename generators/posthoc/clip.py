@@ -22,6 +22,7 @@ import numpy as np
 
 from spf_bench.generators.base import GeneratedVideo, GenerationRequest, Generator
 from spf_bench.generators.posthoc.plan import (
+    DEFAULT_PENALTY,
     DEFAULT_PENALTY_PER_FRAME,
     SegmentPlan,
     choose_segments,
@@ -101,7 +102,7 @@ def retime_frames(
     iterations: int = 3,
     interpolation: str = "linear",
     k: int | None = None,
-    penalty: float | None = None,
+    penalty: float | None = DEFAULT_PENALTY,
     penalty_per_frame: float = DEFAULT_PENALTY_PER_FRAME,
     regenerator: Generator | None = None,
     item_id: str = "clip",
@@ -125,7 +126,8 @@ def retime_frames(
         interpolation: :data:`~spf_bench.generators.posthoc.resample.INTERPOLATIONS`.
         k: exact number of pieces, or ``None`` for the penalised choice
             (:func:`~spf_bench.generators.posthoc.plan.choose_segments`).
-        penalty: absolute cost per piece, or ``None``.
+        penalty: absolute cost per piece on ``S`` in [0, 1] (default the calibrated
+            :data:`~spf_bench.generators.posthoc.plan.DEFAULT_PENALTY`), or ``None``.
         penalty_per_frame: per-frame cost per piece when ``penalty`` is ``None``.
         regenerator: first-last-frame generator for ``segmented`` (``None``: resampling).
         item_id: item id of the regenerator's requests.

@@ -14,20 +14,21 @@ errors + C * K`` over ``S`` normalised to [0, 1], with ``C = penalty`` when give
 *absolute* rule; reference default 0.02) or ``C = penalty_per_frame * T`` when ``penalty`` is
 ``None`` (the *per-frame* rule, ``T`` frames).
 
-Calibrated default: **absolute, C = 0.008** (:data:`DEFAULT_PENALTY`). Chosen on a labelled set
-(``bench/calibrate_segments.py``, ``results/segment_calibration/``): bikes.mp4's five cuts,
-clips stitched from the bundled footage at known frames, crossfade chains and ``step`` morphs
-with known transition frames, and synthetic step curves (a boundary counts as found within
+Calibrated default: **absolute, C = 0.008** (:data:`DEFAULT_PENALTY`, the same value as
+:data:`spf_bench.metrics.spf.SEGMENT_PENALTY`, which also places the recorded keyframes). Chosen on
+a labelled set (``bench/calibrate_segments.py``, ``results/segment_calibration/``): bikes.mp4's
+five cuts, clips stitched from the bundled footage at known frames, crossfade chains and ``step``
+morphs with known transition frames, and synthetic step curves (a boundary counts as found within
 +-2 frames). Criterion: the mean over those four families of the boundary F1, averaged over the
-``pixel`` and ``efficientnet_lite0`` embedders: 0.767 at ``C = 0.008`` (0.752 smoothed over
-the neighbouring values; plateau 0.008-0.01) against 0.699 for the reference's 0.02 and 0.660
-for the per-frame rule at ``2e-5 * T`` (its best, ``6.3e-5 * T``, 0.706 smoothed). The best
-``C`` does not grow with the clip length, as the per-frame rule assumes: per length bin the best
-absolute ``C`` is 0.0125, 0.008 and 0.0125 for clips of at most 60, 61-130 and over 130 frames
-(median 60, 120 and 250). Most remaining false positives are a cut's second keyframe two frames
-from the first (the cut fitted by a short piece of its own).
-:data:`DEFAULT_PENALTY_PER_FRAME` (``2e-5``, set by looking at bikes.mp4) remains the value of
-the per-frame rule for callers that pass ``penalty=None``.
+``pixel`` and ``efficientnet_lite0`` embedders: 0.767 at ``C = 0.008`` (0.752 smoothed over the
+neighbouring values; plateau 0.008-0.01) against 0.699 for the reference's 0.02 and 0.660 for the
+per-frame rule at ``2e-5 * T`` (its best, ``6.3e-5 * T``, 0.706 smoothed). The best ``C`` does not
+grow with the clip length, as the per-frame rule assumes: per length bin the best absolute ``C`` is
+0.0125, 0.008 and 0.0125 for clips of at most 60, 61-130 and over 130 frames (median 60, 120 and
+250). Most remaining false positives are a cut's second keyframe two frames from the first (the cut
+fitted by a short piece of its own).
+:data:`DEFAULT_PENALTY_PER_FRAME` (``2e-5``, the previous default, set by looking at
+bikes.mp4) remains the value of the per-frame rule for callers that pass ``penalty=None``.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ __all__ = [
 ]
 
 #: Calibrated absolute penalty ``C`` per piece of the automatic choice of ``K``, on ``S`` in
-#: [0, 1] (module docstring; ``results/segment_calibration/``). Pass ``penalty=DEFAULT_PENALTY``.
-DEFAULT_PENALTY = 0.008
+#: [0, 1] (module docstring; ``results/segment_calibration/``): the default of every caller.
+DEFAULT_PENALTY = spf.SEGMENT_PENALTY
 
 #: Per-frame penalty ``c`` of the per-frame rule ``C = c * T``, used when ``penalty`` is
 #: ``None`` (set by looking at bikes.mp4; on the labelled set this rule at ``2e-5`` scores
@@ -63,7 +64,7 @@ DEFAULT_PENALTY_PER_FRAME = 2e-5
 def choose_segments(
     progress: np.ndarray,
     k: int | None = None,
-    penalty: float | None = None,
+    penalty: float | None = DEFAULT_PENALTY,
     penalty_per_frame: float = DEFAULT_PENALTY_PER_FRAME,
     max_pieces: int | None = None,
 ) -> tuple[list[tuple[int, int]], float]:
@@ -73,8 +74,8 @@ def choose_segments(
         progress: ``S`` of shape ``(T,)``, normalised to [0, 1].
         k: exact number of pieces, or ``None`` for the penalised criterion.
         penalty: absolute cost ``C`` per piece on ``S`` in [0, 1] (calibrated default
-            :data:`DEFAULT_PENALTY` = 0.008; reference default 0.02), or ``None`` for
-            ``C = penalty_per_frame * T``.
+            :data:`DEFAULT_PENALTY` = 0.008; reference 0.02), or ``None`` for the per-frame
+            rule ``C = penalty_per_frame * T``.
         penalty_per_frame: per-frame penalty used when ``penalty`` is ``None``.
         max_pieces: when the penalised criterion picks more pieces than this (e.g. more than
             the output length can hold at the regenerator's frame step), the best fit with

@@ -21,6 +21,7 @@ import numpy as np
 
 from spf_bench.generators.base import GeneratedVideo, GenerationRequest, Generator, GeneratorError
 from spf_bench.generators.posthoc.plan import (
+    DEFAULT_PENALTY,
     DEFAULT_PENALTY_PER_FRAME,
     SegmentPlan,
     choose_segments,
@@ -245,7 +246,8 @@ class SegmentedRetimer:
         regenerator: a first-last-frame generator, or ``None`` for the resampling fallback.
         k: exact number of pieces, or ``None`` for the penalised choice
             (:func:`choose_segments`).
-        penalty: absolute cost per piece, or ``None``.
+        penalty: absolute cost per piece on ``S`` in [0, 1] (default the calibrated
+            :data:`~spf_bench.generators.posthoc.plan.DEFAULT_PENALTY`), or ``None``.
         penalty_per_frame: per-frame cost per piece when ``penalty`` is ``None``.
         pacing: target pacing curve name (:data:`spf_bench.metrics.spf.PACINGS`).
         temperature: its temperature.
@@ -269,7 +271,7 @@ class SegmentedRetimer:
         regenerator: Generator | None = None,
         *,
         k: int | None = None,
-        penalty: float | None = None,
+        penalty: float | None = DEFAULT_PENALTY,
         penalty_per_frame: float = DEFAULT_PENALTY_PER_FRAME,
         pacing: str = "linear",
         temperature: float = 3.0,
