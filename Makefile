@@ -69,17 +69,20 @@ bench: install ## Performance benchmarks (ratios against baselines measured in t
 # committed results/ were made.
 FIGURES_RUNS ?= runs/figures
 FIGURES_EMBEDDERS ?= efficientnet_lite0 pixel
-figures: install ## Regenerate results/ from fresh CPU runs (~5 min): runs, pacing benchmark, ablation, then figures
+figures: install ## Regenerate results/ from fresh CPU runs (~20 min on 2 loaded cores): runs, pacing benchmark, ablation, then figures
 	rm -rf $(FIGURES_RUNS)
 	set -e; for model in morph footage; do for emb in $(FIGURES_EMBEDDERS); do \
 		OMP_NUM_THREADS=1 $(PY) bench/run.py experiment=figures_$$model embedder=$$emb \
 			run_dir=$(FIGURES_RUNS)/$$model-$$emb; \
 	done; done
+	OMP_NUM_THREADS=1 $(PY) bench/run.py experiment=figures_wan22_toy \
+		run_dir=$(FIGURES_RUNS)/wan22_toy-pixel
 	$(PY) bench/pacing_gt.py --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
 		--curves $(FIGURES_RUNS)/pacing_gt/pacing_gt_curves.npz
 	$(PY) bench/ablation.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
 		--out $(FIGURES_RUNS)/ablation --curves $(FIGURES_RUNS)/ablation/ablation_curves.npz
 	$(PY) bench/figures.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
+		'$(FIGURES_RUNS)/wan22_toy-*' \
 		--pacing-gt $(FIGURES_RUNS)/pacing_gt --ablation $(FIGURES_RUNS)/ablation --out results
 
 train-toy: install ## Train the wan22_toy checkpoint from seed 0 on CPU (~17 min on an idle core): generators/weights/, results/wan22_toy/loss_curve.png

@@ -751,7 +751,7 @@ _SCORE_COLS = (
     ("max_jump", "max jump", ".4f"),
     ("total_change", "total change (rad)", ".3f"),
     ("target_deviation", "target dev.", ".4f"),
-    ("rms_s_vs_designed", "GT RMS err.", ".4f"),
+    ("rms_s_vs_designed", "RMS(S − designed)", ".4f"),
 )
 
 
@@ -1147,6 +1147,14 @@ def write_leaderboard_html(
             zero=True,
         )
         ci_d = _ci(r.get("delta_linearity_ci_low"), r.get("delta_linearity_ci_high"), ".3f")
+        hl, hd = r.get("heldout_linearity"), r.get("heldout_delta")
+        ci_h = _ci(r.get("heldout_delta_ci_low"), r.get("heldout_delta_ci_high"), ".3f")
+        held_by = str(r.get("heldout_embedders") or "").replace("+", ", ")
+        held = (
+            f"<td data-v='{_dv(hl)}'>{_num(hl, '.3f')}"
+            + (f" <span class='sub'>({_e(held_by)})</span>" if held_by else "")
+            + f"</td><td data-v='{_dv(hd)}'>{_num(hd, '+.3f')} {ci_h}</td>"
+        )
         lm, dl = r.get("linearity_mean"), r.get("delta_linearity")
         mj, gt = r.get("max_jump_mean"), r.get("rms_s_vs_designed_mean")
         rows.append(
@@ -1155,7 +1163,7 @@ def write_leaderboard_html(
             + f"<td>{_e(r.get('n'))}</td><td>{_e(r.get('n_failed'))}</td>"
             f"<td data-v='{_dv(lm)}'>{_pm(lm, r.get('linearity_std'), '.3f')}</td>"
             f"<td data-v='{_dv(lm)}'>{bar_l} {ci_l}</td>"
-            f"<td data-v='{_dv(dl)}'>{bar_d} {_num(dl, '+.3f')} {ci_d}</td>"
+            f"<td data-v='{_dv(dl)}'>{bar_d} {_num(dl, '+.3f')} {ci_d}</td>{held}"
             f"<td data-v='{_dv(mj)}'>{_num(mj, '.3f')}</td>"
             f"<td data-v='{_dv(gt)}'>{_num(gt, '.3f')}</td>{vb}"
             f"<td class='l runs'>{' '.join(links) or '–'}</td></tr>"
@@ -1169,7 +1177,10 @@ def write_leaderboard_html(
         + "".join(f"<th class='l'>{_e(k.replace('_', ' '))}</th>" for k in (*GROUP_KEYS, *ident))
         + "<th>n</th><th>failed</th><th>Linearity (mean ± std)</th>"
         f"<th>95% CI of the mean Linearity</th><th>Δ vs baseline [95% CI]</th>"
-        f"<th>max jump</th><th>GT RMS err.</th>{vb_head}<th class='l'>report</th></tr></thead>"
+        "<th>held-out Linearity (embedders that did not steer)</th>"
+        "<th>held-out Δ [95% CI]</th>"
+        f"<th>max jump</th><th>RMS(S − designed)</th>{vb_head}"
+        "<th class='l'>report</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
     notes = (

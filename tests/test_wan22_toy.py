@@ -203,3 +203,49 @@ def test_a_few_training_steps_lower_the_loss_reproducibly():
     s3 = TrainSettings(steps=3, batch=2, warmup=1, eval_every=0, log_every=1000)
     a, b = train(s3, log=None).model.state_dict(), train(s3, log=None).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ------------------------------------------------------------------- the ReTime loop on it
+@pytest.mark.slow
+def test_opposite_pacing_targets_bend_s_to_opposite_sides(compose_cfg, tmp_path):
+    """The learned model follows warped RoPE: retimed towards ``exp_up`` (slow start) its ``S``
+    ends below the diagonal, towards ``exp_down`` above it, from the same baseline (issue 12's
+    "Done when"; results/wan22_toy/ measures the same on 16 items: -0.057 and +0.031)."""
+    from spf_bench.bench.config import settings_from_config
+    from spf_bench.bench.leaderboard import load_records
+    from spf_bench.bench.pipeline import run_benchmark
+
+    torch.set_num_threads(1)
+    side = {}
+    for pacing in ("exp_up", "exp_down"):
+        run_dir = tmp_path / pacing
+        cfg = compose_cfg(
+            [
+                "model=wan22_toy",
+                "retime=warped",
+                "embedder=pixel",
+                f"pacing={pacing}",
+                "n_videos=4",
+                "eval_embedders=[]",
+                "logger=none",
+                "progress=false",
+                "plots=false",
+                "save_videos=false",
+                f"run_dir={run_dir}",
+            ]
+        )
+        run_benchmark(settings_from_config(cfg))
+        rec = load_records([run_dir])
+        dev = {}
+        for row in rec.itertuples():
+            s = np.load(run_dir / row.spf_path)["progress"]
+            dev.setdefault(row.iteration, []).append(float(np.mean(s - np.linspace(0, 1, s.size))))
+        side[pacing] = {k: float(np.mean(v)) for k, v in dev.items()}
+    base_up, base_down = side["exp_up"][0], side["exp_down"][0]
+    assert base_up == pytest.approx(base_down, abs=1e-12)  # the same stock baseline
+    last = max(side["exp_up"])
+    up, down = side["exp_up"][last], side["exp_down"][last]
+    # Measured on these 4 items: baseline +0.030, exp_up -0.041, exp_down +0.031 (exp_down
+    # moves S little here; on 16 items +0.012 -> +0.031).
+    assert up < 0.0 < down, side
+    assert up < base_up - 0.03 and down - up > 0.03, side
