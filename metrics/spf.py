@@ -132,6 +132,7 @@ def _check_embeddings(embeddings: np.ndarray) -> np.ndarray:
             f"embeddings contain NaN or inf in {bad.size} frame(s), first at frames "
             f"{bad[:10].tolist()}"
         )
+    _row_scales(z)  # a zero frame is named here, by its index in the clip
     return z
 
 
@@ -179,6 +180,10 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
     Returns:
         ``dist`` of shape ``(k, T)`` (or ``(N, k, T)``), float64, with
         ``dist[..., m - 1, i] = d_{i, i+m}`` for ``i < T - m`` and 0 elsewhere.
+
+    Raises:
+        ValueError: on a zero row (its index is within its block: check clips with
+            :func:`_check_embeddings` first, which names the clip's frame).
     """
     single = embeddings.ndim == 2
     zs = embeddings[None] if single else embeddings
@@ -186,7 +191,6 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
     k = window
     dist = np.zeros((n_clips, k, t), dtype=np.float64)
     offsets = np.arange(1, k + 1)
-    _row_scales(zs)  # whole clip first: a zero frame is named by its frame, not its block row
     for start in range(0, t - 1, _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, t - 1)  # pair origins i in [start, stop)
         z = _normalise(zs[:, start : min(stop + k, t)])  # (N, L, D)
@@ -408,25 +412,45 @@ def compute_spf(
         bootstrap=bootstrap,
     )
     z = _check_embeddings(embeddings)
-    t = z.shape[0]
+    return _solve_stack(
+        z[None], window, sigma, lam, power, progress_threshold, int(bootstrap), int(seed)
+    )[0]
+
+
+def _solve_stack(
+    stack: np.ndarray,
+    window: int,
+    sigma: float,
+    lam: float,
+    power: float,
+    progress_threshold: float,
+    bootstrap: int,
+    seed: int,
+) -> list[SPFResult]:
+    """SPFs of checked clips of equal shape ``(N, T, D)``, solved together as multiple
+    right-hand sides of one cached factorisation."""
+    t = stack.shape[1]
     k = _effective_window(t, int(window))
-    dist = _diagonal_distances(z, k, power)
-    raw = cho_solve_banded(
-        (_factor(t, k, float(sigma), float(lam)), False), _rhs(dist, _pair_weights(k, sigma))
-    )
-    return _finish(
-        raw,
-        t,
-        k,
-        float(sigma),
-        float(lam),
-        float(power),
-        dist=dist,
-        statistic=_statistic(dist, float(power), progress_threshold),
-        progress_threshold=float(progress_threshold),
-        bootstrap=int(bootstrap),
-        seed=int(seed),
-    )
+    dist = _diagonal_distances(stack, k, power)  # (N, k, T)
+    rhs = _rhs(dist, _pair_weights(k, sigma)).T  # (T, N)
+    raw = cho_solve_banded((_factor(t, k, float(sigma), float(lam)), False), rhs)
+    stats = _statistic(dist, float(power), progress_threshold)
+    return [
+        _finish(
+            raw[:, n].copy(),
+            t,
+            k,
+            float(sigma),
+            float(lam),
+            float(power),
+            dist=dist[n],
+            statistic=float(stats[n]),
+            progress_threshold=float(progress_threshold),
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+        for n in range(stack.shape[0])
+    ]
 
 
 def _statistic(dist: np.ndarray, power: float, threshold: float) -> float | np.ndarray:
@@ -505,35 +529,19 @@ def compute_spf_batch(
             raise ValueError(f"clip {n}: {err}") from None
         groups.setdefault(clips[n].shape, []).append(n)
     out: list[SPFResult | None] = [None] * len(clips)
-    for (t, _), idx in groups.items():
-        k = _effective_window(t, int(window))
-        stack = np.stack([clips[n] for n in idx])
-        try:
-            dist = _diagonal_distances(stack, k, power)  # (n, k, T)
-        except ValueError as err:  # a zero-norm row: find the clip it belongs to
-            for n in idx:
-                try:
-                    _normalise(clips[n])
-                except ValueError as err_n:
-                    raise ValueError(f"clip {n}: {err_n}") from None
-            raise err
-        rhs = _rhs(dist, _pair_weights(k, sigma)).T  # (T, n)
-        raw = cho_solve_banded((_factor(t, k, float(sigma), float(lam)), False), rhs)
-        stats = _statistic(dist, float(power), progress_threshold)
-        for col, n in enumerate(idx):
-            out[n] = _finish(
-                raw[:, col].copy(),
-                t,
-                k,
-                float(sigma),
-                float(lam),
-                float(power),
-                dist=dist[col],
-                statistic=float(stats[col]),
-                progress_threshold=float(progress_threshold),
-                bootstrap=int(bootstrap),
-                seed=int(seed),
-            )
+    for idx in groups.values():
+        solved = _solve_stack(
+            np.stack([clips[n] for n in idx]),
+            window,
+            sigma,
+            lam,
+            power,
+            progress_threshold,
+            int(bootstrap),
+            int(seed),
+        )
+        for n, res in zip(idx, solved, strict=True):
+            out[n] = res
     return out  # type: ignore[return-value]
 
 

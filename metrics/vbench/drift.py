@@ -200,9 +200,13 @@ def frame_drift(
     d["spf_pace"] = math.nan
     try:
         if progress is None and embedder is not None:
+            import dataclasses
+
             from spf_bench.metrics.measure import SPFSettings, measure_frames
 
-            m = measure_frames(frames, embedder, spf or SPFSettings(), keep_embeddings=False)
+            # only S is used: no bootstrap interval of the Linearity
+            settings = dataclasses.replace(spf or SPFSettings(), bootstrap=0)
+            m = measure_frames(frames, embedder, settings, keep_embeddings=False)
             progress = None if m.degenerate else m.progress
         if progress is not None:
             d["spf_pace"] = spf_pace_drift(progress)

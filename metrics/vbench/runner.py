@@ -18,9 +18,9 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spf_bench.metrics.vbench.registry import (
     VBenchEnvError,
@@ -31,13 +31,15 @@ from spf_bench.metrics.vbench.registry import (
 
 __all__ = ["RUNNER", "run_vbench", "stage_videos"]
 
+K = TypeVar("K", bound=Hashable)
+
 #: The script run inside the VBench venv (a file, never imported by spf-bench).
 RUNNER = Path(__file__).resolve().parents[1] / "_vbench_runner.py"
 
 
 def stage_videos(
-    keys_paths: Mapping[str, str | os.PathLike], dest: Path, prefix: str = "v"
-) -> dict[str, str]:
+    keys_paths: Mapping[K, str | os.PathLike], dest: Path, prefix: str = "v"
+) -> dict[str, K]:
     """Put each video into one flat folder under a unique name VBench cannot confuse.
 
     VBench lists a folder with a non-recursive, unsorted ``os.listdir`` and keys its output on
@@ -45,7 +47,7 @@ def stage_videos(
     (symlinks to the absolute path; a copy where symlinks fail), in the order given.
 
     Args:
-        keys_paths: caller's key -> video path.
+        keys_paths: caller's key (any hashable, e.g. ``(item, "start")``) -> video path.
         dest: the staging folder (created if needed).
         prefix: file-name prefix.
 

@@ -131,14 +131,7 @@ def score_videos(
         )
         # 3. stage flat, unique names
         staged = stage_videos(readable, work / "videos") if readable else {}
-        seg_staged = {}
-        if segments:
-            seg_dir = work / "segments"
-            seg_dir.mkdir(exist_ok=True)
-            for i, ((key, end), path) in enumerate(segments.items()):
-                name = f"s{i:05d}.mp4"
-                (seg_dir / name).symlink_to(path.absolute())
-                seg_staged[name] = (key, end)
+        seg_staged = stage_videos(segments, work / "segments", prefix="s") if segments else {}
         # 4. one VBench process
         tasks = []
         if staged:
