@@ -44,6 +44,7 @@ import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 
 from spf_bench.metrics import no_progress, uncertainty
+from spf_bench.metrics._banded import _monotone, _pair_weights, _rhs
 
 __all__ = [
     "CLIP_EPS",
@@ -208,12 +209,6 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
     return dist[0] if single else dist
 
 
-def _pair_weights(window: int, sigma: float) -> np.ndarray:
-    """Gaussian weights ``w_m = exp(-m^2 / (2 sigma^2))`` for offsets ``m = 1..k``, shape (k,)."""
-    m = np.arange(1, window + 1, dtype=np.float64)
-    return np.exp(-(m**2) / (2.0 * sigma**2))
-
-
 @functools.lru_cache(maxsize=32)
 def _factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
     """Banded Cholesky factor of ``A^T W A + lam I`` in LAPACK upper form, shape (k + 1, T).
@@ -235,24 +230,6 @@ def _factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
     factor = cholesky_banded(ab, lower=False, check_finite=False)
     factor.setflags(write=False)
     return factor
-
-
-def _rhs(dist: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``A^T W b`` from per-diagonal distances ``(..., k, T)``.
-
-    Each pair adds ``-w d`` at ``i`` and ``+w d`` at ``j``.
-
-    Returns shape ``(..., T)``.
-    """
-    k, t = dist.shape[-2:]
-    rhs = np.zeros((*dist.shape[:-2], t), dtype=np.float64)
-    for m in range(1, k + 1):
-        if m >= t:
-            break
-        wd = w[m - 1] * dist[..., m - 1, : t - m]
-        rhs[..., : t - m] -= wd
-        rhs[..., m:] += wd
-    return rhs
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,14 +287,6 @@ def _noise_floor(t: int, window: int, sigma: float, lam: float, power: float) ->
         (_factor(t, window, sigma, lam), False), _rhs(dist, _pair_weights(window, sigma))
     )
     return float(_monotone(raw)[1])
-
-
-def _monotone(raw: np.ndarray) -> tuple[np.ndarray, float]:
-    """Gradient-clip-cumsum (docs/method.md, Sec. 1, step 6) -> (unscaled S from 0, range)."""
-    g = np.clip(np.gradient(raw, axis=-1), 0.0, None)
-    s = np.cumsum(g, axis=-1)
-    s -= s.min(axis=-1, keepdims=True)
-    return s, s.max(axis=-1)
 
 
 def _finish(

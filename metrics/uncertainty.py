@@ -55,6 +55,8 @@ import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 from scipy.special import ndtri
 
+from spf_bench.metrics._banded import _monotone, _pair_differences, _rhs
+
 __all__ = ["DEFAULT_BOOTSTRAP", "linearity_batch", "linearity_interval"]
 
 #: Default number of bootstrap resamples (``SPFSettings.bootstrap``; 0 disables the interval).
@@ -72,9 +74,7 @@ def linearity_batch(raw: np.ndarray) -> np.ndarray:
     Returns:
         ``(B,)`` float64 Linearity Scores; NaN where a solution has no rise at all.
     """
-    g = np.clip(np.gradient(raw, axis=-1), 0.0, None)
-    s = np.cumsum(g, axis=-1)
-    s -= s.min(axis=-1, keepdims=True)
+    s, _ = _monotone(raw)
     span = s[:, -1] - s[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.linspace(0.0, 1.0, raw.shape[-1])
@@ -123,22 +123,11 @@ def _frame_effects(e: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _residuals(d: np.ndarray, factor: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Pair residuals ``e = d - (R_j - R_i)`` of the SPF fit of distances ``d`` ``(k, T)``."""
-    k, t = d.shape
-    rhs = np.zeros(t)
-    for m in range(1, k + 1):
-        wd = w[m - 1] * d[m - 1, : t - m]
-        rhs[: t - m] -= wd
-        rhs[m:] += wd
-    r = cho_solve_banded((factor, False), rhs, check_finite=False)
-    e = np.zeros((k, t))
-    for m in range(1, k + 1):
-        e[m - 1, : t - m] = d[m - 1, : t - m] - (r[m:] - r[:-m])
-    return e
+    r = cho_solve_banded((factor, False), _rhs(d, w), check_finite=False)
+    return d - _pair_differences(r, d.shape[0])
 
 
-def _decompose(
-    e: np.ndarray, factor: np.ndarray | None, w: np.ndarray
-) -> tuple[np.ndarray | None, list[np.ndarray]]:
+def _decompose(e: np.ndarray, w: np.ndarray) -> tuple[np.ndarray | None, list[np.ndarray]]:
     """Frame effects ``a`` ``(T,)`` and per-diagonal remainders ``nu`` of residuals ``e``."""
     k, t = e.shape
     n_pairs = sum(max(0, t - m) for m in range(1, k + 1))
@@ -183,12 +172,12 @@ def _measure_shrinkage(factor: np.ndarray, w: np.ndarray, draws: int = 8) -> tup
         e = np.zeros((k, t))
         for m in range(1, k + 1):
             e[m - 1, : t - m] = a[: t - m] + a[m:]
-        a_hat, _ = _decompose(_residuals(e, factor, w), factor, w)
+        a_hat, _ = _decompose(_residuals(e, factor, w), w)
         sa.append(np.std(a_hat) / np.std(a))
         e = np.zeros((k, t))
         for m in range(1, k + 1):
             e[m - 1, : t - m] = rng.standard_normal(t - m)
-        _, nu_hat = _decompose(_residuals(e, factor, w), factor, w)
+        _, nu_hat = _decompose(_residuals(e, factor, w), w)
         sn.append(float(np.std(np.concatenate(nu_hat))))
     return max(float(np.mean(sa)), 0.05), max(float(np.mean(sn)), 0.05)
 
@@ -244,10 +233,8 @@ def linearity_interval(
         return (math.nan, math.nan)
     w = np.asarray(weights, dtype=np.float64)
     # 1. fitted differences, residuals, frame effects and pair remainders
-    fit = np.zeros((k, t))
-    for m in range(1, k + 1):
-        fit[m - 1, : t - m] = raw[m:] - raw[:-m]
-    a, nu = _decompose(dist - fit, factor, w)
+    fit = _pair_differences(raw, k)
+    a, nu = _decompose(dist - fit, w)
     if a is None:
         return (math.nan, math.nan)
     # Residuals of a least-squares fit are smaller than the errors behind them (the fit of R
@@ -257,11 +244,7 @@ def linearity_interval(
     a_pool = (a - a_mean) / shrink_a
     nu_pool = [(v - v.mean()) / shrink_nu for v in nu]
     # right-hand side of the fitted part, shared by every resample
-    rhs_fit = np.zeros(t)
-    for m in range(1, k + 1):
-        wf = w[m - 1] * fit[m - 1, : t - m]
-        rhs_fit[: t - m] -= wf
-        rhs_fit[m:] += wf
+    rhs_fit = _rhs(fit, w)
     rng = np.random.default_rng(int(seed))
     n_boot = int(n_boot)
     chunk = max(1, min(n_boot, _MAX_ENTRIES // max(1, 4 * t)))

@@ -1,0 +1,52 @@
+"""The SPF's banded least-squares building blocks, shared by :mod:`spf_bench.metrics.spf` and
+:mod:`spf_bench.metrics.uncertainty` (which ``spf`` imports, so they cannot live in ``spf``).
+
+Arrays hold one value per pair offset ``m = 1..k`` and frame ``i``: ``x[..., m - 1, i]`` is
+the value of the pair ``(i, i + m)`` for ``i < T - m`` and 0 elsewhere (docs/method.md, Sec. 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair_weights(window: int, sigma: float) -> np.ndarray:
+    """Gaussian weights ``w_m = exp(-m^2 / (2 sigma^2))`` for offsets ``m = 1..k``, shape (k,)."""
+    m = np.arange(1, window + 1, dtype=np.float64)
+    return np.exp(-(m**2) / (2.0 * sigma**2))
+
+
+def _rhs(dist: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``A^T W b`` from per-diagonal values ``(..., k, T)`` (distances, residuals, fits).
+
+    Each pair adds ``-w d`` at ``i`` and ``+w d`` at ``j``.
+
+    Returns shape ``(..., T)``, float64.
+    """
+    k, t = dist.shape[-2:]
+    rhs = np.zeros((*dist.shape[:-2], t), dtype=np.float64)
+    for m in range(1, k + 1):
+        if m >= t:
+            break
+        wd = w[m - 1] * dist[..., m - 1, : t - m]
+        rhs[..., : t - m] -= wd
+        rhs[..., m:] += wd
+    return rhs
+
+
+def _pair_differences(x: np.ndarray, k: int) -> np.ndarray:
+    """``x_{i+m} - x_i`` of a ``(T,)`` series for offsets ``m = 1..k``, shape ``(k, T)``."""
+    t = x.shape[-1]
+    out = np.zeros((k, t))
+    for m in range(1, k + 1):
+        out[m - 1, : t - m] = x[m:] - x[:-m]
+    return out
+
+
+def _monotone(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+    """Gradient-clip-cumsum (docs/method.md, Sec. 1, step 6) of ``(..., T)`` least-squares
+    solutions -> (unscaled ``S`` from 0, its range ``(...)``)."""
+    g = np.clip(np.gradient(raw, axis=-1), 0.0, None)
+    s = np.cumsum(g, axis=-1)
+    s -= s.min(axis=-1, keepdims=True)
+    return s, s.max(axis=-1)
