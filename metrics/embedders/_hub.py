@@ -25,6 +25,7 @@ __all__ = [
     "MissingWeightsError",
     "hf_hub_cache_dir",
     "hub_files_present",
+    "hub_load",
     "hub_offline",
     "is_missing_weights_error",
     "missing_hub_weights",
@@ -142,6 +143,40 @@ def missing_hub_weights(
         + _fix_hint(repo_id, weights_hint)
     )
     return MissingWeightsError(message, model_id=repo_id, searched=cache)
+
+
+@contextlib.contextmanager
+def hub_load(
+    name: str,
+    repo_id: str,
+    cache: str,
+    weights_hint: str,
+    *,
+    offline: bool,
+    translate: bool = True,
+) -> Iterator[None]:
+    """Load hub weights inside the ``with`` block: the hub offline (:func:`hub_offline`) when
+    ``offline``, and the loading library's missing-file errors (:func:`is_missing_weights_error`)
+    turned into :func:`missing_hub_weights` (its text cut to 300 characters as ``detail``).
+
+    Args:
+        name, repo_id, cache, weights_hint: as :func:`missing_hub_weights`.
+        offline: put the hub offline for the block (``not allow_download``).
+        translate: ``False`` lets every error through unchanged (a local file or folder was
+            given: its own error is the clearer one).
+
+    Raises:
+        MissingWeightsError: from a missing-weights error of the block, when ``translate``.
+    """
+    try:
+        with hub_offline(offline):
+            yield
+    except Exception as e:
+        if translate and is_missing_weights_error(e):
+            raise missing_hub_weights(
+                name, repo_id, cache, weights_hint, detail=str(e)[:300]
+            ) from e
+        raise
 
 
 def missing_local(name: str, path: str, expected: str) -> MissingWeightsError:

@@ -24,8 +24,7 @@ from typing import Any
 from ._hub import (
     hf_hub_cache_dir,
     hub_files_present,
-    hub_offline,
-    is_missing_weights_error,
+    hub_load,
     missing_hub_weights,
     missing_local,
 )
@@ -193,21 +192,21 @@ def _build_open_clip(
             )
         else:
             model_name, pretrained, force, source = arch, tag, None, f"{arch}/{tag} ({hub_id})"
-        try:
-            with hub_offline(not allow_download):
-                model = open_clip.create_model(
-                    model_name,
-                    pretrained=pretrained,
-                    force_preprocess_cfg=force,
-                    require_pretrained=True,
-                    **common,
-                )
-        except Exception as e:
-            if local_dir is None and local_file is None and is_missing_weights_error(e):
-                raise missing_hub_weights(
-                    name, hub_id, cache, _WEIGHTS_HINT, detail=str(e)[:300]
-                ) from e
-            raise
+        with hub_load(
+            name,
+            hub_id,
+            cache,
+            _WEIGHTS_HINT,
+            offline=not allow_download,
+            translate=local_dir is None and local_file is None,
+        ):
+            model = open_clip.create_model(
+                model_name,
+                pretrained=pretrained,
+                force_preprocess_cfg=force,
+                require_pretrained=True,
+                **common,
+            )
     visual = model.visual
     preprocess = _open_clip_preprocess(visual.preprocess_cfg)
     del model  # drop the text tower

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._hub import (
     hf_hub_cache_dir,
     hub_files_present,
-    hub_offline,
-    is_missing_weights_error,
+    hub_load,
     missing_hub_weights,
     missing_local,
 )
@@ -139,17 +138,10 @@ def build_dinov2(
         model = Dinov2Model.from_pretrained(source, local_files_only=True)
     else:
         source = f"hf-hub:{DINOV2_HUB_ID}"
-        try:
-            with hub_offline(not allow_download):
-                model = Dinov2Model.from_pretrained(
-                    DINOV2_HUB_ID, cache_dir=cache, local_files_only=not allow_download
-                )
-        except Exception as e:
-            if is_missing_weights_error(e):
-                raise missing_hub_weights(
-                    "dinov2", DINOV2_HUB_ID, cache, _WEIGHTS_HINT, detail=str(e)[:300]
-                ) from e
-            raise
+        with hub_load("dinov2", DINOV2_HUB_ID, cache, _WEIGHTS_HINT, offline=not allow_download):
+            model = Dinov2Model.from_pretrained(
+                DINOV2_HUB_ID, cache_dir=cache, local_files_only=not allow_download
+            )
 
     def features(x: torch.Tensor) -> torch.Tensor:
         return model(pixel_values=x).pooler_output
