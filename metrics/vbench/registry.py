@@ -497,7 +497,7 @@ def provisioning_script(dims: Sequence[str] | None = None) -> str:
             if not done_dino_code:
                 lines.append(
                     '[ -f "$C/dino_model/facebookresearch_dino_main/hubconf.py" ] || git clone '
-                    "--depth 1 https://github.com/facebookresearch/dino "
+                    f"--depth 1 {_DINO_SRC.split()[0]} "
                     '"$C/dino_model/facebookresearch_dino_main"'
                 )
                 done_dino_code = True
@@ -505,8 +505,7 @@ def provisioning_script(dims: Sequence[str] | None = None) -> str:
         if rel == "raft_model/models/raft-things.pth":
             lines.append(
                 f'[ -s {dest} ] || {{ mkdir -p "$C/raft_model" && curl -fL -o '
-                '"$C/raft_model/models.zip" '
-                "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip && unzip -o -d "
+                f'"$C/raft_model/models.zip" {wf.source.split()[0]} && unzip -o -d '
                 '"$C/raft_model" "$C/raft_model/models.zip" && rm "$C/raft_model/models.zip"; }'
             )
             continue
