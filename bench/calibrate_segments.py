@@ -283,9 +283,10 @@ def _morph_step(items: Sequence[Any], i: int) -> np.ndarray:
 def _monotone(raw: np.ndarray) -> np.ndarray:
     """The SPF's monotone normalisation (docs/method.md, Sec. 1): gradient, clip at 0,
     cumulative sum, scaled to run from 0 to 1."""
-    s = np.cumsum(np.clip(np.gradient(raw), 0.0, None))
-    s -= s[0]
-    return s / s[-1]
+    from spf_bench.metrics import spf
+
+    s, total = spf._monotone(raw)
+    return s / total
 
 
 def synthetic_curve(

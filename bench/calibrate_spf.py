@@ -53,7 +53,12 @@ from typing import Any
 
 import numpy as np
 
-from spf_bench.bench.calibrate_progress import SuiteClip, default_cache_dir, embed_suite
+from spf_bench.bench.calibrate_progress import (
+    SuiteClip,
+    _write_csv,
+    default_cache_dir,
+    embed_suite,
+)
 
 log = logging.getLogger("spf_bench")
 
@@ -470,12 +475,6 @@ def _figure(path: Path, rows: Sequence[dict[str, Any]], sat: Sequence[dict[str, 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90)
     plt.close(fig)
-
-
-def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    from spf_bench.bench.calibrate_progress import _write_csv as write
-
-    write(path, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -133,6 +133,8 @@ def _pyplot():
 
 def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
     """Write ``stem.png`` (150 dpi) and ``stem.pdf`` atomically; close the figure."""
+    from spf_bench.metrics.atomic_io import atomic_path
+
     plt = _pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -142,9 +144,8 @@ def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
             ("pdf", {"metadata": {"CreationDate": None, "Producer": None, "Creator": None}}),
         ):
             path = out_dir / f"{stem}.{ext}"
-            tmp = out_dir / f".{stem}.tmp.{ext}"
-            fig.savefig(tmp, bbox_inches="tight", **kw)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, bbox_inches="tight", **kw)
             paths.append(path)
     finally:
         plt.close(fig)

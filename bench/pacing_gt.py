@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.bench.cli_common import add_spf_args, spf_from_args
+from spf_bench.bench.leaderboard import markdown_table
 from spf_bench.generators.pacing_gt import (
     SUITE,
     TRANSFORMS,
@@ -204,6 +206,9 @@ def run_pacing_gt(
 
     spf = SPFSettings() if spf is None else spf
     spf.check()
+    # The tables use no Linearity interval: measure without the bootstrap (``settings`` still
+    # records ``spf`` as given).
+    measure_spf = dataclasses.replace(spf, bootstrap=0)
     names = list(EMBEDDERS) if embedders is None else list(embedders)
     unknown = [n for n in names if n not in EMBEDDERS]
     if unknown:
@@ -233,7 +238,7 @@ def run_pacing_gt(
             continue
         for spec, frames, p in rendered:
             t0 = time.perf_counter()
-            m = measure_frames(frames, emb, spf, keep_embeddings=False)
+            m = measure_frames(frames, emb, measure_spf, keep_embeddings=False)
             errs = (
                 gt_errors(m.progress, p)
                 if not m.degenerate
@@ -363,21 +368,6 @@ def analyze_run(run_dir: str | os.PathLike) -> Any:
 
 
 # ------------------------------------------------------------------------------------ output
-def markdown_table(df: Any, floatfmt: str = ".3f") -> str:
-    """A GitHub Markdown table of ``df`` (floats formatted with ``floatfmt``, NaN as ``–``)."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "–" if not math.isfinite(float(v)) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|")
-
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def write_outputs(
     res: PacingGTResult, out_dir: str | os.PathLike, curves_path: str | os.PathLike | None = None
 ) -> dict[str, Path]:
@@ -472,7 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: ``python bench/pacing_gt.py [--embedders ...] [--out DIR] [--curves NPZ]``.
 
     ``--window --sigma --lam --power`` set the SPF settings (default: those of
-    ``conf/config.yaml``, :class:`spf_bench.metrics.measure.SPFSettings`).
+    ``conf/config.yaml``, :class:`spf_bench.metrics.measure.SPFSettings`;
+    :func:`spf_bench.bench.cli_common.add_spf_args`, whose ``--keyframe-penalty`` is only
+    recorded in the settings: the tables use no keyframes).
 
     With ``--runs RUN_DIR...`` it analyses ``model=pacing_gt`` run directories instead and prints
     (and writes ``--out``/``pacing_gt_runs.csv``) their full errors.
@@ -486,11 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--curves", default=None, help="npz of every S and P (for figures)")
     parser.add_argument("--n-frames", type=int, default=41)
     parser.add_argument("--size", type=int, default=224)
-    default = SPFSettings()
-    parser.add_argument("--window", type=int, default=default.window, help="SPF window, frames")
-    parser.add_argument("--sigma", type=float, default=default.sigma, help="SPF sigma, frames")
-    parser.add_argument("--lam", type=float, default=default.lam, help="SPF Tikhonov weight")
-    parser.add_argument("--power", type=float, default=default.power, help="distance exponent")
+    add_spf_args(parser)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--runs", nargs="+", default=None, help="analyse pacing_gt run dirs")
     args = parser.parse_args(argv)
@@ -508,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(markdown_table(df))
         return 0
     t0 = time.perf_counter()
-    settings = SPFSettings(window=args.window, sigma=args.sigma, lam=args.lam, power=args.power)
+    settings = spf_from_args(args)
     res = run_pacing_gt(args.embedders, n_frames=args.n_frames, size=args.size, spf=settings)
     paths = write_outputs(res, args.out, args.curves)
     print(markdown_table(summarise(res.rows)))

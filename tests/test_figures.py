@@ -368,3 +368,31 @@ def test_cli_reads_the_stage_outputs_and_writes_the_same_results(
     assert fg.main([*run_args, "--pacing-gt", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert fg.main([*run_args, "--pacing-gt", "none", "--ablation", "none", "--out", str(out)]) == 0
     assert "_not run_" in (out / "README.md").read_text()
+
+
+def test_save_writes_atomically_and_leaves_no_temp_file(tmp_path):
+    """``_save`` commits both formats through spf_bench.metrics.atomic_io (no temp file left,
+    not even when savefig fails; the old destination then stays as it was)."""
+    from spf_bench.metrics.atomic_io import is_temp_file
+
+    out = tmp_path / "out"  # tmp_path also holds conftest's environment folder
+    plt = fg._pyplot()
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([0, 1], [0, 1])
+    paths = fg._save(fig, out, "x")
+    assert [p.name for p in paths] == ["x.png", "x.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == ["x.pdf", "x.png"]
+    assert paths[1].read_bytes().startswith(b"%PDF")
+    before = paths[0].read_bytes()
+
+    def broken(path, **kw):
+        Path(path).write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    fig2, _ = plt.subplots()
+    fig2.savefig = broken
+    with pytest.raises(RuntimeError, match="disk full"):
+        fg._save(fig2, out, "x")
+    assert sorted(p.name for p in out.iterdir()) == ["x.pdf", "x.png"]
+    assert not any(is_temp_file(p) for p in out.iterdir())
+    assert paths[0].read_bytes() == before

@@ -168,3 +168,36 @@ def test_a_few_short_clips_with_efficientnet(reduced_suite):
     embs = embed_suite(picked, "efficientnet_lite0", None)
     rows = evaluate(picked, embs, "efficientnet_lite0", duplicates=False)
     assert [(r["clip_id"], r["statistic"]) for r in rows if not r["correct"]] == []
+
+
+def test_evaluate_scores_each_clip_with_and_without_the_test():
+    """``linearity_test_off`` is the Linearity with the test off for every clip (solved once
+    when the test leaves a clip unflagged), ``linearity`` the one with it on."""
+    from spf_bench.bench.calibrate_progress import SuiteClip, evaluate
+
+    def unused():
+        raise AssertionError("evaluate works from the embeddings")
+
+    clips = [
+        SuiteClip("noise-a", "noise", unused),
+        SuiteClip("pan-a", "pan", unused),
+        SuiteClip("pan-b", "pan", unused),
+    ]
+    embs = {
+        "noise-a": static_noise(40, 0.1),
+        "pan-a": great_circle(np.linspace(0, 1.0, 40) ** 1.5),
+        "pan-b": great_circle(np.linspace(0, 0.6, 33), seed=2),
+    }
+    rows = evaluate(clips, embs, "synthetic")
+    assert [r["clip_id"] for r in rows] == ["noise-a", "noise-a~dup", "pan-a", "pan-b"]
+    assert [r["flagged"] for r in rows] == [True, True, False, False]
+    off = SPFSettings(bootstrap=0, progress_threshold=0.0)
+    on = SPFSettings(bootstrap=0)
+    for r in rows:
+        z = embs[r["clip_id"].split("~")[0]]
+        z = z if "~" not in r["clip_id"] else np.repeat(z[: len(z) // 2], 2, axis=0)
+        want_off = measure_embeddings(z, off).scores.linearity_score
+        want_on = measure_embeddings(z, on).scores.linearity_score
+        assert r["linearity_test_off"] == want_off
+        assert r["linearity"] == want_on or (math.isnan(want_on) and math.isnan(r["linearity"]))
+        assert math.isfinite(r["linearity_test_off"])

@@ -228,3 +228,46 @@ def test_cli_runs_mode(compose_cfg, tmp_path, capsys):
     assert pg.main(["--runs", str(tmp_path / "run"), "--out", str(tmp_path)]) == 0
     assert len(pd.read_csv(tmp_path / "pacing_gt_runs.csv")) == 2
     assert "rotation-sigmoid-chelsea" in capsys.readouterr().out
+
+
+def test_markdown_table_is_the_leaderboards_and_the_measurement_skips_the_bootstrap(monkeypatch):
+    """One Markdown writer for the bench (leaderboard's); the benchmark's rows use no Linearity
+    interval, so it measures without the bootstrap yet records the settings as given."""
+    import dataclasses
+
+    from spf_bench.bench import leaderboard as lb
+    from spf_bench.metrics.measure import SPFSettings
+
+    assert pg.markdown_table is lb.markdown_table and "markdown_table" in pg.__all__
+    seen = []
+    real = pg.measure_frames
+
+    def spy(frames, emb, settings, **kw):
+        seen.append(settings)
+        return real(frames, emb, settings, **kw)
+
+    monkeypatch.setattr(pg, "measure_frames", spy)
+    spec = gpg.SUITE[0]
+    settings = SPFSettings(window=4, sigma=2.0)
+    res = pg.run_pacing_gt(["pixel"], n_frames=9, size=32, specs=[spec], spf=settings)
+    assert seen == [dataclasses.replace(settings, bootstrap=0)]
+    assert res.settings["spf"] == dataclasses.asdict(settings)
+    assert settings.bootstrap > 0  # the default keeps its interval elsewhere
+
+
+def test_cli_spf_flags_keep_their_defaults(monkeypatch, tmp_path):
+    """``--window --sigma --lam --power`` default to SPFSettings and reach the benchmark."""
+    from spf_bench.metrics.measure import SPFSettings
+
+    got = []
+
+    def fake_run(embedders, *, n_frames, size, spf):
+        got.append(spf)
+        return pg.PacingGTResult()
+
+    monkeypatch.setattr(pg, "run_pacing_gt", fake_run)
+    monkeypatch.setattr(pg, "write_outputs", lambda res, out, curves: {})
+    assert pg.main(["--out", str(tmp_path)]) == 0
+    args = ["--out", str(tmp_path), "--window", "4", "--sigma", "2", "--lam", "1e-3"]
+    assert pg.main([*args, "--power", "2"]) == 0
+    assert got == [SPFSettings(), SPFSettings(window=4, sigma=2.0, lam=1e-3, power=2.0)]

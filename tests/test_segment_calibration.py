@@ -146,6 +146,23 @@ def test_synthetic_curve_steps_land_on_their_frames():
         cs.synthetic_curve(10, (10,), (1.0,), np.ones(9))
 
 
+def test_synthetic_curve_is_normalised_like_the_spf():
+    """The curve goes through the SPF's own monotone normalisation: a clip whose raw solution
+    is the synthetic raw curve gets the same S, bit for bit (the hand-written gradient, clip,
+    cumsum, scale gives the same values too)."""
+    from spf_bench.metrics import spf
+
+    rng = np.random.default_rng(0)
+    for n in (3, 17, 120):
+        raw = np.cumsum(rng.normal(size=n)) + rng.normal(scale=0.1, size=n)
+        s, total = spf._monotone(raw)
+        got = cs._monotone(raw)
+        np.testing.assert_array_equal(got, s / total)
+        g = np.cumsum(np.clip(np.gradient(raw), 0.0, None))
+        np.testing.assert_array_equal(got, (g - g[0]) / (g - g[0])[-1])
+        assert got[0] == 0.0 and got[-1] == 1.0
+
+
 # ------------------------------------------------------------------------------- the default
 def test_calibrated_default_is_the_committed_choice():
     chosen = json.loads((ROOT / "results/segment_calibration/chosen.json").read_text())

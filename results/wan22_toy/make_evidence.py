@@ -8,8 +8,8 @@ retime=warped embedder=pixel n_videos=16 logger=none <overrides>`` (composed wit
 API in this process), into ``<runs>/<name>``; finished runs are resumed, not recomputed. Then:
 
 - Linearity per iteration and the **paired gain** (last iteration - baseline, per item) with a
-  95% CI from a paired bootstrap over items (numpy, seeded, 10,000 resamples; computed here
-  until the leaderboard carries it);
+  95% percentile CI from a paired bootstrap over items (seeded, 10,000 resamples;
+  :func:`spf_bench.bench.leaderboard.bootstrap_ci`);
 - the same videos scored by a **held-out judge** (``efficientnet_lite0``, which did not guide
   the retime): the frames of iteration 0 and of the last iteration are re-rendered from the
   stored positions (bit-exact) and measured;
@@ -111,22 +111,27 @@ def run_all(runs_root: Path, names: list[str]) -> dict[str, float]:
 def paired_bootstrap(diff: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
     """95% percentile CI of the mean of paired differences, resampling items with replacement.
 
+    :func:`spf_bench.bench.leaderboard.bootstrap_ci` with ``method="percentile"`` (the
+    leaderboard's own ``delta`` / ``heldout_delta`` intervals are BCa).
+
     Args:
-        diff: ``(n,)`` per-item differences (last iteration - baseline).
+        diff: ``(n,)`` per-item differences (last iteration - baseline); NaN and inf are dropped.
         n_boot: resamples.
         seed: ``np.random.default_rng`` seed.
 
     Returns:
-        ``(low, high)``; NaNs when ``diff`` is empty.
+        ``(low, high)``; NaNs with fewer than 2 finite differences.
     """
-    d = np.asarray(diff, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
+    from spf_bench.bench.leaderboard import bootstrap_ci
+
+    return bootstrap_ci(diff, n_resamples=n_boot, seed=seed, method="percentile")
+
+
+def _generator_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Constructor keyword arguments of a run's ``model`` config (the bench's own split)."""
+    from spf_bench.bench.config import split_model_config
+
+    return split_model_config(cfg["model"])[2]
 
 
 def _records(run: Path) -> Any:
@@ -196,7 +201,7 @@ def _held_out_judge(run: Path, items: list[str], last: int) -> dict[str, Any]:
     from spf_bench.metrics.measure import measure_frames
 
     cfg = json.loads((run / "config.json").read_text())["config"]
-    kw = {k: v for k, v in cfg["model"].items() if k not in ("name", "_target_", "suite_size")}
+    kw = _generator_kwargs(cfg)
     gen = Wan22ToyGenerator(**kw)
     reqs = {r.item_id: r for r in gen.items(len(items), int(cfg["seed"]))}
     emb = build_embedder("efficientnet_lite0", progress=False)
@@ -243,7 +248,7 @@ def _a0_check(run: Path, items: list[str]) -> dict[str, Any]:
                     and bool(np.array_equal(z["positions"], np.tile(np.arange(N_FRAMES), (12, 1))))
                 )
     cfg = json.loads((run / "config.json").read_text())["config"]
-    kw = {k: v for k, v in cfg["model"].items() if k not in ("name", "_target_", "suite_size")}
+    kw = _generator_kwargs(cfg)
     gen = Wan22ToyGenerator(**kw)
     stock, _ = load_toy_transformer(gen.weights)
     same_frames = []
@@ -362,7 +367,7 @@ def _strip(runs_root: Path, ev: dict[str, Any], path: Path, n_items: int = 4) ->
 
     run = runs_root / "main"
     cfg = json.loads((run / "config.json").read_text())["config"]
-    kw = {k: v for k, v in cfg["model"].items() if k not in ("name", "_target_", "suite_size")}
+    kw = _generator_kwargs(cfg)
     gen = Wan22ToyGenerator(**{**kw, "out_size": 16})
     reqs = gen.items(n_items, int(cfg["seed"]))
     rows = []
