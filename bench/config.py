@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spf_bench.generators.base import file_digest
+from spf_bench.generators.posthoc.resample import INTERPOLATIONS
 from spf_bench.generators.retime import (
     COMPOSITIONS,
     G_MODES,
@@ -96,7 +98,6 @@ __all__ = [
 RETIME_MODES = ("none", "warped", "resample", "segmented")
 #: Post-hoc modes (docs/method.md, Sec. 5): the generator is wrapped by generators/posthoc.
 POSTHOC_MODES = ("resample", "segmented")
-INTERPOLATIONS = ("nearest", "linear", "flow")
 
 
 class _Choice(str, enum.Enum):
@@ -590,19 +591,6 @@ HASH_EXCLUDE = (
     "resume",
     "report",
 )
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, hex (read in 1 MiB blocks).
-
-    Raises:
-        OSError: the file cannot be read.
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def input_digests(target: str, kwargs: dict[str, Any]) -> dict[str, str]:

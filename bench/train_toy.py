@@ -16,7 +16,9 @@ Writes:
 
 - ``<out>/wan22_toy.safetensors``: the EMA state dict (float32) with metadata ``config``
   (the model's keyword arguments), ``seed``, ``steps``, ``batch`` and the other training settings;
-  no time stamp, so the same seed, settings, thread count and library builds give the same bytes;
+  no time stamp. The same seed, settings, thread count and library builds give the same tensors
+  bit for bit, but not the same file bytes: safetensors writes the metadata entries in an
+  unspecified (hash) order, so the file's SHA-256 differs from run to run;
 - ``<out>/wan22_toy.md``: the model card (data, held-out stills, settings, loss summary, wall
   time, SHA-256 of the checkpoint);
 - ``<results>/loss_curve.png`` and ``<results>/train_log.json`` (every step's loss, the
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import os
@@ -44,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.generators.base import file_digest
 from spf_bench.generators.wan22_toy import (
     CLIP_KINDS,
     DEFAULT_WEIGHTS,
@@ -57,6 +59,7 @@ from spf_bench.generators.wan22_toy import (
     sample_clip_batch,
     shift_sigmas,
 )
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 
 __all__ = ["TrainResult", "TrainSettings", "main", "save_checkpoint", "train", "write_card"]
 
@@ -223,7 +226,8 @@ def train(s: TrainSettings = TrainSettings(), log: Any = print) -> TrainResult:
 
 
 def _metadata(s: TrainSettings, result: TrainResult) -> dict[str, str]:
-    """Deterministic checkpoint metadata (strings; no times, so the bytes are reproducible)."""
+    """Checkpoint metadata (strings; no time stamps: the values are reproducible, the order in
+    which safetensors writes them is not)."""
     import diffusers
     import torch
 
@@ -244,16 +248,12 @@ def save_checkpoint(result: TrainResult, path: str | Path) -> str:
     """Write the EMA state dict to ``path`` (safetensors) and return its SHA-256 (hex)."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in result.model.state_dict().items()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata=_metadata(result.settings, result))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a shipped file follows the umask
-    tmp.replace(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    # atomic_path restores the temp file's creation mode (umask applied) if safetensors
+    # re-creates it 0600, so the shipped file follows the umask like any plain write.
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=_metadata(result.settings, result))
+    return file_digest(path)
 
 
 def plot_losses(result: TrainResult, path: str | Path) -> None:
@@ -280,8 +280,8 @@ def plot_losses(result: TrainResult, path: str | Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
 
 
@@ -408,16 +408,17 @@ Loss (mean squared velocity error): steps 1-100 {window(0, 100)}, steps
 Curve: `{plot_rel}`.
 
 Reproduce: `make train-toy` (= `python bench/train_toy.py`, seed {s.seed}). With the same
-settings, one thread and the same torch/diffusers builds the file is byte-identical (the
-metadata holds no time stamp); other builds give the same curve up to float rounding.
+settings, one thread and the same torch/diffusers builds every weight tensor is bit-identical
+(a test checks it over a few steps); the file's bytes, hence its SHA-256 and the run identity of
+`wan22_toy` runs, are not, because safetensors writes the metadata entries in hash order. Other
+builds give the same curve up to float rounding.
 
 Limits: 16 x 16 pixels carry little semantics (score it with `embedder=pixel`); no text, no VAE
 (Wan2.2 compresses time 4x and space 8x), 17 frames instead of 81, no classifier-free guidance,
 one expert instead of two. It shows the warp mechanics on a model whose pacing was learned, not
 how the 14B models respond.
 """
-    card.parent.mkdir(parents=True, exist_ok=True)
-    card.write_text(text)
+    atomic_write_text(card, text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     sha = save_checkpoint(result, ckpt)
     plot = args.results / "loss_curve.png"
     plot_losses(result, plot)
-    (args.results / "train_log.json").write_text(
+    atomic_write_text(
+        args.results / "train_log.json",
         json.dumps(
             {
                 "settings": asdict(s),
@@ -459,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 "losses": [round(x, 6) for x in result.losses],
                 "val": result.val,
             }
-        )
+        ),
     )
     command = "python bench/train_toy.py " + " ".join(sys.argv[1:] if argv is None else argv)
     write_card(result, ckpt, sha, args.out / "wan22_toy.md", plot, command.strip())

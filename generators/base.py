@@ -18,7 +18,9 @@ keyword arguments.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,12 +30,35 @@ __all__ = [
     "GenerationRequest",
     "Generator",
     "GeneratorError",
+    "file_digest",
     "stock_positions",
 ]
 
 
 class GeneratorError(RuntimeError):
     """A generator could not honour a request (missing weights, unsupported mode, bad input)."""
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, hex (read in 1 MiB blocks).
+
+    The content digest of an input file or checkpoint (run records, the toy generator's
+    ``checkpoint_sha256``).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The 64-character lowercase hex digest.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def stock_positions(n_frames: int) -> np.ndarray:

@@ -54,7 +54,6 @@ classifier-free guidance or two-expert switching, and its 16 x 16 frames carry l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -66,7 +65,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from spf_bench.generators.base import GeneratedVideo, GenerationRequest, GeneratorError
+from spf_bench.generators.base import (
+    GeneratedVideo,
+    GenerationRequest,
+    GeneratorError,
+    file_digest,
+)
 from spf_bench.generators.morph import designed_profile
 from spf_bench.generators.retime import BASE_POSITIONS_KEY, G_MODES, GMode
 from spf_bench.generators.stills import STILLS, load_still
@@ -522,14 +526,6 @@ def sample_video(
 # --------------------------------------------------------------------------------------------
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _to_unit(img: np.ndarray) -> Any:
     """``(H, W, 3)`` uint8 -> ``(1, 3, H, W)`` float32 tensor in ``[-1, 1]``."""
     import torch
@@ -611,7 +607,7 @@ class Wan22ToyGenerator:
         self.out_size = int(out_size)
         self.stills = tuple(dict.fromkeys(stills))
         model, meta = load_toy_transformer(self.weights)
-        self.checkpoint_sha256 = _file_sha256(self.weights)
+        self.checkpoint_sha256 = file_digest(self.weights)
         self.checkpoint_meta = meta
         if model.rope.t_dim // 2 != self.bands:
             raise GeneratorError(f"checkpoint rope has {model.rope.t_dim // 2} bands, not 12")

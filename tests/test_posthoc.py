@@ -284,6 +284,53 @@ def test_plan_refinement_moves_keyframes_towards_the_target(bikes_small, pixel):
     assert refine_plan(frames, plan, meas, iterations=0) == (plan, [])
 
 
+def _refine_plan_measuring_every_pass(frames, plan, measure, iterations):
+    """refine_plan as it was before proxies were reused: every pass renders and measures."""
+    best, best_dev, devs, p = plan, np.inf, [], plan
+    n = plan.n_out
+    grid = np.arange(n, dtype=np.float64)
+    for it in range(iterations + 1):
+        m = measure(render_segments(frames, p)[0])
+        if m.degenerate:
+            break
+        dev = spf.score_progress(m.spf, pacing=p.pacing, temperature=p.temperature)
+        devs.append(float(dev.target_deviation))
+        if dev.target_deviation < best_dev:
+            best, best_dev = p, dev.target_deviation
+        if it == iterations:
+            break
+        tau = spf.invert_progress(m.progress, n, p.pacing, p.temperature)
+        composed = np.interp(tau, grid, np.interp(grid, p.out_keyframes, p.keyframes))
+        composed = np.maximum.accumulate(composed + grid * 1e-9)
+        landed = np.interp(p.keyframes, composed, grid)
+        landed[0], landed[-1] = 0.0, n - 1.0
+        p = p.with_ideal(np.diff(landed))
+    return best, devs
+
+
+@pytest.mark.parametrize("pacing", ["linear", "exp_up"])
+def test_plan_refinement_measures_each_proxy_once(bikes_small, pixel, pacing):
+    """Once the steps stop changing the proxy is byte-identical: refine_plan reuses its
+    measurement (the embedder runs once per distinct proxy) and returns the same plan and
+    deviations as measuring every pass. 70 frames at step 4: the steps settle within 4 passes."""
+    frames, _ = bikes_small
+    frames = frames[:70]
+    meas = measure_with(pixel)
+    s = meas(frames).progress
+    plan = plan_segments(s, choose_segments(s)[0], step=4, pacing=pacing)
+    seen = []
+
+    def counting(x):
+        seen.append(np.ascontiguousarray(x).tobytes())
+        return meas(x)
+
+    best, devs = refine_plan(frames, plan, counting, iterations=4)
+    assert len(set(seen)) == len(seen), "a proxy was measured twice"
+    assert len(devs) == 5 and 1 <= len(seen) < 5, (len(devs), len(seen))  # some pass reused
+    want_best, want_devs = _refine_plan_measuring_every_pass(frames, plan, meas, 4)
+    assert best == want_best and devs == want_devs
+
+
 # ------------------------------------------------------------------------------- one loop
 def test_resample_retime_is_the_retime_loop_on_the_source(bikes_small, pixel):
     """retime_frames(resample): measure S, invert it, compose the positions, resample the

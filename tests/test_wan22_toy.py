@@ -175,6 +175,79 @@ def test_model_config_composes_on_its_schema(compose_cfg, monkeypatch):
         compose_cfg(["model=wan22_toy", "model.g_mode=sideways"])
 
 
+def test_checkpoint_digest_is_the_sha256_of_the_file(gen, tmp_path):
+    """One digest for the run identity, the generator's metadata and the training script
+    (generators.base.file_digest, re-exported by bench.config): SHA-256 of the bytes, also for
+    files spanning several 1 MiB read blocks and for an empty file."""
+    import hashlib
+
+    from spf_bench.bench import config as bc
+    from spf_bench.generators.base import file_digest
+
+    assert bc.file_digest is file_digest
+    want = hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
+    assert gen.checkpoint_sha256 == file_digest(DEFAULT_WEIGHTS) == want
+    big = tmp_path / "big.bin"
+    big.write_bytes(np.random.default_rng(0).bytes((1 << 20) * 2 + 7))
+    assert file_digest(str(big)) == hashlib.sha256(big.read_bytes()).hexdigest()
+    (tmp_path / "empty").write_bytes(b"")
+    assert file_digest(tmp_path / "empty") == hashlib.sha256(b"").hexdigest()
+    with pytest.raises(OSError):
+        file_digest(tmp_path / "missing")
+
+
+def test_training_outputs_are_written_atomically_with_the_umask_mode(tmp_path):
+    """save_checkpoint / plot_losses / write_card (bench/train_toy.py) write through
+    metrics.atomic_io: missing folders are created, no temp file is left, the files get the
+    mode of a plain write (umask applied; safetensors itself would leave 0600) and the
+    returned digest is the checkpoint's SHA-256."""
+    out = tmp_path / "out"  # tmp_path also holds the test environment's caches
+    import os
+    import stat
+
+    from spf_bench.bench.train_toy import (
+        TrainResult,
+        TrainSettings,
+        plot_losses,
+        save_checkpoint,
+        write_card,
+    )
+    from spf_bench.generators.base import file_digest
+    from spf_bench.generators.wan22_toy import build_toy_transformer
+
+    result = TrainResult(
+        model=build_toy_transformer(seed=0).eval(),
+        losses=[1.0, 0.8, 0.7],
+        val=[(3, 0.75)],
+        settings=TrainSettings(steps=3),
+    )
+    old = os.umask(0o027)
+    try:
+        ckpt = save_checkpoint(result, out / "w" / "toy.safetensors")
+        plot_losses(result, out / "r" / "loss.png")
+        write_card(
+            result,
+            out / "w" / "toy.safetensors",
+            ckpt,
+            out / "w" / "toy.md",
+            out / "r" / "loss.png",
+            "cmd",
+            host="test",
+        )
+    finally:
+        os.umask(old)
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["r/loss.png", "w/toy.md", "w/toy.safetensors"]
+    for f in files:
+        assert stat.S_IMODE((out / f).stat().st_mode) == 0o640, f
+    assert ckpt == file_digest(out / "w" / "toy.safetensors")
+    assert f"`{ckpt}`" in (out / "w" / "toy.md").read_text()
+    model, meta = load_toy_transformer(out / "w" / "toy.safetensors")
+    assert meta["final_loss_mean_last100"] == "0.833333"
+    state = result.model.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
 # --------------------------------------------------------------------------- training data
 def test_transformation_clips_start_and_end_on_their_keyframes():
     rng = np.random.default_rng(0)

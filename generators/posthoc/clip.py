@@ -27,7 +27,7 @@ from spf_bench.generators.posthoc.plan import (
     SegmentPlan,
     choose_segments,
 )
-from spf_bench.generators.posthoc.render import SegmentedRetimer, frame_step
+from spf_bench.generators.posthoc.render import SegmentedRetimer
 from spf_bench.generators.posthoc.resample import ResampledGenerator, check_frames
 from spf_bench.generators.retime import Measure, renderer_for, retime_loop
 from spf_bench.metrics import spf
@@ -56,7 +56,7 @@ class RetimeOutcome:
             each iteration; ``segmented``: the proxy target deviation of each segment plan
             tried.
         segments_before: segmentation of the source ``S`` (keyframes of the source; both
-            modes), inclusive frame pairs.
+            modes; ``segmented``: the plan's pieces), inclusive frame pairs.
         penalty: the segmentation penalty used (NaN when ``k`` was given).
     """
 
@@ -185,10 +185,6 @@ def retime_frames(
     before = first.measurement
     if before.degenerate:
         raise ValueError("the clip has no semantic change above noise (static): nothing to retime")
-    step = frame_step(regenerator) if mode == "segmented" else 1
-    segs, c = choose_segments(
-        before.progress, k, penalty, penalty_per_frame, round((f.shape[0] - 1) / step)
-    )
     out = RetimeOutcome(
         frames=f,
         before=before,
@@ -196,9 +192,12 @@ def retime_frames(
         mode=mode,
         pacing=pacing,
         temperature=float(temperature),
-        segments_before=segs,
-        penalty=c,
     )
+    if mode == "resample":
+        # Segmented mode takes these from its plan (SegmentedRetimer.plan segments the same S).
+        out.segments_before, out.penalty = choose_segments(
+            before.progress, k, penalty, penalty_per_frame, f.shape[0] - 1
+        )
     last = first
     for last in steps:
         if mode == "resample":
@@ -212,6 +211,7 @@ def retime_frames(
     else:
         meta = last.video.metadata
         out.plan = SegmentPlan.from_dict(meta["segment_plan"])
+        out.segments_before, out.penalty = out.plan.segments, out.plan.penalty
         out.pieces = meta["pieces"]
         out.history = [{"proxy_target_deviation": d} for d in meta["proxy_target_deviations"]]
     return out

@@ -177,7 +177,9 @@ def refine_plan(
     where the composed map reaches it; durations are re-apportioned to the frame rule with the
     same total (:meth:`SegmentPlan.with_ideal`). The plan whose proxy deviates least from the
     target (RMS, :func:`spf_bench.metrics.spf.score_progress`) is returned, the unrefined one
-    included. With a regenerator the proxy stands in for the regenerated clip.
+    included. With a regenerator the proxy stands in for the regenerated clip. A plan with the
+    ``steps`` of a plan already tried has the same proxy: that proxy's measurement and
+    deviation are reused, not measured again.
 
     Args:
         frames: source ``(T, H, W, 3)`` uint8.
@@ -198,12 +200,23 @@ def refine_plan(
     p = plan
     n = plan.n_out
     grid = np.arange(n, dtype=np.float64)
+    # The proxy depends on the plan only through its segments (fixed here) and steps: a plan
+    # whose steps were already measured (once they stop changing, or on a cycle) reuses that
+    # measurement and deviation instead of rendering and measuring the same proxy again.
+    seen: dict[tuple[int, ...], tuple[Measurement, float]] = {}
     for it in range(int(iterations) + 1):
-        video, _ = render_segments(frames, p, None, interpolation=interpolation)
-        m = measure(video)
-        if m.degenerate:
-            break
-        dev = spf.score_progress(m.spf, pacing=p.pacing, temperature=p.temperature).target_deviation
+        key = tuple(int(v) for v in p.steps)
+        if key in seen:
+            m, dev = seen[key]
+        else:
+            video, _ = render_segments(frames, p, None, interpolation=interpolation)
+            m = measure(video)
+            if m.degenerate:
+                break
+            dev = spf.score_progress(
+                m.spf, pacing=p.pacing, temperature=p.temperature
+            ).target_deviation
+            seen[key] = (m, dev)
         devs.append(float(dev))
         if dev < best_dev:
             best, best_dev = p, dev
