@@ -7,12 +7,17 @@ Hydra config (``conf/model`` files are composed by :func:`spf_bench.bench.config
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 
-from spf_bench.bench.config import PacingSettings, RetimeSettings, SPFSettings, compose_model
+from spf_bench.bench.config import (
+    PacingSettings,
+    RetimeSettings,
+    SPFSettings,
+    _import_target,
+    compose_model,
+)
 from spf_bench.generators.base import Generator
 from spf_bench.metrics.measure import Measurement, measure_frames
 
@@ -27,12 +32,7 @@ def build_generator(target: str, kwargs: dict[str, Any]) -> Generator:
             :class:`~spf_bench.generators.base.Generator`.
         spf_bench.generators.base.GeneratorError: the generator refuses its settings.
     """
-    mod_name, _, cls_name = target.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(mod_name), cls_name)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"model._target_={target!r} cannot be imported: {err}") from err
-    gen = cls(**kwargs)
+    gen = _import_target(target)(**kwargs)
     if not isinstance(gen, Generator):
         raise ValueError(f"{target} does not implement spf_bench.generators.base.Generator")
     return gen

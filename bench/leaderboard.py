@@ -170,6 +170,8 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.metrics.atomic_io import is_temp_file
+
 log = logging.getLogger("spf_bench")
 
 __all__ = [
@@ -438,7 +440,11 @@ def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def _has_records(d: Path) -> bool:
-    return (d / "records.parquet").is_file() or any((d / "records").glob("*.json"))
+    """Whether ``d`` holds ``records.parquet`` or a record file (``records/*.json``; the temp
+    file of a write in flight, or of one killed mid-write, is not a record)."""
+    return (d / "records.parquet").is_file() or any(
+        not is_temp_file(p) for p in (d / "records").glob("*.json")
+    )
 
 
 def _numeric(col: Any) -> Any:

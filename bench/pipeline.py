@@ -25,6 +25,7 @@ iteration (the next positions are stored with each SPF).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -107,12 +108,16 @@ def _gt_rms(progress: np.ndarray, designed: Any) -> float:
 
 def _resume_point(
     s: BenchSettings, item: GenerationRequest
-) -> tuple[int, np.ndarray | None, Measurement | None, np.ndarray | None, bool]:
+) -> tuple[int, np.ndarray | None, Measurement | None, np.ndarray | None, bool, float]:
     """(next iteration, its positions, the last finished measurement, the positions that
-    iteration rendered at, finished?) from the item's finished records. The measurement is
-    re-solved from the stored embeddings (no re-embedding), for renderers that plan from it
-    (``segmented``); the rendered positions are the base of the reference composition."""
-    last, positions, previous, base, finished = -1, None, None, None, False
+    iteration rendered at, finished?, its held-out mean Linearity) from the item's finished
+    records. The measurement is re-solved from the stored embeddings (no re-embedding), for
+    renderers that plan from it (``segmented``), once, and only when an iteration remains; the
+    rendered positions are the base of the reference composition, as in an uninterrupted run
+    (stock positions when the next iteration is 1); the held-out mean is NaN without a
+    finished iteration."""
+    last, positions, base, finished = -1, None, None, False
+    emb, last_rec = None, None
     for it in range(s.retime.iterations + 1):
         r = rec.read_record(rec.record_path(s.run_dir, item.item_id, it))
         if (
@@ -128,17 +133,20 @@ def _resume_point(
         try:
             with np.load(s.run_dir / r["spf_path"]) as npz:
                 nxt = npz["next_positions"] if "next_positions" in npz else None
-                emb, used = npz["embeddings"], npz["positions"]
+                it_emb, used = npz["embeddings"], npz["positions"]
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             break  # the SPF file is gone or broken: redo this iteration
         if it < s.retime.iterations and nxt is None:
             break  # no positions for the next iteration: redo this one, never render stock
         if s.save_videos and not (s.run_dir / str(r.get("video_path") or "-")).is_file():
             break  # the video is gone: redo this iteration
-        last, positions, base = it, nxt, (used if it >= 1 else None)
-        previous = measure_embeddings(emb, s.spf, s.pacing, embedder=s.embedder_name)
+        last, positions, base, emb, last_rec = it, nxt, used, it_emb, r
     finished = finished or last == s.retime.iterations
-    return last + 1, positions, previous, base, finished
+    previous = None
+    if emb is not None and not finished:
+        previous = measure_embeddings(emb, s.spf, s.pacing, embedder=s.embedder_name)
+    heldout = _record_heldout(last_rec) if last_rec is not None else math.nan
+    return last + 1, positions, previous, base, finished, heldout
 
 
 def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -> dict[str, Any]:
@@ -158,10 +166,12 @@ def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -
 def _heldout_scores(
     s: BenchSettings, evals: dict[str, Any], frames: np.ndarray
 ) -> dict[str, dict[str, Any]]:
-    """Scores of one video by each held-out embedder (same SPF settings and pacing)."""
+    """Scores of one video by each held-out embedder (same SPF settings and pacing; no
+    bootstrap: the held-out scores carry no interval)."""
+    settings = dataclasses.replace(s.spf, bootstrap=0)
     out = {}
     for name, emb in evals.items():
-        m = measure_frames(frames, emb, s.spf, s.pacing, keep_embeddings=False)
+        m = measure_frames(frames, emb, settings, s.pacing, keep_embeddings=False)
         out[name] = m.scores.as_dict()
     return out
 
@@ -171,10 +181,10 @@ def _heldout_mean(heldout: dict[str, dict[str, Any]]) -> float:
     return float(np.mean(vals)) if vals else math.nan
 
 
-def _previous_heldout(s: BenchSettings, item: GenerationRequest, it: int) -> float:
-    r = rec.read_record(rec.record_path(s.run_dir, item.item_id, it - 1)) if it > 0 else None
+def _record_heldout(r: dict[str, Any]) -> float:
+    """The held-out mean Linearity of a record (NaN when it has none or is unreadable)."""
     try:
-        return _heldout_mean(json.loads((r or {}).get("heldout") or "{}"))
+        return _heldout_mean(json.loads(r.get("heldout") or "{}"))
     except ValueError:
         return math.nan
 
@@ -189,11 +199,10 @@ def _process_item(
 ) -> list[dict[str, Any]]:
     """Run all remaining iterations of one item through the ReTime loop; each iteration's
     files and record are written as soon as it finishes. Returns the records written now."""
-    start, positions, previous, base, finished = _resume_point(s, item)
+    start, positions, previous, base, finished, last_heldout = _resume_point(s, item)
     if finished:
         return []
     evals = evals or {}
-    last_heldout = _previous_heldout(s, item, start)
     strengths = (
         band_strengths(gen.bands, s.retime.a_low, s.retime.a_high, s.retime.lam)
         if gen.bands

@@ -20,9 +20,8 @@ What a report shows
        embedder whose ``S`` steered the retime) and the Linearity of every held-out embedder
        (``per_iteration[k]["heldout"]``); per embedder, the final Linearity with its 95% BCa
        bootstrap CI and the paired gain over iteration 0 with its CI, computed as the
-       leaderboard computes them (:func:`spf_bench.bench.leaderboard.bootstrap_ci`, seed 0;
-       a gain CI stored in ``summary.json`` as ``linearity_gain_ci_low/high`` is shown
-       instead); every failure with its error, linked to its item.
+       leaderboard computes them (:func:`spf_bench.bench.leaderboard.bootstrap_ci`, seed 0);
+       every failure with its error, linked to its item.
     3. **Items**, a sortable index of all items (baseline and final Linearity, guided and
        held-out gains, max jump, keyframes) linking to each item's section; per item: ``S``
        (guiding embedder) of the baseline and every
@@ -61,7 +60,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text, is_temp_file
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 
 log = logging.getLogger("spf_bench")
 
@@ -267,14 +266,8 @@ class _Run:
         return " / ".join(parts)
 
 
-def _has_records(d: Path) -> bool:
-    return (d / "records.parquet").is_file() or any(
-        not is_temp_file(p) for p in (d / "records").glob("*.json")
-    )
-
-
 def _load_run(run_dir: str | os.PathLike) -> _Run:
-    from spf_bench.bench.leaderboard import load_records
+    from spf_bench.bench.leaderboard import _has_records, load_records
     from spf_bench.bench.merge import summarise
 
     root = Path(run_dir)
@@ -602,16 +595,7 @@ def _summary(run: _Run) -> str:
     for emb in (None, *held):
         st = _final_stats(run.records, emb)
         gain, (lo, hi) = st["gain"], st["gain_ci"]
-        if emb is None:
-            name = f"guided: {guide}" if held else guide
-            if _finite(s.get("linearity_gain_mean")):
-                gain = s["linearity_gain_mean"]
-            if _finite(s.get("linearity_gain_ci_low")) and _finite(s.get("linearity_gain_ci_high")):
-                lo, hi = s["linearity_gain_ci_low"], s["linearity_gain_ci_high"]
-        else:
-            name = f"held-out: {emb}"
-            v = (s.get("heldout_gain_mean") or {}).get(emb)
-            gain = v if _finite(v) else gain
+        name = (f"guided: {guide}" if held else guide) if emb is None else f"held-out: {emb}"
         g = f"{float(gain):+.4f} {_ci(lo, hi)}" if _finite(gain) else "–"
         lines.append(
             f"<tr><td class='l'>{_e(name)}</td><td>{st['n']}</td><td>{st['final_iteration']}</td>"

@@ -237,15 +237,15 @@ def _cmd_retime(args: argparse.Namespace) -> int:
         return bad(f"--k must be >= 1, got {args.k}")
     if args.mode == "resample" and args.regenerator not in (None, "none"):
         return bad("--regenerator is used by --mode segmented only")
-    try:
+    try:  # the cheap checks first: a bad argument fails before any model loads
+        spf_settings = spf_from_args(args)
+        pacing = PacingSettings(args.pacing, args.temperature)
+        pacing.check()
         regenerator = (
             build_regenerator(args.regenerator, {"mode": "flf"})
             if args.mode == "segmented"
             else None
         )
-        spf_settings = spf_from_args(args)
-        pacing = PacingSettings(args.pacing, args.temperature)
-        pacing.check()
         embedder = embedder_from_args(args)
     except (MissingWeightsError, GeneratorError, ValueError, TypeError) as err:
         return bad(str(err).splitlines()[0])
@@ -304,12 +304,17 @@ def add_retime_parser(sub: Any) -> argparse.ArgumentParser:
         default="linear",
         help="linear | ease_in_out | exp_up | exp_down | sin_identity (default: %(default)s)",
     )
-    rt.add_argument("--temperature", type=float, default=3.0, help="a of exp_up / exp_down")
+    rt.add_argument(
+        "--temperature",
+        type=float,
+        default=PacingSettings().temperature,
+        help="a of exp_up / exp_down",
+    )
     rt.add_argument("--k", type=int, default=None, help="number of segments (default: automatic)")
     rt.add_argument(
         "--penalty",
         type=float,
-        default=0.008,
+        default=spf.SEGMENT_PENALTY,
         help="automatic K: cost per segment on S in [0, 1] (default: %(default)s, calibrated in "
         "results/segment_calibration/; the reference uses 0.02)",
     )

@@ -339,12 +339,15 @@ def _finished_items(rows: list[dict[str, Any]], iterations: int) -> tuple[set, s
     return done, failed
 
 
-def _merge_config(run_dir: Path, info: dict[str, Any], plots: bool) -> dict[str, Any]:
+def _merge_config(
+    run_dir: Path, info: dict[str, Any], plots: bool, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Merge every record of ``run_dir`` under the config hash into its tables and summary
-    (:func:`spf_bench.bench.merge.merge_run`, under the run directory's lock)."""
+    (:func:`spf_bench.bench.merge.merge_run`, under the run directory's lock, which reads the
+    records again). ``rows``: the records of that hash the caller has already read (counted
+    here; nothing is merged when there are none)."""
     from spf_bench.bench.merge import merge_run
 
-    rows = [r for r in collect_records(run_dir) if r.get("config_hash") == info["config_hash"]]
     out: dict[str, Any] = {"n_records": len(rows)}
     if not rows:
         return out
@@ -499,7 +502,9 @@ def summarise_sweep(
             "complete": len(done) >= c["n_videos"],
         }
         if merge:
-            row.update(_merge_config(Path(run_dir), c, c["plots"] if plots is None else plots))
+            row.update(
+                _merge_config(Path(run_dir), c, c["plots"] if plots is None else plots, rows)
+            )
         config_rows.append(row)
     starts = [j["started_unix"] for j in jobs if "started_unix" in j]
     ends = [j["ended_unix"] for j in jobs if "ended_unix" in j]

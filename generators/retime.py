@@ -376,7 +376,7 @@ def retime_loop(
 
     Steps are yielded as they finish, so a caller can persist each one before the next starts,
     and a resumed run passes ``start``, the stored ``positions`` and the ``previous``
-    measurement (and, under the ``reference`` composition from ``start >= 2``, ``base``).
+    measurement (and, under the ``reference`` composition, ``base``).
 
     Args:
         render: the :data:`Renderer`.
@@ -394,8 +394,10 @@ def retime_loop(
         mode: ``default`` or ``paper`` (:func:`loop_settings`: ``paper`` replaces ``update``
             and ``composition`` by ``additive`` and ``reference``).
         base: resume under the ``reference`` composition: the positions iteration
-            ``start - 1`` was rendered at (its record's ``positions``); ``None`` = stock,
-            which is right for ``start <= 1`` only.
+            ``start - 1`` was rendered at (its record's ``positions``; the stock grid for
+            ``start = 1``), as an uninterrupted run passes them. ``None`` renders against the
+            stock grid, which gives the same frames at ``start = 1`` but records no base
+            (the step's ``base_positions`` is ``None``); it is refused from ``start >= 2``.
 
     Yields:
         :class:`RetimeStep`, one per iteration run.

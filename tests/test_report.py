@@ -340,6 +340,76 @@ def test_report_pages_and_failures(runs, tmp_path):
     assert _pages(rd) == [rd / REPORT_NAME]
 
 
+def _gain_cell(text: str, name: str) -> tuple[int, str, str]:
+    """(paired, gain, CI) of ``name``'s row in the report's final-Linearity table."""
+    m = re.search(
+        rf"<tr><td class='l'>{re.escape(name)}</td><td>\d+</td><td>-?\d+</td><td>[^<]*</td>"
+        r"<td>[^<]*</td><td>(\d+)</td><td>([+-]\d+\.\d{4}) (\[[^\]]*\])</td></tr>",
+        text,
+    )
+    assert m, f"no gain row for {name!r}"
+    return int(m.group(1)), m.group(2), m.group(3)
+
+
+def test_report_gain_is_the_leaderboards_when_a_final_iteration_failed(compose_cfg, tmp_path):
+    """An item whose last iteration failed has no final score: the leaderboard leaves it out
+    of the paired gain, and the report's gain is that same number, inside its own CI (not
+    ``summary.json``'s ``linearity_gain_mean``, which pairs the item's baseline with itself)."""
+    import json
+
+    from spf_bench.bench import records as rec
+    from spf_bench.bench.config import settings_from_config
+    from spf_bench.bench.merge import merge_run
+    from spf_bench.bench.pipeline import run_benchmark
+
+    rd = tmp_path / "run"
+    cfg = compose_cfg(
+        [
+            f"run_dir={rd}",
+            "model=morph",
+            "retime=warped",
+            "embedder=pixel",
+            "logger=none",
+            "progress=false",
+            "n_videos=4",
+            "model.n_frames=9",
+            "model.size=64",
+            "retime.iterations=1",
+            "eval_embedders=[efficientnet_lite0]",
+            "plots=false",
+            "report=false",
+        ]
+    )
+    run_benchmark(settings_from_config(cfg))
+    path = rec.record_path(rd, "morph-0000", 1)
+    row = json.loads(path.read_text())
+    row.update(status="failed", error="RuntimeError: boom")
+    rec.atomic_write_json(path, row)
+    _, summary = merge_run(rd, plots=False)
+    lb = build_leaderboard(load_records([rd])).iloc[0]
+    assert lb.n_paired == 3 and lb.n_failed == 1
+    # the two pairings differ here (else this test could not fail)
+    assert summary["linearity_gain_mean"] != pytest.approx(lb.delta_linearity)
+    text = write_report(rd).read_text(encoding="utf-8")
+    for name, gain, lo, hi in (
+        (
+            "guided: pixel",
+            lb.delta_linearity,
+            lb.delta_linearity_ci_low,
+            lb.delta_linearity_ci_high,
+        ),
+        (
+            "held-out: efficientnet_lite0",
+            lb.heldout_delta,
+            lb.heldout_delta_ci_low,
+            lb.heldout_delta_ci_high,
+        ),
+    ):
+        n, g, ci = _gain_cell(text, name)
+        assert (n, g, ci) == (3, f"{gain:+.4f}", f"[{lo:.4f}, {hi:.4f}]"), name
+        assert lo <= float(g) <= hi, (name, g, ci)
+
+
 def test_not_a_run_directory(tmp_path):
     with pytest.raises(NotARunError, match="not a spf-bench run directory"):
         write_report(tmp_path)

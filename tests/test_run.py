@@ -225,3 +225,50 @@ def test_composed_config_pickles_by_reference(compose_cfg, model):
     )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert proc.stdout.decode().split() == [str(cfg.model.name), "warped"]
+
+
+def test_resume_at_iteration_1_records_what_an_uninterrupted_run_records(compose_cfg, tmp_path):
+    # retime=warped composes by reference: an uninterrupted run renders iteration 1 with the
+    # stock grid as its composition base (stored in its SPF file, named in its metadata). A
+    # run killed after iteration 0 and resumed must hand the renderer exactly that base.
+    def go(name):
+        cfg = compose_cfg(
+            [
+                f"run_dir={tmp_path / name}",
+                "progress=false",
+                "model=wan22_toy",
+                "model.steps=4",
+                "embedder=pixel",
+                "n_videos=1",
+                "retime.iterations=2",
+                "eval_embedders=[]",
+                "logger=none",
+                "plots=false",
+                "report=false",
+            ]
+        )
+        run_benchmark(settings_from_config(cfg))
+        return tmp_path / name
+
+    fresh = go("fresh")
+    resumed = go("resumed")
+    (item,) = {r["item_id"] for r in rec.collect_records(resumed)}
+    for it in (1, 2):  # killed after iteration 0
+        rec.record_path(resumed, item, it).unlink()
+    kept = rec.record_path(resumed, item, 0).stat().st_mtime_ns
+    go("resumed")
+    assert rec.record_path(resumed, item, 0).stat().st_mtime_ns == kept
+    for it in (0, 1, 2):
+        a = rec.read_record(rec.record_path(fresh, item, it))
+        b = rec.read_record(rec.record_path(resumed, item, it))
+        assert a["status"] == b["status"] == "ok"
+        assert b["linearity_score"] == a["linearity_score"], it
+        ma, mb = json.loads(a["metadata"]), json.loads(b["metadata"])
+        assert mb["composition"] == ma["composition"], it
+        with np.load(fresh / a["spf_path"]) as na, np.load(resumed / b["spf_path"]) as nb:
+            assert sorted(nb.files) == sorted(na.files), it
+            for key in ("positions", "base_positions"):
+                if key in na.files:
+                    np.testing.assert_array_equal(nb[key], na[key], err_msg=f"{key} it {it}")
+        if it >= 1:  # every refinement is rendered by reference, the first one included
+            assert ma["composition"] == "reference", it
