@@ -59,9 +59,9 @@ lint: install ## Ruff lint
 	$(VENV)/bin/ruff format --check .
 
 bench: install ## Performance benchmarks (ratios against baselines measured in the same run)
-	$(PY) bench/perf_spf.py
-	$(PY) bench/perf_measure.py
-	$(PY) bench/perf_rope.py
+	$(PY) bench/studies/perf_spf.py
+	$(PY) bench/studies/perf_measure.py
+	$(PY) bench/studies/perf_rope.py
 
 # `make figures`: each stage is its own bench entry point writing under $(FIGURES_RUNS); then
 # bench/figures.py only reads them and writes results/. Runs: conf/experiment/figures_*.yaml,
@@ -77,16 +77,16 @@ figures: install ## Regenerate results/ from fresh CPU runs (~20 min on 2 loaded
 	done; done
 	OMP_NUM_THREADS=1 $(PY) bench/run.py experiment=figures_wan22_toy \
 		run_dir=$(FIGURES_RUNS)/wan22_toy-pixel
-	$(PY) bench/pacing_gt.py --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
+	$(PY) bench/studies/pacing_gt.py --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
 		--curves $(FIGURES_RUNS)/pacing_gt/pacing_gt_curves.npz
-	$(PY) bench/ablation.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
+	$(PY) bench/studies/ablation.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
 		--out $(FIGURES_RUNS)/ablation --curves $(FIGURES_RUNS)/ablation/ablation_curves.npz
 	$(PY) bench/figures.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
 		'$(FIGURES_RUNS)/wan22_toy-*' \
 		--pacing-gt $(FIGURES_RUNS)/pacing_gt --ablation $(FIGURES_RUNS)/ablation --out results
 
 train-toy: install ## Train the wan22_toy checkpoint from seed 0 on CPU (~17 min on an idle core): generators/weights/, results/wan22_toy/loss_curve.png
-	OMP_NUM_THREADS=1 $(PY) bench/train_toy.py
+	OMP_NUM_THREADS=1 $(PY) bench/studies/train_toy.py
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs outputs multirun .pytest_cache .ruff_cache .hypothesis

@@ -9,11 +9,11 @@ This module only **reads**: run directories (their records, ``spf/*.npz``, video
    ``embedder`` in ``efficientnet_lite0``, ``pixel`` (``conf/experiment/figures_*.yaml``): the
    benchmark runs (``morph`` with the ``warped`` ReTime loop, 8 items x 33 frames; the 3
    bundled ``footage`` clips at 224 px);
-2. ``python bench/pacing_gt.py --out runs/figures/pacing_gt --curves ...``: the ground-truth
-   pacing benchmark (:mod:`spf_bench.bench.pacing_gt`, 24 sequences x 41 frames);
-3. ``python bench/ablation.py 'runs/figures/morph-*' 'runs/figures/footage-*' --out
-   runs/figures/ablation --curves ...``: the embedder ablation (:mod:`spf_bench.bench.ablation`)
-   on the runs' baseline videos;
+2. ``spf-bench study pacing_gt --out runs/figures/pacing_gt --curves ...``: the ground-truth
+   pacing benchmark (:mod:`spf_bench.bench.studies.pacing_gt`, 24 sequences x 41 frames);
+3. ``spf-bench study ablation 'runs/figures/morph-*' 'runs/figures/footage-*' --out
+   runs/figures/ablation --curves ...``: the embedder ablation
+   (:mod:`spf_bench.bench.studies.ablation`) on the runs' baseline videos;
 4. ``python bench/figures.py`` (:func:`main`): reads 1-3 and writes the leaderboard
    (:mod:`spf_bench.bench.leaderboard`), the figures below (PNG and PDF) into
    ``results/figures/``, the tables into ``results/`` and ``results/README.md`` with the
@@ -87,16 +87,16 @@ DEFAULT_RUNS: tuple[str, ...] = (
     "runs/figures/footage-*",
     "runs/figures/wan22_toy-*",
 )
-#: Tables and curves of ``bench/pacing_gt.py`` in ``make figures``.
+#: Tables and curves of ``bench/studies/pacing_gt.py`` in ``make figures``.
 DEFAULT_PACING_GT = "runs/figures/pacing_gt"
-#: Tables and curves of ``bench/ablation.py`` in ``make figures``.
+#: Tables and curves of ``bench/studies/ablation.py`` in ``make figures``.
 DEFAULT_ABLATION = "runs/figures/ablation"
 #: The commands of ``make figures`` (``results/README.md`` provenance).
 MAKE_FIGURES = (
     "`make figures`: `python bench/run.py experiment=figures_<model> embedder=<embedder> "
     "run_dir=runs/figures/<model>-<embedder>` for morph and footage with each embedder below "
     "and for wan22_toy with pixel, "
-    "`python bench/pacing_gt.py`, `python bench/ablation.py`, then `python bench/figures.py` "
+    "`spf-bench study pacing_gt`, `spf-bench study ablation`, then `python bench/figures.py` "
     "(which only reads)"
 )
 
@@ -349,9 +349,9 @@ def fig_pacing_gt(
     (transform, profile) pair; every embedder's ``S`` with its RMS error in the legend.
 
     Args:
-        rows: per-sequence rows of :func:`spf_bench.bench.pacing_gt.run_pacing_gt` (DataFrame
-            or list).
-        curves: :attr:`spf_bench.bench.pacing_gt.PacingGTResult.curves`.
+        rows: per-sequence rows of :func:`spf_bench.bench.studies.pacing_gt.run_pacing_gt`
+            (DataFrame or list).
+        curves: :attr:`spf_bench.bench.studies.pacing_gt.PacingGTResult.curves`.
         out_dir: folder of ``pacing_gt.{png,pdf}``.
         profiles: profiles to show.
         skipped: ``{embedder: reason}`` noted under the figure.
@@ -422,15 +422,15 @@ def fig_embedder_ablation(
     """Embedder ablation: ground-truth error per embedder, and one clip's S per embedder.
 
     Left: mean RMS error of ``S`` against the designed progress per embedder, grouped by
-    transformation of the ground-truth benchmark (:mod:`spf_bench.bench.pacing_gt`) plus the
+    transformation of the ground-truth benchmark (:mod:`spf_bench.bench.studies.pacing_gt`) plus the
     ``morph`` baseline videos (their crossfade weight), with one dot per sequence. Right: ``S``
     of one clip (default the ``footage`` clip ``bikes`` if present) under every embedder, its top
     semantic jumps (:func:`spf_bench.metrics.spf.find_jumps`) marked.
 
     Args:
-        gt_rows: per-sequence rows of :func:`spf_bench.bench.pacing_gt.run_pacing_gt` (may be
-            empty).
-        ablation_rows: per-video rows of :func:`spf_bench.bench.ablation.run_ablation`.
+        gt_rows: per-sequence rows of :func:`spf_bench.bench.studies.pacing_gt.run_pacing_gt`
+            (may be empty).
+        ablation_rows: per-video rows of :func:`spf_bench.bench.studies.ablation.run_ablation`.
         ablation_curves: its curves (``"<embedder>/<model>/<item_id>"``).
         out_dir: folder of ``embedder_ablation.{png,pdf}``.
         skipped: ``{embedder: reason}``, listed in the figure.
@@ -731,19 +731,19 @@ _OTHER_RESULTS: tuple[tuple[str, str, str, str], ...] = (
         "no_progress",
         "rates.md",
         "no-progress test (`degenerate`): false-positive / false-negative rates per embedder",
-        "python -m spf_bench.bench.calibrate_progress --out results/no_progress",
+        "spf-bench study calibrate_progress --out results/no_progress",
     ),
     (
         "spf_calibration",
         "best.md",
         "SPF window / sigma / power / stride against the ground-truth pacing, per embedder",
-        "python -m spf_bench.bench.calibrate_spf --out results/spf_calibration",
+        "spf-bench study calibrate_spf --out results/spf_calibration",
     ),
     (
         "segment_calibration",
         "README.md",
         "segmentation penalty: keyframe precision / recall / F1 on known boundaries, against K",
-        "python bench/calibrate_segments.py",
+        "spf-bench study calibrate_segments",
     ),
     (
         "wan22_toy",
@@ -816,21 +816,21 @@ def build_results(
     Args:
         run_specs: run directories or globs.
         out: results folder (``figures/`` inside it).
-        gt: a :class:`spf_bench.bench.pacing_gt.PacingGTResult` (its tables are written), or
+        gt: a :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` (its tables are written), or
             ``None`` to leave the ground-truth tables and figure out; read from disk with
-            :func:`spf_bench.bench.pacing_gt.read_outputs`.
-        ablation: a :class:`spf_bench.bench.ablation.AblationResult`
-            (:func:`spf_bench.bench.ablation.read_outputs`), or ``None`` to leave it out.
+            :func:`spf_bench.bench.studies.pacing_gt.read_outputs`.
+        ablation: a :class:`spf_bench.bench.studies.ablation.AblationResult`
+            (:func:`spf_bench.bench.studies.ablation.read_outputs`), or ``None`` to leave it out.
         seed, n_resamples: bootstrap settings of the leaderboard.
         provenance: lines for ``README.md`` (only written when given).
 
     Returns:
         ``{name: [paths]}`` of everything written.
     """
-    from spf_bench.bench import ablation as abl
     from spf_bench.bench import leaderboard as lbm
-    from spf_bench.bench import pacing_gt as pgt
     from spf_bench.bench.records import atomic_write_text
+    from spf_bench.bench.studies import ablation as abl
+    from spf_bench.bench.studies import pacing_gt as pgt
 
     out = Path(out)
     figs = out / "figures"
@@ -908,7 +908,7 @@ def provenance(
 
     Args:
         run_specs: run directories or globs (:func:`spf_bench.bench.leaderboard.resolve_runs`).
-        gt: the :class:`spf_bench.bench.pacing_gt.PacingGTResult` shown, if any (its
+        gt: the :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` shown, if any (its
             ``settings`` and skipped embedders are listed).
         command: how the inputs were made.
 
@@ -969,8 +969,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 2 when an input is missing (one line on stderr saying what to run).
     """
-    from spf_bench.bench import ablation as abl
-    from spf_bench.bench import pacing_gt as pgt
+    from spf_bench.bench.studies import ablation as abl
+    from spf_bench.bench.studies import pacing_gt as pgt
 
     parser = argparse.ArgumentParser(prog="bench/figures.py", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -979,12 +979,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pacing-gt",
         default=DEFAULT_PACING_GT,
-        help="folder of bench/pacing_gt.py's tables and curves ('none' to leave them out)",
+        help="folder of bench/studies/pacing_gt.py's tables and curves ('none' to leave them out)",
     )
     parser.add_argument(
         "--ablation",
         default=DEFAULT_ABLATION,
-        help="folder of bench/ablation.py's tables and curves ('none' to leave them out)",
+        help="folder of bench/studies/ablation.py's tables and curves ('none' to leave them out)",
     )
     parser.add_argument("--out", default="results", help="results folder")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")

@@ -4,7 +4,7 @@ The paper's synthetic check (docs/method.md, Sec. 6): sequences whose pacing is 
 rotating object with a designed angular-velocity profile, should give an SPF that tracks the
 designed profile. This module renders such sequences from real stills
 (:mod:`spf_bench.generators.stills`) at any time positions; the benchmark that scores each
-embedder's ``S`` against the designed progress ``P`` is :mod:`spf_bench.bench.pacing_gt`.
+embedder's ``S`` against the designed progress ``P`` is :mod:`spf_bench.bench.studies.pacing_gt`.
 
 Transformations (``u = p / (n - 1)`` the normalised time of a frame at position ``p`` frames,
 ``P(u)`` a designed profile of :func:`spf_bench.generators.morph.designed_profile`, monotone

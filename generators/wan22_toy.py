@@ -2,7 +2,7 @@
 
 The tiny pipelines (:mod:`spf_bench.generators.tiny`) are random: warping their RoPE changes
 nothing visible. This module holds a learned model small enough to train on a laptop CPU
-(``make train-toy``, :mod:`spf_bench.bench.train_toy`) whose pacing follows its temporal RoPE
+(``make train-toy``, :mod:`spf_bench.bench.studies.train_toy`) whose pacing follows its temporal RoPE
 positions, so the paper's generation-time retiming (docs/method.md, Sec. 4) can be measured on it.
 
 The model (:data:`TOY_CONFIG`) is diffusers' ``WanTransformer3DModel`` (the class of the Wan2.2
@@ -317,7 +317,7 @@ def build_toy_transformer(seed: int | None = None) -> Any:
 
 
 def load_toy_transformer(path: str | Path = DEFAULT_WEIGHTS) -> tuple[Any, dict[str, str]]:
-    """Load a checkpoint written by :mod:`spf_bench.bench.train_toy` (safetensors).
+    """Load a checkpoint written by :mod:`spf_bench.bench.studies.train_toy` (safetensors).
 
     Args:
         path: ``.safetensors`` file holding the transformer's state dict (float32) and, in its
@@ -338,7 +338,7 @@ def load_toy_transformer(path: str | Path = DEFAULT_WEIGHTS) -> tuple[Any, dict[
     if not path.is_file():
         raise GeneratorError(
             f"wan22_toy checkpoint {path} not found: run `make train-toy` (or "
-            "`python bench/train_toy.py`) to train it, or pass model.weights=<file>"
+            "`spf-bench study train_toy`) to train it, or pass model.weights=<file>"
         )
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata() or {})

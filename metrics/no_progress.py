@@ -25,7 +25,7 @@ fluctuation distance); a drifting clip gives ``G ~`` the change accumulated over
 
 **Decision.** ``G < threshold`` (radians) means *no progress*: the clip is flagged
 ``degenerate`` (Linearity NaN, no keyframes, not retimed). The default threshold, 0.07 rad, is
-calibrated on a labelled suite of real clips (``bench/calibrate_progress.py``,
+calibrated on a labelled suite of real clips (``bench/studies/calibrate_progress.py``,
 ``results/no_progress/``): H.264-decoded stills with 0.5-10 grey levels of noise, shake, jitter,
 exposure and codec flicker, each also with duplicated frames, reach at most 0.061 rad (the
 decoder's slowly refreshed grain makes low-noise clips drift a little), every real

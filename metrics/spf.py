@@ -68,7 +68,7 @@ __all__ = [
 #: Calibrated penalty ``C`` per piece of segmented least squares on ``S`` in [0, 1]: the default
 #: of :func:`segment_progress`, of the semantic keyframes (``spf.keyframe_penalty``) and of
 #: ``retime=segmented`` (``retime.penalty``). Chosen on a labelled set of known boundaries by
-#: ``bench/calibrate_segments.py`` (mean boundary F1 0.767 against 0.699 for the reference's
+#: ``bench/studies/calibrate_segments.py`` (mean boundary F1 0.767 against 0.699 for the reference's
 #: 0.02; ``results/segment_calibration/``, docs/method.md, Sec. 5).
 SEGMENT_PENALTY = 0.008
 #: The reference package's penalty per piece (the value before calibration).

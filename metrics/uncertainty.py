@@ -34,7 +34,7 @@ The normal interval around the measured score is used rather than the bootstrap 
 adding resampled residuals to the fit adds noise once more, and noise pulls ``S`` towards the
 diagonal, so the replicates sit above the measured score while their spread is right. Coverage
 of the expected Linearity of a clip's content at its noise level, on synthetic noisy clips
-(``python -m spf_bench.bench.calibrate_spf --coverage``, ``results/spf_calibration/best.md``;
+(``spf-bench study calibrate_spf --coverage``, ``results/spf_calibration/best.md``;
 24 cases x 200 clips): median 96.8%; 100% on step profiles, where the SPF's lack of fit enters
 the residuals (conservative); 62-80% in the 4 lowest-noise cases on linear and exponential
 paths, where the interval is narrowest (half-width 0.001-0.002).

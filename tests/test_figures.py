@@ -1,5 +1,5 @@
-"""bench/figures.py and bench/ablation.py: every figure and table from fixture records made by
-the real pipeline on tiny configs (real stills, real encoder and decoder); figures.py only
+"""bench/figures.py and bench/studies/ablation.py: every figure and table from fixture records
+made by the real pipeline on tiny configs (real stills, real encoder and decoder); figures.py only
 reads what the runs and the other bench stages wrote."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from spf_bench.bench import ablation as abl
 from spf_bench.bench import figures as fg
 from spf_bench.bench import leaderboard as lb
-from spf_bench.bench import pacing_gt as pg
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
 from spf_bench.bench.records import atomic_write_json
+from spf_bench.bench.studies import ablation as abl
+from spf_bench.bench.studies import pacing_gt as pg
 from spf_bench.generators import pacing_gt as gpg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -323,8 +323,8 @@ def test_cli_reads_the_stage_outputs_and_writes_the_same_results(
     runs, gt_result, empty_hf_cache, tmp_path
 ):
     """`python bench/figures.py RUNS --pacing-gt DIR --ablation DIR --out OUT` (step 4 of
-    `make figures`) reads what bench/pacing_gt.py and bench/ablation.py wrote and gives the
-    same tables as building from the in-memory results; it changes nothing in the runs."""
+    `make figures`) reads what bench/studies/pacing_gt.py and bench/studies/ablation.py wrote and
+    gives the same tables as building from the in-memory results; it changes nothing in the runs."""
     ab = abl.run_ablation([runs["morph"], runs["footage"]], ["pixel", "siglip"])
     gt_dir, ab_dir = tmp_path / "pacing_gt", tmp_path / "ablation"
     pg.write_outputs(gt_result, gt_dir, gt_dir / pg.CURVES_FILE)

@@ -1,9 +1,9 @@
 """The no-progress test (metrics/no_progress.py, docs/method.md Sec. 1 step 7) and its calibration.
 
 Unit tests of the statistic on synthetic embeddings with known answers, its wiring into the
-``degenerate`` flag of the kernel, and the labelled calibration suite (bench/calibrate_progress.py)
-classified without error: pixel on the reduced suite, efficientnet_lite0 on a handful of short
-clips.
+``degenerate`` flag of the kernel, and the labelled calibration suite
+(bench/studies/calibrate_progress.py) classified without error: pixel on the reduced suite,
+efficientnet_lite0 on a handful of short clips.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_defaults_are_one_source_of_truth():
 # ------------------------------------------------------------------------- calibration suite
 @pytest.fixture(scope="module")
 def reduced_suite():
-    from spf_bench.bench.calibrate_progress import build_suite
+    from spf_bench.bench.studies.calibrate_progress import build_suite
 
     return build_suite(reduced=True)
 
@@ -138,7 +138,7 @@ def reduced_suite():
 def test_reduced_suite_is_classified_without_error_with_pixel(reduced_suite):
     """Noise 1, 3, 8 grey levels, shake and codec flicker (H.264) flagged, each also with its
     frames duplicated; the slow zoom and pan, morphs, ground-truth sequences and bikes not."""
-    from spf_bench.bench.calibrate_progress import embed_suite, evaluate, rates
+    from spf_bench.bench.studies.calibrate_progress import embed_suite, evaluate, rates
 
     embs = embed_suite(reduced_suite, "pixel", None)
     rows = evaluate(reduced_suite, embs, "pixel")
@@ -158,7 +158,7 @@ def test_a_few_short_clips_with_efficientnet(reduced_suite):
     """The issue's clips (noise 1, 3, 8, shake; first 24 frames) and a morph with the ImageNet
     embedder (~130 frames, 20-40 s on 2 cores)."""
     pytest.importorskip("timm")
-    from spf_bench.bench.calibrate_progress import SuiteClip, embed_suite, evaluate
+    from spf_bench.bench.studies.calibrate_progress import SuiteClip, embed_suite, evaluate
 
     keep = ("noise-chelsea-g1", "noise-chelsea-g3", "noise-chelsea-g8", "shake-chelsea")
     picked = [c for c in reduced_suite if c.clip_id in keep]
@@ -173,7 +173,7 @@ def test_a_few_short_clips_with_efficientnet(reduced_suite):
 def test_evaluate_scores_each_clip_with_and_without_the_test():
     """``linearity_test_off`` is the Linearity with the test off for every clip (solved once
     when the test leaves a clip unflagged), ``linearity`` the one with it on."""
-    from spf_bench.bench.calibrate_progress import SuiteClip, evaluate
+    from spf_bench.bench.studies.calibrate_progress import SuiteClip, evaluate
 
     def unused():
         raise AssertionError("evaluate works from the embeddings")

@@ -1,5 +1,5 @@
-"""generators/pacing_gt.py and bench/pacing_gt.py: designed sequences from real stills, the error
-metrics against hand values, the ideal-embedder check, and the benchmark through its three
+"""generators/pacing_gt.py and bench/studies/pacing_gt.py: designed sequences from real stills,
+the error metrics against hand values, the ideal-embedder check, and the benchmark through its three
 entry points."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench import pacing_gt as pg
+from spf_bench.bench.studies import pacing_gt as pg
 from spf_bench.generators import pacing_gt as gpg
 from spf_bench.generators.base import GeneratorError
 from spf_bench.generators.stills import load_still

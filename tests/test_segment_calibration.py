@@ -1,4 +1,4 @@
-"""Calibration of the automatic segmentation penalty (bench/calibrate_segments.py;
+"""Calibration of the automatic segmentation penalty (bench/studies/calibrate_segments.py;
 docs/method.md, Sec. 5; results/segment_calibration/).
 
 The known boundaries are written here as literals and checked against the clips themselves
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from spf_bench.bench import calibrate_segments as cs
+from spf_bench.bench.studies import calibrate_segments as cs
 from spf_bench.generators.posthoc.plan import (
     DEFAULT_PENALTY,
     DEFAULT_PENALTY_PER_FRAME,

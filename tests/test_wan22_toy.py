@@ -1,5 +1,5 @@
 """The trained toy Wan2.2 transformer (generators/wan22_toy.py) and its training
-(bench/train_toy.py)."""
+(bench/studies/train_toy.py)."""
 
 from __future__ import annotations
 
@@ -197,7 +197,7 @@ def test_checkpoint_digest_is_the_sha256_of_the_file(gen, tmp_path):
 
 
 def test_training_outputs_are_written_atomically_with_the_umask_mode(tmp_path):
-    """save_checkpoint / plot_losses / write_card (bench/train_toy.py) write through
+    """save_checkpoint / plot_losses / write_card (bench/studies/train_toy.py) write through
     metrics.atomic_io: missing folders are created, no temp file is left, the files get the
     mode of a plain write (umask applied; safetensors itself would leave 0600) and the
     returned digest is the checkpoint's SHA-256."""
@@ -205,7 +205,7 @@ def test_training_outputs_are_written_atomically_with_the_umask_mode(tmp_path):
     import os
     import stat
 
-    from spf_bench.bench.train_toy import (
+    from spf_bench.bench.studies.train_toy import (
         TrainResult,
         TrainSettings,
         plot_losses,
@@ -266,7 +266,7 @@ def test_transformation_clips_start_and_end_on_their_keyframes():
 # --------------------------------------------------------------------------- training
 @pytest.mark.slow
 def test_a_few_training_steps_lower_the_loss_reproducibly():
-    from spf_bench.bench.train_toy import TrainSettings, train
+    from spf_bench.bench.studies.train_toy import TrainSettings, train
 
     s = TrainSettings(steps=40, batch=4, lr=2e-3, warmup=5, eval_every=0, log_every=1000)
     r = train(s, log=None)

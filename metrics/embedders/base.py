@@ -310,7 +310,7 @@ class TorchEmbedder:
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """The bare model forward pass on a prepared batch (what :meth:`embed` runs per batch,
-        without preprocessing, checks or normalisation; used by ``bench/perf_measure.py``).
+        without preprocessing, checks or normalisation; used by ``bench/studies/perf_measure.py``).
 
         Args:
             batch: ``torch.Tensor`` of shape ``(B, 3, S, S)`` from :meth:`preprocess`, in

@@ -10,7 +10,7 @@ Prints, all measured in this one run:
   (target < 30 s and < 2 GB);
 - time for a batch of 128 videos x 81 frames (target < 0.1 s), against looping single solves.
 
-Usage: ``python bench/perf_spf.py [--quick]`` (``--quick`` skips T = 10^6 and T = 2000 dense).
+Usage: ``spf-bench study perf_spf [--quick]`` (``--quick`` skips T = 10^6 and T = 2000 dense).
 """
 
 from __future__ import annotations

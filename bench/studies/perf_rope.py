@@ -11,9 +11,9 @@ about 40 times smaller than with the single block measured here.
 
 Usage::
 
-    python bench/perf_rope.py                 # A14B width, 21 latent frames, CPU
-    python bench/perf_rope.py --quick         # 1.3B width (1536): seconds
-    python bench/perf_rope.py --device cuda --height 30 --width 52   # a GPU node, 480x832
+    spf-bench study perf_rope                 # A14B width, 21 latent frames, CPU
+    spf-bench study perf_rope --quick         # 1.3B width (1536): seconds
+    spf-bench study perf_rope --device cuda --height 30 --width 52   # a GPU node, 480x832
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ slopes ``diff(S)`` and ``diff(P)`` (NaN when either is constant).
 
 Three ways in:
 
-- ``python bench/pacing_gt.py --out DIR [--curves NPZ]`` (or ``python -m
-  spf_bench.bench.pacing_gt``): every embedder of :data:`spf_bench.metrics.embedders.EMBEDDERS`;
+- ``spf-bench study pacing_gt --out DIR [--curves NPZ]`` (or ``python -m
+  spf_bench.bench.studies.pacing_gt``): every embedder of
+  :data:`spf_bench.metrics.embedders.EMBEDDERS`;
   those whose weights are absent are listed as skipped with the reason. Writes
   ``pacing_gt.csv`` (one row per embedder x sequence), ``pacing_gt_summary.csv`` / ``.md`` (per
   embedder x transformation) and, with ``--curves``, an npz of every ``S`` and ``P``;
@@ -26,7 +27,7 @@ Three ways in:
   ``conf/model/pacing_gt.yaml``) through the standard pipeline, so the records carry
   ``rms_s_vs_designed`` and the leaderboard picks them up; it honours warped positions, so
   ``retime=warped`` works on it too. :func:`analyze_run` adds max error and slope Spearman
-  from such a run directory (``python bench/pacing_gt.py --runs RUN_DIR...``).
+  from such a run directory (``spf-bench study pacing_gt --runs RUN_DIR...``).
 - :func:`run_pacing_gt` from Python.
 """
 
@@ -399,7 +400,8 @@ def write_outputs(
     md = (
         "# Ground-truth pacing benchmark\n\n"
         "Measured SPF `S` against the designed progress `P` (rotation angle, log zoom scale, "
-        "crossfade weight; `bench/pacing_gt.py`). Errors are fractions of the total progress; "
+        "crossfade weight; `bench/studies/pacing_gt.py`). Errors are fractions of the total "
+        "progress; "
         "`slope_spearman` is Spearman's rho of the per-frame slopes of `S` and `P`. "
         f"{len(set(rows.seq_id)) if len(rows) else 0} sequences per embedder.\n\n"
         + markdown_table(summary)
@@ -439,7 +441,7 @@ def read_outputs(
     for path in (out_dir / "pacing_gt.csv", curves_path):
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path} is missing: run `python bench/pacing_gt.py --out {out_dir} "
+                f"{path} is missing: run `spf-bench study pacing_gt --out {out_dir} "
                 f"--curves {curves_path}` first"
             )
     rows = pd.read_csv(
@@ -459,7 +461,7 @@ def read_outputs(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``python bench/pacing_gt.py [--embedders ...] [--out DIR] [--curves NPZ]``.
+    """CLI: ``spf-bench study pacing_gt [--embedders ...] [--out DIR] [--curves NPZ]``.
 
     ``--window --sigma --lam --power`` set the SPF settings (default: those of
     ``conf/config.yaml``, :class:`spf_bench.metrics.measure.SPFSettings`;
@@ -472,7 +474,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success.
     """
-    parser = argparse.ArgumentParser(prog="bench/pacing_gt.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="spf-bench study pacing_gt", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--embedders", nargs="+", default=None, help="default: all registered")
     parser.add_argument("--out", default="results", help="folder of the tables")
     parser.add_argument("--curves", default=None, help="npz of every S and P (for figures)")

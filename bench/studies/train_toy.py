@@ -1,7 +1,7 @@
 """Train the ``wan22_toy`` checkpoint on CPU (``make train-toy``; issue 12).
 
-    python bench/train_toy.py                      # the shipped checkpoint, from seed 0
-    python bench/train_toy.py --steps 200 --out /tmp/toy --results /tmp/toy   # a quick try
+    spf-bench study train_toy                      # the shipped checkpoint, from seed 0
+    spf-bench study train_toy --steps 200 --out /tmp/toy --results /tmp/toy   # a quick try
 
 Trains the Wan2.2-architecture toy transformer of :mod:`spf_bench.generators.wan22_toy`
 (diffusers ``WanTransformer3DModel``, ~1.0 M parameters, pixel space, first-last-frame
@@ -63,7 +63,7 @@ from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 
 __all__ = ["TrainResult", "TrainSettings", "main", "save_checkpoint", "train", "write_card"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -395,7 +395,7 @@ def write_card(
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     text = f"""# wan22_toy: a trained Wan2.2-architecture toy video DiT (pixel space)
 
-Made by `{command}` ({time.strftime("%Y-%m-%d")}); code: `bench/train_toy.py`,
+Made by `{command}` ({time.strftime("%Y-%m-%d")}); code: `bench/studies/train_toy.py`,
 `generators/wan22_toy.py`. Used by `python bench/run.py model=wan22_toy ...` (issue 12).
 
 | | |
@@ -407,7 +407,7 @@ Loss (mean squared velocity error): steps 1-100 {window(0, 100)}, steps
 (EMA weights, {s.n_val} fixed clips, fixed noise levels and noise) at step {val or "-"}.
 Curve: `{plot_rel}`.
 
-Reproduce: `make train-toy` (= `python bench/train_toy.py`, seed {s.seed}). With the same
+Reproduce: `make train-toy` (= `spf-bench study train_toy`, seed {s.seed}). With the same
 settings, one thread and the same torch/diffusers builds every weight tensor is bit-identical
 (a test checks it over a few steps); the file's bytes, hence its SHA-256 and the run identity of
 `wan22_toy` runs, are not, because safetensors writes the metadata entries in hash order. Other
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         ),
     )
-    command = "python bench/train_toy.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "spf-bench study train_toy " + " ".join(sys.argv[1:] if argv is None else argv)
     write_card(result, ckpt, sha, args.out / "wan22_toy.md", plot, command.strip())
     print(
         f"wrote {ckpt} ({ckpt.stat().st_size / 1e6:.2f} MB, sha256 {sha}) "

@@ -13,7 +13,7 @@ Prints frames/s for both and their ratio (target >= 0.8 on the default embedder,
 efficientnet_lite0: the measurement kernel may cost at most 20% over the forward pass it cannot
 avoid). Timings are the best of ``--repeat`` rounds (the least disturbed by other load).
 
-Usage: ``python bench/perf_measure.py [--embedder NAME] [--frames N] [--repeat R]``.
+Usage: ``spf-bench study perf_measure [--embedder NAME] [--frames N] [--repeat R]``.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ Outputs (``--out``, default ``results/no_progress``):
 
 Usage::
 
-    python -m spf_bench.bench.calibrate_progress --out results/no_progress \
+    spf-bench study calibrate_progress --out results/no_progress \
         [--embedders pixel efficientnet_lite0] [--cache DIR] [--reduced]
 
 Embeddings are cached under ``--cache`` (default ``$TMPDIR/spf-bench-calibration``), one
@@ -525,7 +525,7 @@ def _rates_markdown(rate_rows: Sequence[dict[str, Any]], sens: Sequence[dict[str
     lines = [
         "# No-progress test: error rates on the labelled suite",
         "",
-        "Made by `python -m spf_bench.bench.calibrate_progress --out results/no_progress`.",
+        "Made by `spf-bench study calibrate_progress --out results/no_progress`.",
         "Statistic: accumulated change G (mean angle at far minus near frame offsets, radians,",
         "max over blocks of the window); a clip with G below the threshold is flagged",
         "`degenerate` (docs/method.md, Sec. 1, step 7).",

@@ -2,14 +2,14 @@
 
 The 24 sequences of :mod:`spf_bench.generators.pacing_gt` (rotation, zoom and crossfade of real
 stills under designed progress profiles, 41 frames) are embedded once per embedder (cached,
-:func:`spf_bench.bench.calibrate_progress.embed_suite`); every setting of the sweep is then an
-SPF solve on the cached embeddings (all 24 sequences share one banded factorisation per
+:func:`spf_bench.bench.studies.calibrate_progress.embed_suite`); every setting of the sweep is
+then an SPF solve on the cached embeddings (all 24 sequences share one banded factorisation per
 setting), scored by the RMS of ``S`` against the designed progress ``P``
-(:func:`spf_bench.bench.pacing_gt.gt_errors`' ``rms_error``).
+(:func:`spf_bench.bench.studies.pacing_gt.gt_errors`' ``rms_error``).
 
 Two conditions:
 
-- ``clean``: the rendered frames, as ``bench/pacing_gt.py`` measures them;
+- ``clean``: the rendered frames, as ``bench/studies/pacing_gt.py`` measures them;
 - ``h264``: the same frames with 3 grey levels of per-frame Gaussian noise, H.264-encoded
   (CRF 18) and decoded, as a generated video reaches the bench. Local settings that win on
   clean frames can lose here: near pairs carry the noise.
@@ -34,7 +34,7 @@ Outputs (``--out``, default ``results/spf_calibration``):
 
 Usage::
 
-    python -m spf_bench.bench.calibrate_spf --out results/spf_calibration \
+    spf-bench study calibrate_spf --out results/spf_calibration \
         [--embedders pixel efficientnet_lite0] [--cache DIR] [--conditions clean h264]
 """
 
@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from spf_bench.bench.calibrate_progress import (
+from spf_bench.bench.studies.calibrate_progress import (
     SuiteClip,
     _write_csv,
     default_cache_dir,
@@ -85,7 +85,7 @@ _N_FRAMES = 41
 
 
 def _render_gt(k: int, condition: str) -> np.ndarray:
-    from spf_bench.bench.calibrate_progress import _add_noise, _roundtrip, _seed
+    from spf_bench.bench.studies.calibrate_progress import _add_noise, _roundtrip, _seed
     from spf_bench.generators.pacing_gt import SUITE, render
 
     frames = render(SUITE[k], _N_FRAMES)[0]
@@ -370,7 +370,7 @@ def _markdown(summary: Sequence[dict[str, Any]], cov: Sequence[dict[str, Any]]) 
     lines = [
         "# SPF settings on the ground-truth pacing suite",
         "",
-        "Made by `python -m spf_bench.bench.calibrate_spf --out results/spf_calibration`.",
+        "Made by `spf-bench study calibrate_spf --out results/spf_calibration`.",
         "RMS of S against the designed progress, mean over the 24 sequences (41 frames);",
         "`clean`: rendered frames; `h264`: + 3 grey levels of noise, H.264 CRF 18.",
         "",

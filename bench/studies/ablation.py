@@ -1,6 +1,6 @@
 """Embedder ablation: the same videos measured with every frame embedder.
 
-    python bench/ablation.py 'runs/figures/*' [--embedders pixel efficientnet_lite0 ...]
+    spf-bench study ablation 'runs/figures/*' [--embedders pixel efficientnet_lite0 ...]
                              [--out DIR] [--curves DIR/ablation_curves.npz]
 
 The videos are the **baseline (iteration 0) videos** of the given run directories: iteration 0
@@ -20,7 +20,7 @@ Every video is then measured by the one measurement kernel
 (:func:`spf_bench.metrics.measure.measure_embeddings`) with the runs' SPF settings (the ``spf``
 block of their ``config.json``; runs with different settings are refused) and linear target
 pacing; synthetic videos (``morph``, ``pacing_gt``) are also scored against their designed
-progress (:func:`spf_bench.bench.pacing_gt.gt_errors`).
+progress (:func:`spf_bench.bench.studies.pacing_gt.gt_errors`).
 
 Outputs (atomic): ``ablation_videos.csv`` (one row per embedder x video, :data:`VIDEO_COLUMNS`),
 ``ablation.csv`` and ``ablation.md`` (one row per embedder x model, :data:`SUMMARY_COLUMNS`,
@@ -263,7 +263,7 @@ class _Frames:
 def _score_row(
     name: str, v: _Video, z: np.ndarray, designed: np.ndarray | None, settings: SPFSettings
 ) -> tuple[dict[str, Any], np.ndarray]:
-    from spf_bench.bench.pacing_gt import gt_errors
+    from spf_bench.bench.studies.pacing_gt import gt_errors
     from spf_bench.metrics.spf import find_jumps
 
     # The rows carry no Linearity interval: measure without the bootstrap.
@@ -313,7 +313,7 @@ def run_ablation(
         ValueError: on an unknown embedder name, or runs with different SPF settings.
         FileNotFoundError: see :func:`collect_videos`.
     """
-    from spf_bench.bench.pacing_gt import build_or_skip
+    from spf_bench.bench.studies.pacing_gt import build_or_skip
     from spf_bench.metrics.embedders import EMBEDDERS
 
     names = list(EMBEDDERS) if embedders is None else list(embedders)
@@ -442,7 +442,7 @@ def write_outputs(
     md = (
         "# Embedder ablation\n\n"
         "The same baseline (iteration 0) videos measured with each frame embedder "
-        "(`bench/ablation.py`). Linearity = `clip(1 - RMS(S - L) / |S_T - S_1|, 0, 1)`; "
+        "(`bench/studies/ablation.py`). Linearity = `clip(1 - RMS(S - L) / |S_T - S_1|, 0, 1)`; "
         "GT errors compare `S` with the designed progress of synthetic videos (morph: the "
         "crossfade weight); `rank_corr_vs_ref` = Spearman rho of per-video Linearity against "
         f"`{res.reference or 'n/a'}`.\n\n"
@@ -486,7 +486,7 @@ def read_outputs(
     for path in (out_dir / "ablation_videos.csv", curves_path):
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path} is missing: run `python bench/ablation.py RUN_DIR... --out {out_dir} "
+                f"{path} is missing: run `spf-bench study ablation RUN_DIR... --out {out_dir} "
                 f"--curves {curves_path}` first"
             )
     text = ("embedder", "model", "item_id", "source", "jump_frames")
@@ -506,7 +506,9 @@ def read_outputs(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI (see module docs). Returns 0 on success, 2 when no run directory is found."""
-    parser = argparse.ArgumentParser(prog="bench/ablation.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="spf-bench study ablation", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("runs", nargs="+", help="run directories or globs")
     parser.add_argument("--embedders", nargs="+", default=None, help="default: all registered")
     parser.add_argument("--out", default="results", help="folder of the tables")
