@@ -15,8 +15,8 @@ from spf_bench.bench.config import (
     PacingSettings,
     RetimeSettings,
     SPFSettings,
-    _import_target,
     compose_model,
+    import_target,
 )
 from spf_bench.generators.base import Generator
 from spf_bench.metrics.measure import Measurement, measure_frames
@@ -32,7 +32,7 @@ def build_generator(target: str, kwargs: dict[str, Any]) -> Generator:
             :class:`~spf_bench.generators.base.Generator`.
         spf_bench.generators.base.GeneratorError: the generator refuses its settings.
     """
-    gen = _import_target(target)(**kwargs)
+    gen = import_target(target)(**kwargs)
     if not isinstance(gen, Generator):
         raise ValueError(f"{target} does not implement spf_bench.generators.base.Generator")
     return gen

@@ -83,6 +83,7 @@ __all__ = [
     "file_digest",
     "identity_difference",
     "input_digests",
+    "import_target",
     "model_schema",
     "register_configs",
     "resolve_eval_embedders",
@@ -386,7 +387,18 @@ def _field_type(hint: Any, family: str, param: str) -> Any:
     return Any
 
 
-def _import_target(target: str) -> type:
+def import_target(target: str) -> type:
+    """The class a Hydra ``_target_`` names (``"package.module.Class"``), imported.
+
+    Args:
+        target: dotted path of the class.
+
+    Returns:
+        The class (not an instance).
+
+    Raises:
+        ValueError: if the module or the name cannot be imported, naming the target.
+    """
     mod, _, cls = target.rpartition(".")
     try:
         return getattr(importlib.import_module(mod), cls)
@@ -413,7 +425,7 @@ def model_schema(family: str, target: str) -> type:
     Raises:
         ValueError: the target cannot be imported.
     """
-    cls = _import_target(target)
+    cls = import_target(target)
     sig = inspect.signature(cls.__init__)
     hints = typing.get_type_hints(cls.__init__)
     fields: list[tuple[str, Any, Any]] = [
@@ -607,7 +619,7 @@ def input_digests(target: str, kwargs: dict[str, Any]) -> dict[str, str]:
     Raises:
         ValueError: the generator cannot be imported or an input cannot be read (naming it).
     """
-    lister = getattr(_import_target(target), "input_files", None)
+    lister = getattr(import_target(target), "input_files", None)
     if lister is None:
         return {}
     from spf_bench.conf import CONF_DIR

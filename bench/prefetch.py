@@ -71,9 +71,9 @@ def _hub_embedders() -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     from spf_bench.metrics.embedders import transformers_backend as tb
 
     return {
-        "siglip": (oc.SIGLIP_HUB_ID, ("open_clip_config.json",), oc._OPEN_CLIP_WEIGHT_FILES),
-        "openclip": (oc.OPENCLIP_HUB_ID, (), oc._OPEN_CLIP_WEIGHT_FILES),
-        "dinov2": (tb.DINOV2_HUB_ID, ("config.json",), tb._HF_WEIGHT_FILES),
+        "siglip": (oc.SIGLIP_HUB_ID, ("open_clip_config.json",), oc.OPEN_CLIP_WEIGHT_FILES),
+        "openclip": (oc.OPENCLIP_HUB_ID, (), oc.OPEN_CLIP_WEIGHT_FILES),
+        "dinov2": (tb.DINOV2_HUB_ID, ("config.json",), tb.HF_WEIGHT_FILES),
     }
 
 

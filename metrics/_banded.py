@@ -10,18 +10,32 @@ from __future__ import annotations
 import numpy as np
 
 
-def _pair_weights(window: int, sigma: float) -> np.ndarray:
-    """Gaussian weights ``w_m = exp(-m^2 / (2 sigma^2))`` for offsets ``m = 1..k``, shape (k,)."""
+def pair_weights(window: int, sigma: float) -> np.ndarray:
+    """Gaussian pair weights ``w_m = exp(-m^2 / (2 sigma^2))`` (docs/method.md, Sec. 1, step 4).
+
+    Args:
+        window: ``k``, the largest pair offset, frames.
+        sigma: width, frames.
+
+    Returns:
+        ``(k,)`` float64, one weight per offset ``m = 1..k``.
+    """
     m = np.arange(1, window + 1, dtype=np.float64)
     return np.exp(-(m**2) / (2.0 * sigma**2))
 
 
-def _rhs(dist: np.ndarray, w: np.ndarray) -> np.ndarray:
+def normal_rhs(dist: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``A^T W b`` from per-diagonal values ``(..., k, T)`` (distances, residuals, fits).
 
-    Each pair adds ``-w d`` at ``i`` and ``+w d`` at ``j``.
+    Each pair adds ``-w d`` at ``i`` and ``+w d`` at ``j`` (docs/method.md, Sec. 1, step 5).
 
-    Returns shape ``(..., T)``, float64.
+    Args:
+        dist: ``(..., k, T)`` per-diagonal values (``dist[..., m - 1, i]`` for the pair
+            ``(i, i + m)``).
+        w: ``(k,)`` pair weights (:func:`pair_weights`).
+
+    Returns:
+        ``(..., T)`` float64.
     """
     k, t = dist.shape[-2:]
     rhs = np.zeros((*dist.shape[:-2], t), dtype=np.float64)
@@ -43,9 +57,16 @@ def _pair_differences(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _monotone(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
-    """Gradient-clip-cumsum (docs/method.md, Sec. 1, step 6) of ``(..., T)`` least-squares
-    solutions -> (unscaled ``S`` from 0, its range ``(...)``)."""
+def monotone(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+    """Gradient-clip-cumsum (docs/method.md, Sec. 1, step 6) of least-squares solutions.
+
+    Args:
+        raw: ``(..., T)`` float least-squares solutions.
+
+    Returns:
+        ``(s, total)``: the unscaled monotone ``S`` from 0, ``(..., T)`` float64, and its range
+        (a float for one clip, else ``(...)``).
+    """
     g = np.clip(np.gradient(raw, axis=-1), 0.0, None)
     s = np.cumsum(g, axis=-1)
     s -= s.min(axis=-1, keepdims=True)

@@ -88,7 +88,7 @@ class SPFSettings:
         Raises:
             ValueError: naming the bad field.
         """
-        spf._check_params(
+        spf.check_params(
             self.window,
             self.sigma,
             self.lam,

@@ -44,7 +44,7 @@ import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 
 from spf_bench.metrics import no_progress, uncertainty
-from spf_bench.metrics._banded import _monotone, _pair_weights, _rhs
+from spf_bench.metrics._banded import monotone, normal_rhs, pair_weights
 
 __all__ = [
     "CLIP_EPS",
@@ -53,12 +53,19 @@ __all__ = [
     "SEGMENT_PENALTY",
     "SPFResult",
     "SPFScores",
+    "banded_factor",
+    "check_params",
     "compute_spf",
     "compute_spf_batch",
+    "diagonal_distances",
     "find_jumps",
     "invert_progress",
     "keyframes_from_segments",
+    "monotone",
+    "noise_floor",
+    "normal_rhs",
     "pacing_curve",
+    "pair_weights",
     "score_progress",
     "segment_progress",
     "semantic_progress",
@@ -85,7 +92,7 @@ _BLOCK_ROWS = 256
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
-def _check_params(
+def check_params(
     window: int,
     sigma: float,
     lam: float,
@@ -94,6 +101,19 @@ def _check_params(
     progress_threshold: float = 0.0,
     bootstrap: int = 0,
 ) -> None:
+    """Check the SPF settings (docs/method.md, Sec. 1) before any work.
+
+    Args:
+        window: the paper's ``W``, frames (an integer >= 1).
+        sigma: Gaussian pair-weight width, frames (> 0).
+        lam: Tikhonov weight (> 0).
+        power: exponent on the angular distances (> 0).
+        progress_threshold: no-progress threshold, radians (>= 0; 0 = no test).
+        bootstrap: bootstrap resamples of the Linearity interval (0 = off, else >= 2).
+
+    Raises:
+        ValueError: naming the first bad setting and what it must be.
+    """
     if not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1 (frames), got {window!r}")
     if not (math.isfinite(sigma) and sigma > 0):
@@ -168,7 +188,7 @@ def _normalise(z: np.ndarray) -> np.ndarray:
     return z / np.sqrt(np.einsum("...j,...j->...", z, z))[..., None]
 
 
-def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np.ndarray:
+def diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np.ndarray:
     """Angular distances for every diagonal offset ``m = 1..k``.
 
     Rows are processed in blocks of :data:`_BLOCK_ROWS` pair origins: each block is normalised
@@ -176,7 +196,9 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
     ``k`` diagonals are gathered. Memory stays ``O(N T k)`` whatever the embedding width.
 
     Args:
-        embeddings: ``(T, D)`` or a stack ``(N, T, D)`` of equal-length clips.
+        embeddings: ``(T, D)`` or a stack ``(N, T, D)`` of equal-length clips, float.
+        window: ``k``, the largest pair offset, frames (``<= T - 1``).
+        power: exponent on the angles (1 = radians).
 
     Returns:
         ``dist`` of shape ``(k, T)`` (or ``(N, k, T)``), float64, with
@@ -210,14 +232,28 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
 
 
 @functools.lru_cache(maxsize=32)
-def _factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
+def banded_factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
     """Banded Cholesky factor of ``A^T W A + lam I`` in LAPACK upper form, shape (k + 1, T).
 
     Band storage: ``ab[k - m, j]`` holds entry ``(j - m, j)``. For offset ``m`` every pair
-    ``(i, i + m)`` adds ``w_m`` to both diagonal entries and ``-w_m`` off the diagonal.
+    ``(i, i + m)`` adds ``w_m`` to both diagonal entries and ``-w_m`` off the diagonal
+    (docs/method.md, Sec. 1, step 5). Cached per ``(t, window, sigma, lam)``.
+
+    Args:
+        t: frames ``T``.
+        window: ``k``, the largest pair offset, frames.
+        sigma: Gaussian pair-weight width, frames.
+        lam: Tikhonov weight.
+
+    Returns:
+        ``(k + 1, T)`` float64, read-only; solve with ``scipy.linalg.cho_solve_banded((f, False),
+        rhs)``.
+
+    Raises:
+        numpy.linalg.LinAlgError: if the system is not positive definite (``lam <= 0``).
     """
     k = window
-    w = _pair_weights(k, sigma)
+    w = pair_weights(k, sigma)
     ab = np.zeros((k + 1, t), dtype=np.float64)
     diag = np.full(t, lam, dtype=np.float64)
     for m in range(1, k + 1):
@@ -279,14 +315,26 @@ def _effective_window(t: int, window: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _noise_floor(t: int, window: int, sigma: float, lam: float, power: float) -> float:
-    """Total change of a clip whose every pair sits on the arccos clip (a static clip)."""
+def noise_floor(t: int, window: int, sigma: float, lam: float, power: float) -> float:
+    """Total change of a clip whose every pair sits on the arccos clip (a static clip): the
+    floor below which a clip is degenerate (docs/method.md, Sec. 1). Cached.
+
+    Args:
+        t: frames ``T``.
+        window: ``k``, the largest pair offset, frames (``<= T - 1``).
+        sigma: Gaussian pair-weight width, frames.
+        lam: Tikhonov weight.
+        power: exponent on the angles.
+
+    Returns:
+        The floor's total change, radians**power.
+    """
     floor = math.acos(1.0 - CLIP_EPS) ** power
     dist = np.full((window, t), floor)
     raw = cho_solve_banded(
-        (_factor(t, window, sigma, lam), False), _rhs(dist, _pair_weights(window, sigma))
+        (banded_factor(t, window, sigma, lam), False), normal_rhs(dist, pair_weights(window, sigma))
     )
-    return float(_monotone(raw)[1])
+    return float(monotone(raw)[1])
 
 
 def _finish(
@@ -307,9 +355,9 @@ def _finish(
 
     ``dist`` (the clip's ``(k, T)`` distances) is needed only for the bootstrap.
     """
-    s, total = _monotone(raw)
+    s, total = monotone(raw)
     total = float(total)
-    floor = _noise_floor(t, window, sigma, lam, power)
+    floor = noise_floor(t, window, sigma, lam, power)
     degenerate = (not math.isfinite(total)) or total <= DEGENERATE_FACTOR * floor
     if progress_threshold > 0 and math.isfinite(statistic) and statistic < progress_threshold:
         degenerate = True  # no progress above the noise (docs/method.md, Sec. 1, step 7)
@@ -319,8 +367,8 @@ def _finish(
         ci = uncertainty.linearity_interval(
             dist,
             raw,
-            _factor(t, window, sigma, lam),
-            _pair_weights(window, sigma),
+            banded_factor(t, window, sigma, lam),
+            pair_weights(window, sigma),
             n_boot=bootstrap,
             seed=seed,
             cache_key=(t, window, sigma, lam),
@@ -372,7 +420,7 @@ def compute_spf(
         ValueError: on a wrong shape or dtype, fewer than 3 frames, NaN/inf or zero-norm
             embeddings (naming the frames), or a bad parameter.
     """
-    _check_params(
+    check_params(
         window,
         sigma,
         lam,
@@ -400,9 +448,9 @@ def _solve_stack(
     right-hand sides of one cached factorisation."""
     t = stack.shape[1]
     k = _effective_window(t, int(window))
-    dist = _diagonal_distances(stack, k, power)  # (N, k, T)
-    rhs = _rhs(dist, _pair_weights(k, sigma)).T  # (T, N)
-    raw = cho_solve_banded((_factor(t, k, float(sigma), float(lam)), False), rhs)
+    dist = diagonal_distances(stack, k, power)  # (N, k, T)
+    rhs = normal_rhs(dist, pair_weights(k, sigma)).T  # (T, N)
+    raw = cho_solve_banded((banded_factor(t, k, float(sigma), float(lam)), False), rhs)
     stats = _statistic(dist, float(power), progress_threshold)
     return [
         _finish(
@@ -479,7 +527,7 @@ def compute_spf_batch(
     Raises:
         ValueError: as :func:`compute_spf`, prefixed with the index of the offending clip.
     """
-    _check_params(
+    check_params(
         window,
         sigma,
         lam,

@@ -55,7 +55,7 @@ import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 from scipy.special import ndtri
 
-from spf_bench.metrics._banded import _monotone, _pair_differences, _rhs
+from spf_bench.metrics._banded import _pair_differences, monotone, normal_rhs
 
 __all__ = ["DEFAULT_BOOTSTRAP", "linearity_batch", "linearity_interval"]
 
@@ -74,7 +74,7 @@ def linearity_batch(raw: np.ndarray) -> np.ndarray:
     Returns:
         ``(B,)`` float64 Linearity Scores; NaN where a solution has no rise at all.
     """
-    s, _ = _monotone(raw)
+    s, _ = monotone(raw)
     span = s[:, -1] - s[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.linspace(0.0, 1.0, raw.shape[-1])
@@ -123,7 +123,7 @@ def _frame_effects(e: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _residuals(d: np.ndarray, factor: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Pair residuals ``e = d - (R_j - R_i)`` of the SPF fit of distances ``d`` ``(k, T)``."""
-    r = cho_solve_banded((factor, False), _rhs(d, w), check_finite=False)
+    r = cho_solve_banded((factor, False), normal_rhs(d, w), check_finite=False)
     return d - _pair_differences(r, d.shape[0])
 
 
@@ -244,7 +244,7 @@ def linearity_interval(
     a_pool = (a - a_mean) / shrink_a
     nu_pool = [(v - v.mean()) / shrink_nu for v in nu]
     # right-hand side of the fitted part, shared by every resample
-    rhs_fit = _rhs(fit, w)
+    rhs_fit = normal_rhs(fit, w)
     rng = np.random.default_rng(int(seed))
     n_boot = int(n_boot)
     chunk = max(1, min(n_boot, _MAX_ENTRIES // max(1, 4 * t)))

@@ -58,7 +58,7 @@ def expected_g_great_circle(t: int, step: float, window: int = 30) -> float:
 # ------------------------------------------------------------------------------- statistic
 @pytest.mark.parametrize(("t", "step"), [(33, 0.02), (41, 0.05), (45, 0.001)])
 def test_linear_drift_gives_the_accumulated_change(t, step):
-    dist = spf._diagonal_distances(great_circle(step * np.arange(t)), min(30, t - 1), 1.0)
+    dist = spf.diagonal_distances(great_circle(step * np.arange(t)), min(30, t - 1), 1.0)
     assert no_progress.progress_statistic(dist) == pytest.approx(
         expected_g_great_circle(t, step), rel=1e-6
     )
@@ -68,7 +68,7 @@ def test_linear_drift_gives_the_accumulated_change(t, step):
 def test_pure_noise_gives_no_accumulated_change(noise):
     """Exchangeable frames: near and far pairs are equally far apart, whatever the noise."""
     z = static_noise(60, noise)
-    dist = spf._diagonal_distances(z, 30, 1.0)
+    dist = spf.diagonal_distances(z, 30, 1.0)
     d1 = dist[0, :59].mean()  # the noise distance itself, ~ noise * sqrt(2)
     g = no_progress.progress_statistic(dist)
     assert abs(g) < 0.05 * d1

@@ -39,11 +39,11 @@ def test_plan_names_repo_ids_files_and_destinations(caches):
     # Hub embedders: repo ids and files from the embedder modules; packaged ones need nothing.
     assert by_name["siglip"].source == oc.SIGLIP_HUB_ID
     assert by_name["siglip"].files == ("open_clip_config.json",)
-    assert by_name["siglip"].any_of == oc._OPEN_CLIP_WEIGHT_FILES
+    assert by_name["siglip"].any_of == oc.OPEN_CLIP_WEIGHT_FILES
     assert by_name["openclip"].source == oc.OPENCLIP_HUB_ID
     assert by_name["dinov2"].source == tb.DINOV2_HUB_ID
     assert by_name["dinov2"].files == ("config.json",)
-    assert by_name["dinov2"].any_of == tb._HF_WEIGHT_FILES
+    assert by_name["dinov2"].any_of == tb.HF_WEIGHT_FILES
     for name, repo in [("siglip", oc.SIGLIP_HUB_ID), ("dinov2", tb.DINOV2_HUB_ID)]:
         assert by_name[name].kind == "hf"
         assert by_name[name].cache_dir == hf

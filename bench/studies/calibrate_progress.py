@@ -57,8 +57,9 @@ Usage::
     spf-bench study calibrate_progress --out results/no_progress \
         [--embedders pixel efficientnet_lite0] [--cache DIR] [--reduced]
 
-Embeddings are cached under ``--cache`` (default ``$TMPDIR/spf-bench-calibration``), one
-``.npz`` per embedder x clip, so each clip is embedded once. The script reads and writes only
+Embeddings are cached under ``--cache`` (default ``$TMPDIR/spf-bench-embeddings``, the studies'
+one cache, :mod:`spf_bench.bench.studies.cache`), one ``.npz`` per embedder x rendered clip, so
+each clip is embedded once. The script reads and writes only
 its own outputs and that cache.
 """
 
@@ -81,18 +82,23 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.bench.studies.cache import EmbeddingCache, default_cache_dir
+
 log = logging.getLogger("spf_bench")
 
 __all__ = [
     "FAMILIES",
     "SuiteClip",
+    "add_noise",
     "build_suite",
-    "default_cache_dir",
+    "clip_seed",
     "embed_suite",
     "evaluate",
+    "h264_roundtrip",
     "main",
     "rates",
     "sensitivity_suite",
+    "write_csv",
 ]
 
 #: Suite families and their labels (``static``: no semantic progress).
@@ -109,9 +115,6 @@ FAMILIES: dict[str, str] = {
     "pacing_gt": "progress",
     "footage": "progress",
 }
-
-#: Bump when a clip's rendering changes: the cache key includes it.
-SUITE_VERSION = 1
 
 _SIZE = 256  # frame side of the still-based clips, pixels
 _N = 60  # frames of the still-based clips
@@ -141,20 +144,50 @@ class SuiteClip:
 
 
 # ------------------------------------------------------------------------------- rendering
-def _seed(clip_id: str) -> int:
+def clip_seed(clip_id: str) -> int:
+    """A clip's random seed: the first 8 bytes of ``sha256(clip_id)``, little-endian (so a clip
+    renders the same whatever else the suite holds).
+
+    Args:
+        clip_id: the clip's stable identifier.
+
+    Returns:
+        A non-negative 64-bit integer for ``numpy.random.default_rng``.
+    """
     return int.from_bytes(hashlib.sha256(clip_id.encode()).digest()[:8], "little")
 
 
-def _add_noise(frames: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
-    """Independent Gaussian noise of ``sd`` grey levels per pixel and frame, rounded, clipped."""
+def add_noise(frames: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Independent Gaussian noise of ``sd`` grey levels per pixel and frame, rounded, clipped.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB.
+        sd: standard deviation, grey levels (0 = none: only the copy).
+        rng: the generator drawn from.
+
+    Returns:
+        ``(T, H, W, 3)`` uint8, a new array.
+    """
     f = frames.astype(np.float32)
     if sd > 0:
         f += rng.normal(0.0, sd, size=f.shape).astype(np.float32)
     return np.clip(np.rint(f), 0, 255).astype(np.uint8)
 
 
-def _roundtrip(frames: np.ndarray, crf: int = 18) -> np.ndarray:
-    """H.264-encode (libx264, yuv420p) and decode again with PyAV."""
+def h264_roundtrip(frames: np.ndarray, crf: int = 18) -> np.ndarray:
+    """H.264-encode (libx264, yuv420p, PyAV through :func:`spf_bench.metrics.video_io.write_video`)
+    and decode again (:func:`spf_bench.metrics.video_io.read_video`), in a temporary folder.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB, even sides.
+        crf: x264 constant rate factor (18 = visually lossless, 40 = blocky).
+
+    Returns:
+        The decoded ``(T, H, W, 3)`` uint8 frames.
+
+    Raises:
+        spf_bench.metrics.video_io.VideoDecodeError: if the encoded file cannot be read back.
+    """
     from spf_bench.metrics.video_io import read_video, write_video
 
     with tempfile.TemporaryDirectory(prefix="spf-calib-") as d:
@@ -188,21 +221,21 @@ def _still(name: str, size: int) -> np.ndarray:
 
 
 def _static(clip_id: str, still: str, noise: float, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     img = _still(still, _SIZE)
-    return _roundtrip(_add_noise(np.broadcast_to(img, (n, *img.shape)), noise, rng))
+    return h264_roundtrip(add_noise(np.broadcast_to(img, (n, *img.shape)), noise, rng))
 
 
 def _shake(clip_id: str, still: str, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     big = _still(still, _SIZE + 2)
     off = rng.integers(-1, 2, size=(n, 2))
     frames = np.stack([big[1 + oy : 1 + oy + _SIZE, 1 + ox : 1 + ox + _SIZE] for ox, oy in off])
-    return _roundtrip(frames)
+    return h264_roundtrip(frames)
 
 
 def _jitter(clip_id: str, still: str, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     src = _still(still, int(_SIZE * 1.25))
     frames = np.stack(
         [
@@ -210,41 +243,41 @@ def _jitter(clip_id: str, still: str, n: int = _N) -> np.ndarray:
             for _ in range(n)
         ]
     )
-    return _roundtrip(_add_noise(frames, 2.0, rng))
+    return h264_roundtrip(add_noise(frames, 2.0, rng))
 
 
 def _flicker(clip_id: str, still: str, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     img = _still(still, _SIZE).astype(np.float32)
     gain = 1.0 + rng.normal(0.0, 0.03, size=n).astype(np.float32)
     frames = np.clip(img[None] * gain[:, None, None, None], 0, 255)
-    return _roundtrip(_add_noise(frames, 1.0, rng))
+    return h264_roundtrip(add_noise(frames, 1.0, rng))
 
 
 def _compression_flicker(clip_id: str, still: str, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     img = _still(still, _SIZE)
-    frames = _add_noise(np.broadcast_to(img, (n, *img.shape)), 3.0, rng)
-    good, bad = _roundtrip(frames, crf=18), _roundtrip(frames, crf=40)
+    frames = add_noise(np.broadcast_to(img, (n, *img.shape)), 3.0, rng)
+    good, bad = h264_roundtrip(frames, crf=18), h264_roundtrip(frames, crf=40)
     out = good.copy()
     out[1::2] = bad[1::2]
     return out
 
 
 def _zoom(clip_id: str, still: str, zoom_max: float = 1.15, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     src = _still(still, int(_SIZE * 1.25))
     scales = (zoom_max ** np.linspace(0.0, 1.0, n)) * 1.25  # source is 1.25x the frame
     frames = np.stack([_affine(src, _SIZE, 0.0, 0.0, 0.0, s) for s in scales])
-    return _roundtrip(_add_noise(frames, 3.0, rng))
+    return h264_roundtrip(add_noise(frames, 3.0, rng))
 
 
 def _pan(clip_id: str, still: str, pixels: float = 24.0, n: int = _N) -> np.ndarray:
-    rng = np.random.default_rng(_seed(clip_id))
+    rng = np.random.default_rng(clip_seed(clip_id))
     src = _still(still, int(_SIZE * 1.25))
     xs = np.linspace(-pixels / 2, pixels / 2, n) * 1.25  # in source pixels
     frames = np.stack([_affine(src, _SIZE, x, 0.0, 0.0, 1.25) for x in xs])
-    return _roundtrip(_add_noise(frames, 3.0, rng))
+    return h264_roundtrip(add_noise(frames, 3.0, rng))
 
 
 def _morph(i: int) -> np.ndarray:
@@ -331,11 +364,6 @@ def sensitivity_suite() -> list[SuiteClip]:
 
 
 # ------------------------------------------------------------------------------- embedding
-def default_cache_dir() -> Path:
-    """``$TMPDIR/spf-bench-calibration`` (the embedding cache of the calibration scripts)."""
-    return Path(tempfile.gettempdir()) / "spf-bench-calibration"
-
-
 def embed_suite(
     clips: Sequence[SuiteClip],
     embedder: str,
@@ -343,7 +371,9 @@ def embed_suite(
     *,
     embedder_obj: Any = None,
 ) -> dict[str, np.ndarray]:
-    """Embed every clip once, reading and writing ``<cache_dir>/<embedder>/<clip_id>.npz``.
+    """Embed every clip once through the studies' embedding cache
+    (:class:`spf_bench.bench.studies.cache.EmbeddingCache`: keyed by the rendered frames,
+    the embedder and its settings).
 
     Args:
         clips: the clips.
@@ -358,34 +388,8 @@ def embed_suite(
     Raises:
         spf_bench.metrics.embedders.MissingWeightsError: if the embedder's weights are absent.
     """
-    from spf_bench.metrics.atomic_io import atomic_savez
-
-    out: dict[str, np.ndarray] = {}
-    emb = embedder_obj
-    folder = None if cache_dir is None else Path(cache_dir) / embedder
-    for clip in clips:
-        path = None if folder is None else folder / f"{clip.clip_id}.v{SUITE_VERSION}.npz"
-        if path is not None and path.is_file():
-            out[clip.clip_id] = np.load(path)["embeddings"]
-            continue
-        if emb is None:
-            from spf_bench.metrics.embedders import build_embedder
-
-            emb = build_embedder(embedder, progress=False)
-        t0 = time.perf_counter()
-        frames = clip.make()
-        z = np.asarray(emb.embed(frames), dtype=np.float32)
-        log.info(
-            "embedded %s with %s: %d frames in %.1f s",
-            clip.clip_id,
-            embedder,
-            len(z),
-            time.perf_counter() - t0,
-        )
-        if path is not None:
-            atomic_savez(path, embeddings=z)
-        out[clip.clip_id] = z
-    return out
+    cache = EmbeddingCache(cache_dir, embedder, embedder_obj=embedder_obj)
+    return {clip.clip_id: cache.embed(clip.clip_id, clip.make()) for clip in clips}
 
 
 # ------------------------------------------------------------------------------- evaluation
@@ -395,7 +399,7 @@ def _profile(z: np.ndarray, window: int = 30) -> np.ndarray:
 
     t = len(z)
     k = min(window, t - 1)
-    dist = spf._diagonal_distances(np.asarray(z, dtype=np.float64), k, 1.0)
+    dist = spf.diagonal_distances(np.asarray(z, dtype=np.float64), k, 1.0)
     return np.array([dist[m - 1, : t - m].mean() for m in range(1, k + 1)])
 
 
@@ -511,7 +515,17 @@ def rates(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------- outputs
-def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write rows as CSV atomically (:func:`spf_bench.metrics.atomic_io.atomic_path`), floats
+    with 6 significant digits, columns in the first row's key order.
+
+    Args:
+        path: the CSV file (its folder must exist).
+        rows: one mapping per row, at least one, all with the first row's keys.
+
+    Raises:
+        IndexError: if ``rows`` is empty.
+    """
     from spf_bench.metrics.atomic_io import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
@@ -592,7 +606,9 @@ def _figure(
         rs = [r for r in rows if r["embedder"] == emb]
         order = {f: i for i, f in enumerate(fams)}
         for r in rs:
-            y = order[r["family"]] + np.random.default_rng(_seed(r["clip_id"])).uniform(-0.25, 0.25)
+            y = order[r["family"]] + np.random.default_rng(clip_seed(r["clip_id"])).uniform(
+                -0.25, 0.25
+            )
             marker = "o" if r["correct"] else "x"
             ax.scatter(
                 max(r["statistic"], 1e-4), y, color=colours[r["family"]], marker=marker, s=18
@@ -631,10 +647,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             z = embed_suite(sens_clips, emb, args.cache)
             sens += evaluate(sens_clips, z, emb, threshold=args.threshold, duplicates=False)
     rate_rows = rates(rows)
-    _write_csv(out / "clips.csv", rows)
-    _write_csv(out / "rates.csv", rate_rows)
+    write_csv(out / "clips.csv", rows)
+    write_csv(out / "rates.csv", rate_rows)
     if sens:
-        _write_csv(out / "sensitivity.csv", sens)
+        write_csv(out / "sensitivity.csv", sens)
     from spf_bench.metrics.atomic_io import atomic_write_text
 
     atomic_write_text(out / "rates.md", _rates_markdown(rate_rows, sens))

@@ -71,8 +71,9 @@ Usage::
     spf-bench study calibrate_segments --out results/segment_calibration \
         [--embedders pixel efficientnet_lite0] [--cache DIR] [--reduced] [--seed 0]
 
-Embeddings are cached under ``--cache`` (default ``$TMPDIR/spf-bench-segment-calibration``), one
-``.npz`` per embedder x clip, so each clip is embedded once; every sweep after that is SPF and
+Embeddings are cached under ``--cache`` (default ``$TMPDIR/spf-bench-embeddings``, the studies'
+one cache, :mod:`spf_bench.bench.studies.cache`), one ``.npz`` per embedder x rendered clip, so
+each clip is embedded once; every sweep after that is SPF and
 segmentation only.
 """
 
@@ -85,7 +86,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +94,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from spf_bench.bench.studies.cache import EmbeddingCache, default_cache_dir
 
 log = logging.getLogger("spf_bench")
 
@@ -163,9 +165,6 @@ K_DELTAS: tuple[int, ...] = (-3, -2, -1, 0, 1, 2, 3, 4, 5)
 #: The default before this calibration (``C = 2e-5 * T``) and the reference's absolute penalty.
 PREVIOUS_PER_FRAME = 2e-5
 REFERENCE_ABSOLUTE = 0.02
-
-#: Bump when a clip's rendering changes: the cache key includes it.
-SET_VERSION = 1
 
 _SIZE = 128  # side of every frame of the set, pixels (footage squashed, stills centre-cropped)
 
@@ -285,7 +284,7 @@ def _monotone(raw: np.ndarray) -> np.ndarray:
     cumulative sum, scaled to run from 0 to 1."""
     from spf_bench.metrics import spf
 
-    s, total = spf._monotone(raw)
+    s, total = spf.monotone(raw)
     return s / total
 
 
@@ -421,28 +420,22 @@ def build_set(reduced: bool = False, seed: int = 0) -> list[LabelledClip]:
 
 
 # ------------------------------------------------------------------------------- embedding
-def default_cache_dir() -> Path:
-    """``$TMPDIR/spf-bench-segment-calibration``: the embedding cache of this script."""
-    return Path(tempfile.gettempdir()) / "spf-bench-segment-calibration"
-
-
 def embed_clips(
     clips: Iterable[LabelledClip],
     embedder: str,
     cache_dir: str | os.PathLike | None = None,
     *,
-    seed: int = 0,
     embedder_obj: Any = None,
 ) -> dict[str, np.ndarray]:
-    """Embed every rendered clip once, reading and writing
-    ``<cache_dir>/<embedder>/<clip_id>.s<seed>.v<SET_VERSION>.npz``.
+    """Embed every rendered clip once through the studies' embedding cache
+    (:class:`spf_bench.bench.studies.cache.EmbeddingCache`: keyed by the rendered frames, so
+    the seed the set was built with is part of the key).
 
     Args:
         clips: the clips; ``synthetic`` ones (no frames) are skipped.
         embedder: a name of :data:`spf_bench.metrics.embedders.EMBEDDERS` (built offline on
             the first cache miss).
         cache_dir: cache folder; ``None`` disables the cache.
-        seed: the seed the set was built with (part of the cache key).
         embedder_obj: an already built embedder to use instead of building one.
 
     Returns:
@@ -450,38 +443,19 @@ def embed_clips(
 
     Raises:
         spf_bench.metrics.embedders.MissingWeightsError: if the embedder's weights are absent.
-        ValueError: if a cached or new embedding does not have one row per frame.
+        ValueError: if a rendered clip does not have ``n_frames`` frames.
     """
-    from spf_bench.metrics.atomic_io import atomic_savez
-
+    cache = EmbeddingCache(cache_dir, embedder, embedder_obj=embedder_obj)
     out: dict[str, np.ndarray] = {}
-    emb = embedder_obj
-    folder = None if cache_dir is None else Path(cache_dir) / embedder
     for clip in clips:
         if clip.make is None:
             continue
-        path = None if folder is None else folder / f"{clip.clip_id}.s{seed}.v{SET_VERSION}.npz"
-        if path is not None and path.is_file():
-            z = np.load(path)["embeddings"]
-        else:
-            if emb is None:
-                from spf_bench.metrics.embedders import build_embedder
-
-                emb = build_embedder(embedder, progress=False)
-            t0 = time.perf_counter()
-            z = np.asarray(emb.embed(clip.make()), dtype=np.float32)
-            log.info(
-                "embedded %s with %s: %d frames in %.1f s",
-                clip.clip_id,
-                embedder,
-                len(z),
-                time.perf_counter() - t0,
+        frames = clip.make()
+        if len(frames) != clip.n_frames:
+            raise ValueError(
+                f"{clip.clip_id}: {len(frames)} frames rendered, {clip.n_frames} expected"
             )
-            if path is not None:
-                atomic_savez(path, embeddings=z)
-        if z.shape[0] != clip.n_frames:
-            raise ValueError(f"{clip.clip_id}: {z.shape[0]} embeddings for {clip.n_frames} frames")
-        out[clip.clip_id] = z
+        out[clip.clip_id] = cache.embed(clip.clip_id, frames)
     return out
 
 
@@ -1342,7 +1316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache_dir = None if args.no_cache else args.cache
     curves = {}
     for emb in args.embedders:
-        z = embed_clips(clips, emb, cache_dir, seed=args.seed)
+        z = embed_clips(clips, emb, cache_dir)
         curves[emb] = progress_curves(clips, z)
     log.info("embedded and measured %d clips in %.0f s", len(clips), time.perf_counter() - t0)
     grids = (QUICK_PER_FRAME, QUICK_ABSOLUTE, QUICK_K_DELTAS, QUICK_RELATIVE) if args.quick else ()

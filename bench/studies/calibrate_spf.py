@@ -53,11 +53,11 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.bench.studies.cache import default_cache_dir
 from spf_bench.bench.studies.calibrate_progress import (
     SuiteClip,
-    _write_csv,
-    default_cache_dir,
     embed_suite,
+    write_csv,
 )
 
 log = logging.getLogger("spf_bench")
@@ -85,14 +85,14 @@ _N_FRAMES = 41
 
 
 def _render_gt(k: int, condition: str) -> np.ndarray:
-    from spf_bench.bench.studies.calibrate_progress import _add_noise, _roundtrip, _seed
+    from spf_bench.bench.studies.calibrate_progress import add_noise, clip_seed, h264_roundtrip
     from spf_bench.generators.pacing_gt import SUITE, render
 
     frames = render(SUITE[k], _N_FRAMES)[0]
     if condition == "clean":
         return frames
-    rng = np.random.default_rng(_seed(f"pacing_gt_h264-{SUITE[k].seq_id}"))
-    return _roundtrip(_add_noise(frames, 3.0, rng))
+    rng = np.random.default_rng(clip_seed(f"pacing_gt_h264-{SUITE[k].seq_id}"))
+    return h264_roundtrip(add_noise(frames, 3.0, rng))
 
 
 def gt_clips(condition: str = "clean") -> list[SuiteClip]:
@@ -160,9 +160,9 @@ def _progress(
         if correction == "log_cos":
             d = -np.log(np.maximum(np.cos(d), 1e-6))
         dist[:, m - 1, : t - m] = d**power
-    factor = spf._factor(t, k, float(sigma), 1e-5)
-    raw = cho_solve_banded((factor, False), spf._rhs(dist, spf._pair_weights(k, sigma)).T).T
-    s, total = spf._monotone(raw)
+    factor = spf.banded_factor(t, k, float(sigma), 1e-5)
+    raw = cho_solve_banded((factor, False), spf.normal_rhs(dist, spf.pair_weights(k, sigma)).T).T
+    s, total = spf.monotone(raw)
     return s / np.where(total > 0, total, 1.0)[:, None]
 
 
@@ -500,12 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in saturation_curves(ids, ang, p):
                 sat.append({"embedder": emb, "condition": cond, **r})
     summary = _summary(rows)
-    _write_csv(out / "sweep.csv", rows)
-    _write_csv(out / "best.csv", summary)
-    _write_csv(out / "saturation.csv", sat)
+    write_csv(out / "sweep.csv", rows)
+    write_csv(out / "best.csv", summary)
+    write_csv(out / "saturation.csv", sat)
     cov = coverage() if args.coverage else []
     if cov:
-        _write_csv(out / "ci_coverage.csv", cov)
+        write_csv(out / "ci_coverage.csv", cov)
     from spf_bench.metrics.atomic_io import atomic_write_text
 
     atomic_write_text(out / "best.md", _markdown(summary, cov))

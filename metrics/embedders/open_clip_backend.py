@@ -34,6 +34,7 @@ __all__ = [
     "OPENCLIP_ARCH",
     "OPENCLIP_HUB_ID",
     "OPENCLIP_TAG",
+    "OPEN_CLIP_WEIGHT_FILES",
     "SIGLIP_ARCH",
     "SIGLIP_HUB_ID",
     "SIGLIP_TAG",
@@ -51,14 +52,16 @@ SIGLIP_TAG = "webli"
 OPENCLIP_ARCH = "ViT-B-32"
 OPENCLIP_TAG = "laion2b_s34b_b79k"
 OPENCLIP_HUB_ID = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
-_OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+#: The weight files open_clip loads from a hub snapshot (one of them); also what
+#: ``spf-bench prefetch`` fetches.
+OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 _WEIGHTS_HINT = "/path/to/open_clip_model.safetensors (or a directory with open_clip_config.json)"
 
 
 def _locate_hub(name: str, hub_id: str, use_hub_schema: bool, cache: str) -> str:
     """Check the cache for the files open_clip will load; raise MissingWeightsError if absent."""
     required = ("open_clip_config.json",) if use_hub_schema else ()
-    if not hub_files_present(hub_id, cache, required, _OPEN_CLIP_WEIGHT_FILES):
+    if not hub_files_present(hub_id, cache, required, OPEN_CLIP_WEIGHT_FILES):
         raise missing_hub_weights(name, hub_id, cache, _WEIGHTS_HINT)
     return f"hf-hub:{hub_id} in {cache}"
 
@@ -144,10 +147,10 @@ def _build_open_clip(
             if (p / "open_clip_config.json").is_file():
                 local_dir = str(p)
             else:
-                found = [str(p / f) for f in _OPEN_CLIP_WEIGHT_FILES if (p / f).is_file()]
+                found = [str(p / f) for f in OPEN_CLIP_WEIGHT_FILES if (p / f).is_file()]
                 if not found:
                     raise missing_local(
-                        name, str(p), f"open_clip_config.json or one of {_OPEN_CLIP_WEIGHT_FILES}"
+                        name, str(p), f"open_clip_config.json or one of {OPEN_CLIP_WEIGHT_FILES}"
                     )
                 local_file = found[0]
         elif p.is_file():

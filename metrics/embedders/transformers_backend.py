@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DINOV2_HUB_ID",
+    "HF_WEIGHT_FILES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "build_dinov2",
@@ -35,8 +36,9 @@ __all__ = [
 ]
 
 DINOV2_HUB_ID = "facebook/dinov2-base"
-# The files transformers' from_pretrained needs in the cache: config.json plus one weight file.
-_HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: The weight files transformers' ``from_pretrained`` takes from the cache (one of them, next to
+#: ``config.json``); also what ``spf-bench prefetch`` fetches.
+HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _WEIGHTS_HINT = "/path/to/dinov2-base (a directory with config.json and model.safetensors)"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -56,7 +58,7 @@ def locate_dinov2_weights(cache: str | None = None) -> str:
         MissingWeightsError: if ``config.json`` or the weight file is not cached.
     """
     cache = hf_hub_cache_dir() if cache is None else cache
-    if not hub_files_present(DINOV2_HUB_ID, cache, ("config.json",), _HF_WEIGHT_FILES):
+    if not hub_files_present(DINOV2_HUB_ID, cache, ("config.json",), HF_WEIGHT_FILES):
         raise missing_hub_weights("dinov2", DINOV2_HUB_ID, cache, _WEIGHTS_HINT)
     return f"hf-hub:{DINOV2_HUB_ID} in {cache}"
 
