@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import logging
 import math
 import platform
@@ -35,22 +34,30 @@ import subprocess
 import time
 import traceback
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from spf_bench.bench import records as rec
 from spf_bench.bench.build import build_generator, measure_with, posthoc_generator
 from spf_bench.bench.config import POSTHOC_MODES, BenchSettings, shard_items
-from spf_bench.bench.merge import check_identity, merge_run, summarise
+from spf_bench.bench.results.record import HeldoutScores, Record, metadata_json
+from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.stats import heldout_mean
+from spf_bench.bench.stages import finish_run, stages_from_settings
 from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
 from spf_bench.generators.retime import RetimeStep, band_strengths, renderer_for, retime_loop
+from spf_bench.metrics.embedders import build_embedder
 from spf_bench.metrics.measure import Measurement, measure_embeddings, measure_frames
+from spf_bench.metrics.vbench import VBenchSettings, preflight
+from spf_bench.metrics.video_io import write_video
 
 log = logging.getLogger("spf_bench")
 
 __all__ = [
+    "ResumePoint",
     "git_sha",
     "library_versions",
     "run_benchmark",
@@ -106,47 +113,69 @@ def _gt_rms(progress: np.ndarray, designed: Any) -> float:
     return float(np.sqrt(np.mean((progress - d) ** 2)))
 
 
-def _resume_point(
-    s: BenchSettings, item: GenerationRequest
-) -> tuple[int, np.ndarray | None, Measurement | None, np.ndarray | None, bool, float]:
-    """(next iteration, its positions, the last finished measurement, the positions that
-    iteration rendered at, finished?, its held-out mean Linearity) from the item's finished
-    records. The measurement is re-solved from the stored embeddings (no re-embedding), for
-    renderers that plan from it (``segmented``), once, and only when an iteration remains; the
-    rendered positions are the base of the reference composition, as in an uninterrupted run
-    (stock positions when the next iteration is 1); the held-out mean is NaN without a
-    finished iteration."""
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where an item continues, from its finished records.
+
+    Attributes:
+        start: the next iteration to run (0 when nothing finished).
+        positions: ``(T,)`` float64 positions of that iteration, frames; ``None`` = stock.
+        previous: the last finished measurement, re-solved from its stored embeddings (no
+            re-embedding), for renderers that plan from it (``segmented``); only when an
+            iteration remains.
+        base: ``(T,)`` positions the last finished iteration rendered at, the base of the
+            reference composition as in an uninterrupted run (``None``: stock positions).
+        finished: no iteration remains.
+        heldout: held-out mean Linearity of the last finished iteration (NaN without one).
+        records: the finished records, iteration 0 first.
+    """
+
+    start: int = 0
+    positions: np.ndarray | None = None
+    previous: Measurement | None = None
+    base: np.ndarray | None = None
+    finished: bool = False
+    heldout: float = math.nan
+    records: tuple[Record, ...] = ()
+
+
+def _resume_point(s: BenchSettings, rd: RunDir, item: GenerationRequest) -> ResumePoint:
+    """The item's :class:`ResumePoint` from its finished records in ``rd``."""
     last, positions, base, finished = -1, None, None, False
-    emb, last_rec = None, None
+    emb, done = None, []
     for it in range(s.retime.iterations + 1):
-        r = rec.read_record(rec.record_path(s.run_dir, item.item_id, it))
-        if (
-            not r
-            or r.get("status") != "ok"
-            or r.get("config_hash") != s.config_hash
-            or r.get("seed") != item.seed
-        ):
+        r = rd.maybe_record(item.item_id, it)
+        if r is None or not r.ok or r.config_hash != s.config_hash or r.seed != item.seed:
             break
-        if r.get("error"):  # iterating stopped on purpose (e.g. degenerate clip)
+        if r.error:  # iterating stopped on purpose (e.g. degenerate clip)
             last, finished = it, True
+            done.append(r)
             break
         try:
-            with np.load(s.run_dir / r["spf_path"]) as npz:
+            with np.load(rd.path / r.spf_path) as npz:
                 nxt = npz["next_positions"] if "next_positions" in npz else None
                 it_emb, used = npz["embeddings"], npz["positions"]
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             break  # the SPF file is gone or broken: redo this iteration
         if it < s.retime.iterations and nxt is None:
             break  # no positions for the next iteration: redo this one, never render stock
-        if s.save_videos and not (s.run_dir / str(r.get("video_path") or "-")).is_file():
+        if s.save_videos and not (rd.path / (r.video_path or "-")).is_file():
             break  # the video is gone: redo this iteration
-        last, positions, base, emb, last_rec = it, nxt, used, it_emb, r
+        last, positions, base, emb = it, nxt, used, it_emb
+        done.append(r)
     finished = finished or last == s.retime.iterations
     previous = None
     if emb is not None and not finished:
         previous = measure_embeddings(emb, s.spf, s.pacing, embedder=s.embedder_name)
-    heldout = _record_heldout(last_rec) if last_rec is not None else math.nan
-    return last + 1, positions, previous, base, finished, heldout
+    return ResumePoint(
+        start=last + 1,
+        positions=positions,
+        previous=previous,
+        base=base,
+        finished=finished,
+        heldout=heldout_mean(done[-1].heldout) if done else math.nan,
+        records=tuple(done),
+    )
 
 
 def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -> dict[str, Any]:
@@ -165,43 +194,33 @@ def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -
 
 def _heldout_scores(
     s: BenchSettings, evals: dict[str, Any], frames: np.ndarray
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, HeldoutScores]:
     """Scores of one video by each held-out embedder (same SPF settings and pacing; no
     bootstrap: the held-out scores carry no interval)."""
     settings = dataclasses.replace(s.spf, bootstrap=0)
     out = {}
     for name, emb in evals.items():
         m = measure_frames(frames, emb, settings, s.pacing, keep_embeddings=False)
-        out[name] = m.scores.as_dict()
+        out[name] = HeldoutScores.from_scores(m.scores)
     return out
-
-
-def _heldout_mean(heldout: dict[str, dict[str, Any]]) -> float:
-    vals = [v["linearity_score"] for v in heldout.values() if math.isfinite(v["linearity_score"])]
-    return float(np.mean(vals)) if vals else math.nan
-
-
-def _record_heldout(r: dict[str, Any]) -> float:
-    """The held-out mean Linearity of a record (NaN when it has none or is unreadable)."""
-    try:
-        return _heldout_mean(json.loads(r.get("heldout") or "{}"))
-    except ValueError:
-        return math.nan
 
 
 def _process_item(
     s: BenchSettings,
+    rd: RunDir,
     gen: Generator,
     embedder: Any,
     item: GenerationRequest,
     sha: str,
     evals: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Record]:
     """Run all remaining iterations of one item through the ReTime loop; each iteration's
-    files and record are written as soon as it finishes. Returns the records written now."""
-    start, positions, previous, base, finished, last_heldout = _resume_point(s, item)
-    if finished:
-        return []
+    files and record are written as soon as it finishes. Returns every record of the item
+    (the finished ones read back, then the ones written now), iteration 0 first."""
+    resume = _resume_point(s, rd, item)
+    written = list(resume.records)
+    if resume.finished:
+        return written
     evals = evals or {}
     strengths = (
         band_strengths(gen.bands, s.retime.a_low, s.retime.a_high, s.retime.lam)
@@ -216,15 +235,14 @@ def _process_item(
         update=s.retime.update,
         strengths=strengths,
         bands=gen.bands,
-        start=start,
-        positions=positions,
-        previous=previous,
+        start=resume.start,
+        positions=resume.positions,
+        previous=resume.previous,
         composition=s.retime.composition,
         mode=s.retime.mode,
-        base=base,
+        base=resume.base,
     )
-    written = []
-    it = start
+    it, last_heldout = resume.start, resume.heldout
     while True:
         try:
             step = next(loop)
@@ -232,19 +250,16 @@ def _process_item(
             break
         except Exception as err:  # noqa: BLE001 - recorded, the sweep goes on
             log.error("item %s iteration %d failed: %s", item.item_id, it, err)
-            row = {
-                **_record_base(s, item, it, sha),
-                "status": "failed",
-                "error": f"{type(err).__name__}: {err}",
-                "metadata": json.dumps({"traceback": traceback.format_exc(limit=8)}),
-            }
-            rec.atomic_write_json(rec.record_path(s.run_dir, item.item_id, it), row)
+            row = Record.failed(
+                _record_base(s, item, it, sha),
+                error=f"{type(err).__name__}: {err}",
+                metadata=metadata_json({"traceback": traceback.format_exc(limit=8)}),
+            )
+            rd.write_record(row)
             written.append(row)
             break
-        row = {**_record_base(s, item, step.iteration, sha), **_write_step(s, item, step)}
         heldout = _heldout_scores(s, evals, step.video.frames)
-        row["heldout"] = json.dumps(heldout, default=rec.json_default)
-        now = _heldout_mean(heldout)
+        now = heldout_mean(heldout)
         stalled = (
             s.retime.heldout_stop
             and step.iteration > 0
@@ -252,12 +267,14 @@ def _process_item(
             and not step.stop
             and not now > last_heldout + s.retime.heldout_min_gain
         )
+        fields = _write_step(s, rd, item, step)
         if stalled:
-            row["error"] = (
+            fields["error"] = (
                 f"stopped: held-out Linearity {last_heldout:.4f} -> {now:.4f} gained less than "
                 f"retime.heldout_min_gain={s.retime.heldout_min_gain}"
             )
-        rec.atomic_write_json(rec.record_path(s.run_dir, item.item_id, step.iteration), row)
+        row = Record(**_record_base(s, item, step.iteration, sha), **fields, heldout=heldout)
+        rd.write_record(row)
         written.append(row)
         it, last_heldout = step.iteration + 1, now
         if stalled:
@@ -266,23 +283,22 @@ def _process_item(
     return written
 
 
-def _write_step(s: BenchSettings, item: GenerationRequest, step: RetimeStep) -> dict[str, Any]:
-    """Write one iteration's video and SPF file; return its record columns."""
-    stem = f"{item.item_id}__it{step.iteration}"
+def _write_step(
+    s: BenchSettings, rd: RunDir, item: GenerationRequest, step: RetimeStep
+) -> dict[str, Any]:
+    """Write one iteration's video and SPF file; return its record fields."""
     video, m = step.video, step.measurement
     video_rel = ""
     if s.save_videos:
-        from spf_bench.metrics.video_io import write_video
-
-        video_rel = f"videos/{stem}.mp4"
+        video_rel = rd.video_rel(item.item_id, step.iteration)
         write_video(
-            s.run_dir / video_rel,
+            rd.path / video_rel,
             video.frames,
             video.fps,
             audio=video.audio,
             audio_rate=video.audio_rate,
         )
-    spf_rel = f"spf/{stem}.npz"
+    spf_rel = rd.spf_rel(item.item_id, step.iteration)
     arrays = {
         "progress": m.progress,
         "raw": m.spf.raw,
@@ -293,22 +309,22 @@ def _write_step(s: BenchSettings, item: GenerationRequest, step: RetimeStep) -> 
         arrays.update(tau=step.tau, next_positions=step.next_positions)
     if getattr(step, "base_positions", None) is not None:
         arrays["base_positions"] = step.base_positions
-    rec.atomic_savez(s.run_dir / spf_rel, **arrays)
+    rd.savez(spf_rel, **arrays)
     meta = {k: v for k, v in video.metadata.items() if k not in ("designed_progress", "positions")}
     return {
-        "n_frames": m.n_frames,
+        "n_frames": int(m.n_frames),
         "fps": float(video.fps),
         **m.scores.as_dict(),
-        "linearity_ci_low": m.linearity_ci[0],
-        "linearity_ci_high": m.linearity_ci[1],
-        "progress_statistic": m.progress_statistic,
+        "linearity_ci_low": float(m.linearity_ci[0]),
+        "linearity_ci_high": float(m.linearity_ci[1]),
+        "progress_statistic": float(m.progress_statistic),
         "keyframes": " ".join(map(str, m.keyframes)),
         "rms_s_vs_designed": _gt_rms(m.progress, video.metadata.get("designed_progress")),
         "video_path": video_rel,
         "spf_path": spf_rel,
         "status": "ok",
-        "error": step.stop,
-        "metadata": json.dumps(meta, default=rec.json_default),
+        "error": step.stop or "",
+        "metadata": metadata_json(meta),
     }
 
 
@@ -327,29 +343,24 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
 
     Raises:
         ValueError: on invalid settings (before any work).
-        spf_bench.bench.merge.RunIdentityError: the run directory holds another run
+        spf_bench.bench.results.rundir.RunIdentityError: the run directory holds another run
             (``resume`` policy; the message says what differs).
         GeneratorError: if ``retime=warped`` is asked of a generator that cannot render at
             warped positions (e.g. footage).
         spf_bench.metrics.embedders.MissingWeightsError: if the embedder's weights are absent.
     """
-    from tqdm.auto import tqdm
-
-    from spf_bench.metrics.embedders import build_embedder
-
     t0 = time.perf_counter()
     s.check()
     vbench = None
     if s.vbench.get("enabled"):  # VBench venv and every weight file checked before any work
-        from spf_bench.metrics.vbench import VBenchSettings, preflight
-
         vbench = VBenchSettings.from_dict(s.vbench)
         preflight(vbench)
-    s.run_dir = Path(s.run_dir)
-    s.run_dir.mkdir(parents=True, exist_ok=True)
-    check_identity(s.run_dir, s.identity or {"hash": s.config_hash}, s.resume)
-    out_dir = Path(s.out_dir) if s.out_dir is not None else s.run_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rd = RunDir(s.run_dir)
+    s.run_dir = rd.path
+    rd.path.mkdir(parents=True, exist_ok=True)
+    rd.check_identity(s.identity or {"hash": s.config_hash}, s.resume)
+    out = RunDir(s.out_dir) if s.out_dir is not None else rd
+    out.path.mkdir(parents=True, exist_ok=True)
     gen = build_generator(s.model_target, s.model_kwargs)
     if s.retime.name == "warped" and not gen.honours_positions:
         raise GeneratorError(
@@ -363,20 +374,20 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
         gen = posthoc_generator(gen, s.retime, s.pacing, s.spf, embedder)
     items = shard_items(gen.items(s.n_videos, s.seed), s.shard_index, s.shard_count)
     sha = git_sha()
-    rec.atomic_write_json(
-        out_dir / "config.json",
+    out.write_config(
         {
             "config": s.config,
             "config_hash": s.config_hash,
             "identity": s.identity,
             "git_sha": sha,
             "versions": library_versions(),
-        },
+        }
     )
+    records: list[Record] = []
     for item in tqdm(
         items, desc=f"{s.model_name}/{s.retime.name}", disable=not s.progress, unit="video"
     ):
-        _process_item(s, gen, embedder, item, sha, evals)
+        records.extend(_process_item(s, rd, gen, embedder, item, sha, evals))
     info = {
         "git_sha": sha,
         "model": s.model_name,
@@ -386,35 +397,23 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
         "n_items_expected": s.n_videos,
         "eval_embedders": list(s.eval_embedders),
         "shard": {"index": s.shard_index, "count": s.shard_count, "n_items": len(items)},
+        "config_hash": s.config_hash,
     }
+    stages = stages_from_settings(
+        plots=s.plots and s.out_dir is None,
+        logger=s.logger,
+        vbench=vbench,
+        report=s.report and s.out_dir is None,  # a sweep's report comes with its merge
+    )
     wall = time.perf_counter() - t0
-    if s.out_dir is None:  # the run directory's tables: every record of every shard, locked
-        df, summary = merge_run(s.run_dir, s.config_hash, plots=s.plots, extra=info, wall_s=wall)
-    else:  # a sweep job: its own shard's tables; the sweep merges the run directory
-        wanted = {it.item_id for it in items}
-        rows = [
-            r
-            for r in rec.collect_records(s.run_dir)
-            if r.get("item_id") in wanted and r.get("config_hash") == s.config_hash
-        ]
-        df = rec.write_tables(out_dir, rows)
-        summary = {**summarise(df, wall), **info, "run_dir": str(s.run_dir)}
-        summary["config_hash"] = s.config_hash
-    summary["out_dir"] = str(out_dir)
-    rec.atomic_write_json(out_dir / "summary.json", summary)
-    if s.logger.get("name") == "wandb":
-        from spf_bench.bench.wandb_log import log_to_wandb
-
-        summary["wandb"] = log_to_wandb(out_dir, df, summary, s.config, s.logger)
-        rec.atomic_write_json(out_dir / "summary.json", summary)
-    if vbench is not None:  # vbench.json + records_vbench.parquet (bench/vbench_run.py)
-        from spf_bench.bench.vbench_run import brief, score_run
-
-        summary["vbench"] = brief(score_run(s.run_dir, vbench, out_dir=out_dir))
-        rec.atomic_write_json(out_dir / "summary.json", summary)
-    if s.report and s.out_dir is None:  # a sweep's report comes with its merge
-        from spf_bench.bench.report import write_report
-
-        summary["report"] = str(write_report(s.run_dir))
-        rec.atomic_write_json(out_dir / "summary.json", summary)
-    return summary
+    if s.out_dir is not None:  # a sweep job: its own shard's tables; the sweep merges the run
+        run = finish_run(rd, records, stages, out=out, info=info, config=s.config, wall_s=wall)
+    elif s.shard_count == 1:  # the whole run is in memory
+        with rd.lock():
+            run = finish_run(rd, records, stages, info=info, config=s.config, wall_s=wall)
+    else:  # one shard of a shared run directory: every shard's records, locked
+        with rd.lock():
+            run = finish_run(
+                rd, rd.records(s.config_hash), stages, info=info, config=s.config, wall_s=wall
+            )
+    return run.summary

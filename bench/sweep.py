@@ -64,7 +64,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from spf_bench.bench.config import shard_size
-from spf_bench.bench.records import atomic_write_json, collect_records, read_record
+from spf_bench.bench.merge import merge_run
+from spf_bench.bench.results.record import Record
+from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.stages import PlotsStage, ReportStage
+from spf_bench.metrics.atomic_io import atomic_write_json
 
 log = logging.getLogger("spf_bench")
 
@@ -290,6 +294,16 @@ class SweepCallback(Callback):
         atomic_write_json(out / STATUS_FILE, status)
 
 
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A sweep bookkeeping file (job status, sweep summary): its JSON object, or ``None`` when
+    it is missing or unreadable (a job killed before its first status write)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 # -------------------------------------------------------------------------------- summary
 def expected_jobs(sweep_dir: str | os.PathLike) -> list[list[str]] | None:
     """Every job's overrides, in job-number order, expanded from ``multirun.yaml`` the way
@@ -327,44 +341,42 @@ def _job_error(st: dict[str, Any] | None) -> str:
     return st.get("error") or st.get("config_error") or f"status {st.get('status')}"
 
 
-def _finished_items(rows: list[dict[str, Any]], iterations: int) -> tuple[set, set]:
+def _finished_items(rows: list[Record], iterations: int) -> tuple[set, set]:
     """(items with a terminal record, items with a failed record)."""
     done, failed = set(), set()
     for r in rows:
-        if r.get("status") != "ok":
-            failed.add(r["item_id"])
-            done.add(r["item_id"])
-        elif r.get("error") or int(r.get("iteration", -1)) >= iterations:
-            done.add(r["item_id"])
+        if not r.ok:
+            failed.add(r.item_id)
+            done.add(r.item_id)
+        elif r.error or r.iteration >= iterations:
+            done.add(r.item_id)
     return done, failed
 
 
 def _merge_config(
-    run_dir: Path, info: dict[str, Any], plots: bool, rows: list[dict[str, Any]]
+    run_dir: Path, info: dict[str, Any], plots: bool, rows: list[Record]
 ) -> dict[str, Any]:
     """Merge every record of ``run_dir`` under the config hash into its tables and summary
     (:func:`spf_bench.bench.merge.merge_run`, under the run directory's lock, which reads the
-    records again). ``rows``: the records of that hash the caller has already read (counted
-    here; nothing is merged when there are none)."""
-    from spf_bench.bench.merge import merge_run
-
+    records again), with the plots and report stages the configuration asks for. ``rows``: the
+    records of that hash the caller has already read (counted here; nothing is merged when
+    there are none)."""
     out: dict[str, Any] = {"n_records": len(rows)}
     if not rows:
         return out
-    config_json = Path(info["out_dir"]) / "config.json"  # identical across shards but for shard
+    rd = RunDir(run_dir)
+    job_config = RunDir(info["out_dir"]).maybe_config()  # identical across shards but for shard
     want_report = False
-    if config_json.exists():
-        job_config = json.loads(config_json.read_text())
-        atomic_write_json(run_dir / "config.json", job_config)
+    if job_config is not None:
+        rd.write_config(job_config)
         want_report = bool(job_config.get("config", {}).get("report", False))
     extra = {k: info[k] for k in ("model", "retime", "embedder", "pacing")}
+    stages = [*([PlotsStage()] if plots else []), *([ReportStage()] if want_report else [])]
     _, summary = merge_run(
-        run_dir, info["config_hash"], plots=plots, extra={**extra, "merged_from": "sweep"}
+        rd, info["config_hash"], stages=stages, extra={**extra, "merged_from": "sweep"}
     )
     if want_report:
-        from spf_bench.bench.report import write_report
-
-        out["report"] = str(write_report(run_dir))
+        out["report"] = summary["report"]
     out["per_iteration"] = summary["per_iteration"]
     return out
 
@@ -473,18 +485,18 @@ def summarise_sweep(
                 )
     config_rows = []
     for run_dir, c in configs.items():
-        rows = [r for r in collect_records(run_dir) if r.get("config_hash") == c["config_hash"]]
+        rows = RunDir(run_dir).records(c["config_hash"])
         done, failed = _finished_items(rows, int(c["iterations"]))
         for r in rows:
-            if r.get("status") != "ok":
+            if not r.ok:
                 failures.append(
                     {
                         "kind": "record",
                         "run_dir": run_dir,
-                        "item_id": r.get("item_id"),
-                        "iteration": r.get("iteration"),
-                        "error": r.get("error"),
-                        "traceback": json.loads(r.get("metadata") or "{}").get("traceback", ""),
+                        "item_id": r.item_id,
+                        "iteration": r.iteration,
+                        "error": r.error,
+                        "traceback": json.loads(r.metadata or "{}").get("traceback", ""),
                     }
                 )
         row = {

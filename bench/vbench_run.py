@@ -23,7 +23,6 @@ keyed by each video's path relative to the folder.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from spf_bench.metrics.atomic_io import atomic_path, atomic_write_json
+from spf_bench.bench.results.rundir import RunDir
+from spf_bench.metrics.atomic_io import atomic_write_json
 from spf_bench.metrics.measure import SPFSettings
 from spf_bench.metrics.vbench import (
     DIMENSIONS,
@@ -162,38 +162,28 @@ def load_progress(run_dir: Path, df: Any) -> dict[str, np.ndarray]:
 
 
 def run_spf_settings(*dirs: str | os.PathLike) -> SPFSettings:
-    """The run's SPF settings: ``config.spf`` of the first ``config.json`` among ``dirs``.
+    """The run's SPF settings from the first of ``dirs`` that has a ``config.json``
+    (:meth:`spf_bench.bench.results.rundir.RunDir.spf_settings`, the one parser).
 
     Args:
         dirs: folders to look in, in order (a sweep job's folder, then the run directory).
 
     Returns:
-        :class:`spf_bench.metrics.measure.SPFSettings` built from ``config.spf`` (``window``,
-        ``sigma``, ``lam``, ``power`` and, when present, ``keyframe_penalty``), checked.
+        The checked :class:`spf_bench.metrics.measure.SPFSettings`.
 
     Raises:
         FileNotFoundError: none of ``dirs`` has a ``config.json``.
-        ValueError: it is not JSON, has no ``config.spf`` block, or the block has unknown or
-            invalid values.
+        spf_bench.bench.results.rundir.RunDirError: it is unreadable, has no ``config.spf``
+            block, or the block has unknown or invalid values (a ``ValueError``).
     """
     for d in dirs:
-        path = Path(d) / "config.json"
-        if path.is_file():
-            break
-    else:
-        raise FileNotFoundError(
-            f"no config.json in {', '.join(str(d) for d in dirs)}: the run's SPF settings "
-            "are unknown (not a spf-bench run directory?)"
-        )
-    try:
-        block = json.loads(path.read_text())["config"]["spf"]
-        spf = SPFSettings(**block)
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(
-            f"{path}: no usable config.spf block ({type(err).__name__}: {err})"
-        ) from err
-    spf.check()
-    return spf
+        rd = RunDir(d)
+        if rd.config_path.is_file():
+            return rd.spf_settings()
+    raise FileNotFoundError(
+        f"no config.json in {', '.join(str(d) for d in dirs)}: the run's SPF settings "
+        "are unknown (not a spf-bench run directory?)"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,13 +324,14 @@ def score_run(
         videos, s, progress=load_progress(run_dir, ok), spf=spf, work_dir=work_dir
     )
     merged = merge_scores(df, result)
-    with atomic_path(out_dir / "records_vbench.parquet") as tmp:
+    out = RunDir(out_dir)
+    with out.atomic_path("records_vbench.parquet") as tmp:
         merged.to_parquet(tmp, index=False)
     payload = result_payload(result, s, run_dir=str(run_dir))
     cols = [f"vbench_{d}" for d in result.dims] + [f"drift_{m}" for m in result.drift_metrics]
     payload["groups"] = group_stats(merged, cols)
     payload["verdict"] = verdict_table(merged, result.dims)
-    atomic_write_json(out_dir / "vbench.json", payload)
+    out.write_json("vbench.json", payload)
     return payload
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from pathlib import Path
 from typing import Any
 
-from spf_bench.bench.records import atomic_write_json, is_temp_file
+from spf_bench.bench.results.rundir import RunDir, is_temp_file
 
 log = logging.getLogger("spf_bench")
 
@@ -37,7 +36,7 @@ def wandb_metrics(summary: dict[str, Any]) -> dict[str, float]:
 
 
 def log_to_wandb(
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | RunDir,
     df,
     summary: dict[str, Any],
     config: dict[str, Any],
@@ -48,7 +47,7 @@ def log_to_wandb(
     Args:
         run_dir: the run directory (W&B files go to ``run_dir/wandb``).
         df: records DataFrame.
-        summary: the run summary (:func:`spf_bench.bench.pipeline.summarise`).
+        summary: the run summary (:func:`spf_bench.bench.results.stats.summarise`).
         config: resolved config, logged as the W&B config.
         settings: logger config: ``mode`` (offline | online | disabled), ``project``,
             ``entity``, ``group``, ``tags``, ``run_name`` (default: the folder's name; a sweep
@@ -59,7 +58,8 @@ def log_to_wandb(
         ``{"mode", "run_id", "dir"}`` on success or ``{"error": message}``: a W&B failure is
         reported in the summary, never raised.
     """
-    run_dir = Path(run_dir)
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    run_dir = rd.path
     wdir = run_dir / "wandb"
     for var, sub in (
         ("WANDB_DIR", ""),
@@ -72,7 +72,7 @@ def log_to_wandb(
         os.environ[var] = str(path)
     mode = os.environ.get("WANDB_MODE") or settings.get("mode") or "offline"
     metrics = wandb_metrics(summary)
-    atomic_write_json(run_dir / "wandb_metrics.json", metrics)
+    rd.write_json("wandb_metrics.json", metrics)
     run = None
     try:
         import wandb
@@ -90,7 +90,7 @@ def log_to_wandb(
         )
         run.log(metrics)
         run.log({"records": wandb.Table(dataframe=df.astype({"degenerate": int}))})
-        for png in sorted(p for p in (run_dir / "plots").glob("*.png") if not is_temp_file(p)):
+        for png in sorted(p for p in rd.plots_dir.glob("*.png") if not is_temp_file(p)):
             run.log({f"plots/{png.stem}": wandb.Image(str(png))})
         result = {
             "mode": mode,

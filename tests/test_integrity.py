@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench import records as rec
 from spf_bench.bench.config import settings_from_config
-from spf_bench.bench.merge import RunIdentityError
 from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.bench.results.rundir import RunDir, RunIdentityError
+from spf_bench.metrics import atomic_io
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
@@ -38,7 +38,7 @@ def _settings(compose_cfg, run_dir, *overrides):
 
 
 def _keys(run_dir):
-    return sorted((r["item_id"], r["iteration"]) for r in rec.collect_records(run_dir))
+    return sorted((r.item_id, r.iteration) for r in RunDir(run_dir).all_records())
 
 
 # -------------------------------------------------------------------------------- identity
@@ -61,7 +61,7 @@ def test_same_identity_resumes_and_force_recomputes(compose_cfg, tmp_path):
         compose_cfg, tmp_path, "n_videos=1", "retime.iterations=1", "seed=3", "resume=force"
     )
     run_benchmark(forced)
-    rows = rec.collect_records(tmp_path)
+    rows = [r.as_dict() for r in RunDir(tmp_path).all_records()]
     assert {r["config_hash"] for r in rows} == {forced.config_hash} and len(rows) == 2
     assert json.loads((tmp_path / "identity.json").read_text())["hash"] == forced.config_hash
 
@@ -120,7 +120,7 @@ def test_record_without_next_positions_is_redone_not_rendered_stock(compose_cfg,
     run_benchmark(s)
     with np.load(tmp_path / "spf" / "morph-0000__it0.npz") as z:
         kept = {k: z[k] for k in z.files if k not in ("next_positions", "tau")}
-    rec.atomic_savez(tmp_path / "spf" / "morph-0000__it0.npz", **kept)
+    atomic_io.atomic_savez(tmp_path / "spf" / "morph-0000__it0.npz", **kept)
     stamp = (tmp_path / "records" / "morph-0000__it1.json").stat().st_mtime_ns
     run_benchmark(_settings(compose_cfg, tmp_path, "n_videos=1", "retime.iterations=2"))
     with np.load(tmp_path / "spf" / "morph-0000__it0.npz") as z:
@@ -181,7 +181,7 @@ def test_concurrent_shards_into_one_directory_give_complete_tables(tmp_path):
     assert len(pd.read_csv(run_dir / "records.csv")) == 12
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["n_items"] == 6 and summary["complete"] and summary["n_failed"] == 0
-    assert not [p for p in run_dir.rglob("*") if rec.is_temp_file(p)]
+    assert not [p for p in run_dir.rglob("*") if atomic_io.is_temp_file(p)]
 
 
 # -------------------------------------------------------------------------------- fault injection
@@ -223,7 +223,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(compose_cfg, tmp_
                 break
         summary = run_benchmark(_settings(compose_cfg, run_dir, *over))
         assert _keys(run_dir) == expected  # 0 lost, 0 duplicated
-        files = sorted(p.name for p in (run_dir / "records").iterdir() if not rec.is_temp_file(p))
+        files = sorted(
+            p.name for p in (run_dir / "records").iterdir() if not atomic_io.is_temp_file(p)
+        )
         assert files == sorted(f"{i}__it{k}.json" for i, k in expected)
         got = pd.read_parquet(run_dir / "records.parquet").set_index(["item_id", "iteration"])
         assert len(got) == len(expected)

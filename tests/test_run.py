@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench import records as rec
 from spf_bench.bench.config import config_hash, resolved_config, settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.bench.results import record as rec
+from spf_bench.bench.results.rundir import RunDir
 from spf_bench.generators.base import GeneratorError
 
 
@@ -68,7 +69,7 @@ def test_resume_skips_finished_iterations(compose_cfg, tmp_path):
     first = pd.read_parquet(rd / "records.parquet")
     # Simulate a run killed after iteration 1 of one item: its later records vanish.
     for it in (2, 3):
-        rec.record_path(rd, "morph-0001", it).unlink()
+        RunDir(rd).record_path("morph-0001", it).unlink()
     kept = {p: p.stat().st_mtime_ns for p in (rd / "records").glob("*.json")}
     spf_kept = {p: p.stat().st_mtime_ns for p in (rd / "spf").glob("*.npz")}
     _, rd = run(compose_cfg, tmp_path, "n_videos=2", "embedder=pixel", "logger=none", "plots=false")
@@ -252,20 +253,20 @@ def test_resume_at_iteration_1_records_what_an_uninterrupted_run_records(compose
 
     fresh = go("fresh")
     resumed = go("resumed")
-    (item,) = {r["item_id"] for r in rec.collect_records(resumed)}
+    (item,) = {r.item_id for r in RunDir(resumed).all_records()}
     for it in (1, 2):  # killed after iteration 0
-        rec.record_path(resumed, item, it).unlink()
-    kept = rec.record_path(resumed, item, 0).stat().st_mtime_ns
+        RunDir(resumed).record_path(item, it).unlink()
+    kept = RunDir(resumed).record_path(item, 0).stat().st_mtime_ns
     go("resumed")
-    assert rec.record_path(resumed, item, 0).stat().st_mtime_ns == kept
+    assert RunDir(resumed).record_path(item, 0).stat().st_mtime_ns == kept
     for it in (0, 1, 2):
-        a = rec.read_record(rec.record_path(fresh, item, it))
-        b = rec.read_record(rec.record_path(resumed, item, it))
-        assert a["status"] == b["status"] == "ok"
-        assert b["linearity_score"] == a["linearity_score"], it
-        ma, mb = json.loads(a["metadata"]), json.loads(b["metadata"])
+        a = RunDir(fresh).maybe_record(item, it)
+        b = RunDir(resumed).maybe_record(item, it)
+        assert a.status == b.status == "ok"
+        assert b.linearity_score == a.linearity_score, it
+        ma, mb = json.loads(a.metadata), json.loads(b.metadata)
         assert mb["composition"] == ma["composition"], it
-        with np.load(fresh / a["spf_path"]) as na, np.load(resumed / b["spf_path"]) as nb:
+        with np.load(fresh / a.spf_path) as na, np.load(resumed / b.spf_path) as nb:
             assert sorted(nb.files) == sorted(na.files), it
             for key in ("positions", "base_positions"):
                 if key in na.files:

@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spf_bench.bench import records as rec
+from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.sweep import STATUS_FILE, SUMMARY_FILE
+from spf_bench.metrics import atomic_io
 
 pytestmark = pytest.mark.slurm
 
@@ -78,7 +79,7 @@ def _check_run_dir(run_dir: Path, n_items: int, iterations: int) -> pd.DataFrame
     """Every (item, iteration) recorded exactly once, ok, in the files and the merged table."""
     files = sorted((run_dir / "records").glob("*.json"))
     assert len(files) == n_items * (iterations + 1), [p.name for p in files]
-    rows = rec.collect_records(run_dir)
+    rows = [r.as_dict() for r in RunDir(run_dir).all_records()]
     assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
     df = pd.read_parquet(run_dir / "records.parquet")  # merged by spf_bench.bench.sweep
     assert len(df) == len(files)
@@ -203,7 +204,7 @@ def test_slurm_four_shards_of_one_configuration_write_one_run_directory(slurm_cl
     assert sorted(df.item_id.unique()) == [f"morph-{i:04d}" for i in range(8)]
     merged = json.loads((run_dir / "summary.json").read_text())
     assert merged["n_items"] == 8 and merged["n_records"] == 16 and merged["n_failed"] == 0
-    assert not [p for p in run_dir.rglob("*") if rec.is_temp_file(p)]
+    assert not [p for p in run_dir.rglob("*") if atomic_io.is_temp_file(p)]
 
 
 def test_slurm_job_that_raises_is_recorded_and_the_others_complete(slurm_cluster, tmp_path):

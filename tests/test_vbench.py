@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench import records as rec
 from spf_bench.bench import vbench_run as vr
+from spf_bench.bench.results import record as rec
+from spf_bench.bench.results.rundir import RunDir
+from spf_bench.metrics import atomic_io
 from spf_bench.metrics import vbench as vb
 from spf_bench.metrics.measure import SPFSettings, measure_frames
 from spf_bench.metrics.video_io import read_video, write_video
@@ -927,7 +929,7 @@ def _fake_run_dir(root: Path) -> tuple[Path, dict[str, np.ndarray]]:
             t = np.linspace(0, 1, 16 + 4 * n)
             if (item, it) != ("i1", 1):  # this record's SPF file is missing
                 progress[vp] = t ** (2 - it)
-                rec.atomic_savez(rd / sp, progress=progress[vp])
+                atomic_io.atomic_savez(rd / sp, progress=progress[vp])
             rows.append(
                 {"model": "morph", "retime": "warped", "embedder": "pixel", "pacing": "linear",
                  "item_id": item, "seed": n, "iteration": it, "status": "ok",
@@ -935,7 +937,7 @@ def _fake_run_dir(root: Path) -> tuple[Path, dict[str, np.ndarray]]:
             )  # fmt: skip
     rows.append({"model": "morph", "retime": "warped", "embedder": "pixel", "pacing": "linear",
                  "item_id": "i2", "iteration": 0, "status": "failed"})  # fmt: skip
-    rec.write_tables(rd, rows)
+    RunDir(rd).write_tables(rows)
     spf = {"window": 6, "sigma": 3.0, "lam": 1e-5, "power": 1.0}
     (rd / "config.json").write_text(json.dumps({"config": {"spf": spf}}))
     return rd, progress

@@ -82,6 +82,9 @@ __all__ = [
     "HeldoutScores",
     "Record",
     "from_frame",
+    "heldout_json",
+    "metadata_json",
+    "parse_heldout",
     "to_frame",
 ]
 
@@ -228,6 +231,11 @@ def parse_heldout(value: Any) -> dict[str, HeldoutScores]:
     }
 
 
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """The ``metadata`` field's JSON text (numpy scalars and arrays, paths made plain)."""
+    return json.dumps(dict(metadata), default=json_default)
+
+
 def heldout_json(heldout: Mapping[str, HeldoutScores]) -> str:
     """The table form of held-out scores: JSON text, embedders sorted (``"{}"`` when none)."""
     return json.dumps(
@@ -342,17 +350,18 @@ class Record:
         return {c: row[c] for c in COLUMNS}
 
 
-def to_frame(records: Iterable[Record]) -> pd.DataFrame:
+def to_frame(records: Iterable[Record | Mapping[str, Any]]) -> pd.DataFrame:
     """Records as the typed table (module docs, "Table form").
 
     Args:
-        records: the records, in table order.
+        records: the records, in table order; a mapping is read by :meth:`Record.from_dict`.
 
     Returns:
         ``pandas.DataFrame`` with exactly :data:`COLUMNS` (``int64``, ``float64``, ``bool``,
         ``object`` text), one row per record; empty with those columns when there is none.
     """
-    df = pd.DataFrame([r.as_row() for r in records], columns=list(COLUMNS))
+    rows = [(r if isinstance(r, Record) else Record.from_dict(r)).as_row() for r in records]
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
     for col, dtype in COLUMNS.items():
         if dtype == "int64":
             df[col] = pd.to_numeric(df[col], errors="coerce").fillna(-1).astype("int64")

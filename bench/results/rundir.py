@@ -39,7 +39,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from spf_bench.bench.config import identity_difference
-from spf_bench.bench.results.record import COLUMNS, Record, from_frame, to_frame
+from spf_bench.bench.results.record import Record, from_frame, to_frame
 from spf_bench.metrics import atomic_io
 from spf_bench.metrics.measure import SPFSettings
 
@@ -410,7 +410,7 @@ class RunDir:
         """Write ``summary.json``, atomically."""
         return self.write_json(SUMMARY_FILE, dict(summary))
 
-    def write_tables(self, records: list[Record]) -> Any:
+    def write_tables(self, records: Iterable[Record | Mapping[str, Any]]) -> pd.DataFrame:
         """Write ``records.parquet`` and ``records.csv`` (the table form of
         :mod:`spf_bench.bench.results.record`), atomically.
 
@@ -418,7 +418,6 @@ class RunDir:
             The table (``pandas.DataFrame`` with :data:`~spf_bench.bench.results.record.COLUMNS`).
         """
         df = to_frame(records)
-        assert list(df.columns) == list(COLUMNS)
         with atomic_io.atomic_path(self.parquet_path) as tmp:
             df.to_parquet(tmp, index=False)
         atomic_io.atomic_write_text(self.csv_path, df.to_csv(index=False))

@@ -34,6 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.bench.results import stats
+from spf_bench.bench.results.record import parse_heldout, to_frame
+from spf_bench.bench.results.rundir import RunDir
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 COMMON = [
@@ -111,7 +115,7 @@ def run_all(runs_root: Path, names: list[str]) -> dict[str, float]:
 def paired_bootstrap(diff: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
     """95% percentile CI of the mean of paired differences, resampling items with replacement.
 
-    :func:`spf_bench.bench.leaderboard.bootstrap_ci` with ``method="percentile"`` (the
+    :func:`spf_bench.bench.results.stats.bootstrap_ci` with ``method="percentile"`` (the
     leaderboard's own ``delta`` / ``heldout_delta`` intervals are BCa).
 
     Args:
@@ -122,9 +126,7 @@ def paired_bootstrap(diff: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> t
     Returns:
         ``(low, high)``; NaNs with fewer than 2 finite differences.
     """
-    from spf_bench.bench.leaderboard import bootstrap_ci
-
-    return bootstrap_ci(diff, n_resamples=n_boot, seed=seed, method="percentile")
+    return stats.bootstrap_ci(diff, n_resamples=n_boot, seed=seed, method="percentile")
 
 
 def _generator_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -135,17 +137,14 @@ def _generator_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _records(run: Path) -> Any:
-    import pandas as pd
-
-    df = pd.read_parquet(run / "records.parquet")
+    df = to_frame(RunDir(run).records())
     return df[df["status"] == "ok"]
 
 
 def _table(run: Path) -> dict[str, Any]:
     df = _records(run)
     piv = df.pivot(index="item_id", columns="iteration", values="linearity_score")
-    last = int(piv.columns.max())
-    gain = (piv[last] - piv[0]).to_numpy()
+    gain = stats.paired_gain(df).gain
     lo, hi = paired_bootstrap(gain)
     per_it = {int(k): float(piv[k].mean()) for k in piv.columns}
     dev = df.pivot(index="item_id", columns="iteration", values="target_deviation")
@@ -182,11 +181,10 @@ def _held_out_judge(run: Path, items: list[str], last: int) -> dict[str, Any]:
     ``heldout`` column when the bench wrote one, else the frames re-rendered from the stored
     positions (bit-exact) and measured here."""
     df = _records(run)
-    if "heldout" in df.columns and df["heldout"].astype(str).str.contains("efficientnet").all():
-        lin = df.assign(
-            judge=[json.loads(h)["efficientnet_lite0"]["linearity_score"] for h in df["heldout"]]
-        ).pivot(index="item_id", columns="iteration", values="judge")
-        gain = (lin[last] - lin[0]).to_numpy()
+    if len(df) and all("efficientnet_lite0" in parse_heldout(h) for h in df["heldout"]):
+        judge = stats.heldout_column(df, "efficientnet_lite0")
+        lin = df.assign(judge=judge).pivot(index="item_id", columns="iteration", values="judge")
+        gain = stats.paired_gain(df, judge).gain
         lo, hi = paired_bootstrap(gain)
         return {
             "source": "records.heldout",
@@ -200,7 +198,7 @@ def _held_out_judge(run: Path, items: list[str], last: int) -> dict[str, Any]:
     from spf_bench.metrics.embedders import build_embedder
     from spf_bench.metrics.measure import measure_frames
 
-    cfg = json.loads((run / "config.json").read_text())["config"]
+    cfg = RunDir(run).config()["config"]
     kw = _generator_kwargs(cfg)
     gen = Wan22ToyGenerator(**kw)
     reqs = {r.item_id: r for r in gen.items(len(items), int(cfg["seed"]))}
@@ -247,7 +245,7 @@ def _a0_check(run: Path, items: list[str]) -> dict[str, Any]:
                     bool(np.array_equal(z["embeddings"], base["embeddings"]))
                     and bool(np.array_equal(z["positions"], np.tile(np.arange(N_FRAMES), (12, 1))))
                 )
-    cfg = json.loads((run / "config.json").read_text())["config"]
+    cfg = RunDir(run).config()["config"]
     kw = _generator_kwargs(cfg)
     gen = Wan22ToyGenerator(**kw)
     stock, _ = load_toy_transformer(gen.weights)
@@ -366,7 +364,7 @@ def _strip(runs_root: Path, ev: dict[str, Any], path: Path, n_items: int = 4) ->
     from spf_bench.generators.wan22_toy import Wan22ToyGenerator
 
     run = runs_root / "main"
-    cfg = json.loads((run / "config.json").read_text())["config"]
+    cfg = RunDir(run).config()["config"]
     kw = _generator_kwargs(cfg)
     gen = Wan22ToyGenerator(**{**kw, "out_size": 16})
     reqs = gen.items(n_items, int(cfg["seed"]))
