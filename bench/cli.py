@@ -77,7 +77,7 @@ def analyze_video(
         ValueError: too few frames or invalid embeddings.
     """
     from spf_bench.bench.plots import plot_spf
-    from spf_bench.bench.records import atomic_write_json
+    from spf_bench.metrics.atomic_io import atomic_write_json
 
     m, info = measure_video(
         path,

@@ -100,8 +100,8 @@ def retime_video(
         spf_bench.generators.base.GeneratorError: the regenerator failed.
     """
     from spf_bench.bench.plots import plot_keyframe_strip, plot_spf
-    from spf_bench.bench.records import atomic_write_json
     from spf_bench.generators.posthoc import DEFAULT_PENALTY_PER_FRAME, retime_frames
+    from spf_bench.metrics.atomic_io import atomic_write_json
     from spf_bench.metrics.video_io import read_video, write_video
 
     t0 = time.perf_counter()

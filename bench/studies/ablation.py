@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.bench.results.rundir import RunDir
 from spf_bench.metrics.measure import SPFSettings, measure_embeddings
 
 log = logging.getLogger("spf_bench")
@@ -65,7 +66,6 @@ __all__ = [
     "main",
     "read_outputs",
     "run_ablation",
-    "spf_settings_from_config",
     "summarise",
     "write_outputs",
 ]
@@ -148,20 +148,6 @@ class AblationResult:
     reference: str = ""
 
 
-def spf_settings_from_config(spf_cfg: dict[str, Any] | None) -> SPFSettings:
-    """:class:`~spf_bench.metrics.measure.SPFSettings` from a run's ``config.json`` ``spf`` block.
-
-    Keys the block lacks keep their defaults; unknown keys are ignored.
-
-    Raises:
-        ValueError: on an invalid value (:meth:`SPFSettings.check`).
-    """
-    names = {f.name for f in dataclasses.fields(SPFSettings)}
-    settings = SPFSettings(**{k: v for k, v in (spf_cfg or {}).items() if k in names})
-    settings.check()
-    return settings
-
-
 def _model_key(cfg: dict[str, Any]) -> str:
     return json.dumps({"model": cfg.get("model"), "seed": cfg.get("seed")}, sort_keys=True)
 
@@ -179,7 +165,9 @@ def collect_videos(
         model key to what re-generates its videos; ``spf_settings`` the runs' SPF settings.
 
     Raises:
-        FileNotFoundError: if no run directory holds records, or one lacks ``config.json``.
+        FileNotFoundError: if no run directory holds records.
+        spf_bench.bench.results.rundir.RunDirError: a run lacks a readable ``config.json``
+            or its SPF settings are invalid.
         ValueError: if the runs were measured with different SPF settings.
     """
     from spf_bench.bench.config import split_model_config
@@ -190,11 +178,9 @@ def collect_videos(
     spf_settings: SPFSettings | None = None
     first: Path | None = None
     for d in resolve_runs(run_specs):
-        cfg_path = d / "config.json"
-        if not cfg_path.is_file():
-            raise FileNotFoundError(f"{d} has no config.json: cannot tell which videos it shows")
-        cfg = json.loads(cfg_path.read_text())["config"]
-        settings = spf_settings_from_config(cfg.get("spf"))
+        rd = RunDir(d)
+        cfg = rd.config()["config"]  # which videos the run shows
+        settings = rd.spf_settings()
         if spf_settings is None:
             spf_settings, first = settings, d
         elif settings != spf_settings:
@@ -431,7 +417,7 @@ def write_outputs(
     import pandas as pd
 
     from spf_bench.bench.leaderboard import markdown_table
-    from spf_bench.bench.records import atomic_savez, atomic_write_text
+    from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
 
     out_dir = Path(out_dir)
     summary = summarise(res)

@@ -385,7 +385,7 @@ def write_outputs(
     """
     import pandas as pd
 
-    from spf_bench.bench.records import atomic_savez, atomic_write_text
+    from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
 
     out_dir = Path(out_dir)
     rows = pd.DataFrame(res.rows).drop(columns=["seconds"], errors="ignore")
@@ -493,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         import pandas as pd
 
-        from spf_bench.bench.records import atomic_write_text
+        from spf_bench.metrics.atomic_io import atomic_write_text
 
         df = pd.concat([analyze_run(r) for r in args.runs], ignore_index=True)
         atomic_write_text(Path(args.out) / "pacing_gt_runs.csv", df.to_csv(index=False))
