@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from spf_bench.bench import figures as fg
-from spf_bench.bench import leaderboard as lb
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
 from spf_bench.bench.records import atomic_write_json
 from spf_bench.bench.studies import ablation as abl
 from spf_bench.bench.studies import pacing_gt as pg
+from spf_bench.bench.views import figures as fg
+from spf_bench.bench.views import leaderboard as lb
+from spf_bench.bench.views import load
 from spf_bench.generators import pacing_gt as gpg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +224,7 @@ def test_rank_correlation_against_hand_computed_spearman():
 
 
 def test_keyframe_strip_finds_the_cuts_of_real_footage(runs, tmp_path):
-    rec = lb.load_records([runs["footage"]])
+    rec = load.load_records([runs["footage"]])
     row = rec.iloc[0]
     s = np.load(Path(row.run_dir) / row.spf_path)["progress"]
     kf, how = fg._keyframes_for(row, s, 8)
@@ -251,7 +252,7 @@ def test_vbench_table_hand_values_and_figure(runs, tmp_path):
         for r in df.itertuples()
     }
     atomic_write_json(rd / "vbench.json", {"per_video": scores})
-    rec = lb.load_records([rd])
+    rec = load.load_records([rd])
     tab = fg.vbench_table(rec)
     assert len(tab) == 1
     r = tab.iloc[0]
@@ -267,7 +268,7 @@ def test_vbench_table_hand_values_and_figure(runs, tmp_path):
 
 
 def test_note_figures_without_retimed_or_vbench_records(runs, tmp_path):
-    rec = lb.load_records([runs["footage"]])
+    rec = load.load_records([runs["footage"]])
     _check_image(fg.fig_spf_before_after(rec, tmp_path))
     paths, tab = fg.fig_vbench(rec, tmp_path)
     assert tab.empty
@@ -275,7 +276,7 @@ def test_note_figures_without_retimed_or_vbench_records(runs, tmp_path):
 
 
 def test_pdfs_are_byte_reproducible(runs, tmp_path):
-    rec = lb.load_records([runs["morph"], runs["footage"]])
+    rec = load.load_records([runs["morph"], runs["footage"]])
     a = fg.fig_pacing_by_model(rec, tmp_path / "a")
     b = fg.fig_pacing_by_model(rec, tmp_path / "b")
     for pa, pb in zip(sorted(a), sorted(b), strict=True):

@@ -1,5 +1,6 @@
-"""bench/leaderboard.py: the math against hand-computed values, the bootstrap's coverage, loading
-real run directories (records.parquet, records/*.json, vbench.json) and the CLI."""
+"""The leaderboard view (bench/views/) and its statistics: the math against hand-computed
+values, the bootstrap's coverage, loading real run directories (records.parquet,
+records/*.json, vbench.json) and the CLI."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench import leaderboard as lb
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
 from spf_bench.bench.records import atomic_write_json
+from spf_bench.bench.results import stats
+from spf_bench.bench.views import external, load, markdown
+from spf_bench.bench.views import leaderboard as lb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,7 +135,7 @@ def test_leaderboard_is_reproducible_and_seeded(hand_records):
 def test_paired_ci_is_the_bootstrap_of_the_differences(hand_records):
     t = lb.build_leaderboard(hand_records, seed=5, n_resamples=1000).set_index("model")
     # Differences in item order (a, b, c), computed as the leaderboard does: final - base.
-    lo, hi = lb.bootstrap_ci([0.9 - 0.5, 0.8 - 0.6, 1.0 - 0.7], seed=5, n_resamples=1000)
+    lo, hi = stats.bootstrap_ci([0.9 - 0.5, 0.8 - 0.6, 1.0 - 0.7], seed=5, n_resamples=1000)
     assert (
         t.loc["morph", "delta_linearity_ci_low"],
         t.loc["morph", "delta_linearity_ci_high"],
@@ -145,15 +148,15 @@ def test_paired_ci_is_the_bootstrap_of_the_differences(hand_records):
 def test_bootstrap_ci_hand_cases():
     # Percentile bootstrap of the mean of two values: resampled means are a, (a+b)/2, b with
     # probabilities 1/4, 1/2, 1/4, so the 2.5% and 97.5% quantiles are exactly a and b.
-    assert lb.bootstrap_ci([0.2, 0.6], method="percentile", n_resamples=4000) == (
+    assert stats.bootstrap_ci([0.2, 0.6], method="percentile", n_resamples=4000) == (
         pytest.approx(0.2),
         pytest.approx(0.6),
     )
-    assert lb.bootstrap_ci([0.7, 0.7, 0.7]) == (0.7, 0.7)
-    assert all(math.isnan(v) for v in lb.bootstrap_ci([0.5]))
-    assert all(math.isnan(v) for v in lb.bootstrap_ci([math.nan, 0.5]))
+    assert stats.bootstrap_ci([0.7, 0.7, 0.7]) == (0.7, 0.7)
+    assert all(math.isnan(v) for v in stats.bootstrap_ci([0.5]))
+    assert all(math.isnan(v) for v in stats.bootstrap_ci([math.nan, 0.5]))
     with pytest.raises(ValueError, match="level"):
-        lb.bootstrap_ci([1, 2], level=1.5)
+        stats.bootstrap_ci([1, 2], level=1.5)
 
 
 def test_bootstrap_ci_covers_the_true_mean_at_its_nominal_rate():
@@ -165,7 +168,7 @@ def test_bootstrap_ci_covers_the_true_mean_at_its_nominal_rate():
     sims = 400
     for i in range(sims):
         x = rng.beta(8, 2, size=30)
-        lo, hi = lb.bootstrap_ci(x, n_resamples=1000, seed=i)
+        lo, hi = stats.bootstrap_ci(x, n_resamples=1000, seed=i)
         hits += lo <= true_mean <= hi
     coverage = hits / sims
     # Binomial sd at 0.95 with 400 trials is 0.011; BCa at n = 30 runs ~1-2 points under.
@@ -230,7 +233,7 @@ def test_load_real_run_and_vbench_json_contract(morph_run, tmp_path):
         for i, vp in enumerate(df.video_path)
     }
     atomic_write_json(rd / "vbench.json", flat)
-    rec = lb.load_records([rd])
+    rec = load.load_records([rd])
     assert {"vbench_aesthetic_quality", "vbench_dynamic_degree"} <= set(rec.columns)
     assert rec.vbench_aesthetic_quality.tolist() == pytest.approx(
         [0.5 + 0.1 * i for i in range(len(df))]
@@ -242,7 +245,7 @@ def test_load_real_run_and_vbench_json_contract(morph_run, tmp_path):
             "per_video": {str((rd / df.video_path[0]).resolve()): {"imaging_quality": 0.3}},
         },
     )
-    rec = lb.load_records([rd])
+    rec = load.load_records([rd])
     assert rec.vbench_imaging_quality.iloc[0] == pytest.approx(0.3)
     assert rec.vbench_imaging_quality.iloc[1:].isna().all()
     t = lb.build_leaderboard(rec, n_resamples=200)
@@ -268,11 +271,11 @@ def test_duplicates_last_run_wins_and_json_records_fallback(morph_run, tmp_path)
     r = json.loads(path.read_text())
     r["linearity_score"] = 0.123
     atomic_write_json(path, r)
-    rec = lb.load_records([morph_run, rd2])
+    rec = load.load_records([morph_run, rd2])
     row = rec[(rec.item_id == "morph-0000") & (rec.iteration == 1)]
     assert len(row) == 1 and row.linearity_score.iloc[0] == pytest.approx(0.123)
     assert len(rec) == 4
-    rec = lb.load_records([rd2, morph_run])
+    rec = load.load_records([rd2, morph_run])
     row = rec[(rec.item_id == "morph-0000") & (rec.iteration == 1)]
     assert row.linearity_score.iloc[0] != pytest.approx(0.123)
 
@@ -288,7 +291,7 @@ def test_cli_writes_csv_and_markdown(morph_run, tmp_path, capsys):
     assert "No VBench scores" in md
     assert lb.main([str(tmp_path / "nothing*"), "--out", str(out)]) == 2
     with pytest.raises(FileNotFoundError, match="no records"):
-        lb.resolve_runs([tmp_path])
+        load.resolve_runs([tmp_path])
     assert "leaderboard" in capsys.readouterr().err
 
 
@@ -302,14 +305,14 @@ def test_vbench_record_columns_win_over_vbench_json(morph_run, tmp_path):
     df["vbench_dynamic_degree"] = [True, False, True, True]
     df.to_parquet(rd / "records.parquet", index=False)
     atomic_write_json(rd / "vbench.json", {vp: {"motion_smoothness": 0.1} for vp in df.video_path})
-    rec = lb.load_records([rd]).sort_values(["item_id", "iteration"])
+    rec = load.load_records([rd]).sort_values(["item_id", "iteration"])
     assert rec.vbench_motion_smoothness.tolist() == pytest.approx([0.9, 0.1, 0.8, 0.7])
     assert rec.vbench_dynamic_degree.tolist() == [1.0, 0.0, 1.0, 1.0]
     t = lb.build_leaderboard(rec, n_resamples=200)
     # final records (iteration 1) of the two items: 0.1 and 0.7; dynamic degree 0 and 1
     assert t.vbench_motion_smoothness_mean.iloc[0] == pytest.approx(0.4)
     assert t.vbench_dynamic_degree_mean.iloc[0] == pytest.approx(0.5)
-    assert "VBench dynamic_degree" in lb.render_markdown(t)
+    assert "VBench dynamic_degree" in markdown.render_markdown(t)
 
 
 def test_vbench_files_of_metrics_vbench(morph_run, tmp_path):
@@ -343,9 +346,9 @@ def test_vbench_files_of_metrics_vbench(morph_run, tmp_path):
         vbench_error=["", "", "dropped by VBench", ""],
     )
     side.to_parquet(rd / "records_vbench.parquet", index=False)
-    rec = lb.load_records([rd])
-    assert "vbench_n_frames" not in rec and "vbench_error" not in lb.vbench_dimensions(rec)
-    assert lb.vbench_dimensions(rec) == ["subject_consistency", "temporal_flickering"]
+    rec = load.load_records([rd])
+    assert "vbench_n_frames" not in rec and "vbench_error" not in load.vbench_dimensions(rec)
+    assert load.vbench_dimensions(rec) == ["subject_consistency", "temporal_flickering"]
     assert rec.vbench_temporal_flickering.tolist() == pytest.approx([0.9, 0.91, 0.92, 0.93])
     t = lb.build_leaderboard(rec, n_resamples=200)
     # final records are rows 1 and 3: subject consistency 0.8 and 0.6
@@ -437,14 +440,14 @@ def window_run(morph_run, tmp_path_factory):
 
 
 def test_real_runs_two_seeds_never_collapse_and_pool_on_purpose(morph_run, seed1_run):
-    rec = lb.load_records([morph_run, seed1_run])
+    rec = load.load_records([morph_run, seed1_run])
     assert len(rec) == 8  # 2 items x 2 iterations x 2 seeds: nothing replaced
     assert sorted(set(rec.seed)) == [0, 1]
     hashes = rec.groupby("seed").config_hash.first()
     assert hashes[0] != hashes[1]  # the seed is part of the run identity
     assert rec.settings_hash.nunique() == 1  # ... and the only difference
     ident = json.loads((morph_run / "identity.json").read_text())
-    assert rec.settings_hash.iloc[0] == lb.settings_hash(ident)
+    assert rec.settings_hash.iloc[0] == load.settings_hash(ident)
     t = lb.build_leaderboard(rec, n_resamples=200)
     assert len(t) == 2 and list(t.seed) == ["0", "1"] and list(t.n) == [2, 2]
     own = [pd.read_parquet(d / "records.parquet") for d in (morph_run, seed1_run)]
@@ -460,7 +463,7 @@ def test_real_runs_two_seeds_never_collapse_and_pool_on_purpose(morph_run, seed1
 
 
 def test_real_runs_with_different_settings_stay_apart_and_say_why(morph_run, window_run):
-    rec = lb.load_records([morph_run, window_run])
+    rec = load.load_records([morph_run, window_run])
     assert rec.settings_hash.nunique() == 2
     t = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=True)
     assert len(t) == 2 and list(t.seed) == ["0", "0"]
@@ -478,7 +481,7 @@ def test_run_without_identity_file_is_not_pooled(morph_run, seed1_run, tmp_path)
     cfg = json.loads((rd / "config.json").read_text())
     cfg.pop("identity", None)
     atomic_write_json(rd / "config.json", cfg)
-    rec = lb.load_records([morph_run, rd])
+    rec = load.load_records([morph_run, rd])
     p = lb.build_leaderboard(rec, n_resamples=200, pool_seeds=True)
     assert len(p) == 2  # nothing tells that only the seed differs
     assert any("no identity.json" in n for n in lb.grouping_notes(rec, pool_seeds=True))
@@ -487,22 +490,22 @@ def test_run_without_identity_file_is_not_pooled(morph_run, seed1_run, tmp_path)
 # ------------------------------------------------------------------------ external metrics
 def test_spearman_ci_known_answers():
     x = np.array([0.2, 0.9, 0.4, 0.7, 0.5, 0.1])
-    assert lb.spearman_ci(x, x, n_resamples=500) == (pytest.approx(1.0), 1.0, 1.0, 6)
-    assert lb.spearman_ci(-3 * x, x, n_resamples=500) == (pytest.approx(-1.0), -1.0, -1.0, 6)
+    assert external.spearman_ci(x, x, n_resamples=500) == (pytest.approx(1.0), 1.0, 1.0, 6)
+    assert external.spearman_ci(-3 * x, x, n_resamples=500) == (pytest.approx(-1.0), -1.0, -1.0, 6)
     rng = np.random.default_rng(7)
     a, b = rng.normal(size=40), rng.normal(size=40)
     b = a + b  # correlated
-    rho, lo, hi, n = lb.spearman_ci(a, b, n_resamples=2000, seed=3)
+    rho, lo, hi, n = external.spearman_ci(a, b, n_resamples=2000, seed=3)
     from scipy.stats import spearmanr
 
     assert rho == pytest.approx(spearmanr(a, b).statistic) and n == 40
     assert -1 <= lo < rho < hi <= 1
-    assert lb.spearman_ci(a, b, n_resamples=2000, seed=3) == (rho, lo, hi, n)  # seeded
-    assert all(math.isnan(v) for v in lb.spearman_ci([1, 2], [1, 2])[:3])  # n < 3
-    assert all(math.isnan(v) for v in lb.spearman_ci([1, 1, 1, 1], [1, 2, 3, 4])[:3])
-    assert lb.spearman_ci([1, np.nan, 3, 4, 5], [1, 2, np.nan, 4, 5])[3] == 3  # finite pairs
+    assert external.spearman_ci(a, b, n_resamples=2000, seed=3) == (rho, lo, hi, n)  # seeded
+    assert all(math.isnan(v) for v in external.spearman_ci([1, 2], [1, 2])[:3])  # n < 3
+    assert all(math.isnan(v) for v in external.spearman_ci([1, 1, 1, 1], [1, 2, 3, 4])[:3])
+    assert external.spearman_ci([1, np.nan, 3, 4, 5], [1, 2, np.nan, 4, 5])[3] == 3  # finite pairs
     with pytest.raises(ValueError, match="same length"):
-        lb.spearman_ci([1, 2, 3], [1, 2])
+        external.spearman_ci([1, 2, 3], [1, 2])
 
 
 def test_per_row_external_correlation_hand_values(hand_records):
@@ -520,7 +523,7 @@ def test_per_row_external_correlation_hand_values(hand_records):
     assert m.ext_reversed_rho == pytest.approx(-1.0) and m.ext_reversed_rho_ci_high == -1.0
     f = t.loc["footage"]  # two scored clips: too few for a rank correlation
     assert f.ext_twice_n == 2 and math.isnan(f.ext_twice_rho)
-    md = lb.render_markdown(t.reset_index())
+    md = markdown.render_markdown(t.reset_index())
     assert "ρ(twice, Linearity) [95% CI]" in md and "+1.00 [1.000, 1.000]" in md
 
 
@@ -584,7 +587,7 @@ def _published_files(run_dir: Path, out: Path, df: pd.DataFrame) -> dict[str, Pa
 def test_external_formats_join_with_known_answers(morph_run, tmp_path):
     df = pd.read_parquet(morph_run / "records.parquet")
     files = _published_files(morph_run, tmp_path / "ext", df)
-    sources = [lb.load_external(f) for f in files.values()]
+    sources = [external.load_external(f) for f in files.values()]
     assert [s.format for s in sources] == [
         "VBench eval_results",
         "ChronoMagic-Bench MTScore",
@@ -592,7 +595,7 @@ def test_external_formats_join_with_known_answers(morph_run, tmp_path):
         "ChronoMagic-Bench GPT4o-MTScore",
         "CSV video,metric,value",
     ]
-    rec, rep = lb.join_external(lb.load_records([morph_run]), sources, n_resamples=500)
+    rec, rep = external.join_external(load.load_records([morph_run]), sources, n_resamples=500)
     by_vp = rec.set_index("video_path")
     for i, vp in enumerate(df.video_path):
         assert by_vp.loc[vp, "ext_vbench_imaging_quality"] == pytest.approx((60 + 10 * i) / 100)
@@ -617,12 +620,12 @@ def test_external_formats_join_with_known_answers(morph_run, tmp_path):
 
 
 def test_external_ids_ambiguous_across_runs_are_reported(morph_run, seed1_run, tmp_path):
-    rec = lb.load_records([morph_run, seed1_run])
+    rec = load.load_records([morph_run, seed1_run])
     name = Path(rec.video_path.iloc[0]).name  # the same file name in both runs
     full = str((morph_run / rec[rec.run_dir == str(morph_run)].video_path.iloc[0]).resolve())
     f = tmp_path / "x.csv"
     f.write_text(f"video,metric,value\n{name},m,1\n{full},m,2\n{full},m,3\n")
-    out, rep = lb.join_external(rec, [lb.load_external(f)], n_resamples=100)
+    out, rep = external.join_external(rec, [external.load_external(f)], n_resamples=100)
     (amb,) = rep.ambiguous
     assert amb["video"] == name and len(amb["candidates"]) == 2
     (dup,) = rep.duplicates  # the full path names one record; given twice, the later wins
@@ -634,16 +637,16 @@ def test_external_bad_files_are_clear_errors(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("clip,score\na,1\n")
     with pytest.raises(ValueError, match="video,metric,value"):
-        lb.load_external(f)
+        external.load_external(f)
     j = tmp_path / "bad.json"
     j.write_text(json.dumps([1, 2]))
     with pytest.raises(ValueError, match="expected a JSON object"):
-        lb.load_external(j)
+        external.load_external(j)
     j.write_text(json.dumps({"a": 1}))
     with pytest.raises(ValueError, match="not a recognised per-video format"):
-        lb.load_external(j)
+        external.load_external(j)
     with pytest.raises(FileNotFoundError):
-        lb.load_external(tmp_path / "missing.json")
+        external.load_external(tmp_path / "missing.json")
 
 
 def test_cli_external_and_pool_seeds(morph_run, seed1_run, tmp_path, capsys):
@@ -694,5 +697,5 @@ def test_heldout_columns_pair_each_item_with_its_baseline():
     assert t.heldout_delta == pytest.approx((0.1 + 0.3) / 2)  # a: 0.7-0.6, b: 0.7-0.4
     assert t.delta_linearity == pytest.approx(0.3)
     assert t.heldout_delta_ci_low <= t.heldout_delta <= t.heldout_delta_ci_high
-    assert lb.heldout_linearity(held(p=float("nan"), q=0.8)) == pytest.approx(0.8)
-    assert math.isnan(lb.heldout_linearity("")) and math.isnan(lb.heldout_linearity("{bad"))
+    assert stats.heldout_mean(held(p=float("nan"), q=0.8)) == pytest.approx(0.8)
+    assert math.isnan(stats.heldout_mean("")) and math.isnan(stats.heldout_mean("{bad"))

@@ -1,4 +1,4 @@
-"""The HTML reports (bench/report.py, bench/report_cmd.py) on real runs, opened in a real browser.
+"""The HTML reports (bench/views/report.py, its templates) on real runs, opened in a real browser.
 
 Two tiny real runs (morph, pixel embedder, 2 items of 9 frames at 64 px; one ``retime=warped``
 with one refinement and EfficientNet-Lite0 as held-out judge, one ``retime=none``) feed every
@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench.leaderboard import build_leaderboard, load_records
-from spf_bench.bench.report import (
+from spf_bench.bench.views.leaderboard import build_leaderboard
+from spf_bench.bench.views.load import load_records
+from spf_bench.bench.views.report import (
     ASSETS_DIR,
     REPORT_NAME,
     NotARunError,
@@ -420,7 +421,7 @@ def test_not_a_run_directory(tmp_path):
 
 
 def test_report_command(runs, tmp_path, capsys):
-    from spf_bench.bench.report_cmd import add_report_parser
+    from spf_bench.bench.views.report import add_parser as add_report_parser
 
     parser = argparse.ArgumentParser(prog="spf-bench")
     add_report_parser(parser.add_subparsers(dest="command", required=True))
@@ -477,7 +478,7 @@ def test_leaderboard_html_matches_runs_by_config_hash(runs, tmp_path):
 
 
 def test_leaderboard_main_writes_html(runs, tmp_path):
-    from spf_bench.bench.leaderboard import main
+    from spf_bench.bench.views.leaderboard import main
 
     out = tmp_path / "lb" / "leaderboard.csv"
     assert (

@@ -1,0 +1,448 @@
+"""External per-video metrics joined to records and correlated with the Linearity Score.
+
+Each file given to ``spf-bench leaderboard --external FILE ...`` (:func:`load_external`) is
+recognised by its content:
+
+- **VBench** ``<dimension>_eval_results.json`` (VBench 0.1.5): ``{dimension: [aggregate,
+  [{"video_path": str, "video_results": value}, ...]]}``; per-video values brought to the
+  aggregate's scale as :mod:`spf_bench.metrics.vbench.registry` says (``imaging_quality``
+  / 100, ``dynamic_degree`` booleans 0/1); metric ``vbench_<dimension>``. spf-bench's own
+  ``vbench.json`` (schema ``spf-bench/vbench/1``, ``{"videos": {video: {"scores": {dim:
+  x}}}}``) works too.
+- **ChronoMagic-Bench** per-video outputs, as its scripts write them:
+  ``<model>[_<part>]_MTScore.json`` (``{"video_scores": [{"video_name": "3.mp4",
+  "general_score": x, "metamorphic_score": y}, ...], ...}``; metric ``mtscore`` = the
+  metamorphic score, the one its MTScore averages), ``<model>[_<part>]_CHScore.json``
+  (``{"all_scores": [{"3": {..., "TSI_score": x}}, ...], ...}``; metric ``chscore`` = the
+  per-video ``TSI_score``) and ``<model>[_<part>]_GPT4o-MTScore.json`` (``{"Formatted
+  Data": {"3": {"Brief Reasoning Statement": str, "Score": "4"}}, ...}``; metric
+  ``gpt4o_mtscore``, the score as a number).
+- A plain JSON object ``{video: {metric: value}}``.
+- A CSV with the header ``video,metric,value`` (one value per line).
+
+Metric names are lower-cased, other characters than ``[a-z0-9_]`` become ``_``. A video id
+is joined to a record by, in this order: the record's ``video_path`` (as written, or the
+same file by absolute path), the file name, the file stem (``morph-0003__it2``), the
+``item_id`` (that item's final record); the first rule with a candidate decides, and it must
+name exactly one record. An id that names no record is **unmatched**, one that names
+several is **ambiguous**, a value that is not a number is **invalid**, and a second value
+for the same record and metric is a **duplicate** (the file listed last wins): each is
+printed, listed in the Markdown and written in full to ``<out>.external.json``; none is
+dropped silently. Correlations use every matched video with a finite Linearity Score
+(summary over all runs in the Markdown and the JSON; per row, its final records in the
+CSV). A correlation needs 3 videos (else NaN) and is NaN when either side is constant.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata, spearmanr
+
+from spf_bench.bench.results.stats import N_RESAMPLES, final_records
+from spf_bench.bench.views.load import EXT_PREFIX, dim_name, vbench_json_scores
+from spf_bench.metrics.vbench.registry import DIMENSIONS
+
+__all__ = [
+    "ExternalJoin",
+    "ExternalScores",
+    "external_metrics",
+    "join_external",
+    "load_external",
+    "spearman_ci",
+]
+
+
+def _rank_corr_rows(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row pair of ``xs``, ``ys`` (``(B, n)``): Pearson's correlation of
+    the average ranks (ties get their mean rank, as :func:`scipy.stats.spearmanr`); NaN for a
+    row where either side is constant."""
+    rx = rankdata(xs, axis=1)
+    ry = rankdata(ys, axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    num = (rx * ry).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return np.clip(r, -1.0, 1.0)
+
+
+def spearman_ci(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    *,
+    level: float = 0.95,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float, float, int]:
+    """Spearman rank correlation of paired values and its percentile bootstrap CI.
+
+    The statistic is :func:`scipy.stats.spearmanr` on the pairs where both values are finite.
+    The CI resamples those pairs (videos) with replacement, ``n_resamples`` times with
+    ``numpy.random.default_rng(seed)``, recomputes rho on each resample (ties by average rank)
+    and takes the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled rhos,
+    leaving out the resamples where a side is constant. Percentile rather than BCa: rho is
+    bounded and its resamples are full of ties, where BCa's acceleration is unstable.
+
+    Args:
+        x, y: ``(n,)`` paired values (e.g. a metric and the Linearity Score of the same videos).
+        level: confidence level in (0, 1).
+        n_resamples: bootstrap resamples (>= 1).
+        seed: bootstrap seed (the same inputs give the same interval).
+
+    Returns:
+        ``(rho, ci_low, ci_high, n)`` with ``n`` the finite pairs; rho and CI NaN when ``n < 3``
+        or a side is constant. A perfectly monotone relation gives ``(1, 1, 1, n)`` (or -1).
+
+    Raises:
+        ValueError: if ``x`` and ``y`` differ in length, ``level`` is not in (0, 1) or
+            ``n_resamples < 1``.
+    """
+    a = np.asarray(x, dtype=np.float64).ravel()
+    b = np.asarray(y, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"x and y must have the same length, got {a.size} and {b.size}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    if int(n_resamples) < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    n = int(a.size)
+    if n < 3 or np.all(a == a[0]) or np.all(b == b[0]):
+        return math.nan, math.nan, math.nan, n
+    rho = float(spearmanr(a, b).statistic)
+    rng = np.random.default_rng(seed)
+    chunks = []
+    left = int(n_resamples)
+    batch = max(1, min(left, 2_000_000 // n))  # bound memory: ~16 MB per array
+    while left > 0:
+        m = min(batch, left)
+        idx = rng.integers(0, n, size=(m, n))
+        chunks.append(_rank_corr_rows(a[idx], b[idx]))
+        left -= m
+    rs = np.concatenate(chunks)
+    rs = rs[np.isfinite(rs)]
+    if not rs.size:
+        return rho, math.nan, math.nan, n
+    lo, hi = np.quantile(rs, [(1 - level) / 2, (1 + level) / 2])
+    return rho, float(lo), float(hi), n
+
+
+@dataclass
+class ExternalScores:
+    """Per-video values of one external file (:func:`load_external`).
+
+    Attributes:
+        path: the file, as given.
+        format: what it was read as (``"VBench eval_results"``, ``"spf-bench vbench.json"``,
+            ``"ChronoMagic-Bench MTScore"``, ``"ChronoMagic-Bench CHScore"``,
+            ``"ChronoMagic-Bench GPT4o-MTScore"``, ``"JSON {video: {metric: value}}"`` or
+            ``"CSV video,metric,value"``).
+        values: ``(video id, metric, value as written)`` triples, in file order.
+    """
+
+    path: str
+    format: str
+    values: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics of the file, sorted."""
+        return sorted({m for _, m, _ in self.values})
+
+
+@dataclass
+class ExternalJoin:
+    """The outcome of :func:`join_external`: what was joined, what was not, and the
+    correlations of each metric with the Linearity Score over every matched video.
+
+    Attributes:
+        files: per file ``{"path", "format", "metrics", "n_values", "n_matched"}``.
+        unmatched: ``{"file", "video", "metric"}`` of each id that names no record.
+        ambiguous: ``{"file", "video", "metric", "candidates"}`` of each id that names several
+            records (``candidates``: their run dirs and video paths or item ids).
+        invalid: ``{"file", "video", "metric", "value"}`` of each value that is not a finite
+            number.
+        duplicates: ``{"file", "video", "metric", "record"}`` of each value that replaced an
+            earlier one for the same record and metric.
+        correlations: metric -> ``{"n", "rho", "ci_low", "ci_high"}``
+            (:func:`spearman_ci` against ``linearity_score``, every matched record).
+    """
+
+    files: list[dict[str, Any]] = field(default_factory=list)
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    correlations: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (schema ``spf-bench/external/1``)."""
+        return {
+            "schema": "spf-bench/external/1",
+            "files": self.files,
+            "correlations_with_linearity": self.correlations,
+            "unmatched": self.unmatched,
+            "ambiguous": self.ambiguous,
+            "invalid": self.invalid,
+            "duplicates": self.duplicates,
+        }
+
+    def problem_lines(self, limit: int = 50) -> list[str]:
+        """One line per file and kind of problem, naming up to ``limit`` video ids."""
+        out = []
+        for kind, rows in (
+            ("match no record", self.unmatched),
+            ("name several records (ambiguous, not joined)", self.ambiguous),
+            ("have no numeric value (invalid, not joined)", self.invalid),
+            ("were given twice for one record (the later value kept)", self.duplicates),
+        ):
+            by_file: dict[str, list[str]] = {}
+            for r in rows:
+                by_file.setdefault(r["file"], []).append(f"{r['video']} ({r['metric']})")
+            for f, ids in by_file.items():
+                more = f" ... and {len(ids) - limit} more" if len(ids) > limit else ""
+                out.append(f"{f}: {len(ids)} video id(s) {kind}: {', '.join(ids[:limit])}{more}")
+        return out
+
+
+def _scalar(v: Any) -> float | None:
+    """A per-video value as a finite float (booleans 0/1, numeric strings parsed), else None."""
+    if isinstance(v, (bool, np.bool_)):
+        return float(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v) if math.isfinite(float(v)) else None
+    if isinstance(v, str):
+        try:
+            x = float(v.strip())
+        except ValueError:
+            return None
+        return x if math.isfinite(x) else None
+    return None
+
+
+def _vbench_eval_results(data: dict[str, Any]) -> list[tuple[str, str, Any]] | None:
+    """VBench's ``{dim: [aggregate, [{"video_path", "video_results"}, ...]]}``, values brought
+    to the aggregate's scale (registry); ``None`` when ``data`` is not that shape."""
+    if not data or not all(
+        isinstance(v, list)
+        and len(v) == 2
+        and isinstance(v[1], list)
+        and all(isinstance(e, dict) and "video_path" in e and "video_results" in e for e in v[1])
+        for v in data.values()
+    ):
+        return None
+    out = []
+    for dim, (_, videos) in data.items():
+        spec = DIMENSIONS.get(dim)
+        scale = spec.per_video_scale if spec is not None else 1.0
+        for e in videos:
+            v = e["video_results"]
+            x = _scalar(v)
+            out.append(
+                (str(e["video_path"]), f"vbench_{dim_name(dim)}", v if x is None else x * scale)
+            )
+    return out
+
+
+def _parse_external_json(data: Any, path: str) -> tuple[str, list[tuple[str, str, Any]]]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    vids = data.get("video_scores")
+    if isinstance(vids, list) and all(
+        isinstance(e, dict) and "video_name" in e and "metamorphic_score" in e for e in vids
+    ):
+        return "ChronoMagic-Bench MTScore", [
+            (str(e["video_name"]), "mtscore", e["metamorphic_score"]) for e in vids
+        ]
+    alls = data.get("all_scores")
+    if isinstance(alls, list) and all(isinstance(e, dict) and len(e) == 1 for e in alls):
+        vals = []
+        for e in alls:
+            ((video, scores),) = e.items()
+            v = scores.get("TSI_score") if isinstance(scores, dict) else None
+            vals.append((str(video), "chscore", v))
+        return "ChronoMagic-Bench CHScore", vals
+    fmt = data.get("Formatted Data")
+    if isinstance(fmt, dict) and all(isinstance(e, dict) for e in fmt.values()):
+        return "ChronoMagic-Bench GPT4o-MTScore", [
+            (str(video), "gpt4o_mtscore", e.get("Score")) for video, e in fmt.items()
+        ]
+    vb = _vbench_eval_results(data)
+    if vb is not None:
+        return "VBench eval_results", vb
+    wrapped = next(
+        (data[k] for k in ("videos", "per_video") if isinstance(data.get(k), dict)), None
+    )
+    if wrapped is not None or str(data.get("schema", "")).startswith("spf-bench/vbench"):
+        return "spf-bench vbench.json", [
+            (video, f"vbench_{d}", v)
+            for video, scores in vbench_json_scores(wrapped or {}).items()
+            for d, v in scores.items()
+        ]
+    if data and all(isinstance(e, dict) for e in data.values()):
+        return "JSON {video: {metric: value}}", [
+            (str(video), dim_name(m), v) for video, e in data.items() for m, v in e.items()
+        ]
+    raise ValueError(
+        f"{path}: not a recognised per-video format (VBench <dim>_eval_results.json, spf-bench "
+        "vbench.json, ChronoMagic-Bench *_MTScore.json / *_CHScore.json / "
+        "*_GPT4o-MTScore.json, {video: {metric: value}}, or a CSV video,metric,value)"
+    )
+
+
+def load_external(path: str | os.PathLike) -> ExternalScores:
+    """Read one external per-video metric file (formats: module docs).
+
+    Args:
+        path: a ``.csv`` (header ``video,metric,value``) or a JSON file.
+
+    Returns:
+        :class:`ExternalScores` with the values as written (converted when joined).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: unreadable JSON/CSV, a CSV without the columns ``video``, ``metric`` and
+            ``value``, or a JSON shape that is none of the supported formats.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"external metric file not found: {p}")
+    if p.suffix.lower() == ".csv":
+        with p.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = {c.strip().lower(): c for c in reader.fieldnames or []}
+            if not {"video", "metric", "value"} <= set(cols):
+                raise ValueError(
+                    f"{p}: a CSV of external metrics needs the header video,metric,value; "
+                    f"got {reader.fieldnames}"
+                )
+            vals = [
+                (str(r[cols["video"]]).strip(), dim_name(r[cols["metric"]]), r[cols["value"]])
+                for r in reader
+            ]
+        return ExternalScores(str(path), "CSV video,metric,value", vals)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{p}: unreadable JSON: {e}") from e
+    fmt, vals = _parse_external_json(data, str(path))
+    return ExternalScores(str(path), fmt, vals)
+
+
+def _video_index(df: pd.DataFrame) -> tuple[dict[str, dict[str, set[int]]], dict[int, str]]:
+    """Lookup tables video key -> record positions, by rule (module docs), and a label per
+    record for messages."""
+    by: dict[str, dict[str, set[int]]] = {"path": {}, "name": {}, "stem": {}, "item": {}}
+    label: dict[int, str] = {}
+    runs = df["run_dir"].astype(str) if "run_dir" in df else [""] * len(df)
+    vps = df["video_path"].fillna("").astype(str) if "video_path" in df else [""] * len(df)
+    for pos, (rd, vp, item, it) in enumerate(
+        zip(runs, vps, df["item_id"].astype(str), df["iteration"], strict=True)
+    ):
+        label[pos] = f"{rd + ':' if rd else ''}{vp or f'{item}@it{int(it)}'}"
+        if vp:
+            by["path"].setdefault(vp, set()).add(pos)
+            full = Path(rd) / vp if rd else Path(vp)
+            by["path"].setdefault(str(full.resolve()), set()).add(pos)
+            by["name"].setdefault(Path(vp).name, set()).add(pos)
+            by["stem"].setdefault(Path(vp).stem, set()).add(pos)
+    fin = final_records(df.assign(_pos=np.arange(len(df))))
+    for item, pos in zip(fin["item_id"].astype(str), fin["_pos"], strict=True):
+        by["item"].setdefault(item, set()).add(int(pos))
+    return by, label
+
+
+def _lookup(video: str, by: dict[str, dict[str, set[int]]]) -> set[int]:
+    """Record positions a video id names: the first rule with a candidate decides."""
+    p = Path(video)
+    stages = (
+        by["path"].get(video, set()) | by["path"].get(str(p.expanduser().resolve()), set()),
+        by["name"].get(p.name, set()),
+        by["stem"].get(p.name, set()) | by["stem"].get(p.stem, set()),
+        by["item"].get(video, set()) | by["item"].get(p.stem, set()),
+    )
+    return next((c for c in stages if c), set())
+
+
+def join_external(
+    records: pd.DataFrame,
+    sources: Sequence[ExternalScores],
+    *,
+    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+) -> tuple[pd.DataFrame, ExternalJoin]:
+    """Join external per-video metrics to records, reporting every id that does not join.
+
+    Args:
+        records: records (:func:`spf_bench.bench.views.load.load_records`).
+        sources: files read by :func:`load_external`, in argument order (a later value for the
+            same record and metric replaces an earlier one, and is listed as a duplicate).
+        seed, n_resamples: bootstrap of the correlations (:func:`spearman_ci`).
+
+    Returns:
+        ``(records with ext_<metric> columns (float, NaN where no value), ExternalJoin)``;
+        ``records.attrs`` are kept.
+    """
+    df = records.copy().reset_index(drop=True)
+    by, label = _video_index(df)
+    values: dict[str, np.ndarray] = {}
+    rep = ExternalJoin()
+    for src in sources:
+        matched = 0
+        for video, metric, raw in src.values:
+            hit = _lookup(video, by)
+            entry = {"file": src.path, "video": video, "metric": metric}
+            if not hit:
+                rep.unmatched.append(entry)
+                continue
+            if len(hit) > 1:
+                rep.ambiguous.append({**entry, "candidates": sorted(label[h] for h in hit)})
+                continue
+            x = _scalar(raw)
+            if x is None:
+                rep.invalid.append({**entry, "value": raw if raw is None else str(raw)})
+                continue
+            (pos,) = hit
+            col = values.setdefault(metric, np.full(len(df), np.nan))
+            if np.isfinite(col[pos]):
+                rep.duplicates.append({**entry, "record": label[pos]})
+            col[pos] = x
+            matched += 1
+        rep.files.append(
+            {
+                "path": src.path,
+                "format": src.format,
+                "metrics": src.metrics,
+                "n_values": len(src.values),
+                "n_matched": matched,
+            }
+        )
+    lin = df["linearity_score"].to_numpy(np.float64)
+    for metric in sorted(values):
+        df[EXT_PREFIX + metric] = values[metric]
+        rho, lo, hi, n = spearman_ci(values[metric], lin, seed=seed, n_resamples=n_resamples)
+        rep.correlations[metric] = {"n": n, "rho": rho, "ci_low": lo, "ci_high": hi}
+    df.attrs = dict(records.attrs)
+    return df, rep
+
+
+def external_metrics(df: pd.DataFrame) -> list[str]:
+    """External metrics (``ext_<metric>`` columns, :func:`join_external`) with at least one
+    value in ``df`` (sorted, without the prefix)."""
+    return sorted(
+        c[len(EXT_PREFIX) :]
+        for c in df.columns
+        if c.startswith(EXT_PREFIX) and np.isfinite(df[c].to_numpy(np.float64)).any()
+    )

@@ -1,0 +1,1016 @@
+"""The paper's figure types, the committed ``results/`` tables and ``results/README.md``.
+
+This module only **reads**: run directories (their records, ``spf/*.npz``, videos and
+``config.json``) and the tables the other bench stages wrote; it runs no benchmark and no model.
+``make figures`` runs the stages, each its own entry point, then this script:
+
+1. ``python bench/run.py experiment=figures_<model> embedder=<embedder>
+   run_dir=runs/figures/<model>-<embedder>`` for ``model`` in ``morph``, ``footage`` and
+   ``embedder`` in ``efficientnet_lite0``, ``pixel`` (``conf/experiment/figures_*.yaml``): the
+   benchmark runs (``morph`` with the ``warped`` ReTime loop, 8 items x 33 frames; the 3
+   bundled ``footage`` clips at 224 px);
+2. ``spf-bench study pacing_gt --out runs/figures/pacing_gt --curves ...``: the ground-truth
+   pacing benchmark (:mod:`spf_bench.bench.studies.pacing_gt`, 24 sequences x 41 frames);
+3. ``spf-bench study ablation 'runs/figures/morph-*' 'runs/figures/footage-*' --out
+   runs/figures/ablation --curves ...``: the embedder ablation
+   (:mod:`spf_bench.bench.studies.ablation`) on the runs' baseline videos;
+4. ``python bench/figures.py`` (:func:`main`): reads 1-3 and writes the leaderboard
+   (:mod:`spf_bench.bench.views.leaderboard`), the figures below (PNG and PDF) into
+   ``results/figures/``, the tables into ``results/`` and ``results/README.md`` with the
+   provenance read from the runs' ``config.json``.
+
+Usage of step 4 alone (defaults: the paths of ``make figures``)::
+
+    python bench/figures.py ['runs/figures/morph-*' 'runs/figures/footage-*']
+        [--pacing-gt runs/figures/pacing_gt | none] [--ablation runs/figures/ablation | none]
+        [--out results]
+
+Figures (functions of plain data, so tests build them from fixture records):
+
+=============================  =====================================================================
+file stem                      content
+=============================  =====================================================================
+``spf_before_after``           :func:`fig_spf_before_after`: S against the diagonal for each item,
+                               baseline (iteration 0) and final ReTime iteration
+``pacing_by_model``            :func:`fig_pacing_by_model`: mean S over items (band: ±1 std) on
+                               normalised time, per model / retime stage, one panel per embedder
+``embedder_ablation``          :func:`fig_embedder_ablation`: ground-truth error per embedder and
+                               transformation, and one clip's S under every embedder
+``pacing_gt``                  :func:`fig_pacing_gt`: measured S against the designed progress
+``vbench``                     :func:`fig_vbench`: VBench original-vs-retimed table, or a
+                               labelled "no VBench records" note
+``keyframe_strip``             :func:`fig_keyframe_strip`: S with its semantic keyframes and the
+                               keyframe thumbnails (frame, time in s, S)
+=============================  =====================================================================
+
+PDFs are written without a creation date, so unchanged data give byte-identical PDFs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spf_bench.bench.results.rundir import RunDir, RunDirError
+from spf_bench.bench.results.stats import final_records
+from spf_bench.bench.studies import ablation as abl
+from spf_bench.bench.studies import pacing_gt as pgt
+from spf_bench.bench.views.leaderboard import build_leaderboard, write_leaderboard
+from spf_bench.bench.views.load import GROUP_KEYS, load_records, resolve_runs, vbench_dimensions
+from spf_bench.bench.views.markdown import markdown_table
+from spf_bench.generators.pacing_gt import TRANSFORMS
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
+from spf_bench.metrics.spf import SEGMENT_PENALTY, keyframes_from_segments, segment_progress
+from spf_bench.metrics.vbench.verdict import verdict_table
+from spf_bench.metrics.video_io import read_video
+
+#: The checkout (run directories under it are listed relative to it).
+ROOT = Path(__file__).resolve().parents[2]
+
+log = logging.getLogger("spf_bench")
+
+__all__ = [
+    "DEFAULT_ABLATION",
+    "DEFAULT_PACING_GT",
+    "DEFAULT_RUNS",
+    "add_parser",
+    "build_results",
+    "fig_embedder_ablation",
+    "fig_keyframe_strip",
+    "fig_pacing_by_model",
+    "fig_pacing_gt",
+    "fig_spf_before_after",
+    "fig_vbench",
+    "main",
+    "provenance",
+    "run_command",
+    "vbench_table",
+]
+
+#: Run directories of ``make figures`` (``conf/experiment/figures_*.yaml`` write them).
+DEFAULT_RUNS: tuple[str, ...] = (
+    "runs/figures/morph-*",
+    "runs/figures/footage-*",
+    "runs/figures/wan22_toy-*",
+)
+#: Tables and curves of ``bench/studies/pacing_gt.py`` in ``make figures``.
+DEFAULT_PACING_GT = "runs/figures/pacing_gt"
+#: Tables and curves of ``bench/studies/ablation.py`` in ``make figures``.
+DEFAULT_ABLATION = "runs/figures/ablation"
+#: The commands of ``make figures`` (``results/README.md`` provenance).
+MAKE_FIGURES = (
+    "`make figures`: `python bench/run.py experiment=figures_<model> embedder=<embedder> "
+    "run_dir=runs/figures/<model>-<embedder>` for morph and footage with each embedder below "
+    "and for wan22_toy with pixel, "
+    "`spf-bench study pacing_gt`, `spf-bench study ablation`, then `python bench/figures.py` "
+    "(which only reads)"
+)
+
+EMBEDDER_COLORS: dict[str, str] = {
+    "efficientnet_lite0": "tab:blue",
+    "pixel": "tab:orange",
+    "siglip": "tab:green",
+    "openclip": "tab:purple",
+    "dinov2": "tab:brown",
+}
+_RC = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+}
+_GRID = np.linspace(0.0, 1.0, 101)
+
+
+def _color(embedder: str) -> str:
+    return EMBEDDER_COLORS.get(embedder, "tab:gray")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``stem.png`` (150 dpi) and ``stem.pdf`` atomically; close the figure."""
+    plt = _pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    try:
+        for ext, kw in (
+            ("png", {"dpi": 150, "metadata": {"Software": None}}),
+            ("pdf", {"metadata": {"CreationDate": None, "Producer": None, "Creator": None}}),
+        ):
+            path = out_dir / f"{stem}.{ext}"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, bbox_inches="tight", **kw)
+            paths.append(path)
+    finally:
+        plt.close(fig)
+    return paths
+
+
+def _progress(row: Any) -> np.ndarray:
+    """S of one record (``run_dir`` + ``spf_path``), shape ``(T,)``."""
+    with np.load(Path(row.run_dir) / row.spf_path) as npz:
+        return np.asarray(npz["progress"], dtype=np.float64)
+
+
+def _on_grid(s: np.ndarray) -> np.ndarray:
+    return np.interp(_GRID, np.linspace(0.0, 1.0, s.size), s)
+
+
+def _ok(records: pd.DataFrame) -> pd.DataFrame:
+    """The records that scored (``status == "ok"``)."""
+    return records[records.status == "ok"]
+
+
+def _pick_embedder(records: Any, prefer: Sequence[str] = ("siglip", "efficientnet_lite0")) -> str:
+    present = list(dict.fromkeys(records.embedder))
+    return next((e for e in prefer if e in present), present[0] if present else "")
+
+
+def _note_figure(text: str, title: str) -> Any:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 1.6))
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, wrap=True)
+    return fig
+
+
+# ----------------------------------------------------------------------------------- figures
+def fig_spf_before_after(
+    records: Any, out_dir: str | os.PathLike, *, embedder: str | None = None, max_items: int = 8
+) -> list[Path]:
+    """S against the diagonal before and after retiming, one panel per item.
+
+    Uses the groups with a retime mode other than ``none`` whose items reached an iteration
+    > 0; the embedder ``embedder`` (default: ``siglip``, else ``efficientnet_lite0``, else the
+    first present). Each panel: the diagonal (even pacing), baseline ``S`` (iteration 0) and the
+    final iteration's ``S``; the title gives both Linearity Scores.
+
+    Args:
+        records: records DataFrame with ``run_dir``
+            (:func:`spf_bench.bench.views.load.load_records`).
+        out_dir: folder of ``spf_before_after.{png,pdf}``.
+        embedder: embedder to show.
+        max_items: at most this many items (first in item order).
+
+    Returns:
+        The written paths. With no retimed records, a labelled note figure is written.
+    """
+    plt = _pyplot()
+    ok = _ok(records)
+    retimed = ok[(ok.retime != "none") & (ok.iteration > 0)]
+    if retimed.empty:
+        fig = _note_figure("no retimed records (retime=none only)", "S before and after retiming")
+        return _save(fig, Path(out_dir), "spf_before_after")
+    emb = embedder or _pick_embedder(retimed)
+    sel = ok[(ok.embedder == emb) & ok.retime.isin(set(retimed.retime))]
+    fin = final_records(sel)
+    fin = fin[fin.iteration > 0].sort_values(["model", "item_id"]).head(max_items)
+    n = len(fin)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(2.4 * cols, 2.3 * rows), squeeze=False, sharex=False, sharey=True
+        )
+        for ax, r in zip(axes.ravel(), fin.itertuples(), strict=False):
+            base = sel[
+                (sel.item_id == r.item_id)
+                & (sel.model == r.model)
+                & (sel.retime == r.retime)
+                & (sel.pacing == r.pacing)
+                & (sel.iteration == 0)
+            ]
+            s1 = _progress(r)
+            t = np.arange(s1.size)
+            ax.plot([0, s1.size - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+            if len(base):
+                b = base.iloc[0]
+                s0 = _progress(b)
+                ax.plot(
+                    np.arange(s0.size), s0, color="tab:red", lw=1.5, label="baseline (iteration 0)"
+                )
+                ls0 = f"{b.linearity_score:.2f}"
+            else:
+                ls0 = "?"
+            ax.plot(t, s1, color="tab:blue", lw=1.5, label="retimed (final iteration)")
+            ax.set_title(
+                f"{r.item_id} ({r.retime}, it. {r.iteration})\n"
+                f"Linearity {ls0} → {r.linearity_score:.2f}"
+            )
+            ax.set_xlabel("frame")
+            ax.grid(alpha=0.3)
+            ax.set_ylim(-0.02, 1.02)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("S (normalised)")
+        for ax in axes.ravel()[n:]:
+            ax.axis("off")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(
+            handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02), frameon=False
+        )
+        models = ", ".join(sorted(set(fin.model)))
+        fig.suptitle(
+            f"Semantic progress S before and after retiming ({models}; embedder {emb})",
+            fontsize=9,
+        )
+        fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return _save(fig, Path(out_dir), "spf_before_after")
+
+
+def _stage_label(model: str, retime: str, iteration: int, final: bool) -> str:
+    if retime == "none":
+        return f"{model}"
+    return f"{model}, {retime} (iteration {iteration})" if final else f"{model}, baseline"
+
+
+def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
+    """Per-model pacing: mean S over items on normalised time, with a ±1 std band.
+
+    One panel per embedder; one curve per model and stage (``retime=none`` models: their clips;
+    retimed models: the baseline and the final iteration), each the mean over items of ``S``
+    resampled to 101 points of normalised time ``t / (T - 1)``, the band ±1 standard deviation
+    across items (clipped to [0, 1]).
+
+    Returns:
+        The written paths (``pacing_by_model.{png,pdf}``).
+    """
+    plt = _pyplot()
+    ok = _ok(records)
+    embs = [e for e in EMBEDDER_COLORS if e in set(ok.embedder)] + sorted(
+        set(ok.embedder) - set(EMBEDDER_COLORS)
+    )
+    if not embs:
+        return _save(
+            _note_figure("no ok records", "Pacing by model"), Path(out_dir), "pacing_by_model"
+        )
+    styles = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "k"]
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(
+            1, len(embs), figsize=(3.6 * len(embs), 3.4), squeeze=False, sharey=True
+        )
+        for ax, emb in zip(axes[0], embs, strict=True):
+            sub = ok[ok.embedder == emb]
+            curves: dict[str, list[np.ndarray]] = {}
+            for (model, retime, _pacing), g in sub.groupby(["model", "retime", "pacing"]):
+                fin = final_records(g)
+                base = g[g.iteration == 0]
+                if retime != "none":
+                    curves.setdefault(_stage_label(model, retime, 0, False), []).extend(
+                        _on_grid(_progress(r)) for r in base.itertuples()
+                    )
+                last = int(fin.iteration.max()) if len(fin) else 0
+                curves.setdefault(_stage_label(model, retime, last, True), []).extend(
+                    _on_grid(_progress(r)) for r in fin.itertuples()
+                )
+            ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+            for i, (label, cs) in enumerate(sorted(curves.items())):
+                a = np.stack(cs)
+                m, s = a.mean(0), a.std(0, ddof=1) if len(a) > 1 else np.zeros(a.shape[1])
+                c = styles[i % len(styles)]
+                ax.plot(_GRID, m, color=c, lw=1.6, label=f"{label} (n={len(a)})")
+                ax.fill_between(
+                    _GRID, np.clip(m - s, 0, 1), np.clip(m + s, 0, 1), color=c, alpha=0.18, lw=0
+                )
+            ax.set_title(f"embedder: {emb}")
+            ax.set_xlabel("normalised time t / (T − 1)")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="upper left")
+        axes[0, 0].set_ylabel("S (normalised), mean ± 1 std over items")
+        fig.suptitle("Semantic pacing by model and retime stage", fontsize=9)
+        fig.tight_layout()
+    return _save(fig, Path(out_dir), "pacing_by_model")
+
+
+def fig_pacing_gt(
+    rows: Any,
+    curves: dict[str, np.ndarray],
+    out_dir: str | os.PathLike,
+    *,
+    profiles: Sequence[str] = ("sigmoid", "exp_down"),
+    skipped: dict[str, str] | None = None,
+) -> list[Path]:
+    """Measured S against the designed progress of the ground-truth sequences.
+
+    A grid of ``profiles`` (rows) x transformations (columns), the first sequence of each
+    (transform, profile) pair; every embedder's ``S`` with its RMS error in the legend.
+
+    Args:
+        rows: per-sequence rows of :func:`spf_bench.bench.studies.pacing_gt.run_pacing_gt`
+            (DataFrame or list).
+        curves: :attr:`spf_bench.bench.studies.pacing_gt.PacingGTResult.curves`.
+        out_dir: folder of ``pacing_gt.{png,pdf}``.
+        profiles: profiles to show.
+        skipped: ``{embedder: reason}`` noted under the figure.
+    """
+    plt = _pyplot()
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return _save(
+            _note_figure("no pacing_gt rows", "Ground-truth pacing"), Path(out_dir), "pacing_gt"
+        )
+    profiles = [p for p in profiles if p in set(df.profile)] or [df.profile.iloc[0]]
+    transforms = [t for t in TRANSFORMS if t in set(df["transform"])]
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(
+            len(profiles),
+            len(transforms),
+            figsize=(3.0 * len(transforms), 2.7 * len(profiles)),
+            squeeze=False,
+            sharey=True,
+        )
+        for i, prof in enumerate(profiles):
+            for j, tr in enumerate(transforms):
+                ax = axes[i, j]
+                sel = df[(df.profile == prof) & (df["transform"] == tr)]
+                if sel.empty:
+                    ax.axis("off")
+                    continue
+                seq = sel.seq_id.iloc[0]
+                p = curves[f"designed/{seq}"]
+                t = np.arange(p.size)
+                ax.plot(t, p, color="k", ls="--", lw=1.4, label="designed progress")
+                for r in sel[sel.seq_id == seq].itertuples():
+                    s = curves[f"{r.embedder}/{seq}"]
+                    ax.plot(
+                        t,
+                        s,
+                        color=_color(r.embedder),
+                        lw=1.4,
+                        label=f"{r.embedder} (RMS {r.rms_error:.3f})",
+                    )
+                ax.set_title(f"{tr}, {prof} profile\n{seq}")
+                ax.set_xlabel("frame")
+                ax.set_ylim(-0.02, 1.02)
+                ax.grid(alpha=0.3)
+                ax.legend(loc="lower right")
+            axes[i, 0].set_ylabel("progress (normalised)")
+        title = "Ground-truth pacing: measured S vs designed progress"
+        if skipped:
+            title += f"\n(skipped, no weights: {', '.join(skipped)})"
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+    return _save(fig, Path(out_dir), "pacing_gt")
+
+
+def fig_embedder_ablation(
+    gt_rows: Any,
+    ablation_rows: Any,
+    ablation_curves: dict[str, np.ndarray],
+    out_dir: str | os.PathLike,
+    *,
+    skipped: dict[str, str] | None = None,
+    clip: tuple[str, str] | None = None,
+) -> list[Path]:
+    """Embedder ablation: ground-truth error per embedder, and one clip's S per embedder.
+
+    Left: mean RMS error of ``S`` against the designed progress per embedder, grouped by
+    transformation of the ground-truth benchmark (:mod:`spf_bench.bench.studies.pacing_gt`) plus the
+    ``morph`` baseline videos (their crossfade weight), with one dot per sequence. Right: ``S``
+    of one clip (default the ``footage`` clip ``bikes`` if present) under every embedder, its top
+    semantic jumps (:func:`spf_bench.metrics.spf.find_jumps`) marked.
+
+    Args:
+        gt_rows: per-sequence rows of :func:`spf_bench.bench.studies.pacing_gt.run_pacing_gt`
+            (may be empty).
+        ablation_rows: per-video rows of :func:`spf_bench.bench.studies.ablation.run_ablation`.
+        ablation_curves: its curves (``"<embedder>/<model>/<item_id>"``).
+        out_dir: folder of ``embedder_ablation.{png,pdf}``.
+        skipped: ``{embedder: reason}``, listed in the figure.
+        clip: ``(model, item_id)`` of the right panel.
+    """
+    plt = _pyplot()
+    gt = pd.DataFrame(gt_rows)
+    ab = pd.DataFrame(ablation_rows)
+    groups: dict[str, Any] = {}
+    if not gt.empty:
+        for tr, g in gt.groupby("transform", sort=False):
+            groups[f"GT {tr}"] = g[["embedder", "rms_error"]]
+    if not ab.empty:
+        for model, g in ab.groupby("model"):
+            g = g[np.isfinite(g.rms_s_vs_designed.astype(float))]
+            if len(g):
+                groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.rms_s_vs_designed)
+    embs = list(
+        dict.fromkeys(
+            [*(gt.embedder if not gt.empty else []), *(ab.embedder if not ab.empty else [])]
+        )
+    )
+    with plt.rc_context(_RC):
+        fig, (ax1, ax2) = plt.subplots(
+            1, 2, figsize=(10.0, 3.8), gridspec_kw={"width_ratios": [1.1, 1.0]}
+        )
+        width = 0.8 / max(1, len(embs))
+        labelled: set[str] = set()
+        for j, emb in enumerate(embs):
+            for i, (_label, g) in enumerate(groups.items()):
+                v = g[g.embedder == emb].rms_error.astype(float).to_numpy()
+                v = v[np.isfinite(v)]
+                if not v.size:
+                    continue
+                x = i - 0.4 + width * (j + 0.5)
+                ax1.bar(
+                    x,
+                    v.mean(),
+                    width * 0.9,
+                    color=_color(emb),
+                    label=None if emb in labelled else emb,
+                    alpha=0.85,
+                )
+                labelled.add(emb)
+                ax1.plot(np.full(v.size, x), v, ".", color="k", ms=2.5, alpha=0.6)
+        ax1.set_xticks(range(len(groups)))
+        ax1.set_xticklabels(list(groups), rotation=15)
+        ax1.set_ylabel("RMS error of S vs designed progress\n(fraction of total progress)")
+        ax1.set_title("Ground-truth error per embedder (bar: mean; dots: sequences)")
+        ax1.grid(axis="y", alpha=0.3)
+        ax1.legend(loc="upper left")
+        if not ab.empty:
+            if clip is None:
+                clip = (
+                    ("footage", "bikes")
+                    if ((ab.model == "footage") & (ab.item_id == "bikes")).any()
+                    else (str(ab.model.iloc[0]), str(ab.item_id.iloc[0]))
+                )
+            model, item = clip
+            sub = ab[(ab.model == model) & (ab.item_id == item)]
+            n = 0
+            for r in sub.itertuples():
+                s = ablation_curves.get(f"{r.embedder}/{model}/{item}")
+                if s is None:
+                    continue
+                n = s.size
+                ax2.plot(
+                    np.arange(s.size),
+                    s,
+                    color=_color(r.embedder),
+                    lw=1.4,
+                    label=f"{r.embedder} (Linearity {r.linearity_score:.3f})",
+                )
+                jumps = [int(f) for f in str(r.jump_frames).split(";") if f.strip().isdigit()]
+                if jumps:
+                    ax2.plot(jumps, s[jumps], "v", color=_color(r.embedder), ms=5)
+            if n:
+                ax2.plot([0, n - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+            ax2.set_title(f"S of {model}/{item} per embedder (▼ top-5 semantic jumps)")
+            ax2.set_xlabel("frame")
+            ax2.set_ylabel("S (normalised)")
+            ax2.set_ylim(-0.02, 1.02)
+            ax2.grid(alpha=0.3)
+            ax2.legend(loc="upper left")
+        else:
+            ax2.axis("off")
+        title = "Embedder ablation"
+        if skipped:
+            title += " — skipped (weights not on this machine): " + ", ".join(skipped)
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+    return _save(fig, Path(out_dir), "embedder_ablation")
+
+
+def vbench_table(records: Any) -> Any:
+    """VBench original-vs-retimed table from records (``vbench_<dim>`` columns).
+
+    The rows are the one VBench verdict
+    (:func:`spf_bench.metrics.vbench.verdict.verdict_table`, the paper's fidelity criterion,
+    docs/method.md, Sec. 6): per (model, retime, embedder, pacing) group and VBench
+    dimension, the mean ± std of the group's iteration-0 videos
+    (original, one per item) and of each item's last iteration when it is > 0 (retimed), and
+    whether the retimed mean lies within one sample standard deviation of the original.
+    ``retime=none`` groups have no retimed column (``n_retimed`` 0, ``within_1_std`` None).
+
+    Returns:
+        ``pandas.DataFrame`` with ``model, retime, embedder, pacing, dimension, n_original,
+        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``
+        (the verdict's ``within_one_std``); empty (with these columns) when no record has a
+        VBench score.
+    """
+    cols = [
+        *GROUP_KEYS,
+        "dimension",
+        "n_original",
+        "original_mean",
+        "original_std",
+        "n_retimed",
+        "retimed_mean",
+        "retimed_std",
+        "within_1_std",
+    ]
+    ok = _ok(records)
+    dims = vbench_dimensions(ok) if len(ok) else []
+    rows = verdict_table(records, dims) if dims else []
+    return pd.DataFrame([r | {"within_1_std": r["within_one_std"]} for r in rows], columns=cols)
+
+
+def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], Any]:
+    """VBench original-vs-retimed table as a figure (see :func:`vbench_table`).
+
+    Returns:
+        ``(paths, table)``. Without VBench scores the figure is a note saying so.
+    """
+    plt = _pyplot()
+    tab = vbench_table(records)
+    if tab.empty:
+        fig = _note_figure(
+            "No VBench records: none of these runs has vbench_<dimension> record columns\n"
+            "or a vbench.json beside records.parquet (see bench/views/load.py, VBench contract).",
+            "VBench: original vs retimed",
+        )
+        return _save(fig, Path(out_dir), "vbench"), tab
+
+    def pm(m: float, s: float) -> str:
+        return (
+            "–"
+            if not math.isfinite(m)
+            else (f"{m:.3f} ± {s:.3f}" if math.isfinite(s) else f"{m:.3f}")
+        )
+
+    cells = [
+        [
+            f"{r.model}/{r.retime}/{r.embedder}",
+            r.dimension,
+            f"{pm(r.original_mean, r.original_std)} (n={r.n_original})",
+            f"{pm(r.retimed_mean, r.retimed_std)} (n={r.n_retimed})" if r.n_retimed else "–",
+            {True: "yes", False: "no"}.get(r.within_1_std, "–"),
+        ]
+        for r in tab.itertuples()
+    ]
+    header = [
+        "model/retime/embedder",
+        "VBench dimension",
+        "original (iteration 0)",
+        "retimed (final iteration)",
+        "within 1 std",
+    ]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(9.0, 0.6 + 0.28 * (len(cells) + 1)))
+        ax.axis("off")
+        t = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="left")
+        t.auto_set_font_size(False)
+        t.set_fontsize(7)
+        t.auto_set_column_width(list(range(len(header))))
+        ax.set_title("VBench scores: original vs retimed (mean ± std over items)", fontsize=9)
+    return _save(fig, Path(out_dir), "vbench"), tab
+
+
+def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[int], str]:
+    """Keyframes from the record's metadata if it has them, else segmented least squares."""
+    try:
+        meta = json.loads(row.metadata or "{}")
+    except ValueError:
+        meta = {}
+    kf = meta.get("keyframes")
+    if kf is None and isinstance(meta.get("segment_plan"), dict):
+        kf = meta["segment_plan"].get("keyframes")
+    if kf is not None and len(kf) and max(kf) < s.size:
+        return [int(k) for k in kf][:max_keyframes], "record metadata"
+    kf = keyframes_from_segments(segment_progress(s))  # calibrated SEGMENT_PENALTY
+    how = f"segmented least squares, penalty {SEGMENT_PENALTY:g} per piece"
+    if len(kf) > max_keyframes:
+        kf = keyframes_from_segments(segment_progress(s, k=max_keyframes - 1))
+        how = f"segmented least squares ({max_keyframes - 1} pieces)"
+    return kf, how
+
+
+def fig_keyframe_strip(
+    records: Any,
+    out_dir: str | os.PathLike,
+    *,
+    item: tuple[str, str] | None = None,
+    embedder: str | None = None,
+    max_keyframes: int = 8,
+) -> list[Path]:
+    """A keyframe strip: S with its semantic keyframes, and the keyframes as thumbnails.
+
+    The clip: ``item = (model, item_id)`` (default the footage clip ``bikes`` if present,
+    else the first item) at iteration 0, embedder as in :func:`fig_spf_before_after`. Keyframes
+    come from the record's metadata (``keyframes`` or ``segment_plan.keyframes``, written by
+    post-hoc retime modes) when present, else from :func:`spf_bench.metrics.spf.segment_progress`
+    (at most ``max_keyframes``). Thumbnails are decoded from the record's ``video_path`` with
+    the real decoder; each is captioned with its frame, time (``frame / fps`` seconds) and S.
+
+    Raises:
+        FileNotFoundError: if the record's video file is missing (run with
+            ``save_videos=true``).
+    """
+    plt = _pyplot()
+    ok = _ok(records)
+    base = ok[(ok.iteration == 0) & ~ok.degenerate.astype(bool)]
+    if base.empty:
+        return _save(
+            _note_figure("no non-degenerate baseline records", "Keyframe strip"),
+            Path(out_dir),
+            "keyframe_strip",
+        )
+    emb = embedder or _pick_embedder(base)
+    base = base[base.embedder == emb].sort_values(["model", "item_id"])
+    if item is None:
+        bikes = base[(base.model == "footage") & (base.item_id == "bikes")]
+        row = (bikes if len(bikes) else base).iloc[0]
+    else:
+        row = base[(base.model == item[0]) & (base.item_id == item[1])].iloc[0]
+    s = _progress(row)
+    kf, how = _keyframes_for(row, s, max_keyframes)
+    video = Path(row.run_dir) / str(row.video_path)
+    if not row.video_path or not video.is_file():
+        raise FileNotFoundError(f"keyframe strip needs the video {video} (save_videos=true)")
+    frames, info = read_video(video)
+    fps = float(row.fps) if math.isfinite(float(row.fps)) and row.fps > 0 else info.fps
+    n = len(kf)
+    width = max(6.5, 1.6 * n)
+    thumb_h = width / n * frames.shape[1] / frames.shape[2] + 0.45  # thumbnail + caption, inches
+    with plt.rc_context(_RC):
+        fig = plt.figure(figsize=(width, 2.8 + thumb_h))
+        gs = fig.add_gridspec(2, n, height_ratios=[2.8, thumb_h], hspace=0.5)
+        ax = fig.add_subplot(gs[0, :])
+        t = np.arange(s.size) / fps
+        ax.plot([0, t[-1]], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+        ax.plot(t, s, color=_color(emb), lw=1.6, label=f"S ({emb})")
+        ax.plot(t[kf], s[kf], "o", color="tab:red", ms=4, label=f"keyframes ({how})")
+        for k in kf:
+            ax.axvline(t[k], color="tab:red", lw=0.6, alpha=0.35)
+        for i, k in enumerate(kf):
+            ax.annotate(
+                str(i + 1),
+                (t[k], s[k]),
+                textcoords="offset points",
+                xytext=(3, -9),
+                fontsize=7,
+                color="tab:red",
+            )
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("S (normalised)")
+        ax.set_ylim(-0.02, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left")
+        ax.set_title(
+            f"{row.model}/{row.item_id}: semantic keyframes "
+            f"(Linearity {row.linearity_score:.3f}, {s.size} frames at {fps:g} fps)"
+        )
+        for i, k in enumerate(kf):
+            a = fig.add_subplot(gs[1, i])
+            a.imshow(frames[min(k, len(frames) - 1)])
+            a.set_xticks([])
+            a.set_yticks([])
+            a.set_xlabel(f"#{i + 1}: frame {k}\n{k / fps:.2f} s, S = {s[k]:.2f}", fontsize=7)
+    return _save(fig, Path(out_dir), "keyframe_strip")
+
+
+# ----------------------------------------------------------------------------------- results
+#: Result folders made by their own commands: (folder, page, what, command).
+_OTHER_RESULTS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "no_progress",
+        "rates.md",
+        "no-progress test (`degenerate`): false-positive / false-negative rates per embedder",
+        "spf-bench study calibrate_progress --out results/no_progress",
+    ),
+    (
+        "spf_calibration",
+        "best.md",
+        "SPF window / sigma / power / stride against the ground-truth pacing, per embedder",
+        "spf-bench study calibrate_spf --out results/spf_calibration",
+    ),
+    (
+        "segment_calibration",
+        "README.md",
+        "segmentation penalty: keyframe precision / recall / F1 on known boundaries, against K",
+        "spf-bench study calibrate_segments",
+    ),
+    (
+        "wan22_toy",
+        "README.md",
+        "ReTime on the learned wan22_toy DiT: paired gains, exp_up / exp_down, ablations",
+        "python results/wan22_toy/make_evidence.py",
+    ),
+)
+
+
+def _readme(
+    out: Path, lb_md: str, gt_md: str, ab_md: str, vb_note: str, provenance: dict[str, Any]
+) -> str:
+    figs = "\n".join(
+        f"- `figures/{stem}.png` / `.pdf`: {desc}"
+        for stem, desc in (
+            ("spf_before_after", "S against the diagonal, baseline and final ReTime iteration"),
+            ("pacing_by_model", "mean S (±1 std band) per model and retime stage"),
+            ("embedder_ablation", "ground-truth error per embedder; one clip's S per embedder"),
+            ("pacing_gt", "measured S against designed progress (rotation, zoom, crossfade)"),
+            ("vbench", "VBench original vs retimed (or the note that there is none)"),
+            ("keyframe_strip", "semantic keyframes of a clip with times and S values"),
+        )
+    )
+    prov = "\n".join(
+        f"- {k}:{v}" if str(v).startswith("\n") else f"- {k}: {v}" for k, v in provenance.items()
+    )
+    others = "\n".join(
+        f"- [`{sub}/`]({sub}/{page}): {desc} (`{cmd}`)"
+        for sub, page, desc, cmd in _OTHER_RESULTS
+        if (out / sub / page).is_file()
+    )
+    return (
+        "# spf-bench results\n\n"
+        "Generated by `make figures` (`bench/figures.py`); do not edit by hand.\n\n"
+        f"## Provenance\n\n{prov}\n\n"
+        "## Files\n\n"
+        "- `leaderboard.csv` / `.md`: one row per model x retime x embedder x pacing "
+        "(columns: `bench/views/leaderboard.py`)\n"
+        "- `pacing_gt.csv`, `pacing_gt_summary.csv` / `.md`: ground-truth pacing benchmark\n"
+        "- `ablation_videos.csv`, `ablation.csv` / `.md`: embedder ablation\n"
+        "- `vbench_table.csv` / `.md`: VBench original vs retimed\n"
+        f"{figs}\n\n"
+        f"## Leaderboard\n\n{lb_md.split(chr(10), 2)[2]}\n"
+        f"## Ground-truth pacing\n\n{gt_md.split(chr(10), 2)[2]}\n"
+        f"## Embedder ablation\n\n{ab_md.split(chr(10), 2)[2]}\n"
+        f"## VBench\n\n{vb_note}\n"
+        + (
+            "## Calibrations and evidence\n\n"
+            "Made by their own commands (slower than `make figures`, which does not rerun them); "
+            f"each folder's page says what was measured and how.\n\n{others}\n"
+            if others
+            else ""
+        )
+    )
+
+
+def build_results(
+    run_specs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    gt: Any = None,
+    ablation: Any = None,
+    seed: int = 0,
+    n_resamples: int | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, list[Path]]:
+    """Leaderboard, tables and every figure from run directories (no new benchmark runs).
+
+    Args:
+        run_specs: run directories or globs.
+        out: results folder (``figures/`` inside it).
+        gt: a :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` (its tables are written), or
+            ``None`` to leave the ground-truth tables and figure out; read from disk with
+            :func:`spf_bench.bench.studies.pacing_gt.read_outputs`.
+        ablation: a :class:`spf_bench.bench.studies.ablation.AblationResult`
+            (:func:`spf_bench.bench.studies.ablation.read_outputs`), or ``None`` to leave it out.
+        seed, n_resamples: bootstrap settings of the leaderboard.
+        provenance: lines for ``README.md`` (only written when given).
+
+    Returns:
+        ``{name: [paths]}`` of everything written.
+    """
+    out = Path(out)
+    figs = out / "figures"
+    records = load_records(run_specs)
+    kw = {} if n_resamples is None else {"n_resamples": n_resamples}
+    lb = build_leaderboard(records, seed=seed, **kw)
+    runs = sorted({_relative(p) for p in records.run_dir})
+    written: dict[str, list[Path]] = {
+        "leaderboard": list(
+            write_leaderboard(lb, out / "leaderboard.csv", sources=f"Runs: {', '.join(runs)}")
+        )
+    }
+    written["spf_before_after"] = fig_spf_before_after(records, figs)
+    written["pacing_by_model"] = fig_pacing_by_model(records, figs)
+    vb_paths, vb = fig_vbench(records, figs)
+    written["vbench"] = vb_paths
+    if vb.empty:
+        vb_note = (
+            "No VBench records: none of the runs carries `vbench_<dimension>` columns or a "
+            "`vbench.json` (see the VBench contract in `bench/views/load.py`).\n"
+        )
+    else:
+        vb_note = markdown_table(vb)
+    written["vbench_table"] = [
+        atomic_write_text(out / "vbench_table.csv", vb.to_csv(index=False)),
+        atomic_write_text(out / "vbench_table.md", "# VBench: original vs retimed\n\n" + vb_note),
+    ]
+    written["keyframe_strip"] = fig_keyframe_strip(records, figs)
+    gt_md = ab_md = "#\n\n_not run_\n"
+    if gt is not None:
+        written["pacing_gt_tables"] = list(pgt.write_outputs(gt, out).values())
+        written["pacing_gt"] = fig_pacing_gt(gt.rows, gt.curves, figs, skipped=gt.skipped)
+        gt_md = (out / "pacing_gt_summary.md").read_text()
+    if ablation is not None:
+        written["ablation_tables"] = list(abl.write_outputs(ablation, out).values())
+        written["embedder_ablation"] = fig_embedder_ablation(
+            gt.rows if gt is not None else [],
+            ablation.rows,
+            ablation.curves,
+            figs,
+            skipped={**(gt.skipped if gt is not None else {}), **ablation.skipped},
+        )
+        ab_md = (out / "ablation.md").read_text()
+    if provenance is not None:
+        lb_md = (out / "leaderboard.md").read_text()
+        written["readme"] = [
+            atomic_write_text(
+                out / "README.md", _readme(out, lb_md, gt_md, ab_md, vb_note, provenance)
+            )
+        ]
+    return written
+
+
+def _relative(path: str | os.PathLike) -> str:
+    p = Path(path)
+    if p.is_absolute() and p.is_relative_to(ROOT):
+        return os.path.relpath(p, ROOT)
+    return str(p)
+
+
+def provenance(
+    run_specs: Sequence[str | os.PathLike],
+    *,
+    gt: Any = None,
+    command: str = MAKE_FIGURES,
+) -> dict[str, Any]:
+    """Provenance lines of ``results/README.md``, read from what the runs recorded.
+
+    Args:
+        run_specs: run directories or globs (:func:`spf_bench.bench.views.load.resolve_runs`).
+        gt: the :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` shown, if any (its
+            ``settings`` and skipped embedders are listed).
+        command: how the inputs were made.
+
+    Returns:
+        ``{label: text}``: the command, each run's settings (``model``, ``retime``,
+        ``embedder``, ``pacing``, ``n_videos``, the SPF settings and the config hash, from its
+        ``config.json``), the ground-truth benchmark's settings, and the git commits and
+        library versions the runs recorded.
+
+    Raises:
+        FileNotFoundError: if nothing matches ``run_specs``.
+        spf_bench.bench.results.rundir.RunDirError: if a run's ``config.json`` is missing or
+            unreadable.
+    """
+    runs, shas, versions = [], [], []
+    for d in resolve_runs(run_specs):
+        info = RunDir(d).config()
+        cfg = info.get("config", {})
+        spf = cfg.get("spf") or {}
+        desc = " ".join(
+            f"{k}={(cfg.get(k) or {}).get('name', '?')}"
+            for k in ("model", "retime", "embedder", "pacing")
+        )
+        spf_desc = ", ".join(f"{k} {v}" for k, v in spf.items())
+        runs.append(
+            f"\n  - `{_relative(d)}`: `{desc} n_videos={cfg.get('n_videos', '?')}` "
+            f"(SPF: {spf_desc}; config hash `{info.get('config_hash', '?')}`)"
+        )
+        shas.append(str(info.get("git_sha", "unknown")))
+        versions.append(info.get("versions") or {})
+    out: dict[str, Any] = {
+        "command": command,
+        "runs (settings from each run's `config.json`)": "".join(runs),
+    }
+    if gt is not None:
+        st = gt.settings or {}
+        ran = list(dict.fromkeys(r["embedder"] for r in gt.rows))
+        out["pacing_gt"] = (
+            f"{st.get('n_sequences', '?')} sequences x {st.get('n_frames', '?')} frames at "
+            f"{st.get('size', '?')} px; embedders: {', '.join(ran) or 'none'}"
+            + (f"; skipped (no weights): {', '.join(gt.skipped)}" if gt.skipped else "")
+        )
+    out["git_sha (runs)"] = ", ".join(dict.fromkeys(shas))
+    for lib in ("python", "torch", "numpy"):
+        vs = list(dict.fromkeys(str(v[lib]) for v in versions if lib in v))
+        if vs:
+            out[lib] = ", ".join(vs)
+    return out
+
+
+def _optional_dir(value: str) -> str | None:
+    return None if value.strip().lower() in ("", "none") else value
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "runs", nargs="*", default=list(DEFAULT_RUNS), help="run directories or globs"
+    )
+    parser.add_argument(
+        "--pacing-gt",
+        default=DEFAULT_PACING_GT,
+        help="folder of bench/studies/pacing_gt.py's tables and curves ('none' to leave them out)",
+    )
+    parser.add_argument(
+        "--ablation",
+        default=DEFAULT_ABLATION,
+        help="folder of bench/studies/ablation.py's tables and curves ('none' to leave them out)",
+    )
+    parser.add_argument("--out", default="results", help="results folder")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")
+    return parser
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``figures`` sub-command on ``spf-bench``'s sub-parsers.
+
+    Args:
+        sub: the object returned by ``ArgumentParser.add_subparsers``.
+
+    Returns:
+        The parser; its ``func`` default is :func:`run_command` (``args`` -> exit status).
+    """
+    p = sub.add_parser(
+        "figures",
+        help="results/: leaderboard, tables, figures and README from finished runs (reads only)",
+        description=__doc__.split("\n")[0],
+    )
+    _add_arguments(p).set_defaults(func=run_command)
+    return p
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Step 4 of the module docs: read the runs and tables, write ``args.out``.
+
+    Returns:
+        0 on success, 2 when an input is missing (one line on stderr saying what to run).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    gt_dir, ab_dir = _optional_dir(args.pacing_gt), _optional_dir(args.ablation)
+    try:
+        gt = pgt.read_outputs(gt_dir) if gt_dir else None
+        ab = abl.read_outputs(ab_dir) if ab_dir else None
+        prov = provenance(args.runs, gt=gt)
+        written = build_results(
+            args.runs, args.out, gt=gt, ablation=ab, seed=args.seed, provenance=prov
+        )
+    except (FileNotFoundError, RunDirError) as e:
+        print(f"figures: {e} (`make figures` makes every input)", file=sys.stderr)
+        return 2
+    for name, paths in written.items():
+        print(f"{name}: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python bench/figures.py`` / ``python -m spf_bench.bench.views.figures``: the
+    ``figures`` command (:func:`run_command`); returns its exit status."""
+    parser = argparse.ArgumentParser(prog="bench/figures.py", description=__doc__.split("\n")[0])
+    return run_command(_add_arguments(parser).parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

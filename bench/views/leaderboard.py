@@ -1,0 +1,533 @@
+"""The spf-bench leaderboard: one row per model x retime x embedder x pacing x seed x config
+hash (the run identity), from run records; external per-video metrics joined and correlated.
+
+    spf-bench leaderboard 'runs/*' [--out results/leaderboard.csv] [--seed 0]
+    spf-bench leaderboard 'runs/*' --pool-seeds
+    spf-bench leaderboard 'runs/*' --external vbench_eval_results.json mtscore.json x.csv
+    python -m spf_bench.bench.views.leaderboard runs/morph-warped-* runs/footage-none-*
+
+Arguments are run directories (holding ``records.parquet``, or ``records/*.json`` for a run that
+has not finished), ``records.parquet`` files, or globs of either; a glob's matches without
+records are skipped with a warning, an explicit path without records is an error. Writes the
+CSV (``--out``) and its Markdown rendering beside it (same stem, ``.md``), atomically, and
+``leaderboard.html`` (same stem; sortable, CI bars, each row linking to its run's
+``report.html``, which is written where missing: :mod:`spf_bench.bench.views.report`).
+A read-only view: it writes only these files (and missing run reports).
+
+Which record scores an item
+    Every item contributes its **final record**: the record of its highest ``iteration`` (0 for
+    ``retime=none``; ``retime.iterations`` for a finished ``retime=warped`` run; the iteration a
+    ReTime loop stopped at, e.g. a degenerate clip). An item whose final record has
+    ``status != "ok"`` counts in ``n_failed`` and nowhere else. The **baseline** of an item is
+    its ``iteration == 0`` record. An item is identified by (seed, config_hash, item_id): the
+    same ``item_id`` under two seeds is two videos. When the same (model, retime, embedder,
+    pacing, seed, config_hash, item_id, iteration) appears in several run directories (shards,
+    a copied run), the one from the argument listed last wins (a warning names the duplicates);
+    records that differ in seed or config hash never replace each other.
+
+Row identity, seeds and pooling
+    By default a row is one model x retime x embedder x pacing x ``seed`` x ``config_hash``:
+    one set of settings (the config hash is the run identity of :mod:`spf_bench.bench.config`,
+    which covers the seed and every result-relevant key, the input files and the results
+    version), so two seeds give two rows and two settings are never averaged together. Several
+    run directories with the same identity (the shards of one sweep) form one row; the report
+    lists them.
+
+    ``--pool-seeds`` (``pool_seeds=True``) pools seeds on purpose: a row is then one model x
+    retime x embedder x pacing x ``settings_hash``, the hash of the run identity *without*
+    ``seed`` (read from each run's ``identity.json``, or ``config.json``'s ``"identity"``).
+    Every (seed, item) counts as its own video in the means and bootstrap CIs;
+    ``n_per_seed`` shows the scored items per seed (``"0:4 1:4"``), ``seed`` and
+    ``config_hash`` list the pooled values (``+``-joined). A run whose identity file is missing
+    or does not match its records' hash cannot be matched to other seeds: its settings hash is
+    its config hash (it stays its own row, and the report says so), so nothing is pooled
+    silently.
+
+    The Markdown (and stdout) lists what each row groups (seeds, config hashes, run
+    directories) and, for every model x retime x embedder x pacing that appears with more than
+    one setting, what differs between their identities.
+
+Statistics
+    Means and sample standard deviations (``ddof = 1``) skip NaN (degenerate clips have NaN
+    Linearity). Confidence intervals are 95% bias-corrected and accelerated (BCa) bootstrap
+    intervals of the mean, :func:`scipy.stats.bootstrap` with 9999 resamples and a seeded
+    generator (``--seed``, default 0): the same records give the same CSV. ``delta_linearity``
+    is the mean over *paired* items (final iteration > 0, both scores finite) of
+    ``final - baseline``, with a paired bootstrap CI (items resampled with their pair). Every
+    statistic is the one definition of :mod:`spf_bench.bench.views.stats`. With
+    fewer than 2 values a CI is NaN; with identical values it is that value. Like every
+    bootstrap interval, it undercovers on very small samples (a handful of items): read the CI of
+    an n = 3 row as descriptive. At n = 30 it covers at about its nominal rate
+    (``tests/test_leaderboard.py`` simulates this).
+
+Columns (:data:`COLUMNS`; stable, in this order, then the VBench and external columns)
+    =========================  =================================================================
+    model, retime, embedder,   the setting names (record columns of the same names)
+    pacing
+    seed                       the seed (``+``-joined seeds with ``--pool-seeds``); -1 = not
+                               recorded
+    config_hash                the run identity hash (``+``-joined with ``--pool-seeds``)
+    settings_hash              the identity hash without the seed (the pooling key)
+    n_per_seed                 scored items per seed, ``"seed:n"`` space-separated
+    n_runs                     run directories the row's records come from
+    n                          items whose final record is ok (degenerate ones included)
+    n_failed                   items whose final record failed
+    n_degenerate               scored items with no semantic change (Linearity NaN, left out)
+    final_iteration            highest final iteration among the scored items
+    linearity_mean             mean Linearity Score of the final records
+    linearity_std              its sample standard deviation
+    linearity_ci_low/high      95% BCa bootstrap CI of ``linearity_mean``
+    max_jump_mean              mean largest single-frame share of total change
+    max_deviation_mean         mean max ``|S - L|`` (fraction of total change)
+    total_change_mean          mean total semantic change, radians
+    target_deviation_mean      mean RMS of ``S`` minus the target pacing curve
+    rms_s_vs_designed_mean          mean RMS of ``S`` minus designed progress (synthetic models; NaN
+                               otherwise)
+    n_paired                   items with a baseline and a final iteration > 0
+    baseline_linearity_mean    mean iteration-0 Linearity of the paired items
+    delta_linearity            mean ``final - baseline`` Linearity of the paired items (NaN
+                               when ``n_paired == 0``, e.g. ``retime=none``)
+    delta_linearity_ci_low/    95% paired BCa bootstrap CI of ``delta_linearity``
+    high
+    heldout_embedders          embedders that scored the videos without guiding the retime
+    heldout_linearity          final-iteration Linearity by the held-out embedders (per video
+                               the mean over them; the guide never judges itself here)
+    heldout_delta              paired held-out gain, final iteration minus iteration 0
+    heldout_delta_ci_low/high  95% paired BCa bootstrap CI of ``heldout_delta``
+    git_shas                   provenance: distinct commits among the rows used, ``+``-joined
+    vbench_<dim>_mean/_std/_n  per VBench dimension present: mean, std and count over the
+                               final records with a score (columns sorted by dimension)
+    ext_<metric>_mean/_n       per external metric (``--external``): mean and count over the
+                               row's final records with a value
+    ext_<metric>_rho,          Spearman rank correlation of the metric with the Linearity Score
+    _rho_ci_low/_high          over those records, and its 95% percentile bootstrap CI
+    =========================  =================================================================
+VBench columns and external metrics
+    ``vbench_*`` scores: the VBench contract of :mod:`spf_bench.bench.views.load`.
+    ``--external``: the formats and join rules of :mod:`spf_bench.bench.views.external`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spf_bench.bench.config import identity_difference
+from spf_bench.bench.results.stats import (
+    N_RESAMPLES,
+    bootstrap_ci,
+    failed_items,
+    final_records,
+    heldout_column,
+    heldout_embedders,
+    mean,
+    paired_gain,
+    std,
+)
+from spf_bench.bench.views.external import (
+    ExternalJoin,
+    external_metrics,
+    join_external,
+    load_external,
+    spearman_ci,
+)
+from spf_bench.bench.views.load import (
+    EXT_PREFIX,
+    GROUP_KEYS,
+    VBENCH_PREFIX,
+    load_records,
+    vbench_dimensions,
+)
+from spf_bench.bench.views.markdown import render_markdown
+from spf_bench.bench.views.report import write_leaderboard_html
+from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger("spf_bench")
+
+__all__ = [
+    "COLUMNS",
+    "POOLED_KEYS",
+    "ROW_KEYS",
+    "add_parser",
+    "build_leaderboard",
+    "grouping_notes",
+    "main",
+    "write_leaderboard",
+]
+
+#: The key of a row by default: the setting names, the seed and the run identity hash.
+ROW_KEYS: tuple[str, ...] = (*GROUP_KEYS, "seed", "config_hash")
+#: The key of a row with ``--pool-seeds``: the setting names and the identity without seed.
+POOLED_KEYS: tuple[str, ...] = (*GROUP_KEYS, "settings_hash")
+
+#: Column name -> meaning; the leaderboard's fixed columns, in order (see module docs).
+COLUMNS: dict[str, str] = {
+    "model": "generator",
+    "retime": "retime mode",
+    "embedder": "frame embedder of the SPF",
+    "pacing": "target pacing curve",
+    "seed": "seed of the records ('+'-joined when seeds are pooled; -1 = not recorded)",
+    "config_hash": "run identity hash ('+'-joined when seeds are pooled)",
+    "settings_hash": "run identity hash without the seed (the key of --pool-seeds)",
+    "n_per_seed": "scored items per seed, 'seed:n' space-separated",
+    "n_runs": "run directories the row's records come from",
+    "n": "items whose final record is ok",
+    "n_failed": "items whose final record failed",
+    "n_degenerate": "scored items with no semantic change (Linearity NaN)",
+    "final_iteration": "highest final iteration among scored items",
+    "linearity_mean": "mean Linearity Score of the final records",
+    "linearity_std": "sample std (ddof=1) of the Linearity Score",
+    "linearity_ci_low": "95% BCa bootstrap CI of linearity_mean, low",
+    "linearity_ci_high": "95% BCa bootstrap CI of linearity_mean, high",
+    "max_jump_mean": "mean largest single-frame share of total change",
+    "max_deviation_mean": "mean max |S - L| (fraction of total change)",
+    "total_change_mean": "mean total semantic change, radians",
+    "target_deviation_mean": "mean RMS of S minus the target pacing curve",
+    "rms_s_vs_designed_mean": "mean RMS of S minus designed progress (synthetic items)",
+    "n_paired": "items with a baseline and a final iteration > 0",
+    "baseline_linearity_mean": "mean iteration-0 Linearity of the paired items",
+    "delta_linearity": "mean final - baseline Linearity of the paired items",
+    "delta_linearity_ci_low": "95% paired BCa bootstrap CI of delta_linearity, low",
+    "delta_linearity_ci_high": "95% paired BCa bootstrap CI of delta_linearity, high",
+    "heldout_embedders": "embedders that scored the videos without guiding the retime, '+'-joined",
+    "heldout_linearity": "final-iteration Linearity by the held-out embedders (mean over them)",
+    "heldout_delta": "paired held-out Linearity gain, final iteration minus iteration 0",
+    "heldout_delta_ci_low": "95% paired BCa bootstrap CI of heldout_delta, low",
+    "heldout_delta_ci_high": "95% paired BCa bootstrap CI of heldout_delta, high",
+    "git_shas": "distinct spf-bench commits of the records used, '+'-joined",
+}
+
+
+def _joined(values: Iterable[Any]) -> str:
+    """Distinct non-empty values, sorted (numbers numerically), ``+``-joined."""
+    vals = {v for v in values if str(v) != ""}
+    return "+".join(
+        str(v) for v in sorted(vals, key=lambda v: (not isinstance(v, (int, np.integer)), v))
+    )
+
+
+def _n_per_seed(fin: Any, ok: Any) -> str:
+    counts = ok.groupby("seed").size().to_dict() if len(ok) else {}
+    return " ".join(f"{int(s)}:{int(counts.get(s, 0))}" for s in sorted(set(fin.seed)))
+
+
+def _group_row(
+    g_all: Any,
+    vbench_dims: list[str],
+    ext_metrics: list[str],
+    seed: int,
+    n_resamples: int,
+) -> dict[str, Any]:
+    ok = final_records(g_all)
+    ls = ok.linearity_score.to_numpy(np.float64)
+    lo, hi = bootstrap_ci(ls, seed=seed, n_resamples=n_resamples)
+    gain = paired_gain(g_all)
+    dlo, dhi = gain.ci(seed=seed, n_resamples=n_resamples)
+    # held-out: the same videos scored by the embedders that did not guide the retime
+    hgain = paired_gain(g_all, heldout_column(g_all))
+    hdlo, hdhi = hgain.ci(seed=seed, n_resamples=n_resamples)
+    fin = pd.concat([ok, failed_items(g_all)])  # every item's last record: seeds, hashes
+    first = g_all.iloc[0]
+    row: dict[str, Any] = {k: first[k] for k in GROUP_KEYS}
+    row.update(
+        seed=_joined(int(v) for v in fin.seed),
+        config_hash=_joined(fin.config_hash.astype(str)),
+        settings_hash=_joined(fin.settings_hash.astype(str)),
+        n_per_seed=_n_per_seed(fin, ok),
+        n_runs=len({str(r) for r in g_all.run_dir if str(r)}),
+        n=len(ok),
+        n_failed=len(failed_items(g_all)),
+        n_degenerate=int(ok.degenerate.astype(bool).sum()),
+        final_iteration=int(ok.iteration.max()) if len(ok) else -1,
+        linearity_mean=mean(ls),
+        linearity_std=std(ls),
+        linearity_ci_low=lo,
+        linearity_ci_high=hi,
+        max_jump_mean=mean(ok.max_jump),
+        max_deviation_mean=mean(ok.max_deviation),
+        total_change_mean=mean(ok.total_change),
+        target_deviation_mean=mean(ok.target_deviation),
+        rms_s_vs_designed_mean=mean(ok.rms_s_vs_designed),
+        n_paired=gain.n,
+        baseline_linearity_mean=mean(gain.baseline),
+        delta_linearity=gain.mean,
+        delta_linearity_ci_low=dlo,
+        delta_linearity_ci_high=dhi,
+        heldout_embedders="+".join(heldout_embedders(g_all)),
+        heldout_linearity=mean(heldout_column(ok)),
+        heldout_delta=hgain.mean,
+        heldout_delta_ci_low=hdlo,
+        heldout_delta_ci_high=hdhi,
+        git_shas="+".join(sorted({str(h) for h in fin.git_sha if str(h)})),
+    )
+    for dim in vbench_dims:
+        col = VBENCH_PREFIX + dim
+        vals = ok[col].to_numpy(np.float64) if col in ok else np.array([])
+        row[f"{col}_mean"] = mean(vals)
+        row[f"{col}_std"] = std(vals)
+        row[f"{col}_n"] = int(np.isfinite(vals).sum())
+    for m in ext_metrics:
+        col = EXT_PREFIX + m
+        vals = ok[col].to_numpy(np.float64) if col in ok else np.full(len(ok), np.nan)
+        rho, rlo, rhi, _ = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)
+        row[f"{col}_mean"] = mean(vals)
+        row[f"{col}_n"] = int(np.isfinite(vals).sum())
+        row[f"{col}_rho"] = rho
+        row[f"{col}_rho_ci_low"] = rlo
+        row[f"{col}_rho_ci_high"] = rhi
+    return row
+
+
+def _prepared(records: Any) -> Any:
+    """A copy of ``records`` with every column the leaderboard reads (missing ones filled:
+    NaN scores, ``seed`` -1, empty hashes, ``settings_hash`` = ``config_hash``)."""
+    need = [*GROUP_KEYS, "item_id", "iteration", "status", "linearity_score"]
+    missing = [c for c in need if c not in records]
+    if missing:
+        raise ValueError(f"records lack column(s) {missing}")
+    df = records.copy()
+    for col in (
+        "max_jump",
+        "max_deviation",
+        "total_change",
+        "target_deviation",
+        "rms_s_vs_designed",
+    ):
+        if col not in df:
+            df[col] = np.nan
+    if "degenerate" not in df:
+        df["degenerate"] = False
+    for col in ("config_hash", "git_sha", "run_dir"):
+        df[col] = df[col].fillna("").astype(str) if col in df else ""
+    df["seed"] = (
+        pd.to_numeric(df["seed"], errors="coerce").fillna(-1).astype(int) if "seed" in df else -1
+    )
+    if "settings_hash" not in df:
+        df["settings_hash"] = df["config_hash"]
+    df["settings_hash"] = df["settings_hash"].fillna("").astype(str)
+    return df
+
+
+def build_leaderboard(
+    records: Any, *, seed: int = 0, n_resamples: int = N_RESAMPLES, pool_seeds: bool = False
+) -> Any:
+    """The leaderboard table from records (see module docs for every column).
+
+    Args:
+        records: ``pandas.DataFrame`` of records (:func:`load_records`, optionally with
+            ``ext_*`` columns from :func:`join_external`; or rows with at least
+            :data:`GROUP_KEYS`, ``item_id``, ``iteration``, ``status`` and ``linearity_score``;
+            a missing ``seed`` counts as -1, a missing ``config_hash`` as ``""``, a missing
+            ``settings_hash`` as the ``config_hash``).
+        seed: bootstrap seed.
+        n_resamples: bootstrap resamples.
+        pool_seeds: one row per :data:`POOLED_KEYS` (seeds pooled on purpose) instead of one
+            per :data:`ROW_KEYS`.
+
+    Returns:
+        ``pandas.DataFrame``: :data:`COLUMNS`, then ``vbench_<dim>_{mean,std,n}``, then
+        ``ext_<metric>_{mean,n,rho,rho_ci_low,rho_ci_high}``; one row per key, sorted by it.
+
+    Raises:
+        ValueError: if a required column is missing.
+    """
+    df = _prepared(records)
+    dims = vbench_dimensions(df)
+    ext = external_metrics(df)
+    keys = list(POOLED_KEYS if pool_seeds else ROW_KEYS)
+    rows = [_group_row(g, dims, ext, seed, n_resamples) for _, g in df.groupby(keys, sort=True)]
+    cols = list(COLUMNS) + [f"{VBENCH_PREFIX}{d}_{s}" for d in dims for s in ("mean", "std", "n")]
+    cols += [
+        f"{EXT_PREFIX}{m}_{s}"
+        for m in ext
+        for s in ("mean", "n", "rho", "rho_ci_low", "rho_ci_high")
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def grouping_notes(
+    records: Any,
+    *,
+    pool_seeds: bool = False,
+    identities: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
+    """What each leaderboard row groups, and which settings were kept apart (one line each).
+
+    Args:
+        records: the records given to :func:`build_leaderboard`.
+        pool_seeds: as given to :func:`build_leaderboard`.
+        identities: config hash -> run identity (default: ``records.attrs["identities"]`` of
+            :func:`load_records`); used to name what differs between settings.
+
+    Returns:
+        Lines: per row, its seed(s), config hash(es) and run directories (``pooled`` when
+        seeds were pooled); per model x retime x embedder x pacing with several settings, the
+        settings hashes and the identity keys that differ; runs without an identity file when
+        seeds are pooled.
+    """
+    df = _prepared(records)
+    if identities is None:
+        identities = records.attrs.get("identities", {}) if hasattr(records, "attrs") else {}
+    keys = list(POOLED_KEYS if pool_seeds else ROW_KEYS)
+    lines = []
+    for key, g in df.groupby(keys, sort=True):
+        name = " / ".join(map(str, key[: len(GROUP_KEYS)]))
+        runs = sorted({str(r) for r in g.run_dir if str(r)})
+        where = f"{len(runs)} run dir(s): {', '.join(runs)}" if runs else "no run dir recorded"
+        pairs = sorted({(int(s), str(h)) for s, h in zip(g.seed, g.config_hash, strict=True)})
+        if pool_seeds and len(pairs) > 1:
+            per = ", ".join(f"seed {s} = config {h or '?'}" for s, h in pairs)
+            lines.append(
+                f"{name}: POOLED (--pool-seeds, settings {key[-1] or '?'}): {per}; {where}"
+            )
+        else:
+            s, h = pairs[0]
+            lines.append(f"{name}: seed {s}, config {h or '?'}; {where}")
+    for key, g in df.groupby(list(GROUP_KEYS), sort=True):
+        settings = sorted({str(h) for h in g.settings_hash})
+        if len(settings) < 2:
+            continue
+        name = " / ".join(map(str, key))
+        line = (
+            f"{name}: {len(settings)} different settings kept as separate rows "
+            f"(settings hashes {', '.join(settings)})"
+        )
+        by_setting: dict[str, Mapping[str, Any]] = {}
+        for h, sh in zip(g.config_hash, g.settings_hash, strict=True):
+            if str(h) in identities:
+                by_setting.setdefault(str(sh), identities[str(h)])
+        if len(by_setting) >= 2:
+            (a_sh, a), *rest = sorted(by_setting.items())
+            for b_sh, b in rest:
+                diff = [x for x in identity_difference(a, b) if not x.startswith("config.seed:")]
+                line += f"; {a_sh} -> {b_sh}: " + ("; ".join(diff[:8]) or "no difference found")
+                if len(diff) > 8:
+                    line += f"; ... ({len(diff) - 8} more)"
+        lines.append(line)
+    if pool_seeds:
+        for d in records.attrs.get("no_identity", []) if hasattr(records, "attrs") else []:
+            lines.append(
+                f"{d}: no identity.json (or config.json identity): its seeds were not pooled"
+            )
+    return lines
+
+
+def write_leaderboard(
+    lb: Any,
+    out: str | os.PathLike,
+    *,
+    sources: str = "",
+    notes: Sequence[str] = (),
+    external: ExternalJoin | None = None,
+) -> tuple[Path, Path]:
+    """Write ``out`` (CSV, full precision) and ``out`` with suffix ``.md``, atomically; with
+    ``external``, also ``<out stem>.external.json`` (:meth:`ExternalJoin.as_dict`: every id
+    that did not join, and the correlations). Returns the CSV and Markdown paths."""
+    out = Path(out)
+    csv = atomic_write_text(out, lb.to_csv(index=False))
+    md = atomic_write_text(
+        out.with_suffix(".md"),
+        render_markdown(lb, sources=sources, notes=notes, external=external),
+    )
+    if external is not None:
+        atomic_write_json(out.with_suffix(".external.json"), external.as_dict())
+    return csv, md
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("runs", nargs="+", help="run directories, records.parquet files or globs")
+    parser.add_argument("--out", default="results/leaderboard.csv", help="CSV path (.md beside)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples")
+    parser.add_argument(
+        "--pool-seeds",
+        action="store_true",
+        help="one row per setting with every seed pooled (n per seed shown); default: one row "
+        "per seed and config hash",
+    )
+    parser.add_argument(
+        "--external",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="per-video metric files to join (VBench eval_results JSON, ChronoMagic-Bench "
+        "MTScore/CHScore/GPT4o-MTScore JSON, or CSV video,metric,value)",
+    )
+    return parser
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``leaderboard`` sub-command on ``spf-bench``'s sub-parsers.
+
+    Args:
+        sub: the object returned by ``ArgumentParser.add_subparsers``.
+
+    Returns:
+        The parser; its ``func`` default is :func:`run_command` (``args`` -> exit status).
+    """
+    p = sub.add_parser(
+        "leaderboard",
+        help="leaderboard CSV + Markdown + HTML from run records",
+        description="Leaderboard CSV + Markdown + HTML from run records.",
+    )
+    _add_arguments(p).set_defaults(func=run_command)
+    return p
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Build and write the leaderboard of parsed arguments (:func:`add_parser`).
+
+    Returns:
+        0 on success, 2 when no records are found or an ``--external`` file is missing or
+        unreadable (one line on stderr; unmatched video ids are reported, not errors).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        records = load_records(args.runs)
+        sources = [load_external(f) for f in args.external]
+    except (FileNotFoundError, ValueError) as e:
+        print(f"leaderboard: {e}", file=sys.stderr)
+        return 2
+    joined = None
+    if sources:
+        records, joined = join_external(
+            records, sources, seed=args.seed, n_resamples=args.resamples
+        )
+        for line in joined.problem_lines():
+            print(f"leaderboard: external: {line}", file=sys.stderr)
+    lb = build_leaderboard(
+        records, seed=args.seed, n_resamples=args.resamples, pool_seeds=args.pool_seeds
+    )
+    notes = grouping_notes(records, pool_seeds=args.pool_seeds)
+    for line in notes:
+        print(f"leaderboard: {line}")
+    runs = sorted(set(records.run_dir))
+    csv, md = write_leaderboard(
+        lb, args.out, sources=f"Runs: {', '.join(runs)}", notes=notes, external=joined
+    )
+    html = write_leaderboard_html(lb, Path(args.out).with_suffix(".html"), runs)
+    print(render_markdown(lb, external=joined))  # the grouping lines were printed above
+    print(f"wrote {csv}, {md} and {html}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m spf_bench.bench.views.leaderboard``: the ``leaderboard`` command (module
+    docs); returns the exit status of :func:`run_command`."""
+    parser = argparse.ArgumentParser(
+        prog="spf-bench leaderboard", description="Leaderboard CSV + Markdown from run records."
+    )
+    return run_command(_add_arguments(parser).parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,337 @@
+"""Run discovery and record loading for the views: run directories, records (VBench scores
+merged) and the settings hash that ``--pool-seeds`` groups by.
+
+The VBench contract (optional; absent VBench gives no ``vbench_*`` columns): per-video scores,
+taken from the first of these that has a finite value for a record:
+
+(a) numeric or boolean columns ``vbench_<dimension>`` of ``records.parquet`` (the dimension
+    in lower case, e.g. ``vbench_aesthetic_quality``);
+(b) the same columns in ``records_vbench.parquet`` beside it (written by
+    :func:`spf_bench.metrics.vbench.score_run`), joined on ``video_path``;
+(c) ``vbench.json`` beside it, per-video scores keyed on the record's ``video_path``
+    (relative to the run directory; an absolute path or a bare file name also matches):
+    flat ``{video_path: {dimension: score}}``, or under a ``"videos"`` or ``"per_video"`` key
+    with either ``{dimension: score}`` or ``{"scores": {dimension: score}, ...}`` per video
+    (schema ``spf-bench/vbench/1`` of :mod:`spf_bench.metrics.vbench`; other keys are ignored).
+
+Scores are taken on the scale given (booleans as 0/1, ``null`` as missing); the column
+``vbench_error`` (failure messages) is not a dimension.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spf_bench.bench.results.record import COLUMNS as RECORD_COLUMNS
+from spf_bench.bench.results.record import to_frame
+from spf_bench.bench.results.rundir import RunDir, RunDirError
+
+log = logging.getLogger("spf_bench")
+
+__all__ = [
+    "EXT_PREFIX",
+    "GROUP_KEYS",
+    "VBENCH_PREFIX",
+    "dim_name",
+    "has_records",
+    "is_dim_column",
+    "load_records",
+    "read_run_records",
+    "resolve_runs",
+    "settings_hash",
+    "vbench_dimensions",
+]
+
+#: The setting names of a leaderboard row (what ``model=... retime=... embedder=... pacing=...``
+#: chose); the grouping of the VBench verdict too.
+GROUP_KEYS: tuple[str, ...] = ("model", "retime", "embedder", "pacing")
+#: Prefix of the external per-video metric columns (``--external``).
+EXT_PREFIX = "ext_"
+#: Prefix of the VBench dimension columns.
+VBENCH_PREFIX = "vbench_"
+#: ``vbench_*`` columns that are not dimensions (metrics/vbench.py's failure messages).
+VBENCH_NOT_DIMS = frozenset({"vbench_error"})
+_DIM_RE = re.compile(r"[^a-z0-9_]+")
+
+
+def dim_name(dim: str) -> str:
+    """A metric or dimension name in lower case, other characters than ``[a-z0-9_]`` as ``_``."""
+    return _DIM_RE.sub("_", str(dim).strip().lower()).strip("_")
+
+
+def is_dim_column(col: str) -> bool:
+    """Whether ``col`` is a VBench dimension column (``vbench_<dim>``, not ``vbench_error``)."""
+    return col.startswith(VBENCH_PREFIX) and col not in VBENCH_NOT_DIMS
+
+
+def has_records(d: Path) -> bool:
+    """Whether ``d`` holds ``records.parquet`` or a record file (``records/*.json``; the temp
+    file of a write in flight, or of one killed mid-write, is not a record)."""
+    return RunDir(d).has_records()
+
+
+def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Run directories from paths, ``records.parquet`` files and globs, in argument order.
+
+    A glob's matches without records are skipped with a warning; a run listed twice counts
+    once (its first place).
+
+    Raises:
+        FileNotFoundError: if an explicit (non-glob) path holds no records, or nothing matched.
+    """
+    out: list[Path] = []
+    for spec in specs:
+        s = os.fspath(spec)
+        if glob.has_magic(s):
+            matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(s), recursive=True))
+            for p in matches:
+                d = p.parent if p.name == "records.parquet" else p
+                if has_records(d):
+                    out.append(d)
+                elif p.is_dir():
+                    log.warning("leaderboard: %s holds no records, skipped", p)
+            continue
+        p = Path(s).expanduser()
+        d = p.parent if p.name == "records.parquet" else p
+        if not has_records(d):
+            raise FileNotFoundError(
+                f"{s}: no records.parquet or records/*.json (is it a spf-bench run directory?)"
+            )
+        out.append(d)
+    seen: dict[str, Path] = {}
+    for d in out:
+        seen.setdefault(str(d.resolve()), d)
+    if not seen:
+        raise FileNotFoundError(f"no run directories with records match {list(map(str, specs))}")
+    return list(seen.values())
+
+
+def read_run_records(run_dir: Path) -> pd.DataFrame:
+    """The records of one run as a table: ``records.parquet`` as written (with any
+    ``vbench_*`` columns), else the ``records/*.json`` files of an unfinished run
+    (:meth:`spf_bench.bench.results.rundir.RunDir.all_records`)."""
+    rd = RunDir(run_dir)
+    if rd.parquet_path.is_file():
+        return pd.read_parquet(rd.parquet_path)
+    return to_frame(rd.all_records())
+
+
+def _numeric(col: pd.Series) -> pd.Series:
+    """A VBench score column as float64: booleans 0/1, anything not a number NaN."""
+    vals = [float(v) if isinstance(v, (bool, np.bool_)) else v for v in col]
+    return pd.to_numeric(pd.Series(vals, index=col.index), errors="coerce").astype("float64")
+
+
+def vbench_json_scores(data: Any) -> dict[str, dict[str, Any]]:
+    """``{video: {dimension: score as written}}`` of a ``vbench.json`` document (contract
+    (c), module docs): flat, or under ``"per_video"`` / ``"videos"``, scores flat or under
+    ``"scores"``; entries that are not objects are skipped."""
+    if isinstance(data, dict):
+        for key in ("per_video", "videos"):
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for video, entry in data.items():
+        if isinstance(entry, dict):  # else e.g. an aggregate entry at top level
+            scores = entry["scores"] if isinstance(entry.get("scores"), dict) else entry
+            out[str(video)] = {dim_name(d): v for d, v in scores.items()}
+    return out
+
+
+def _vbench_json(run_dir: Path) -> dict[str, dict[str, float]]:
+    """``{video key: {dimension: score}}`` from ``run_dir/vbench.json`` (module docs)."""
+    path = run_dir / "vbench.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable VBench file: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of video_path -> {{dimension: score}}")
+    return {
+        video: {
+            d: (math.nan if v is None else float(v))
+            for d, v in scores.items()
+            if v is None or isinstance(v, (bool, int, float))
+        }
+        for video, scores in vbench_json_scores(data).items()
+    }
+
+
+def _fill(df: pd.DataFrame, col: str, new: np.ndarray) -> None:
+    """Set ``df[col]`` to ``new`` where it has no finite value yet."""
+    new = np.asarray(new, dtype=np.float64)
+    if col in df:
+        old = np.asarray(df[col], dtype=np.float64)
+        df[col] = np.where(np.isfinite(old), old, new)
+    else:
+        df[col] = new
+
+
+def _merge_vbench(df: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """Add ``vbench_<dim>`` columns from ``records_vbench.parquet`` then ``vbench.json``;
+    values already present win."""
+    side = run_dir / "records_vbench.parquet"
+    if side.is_file():
+        vb = pd.read_parquet(side)
+        cols = [c for c in vb.columns if is_dim_column(c)]
+        if cols and "video_path" in vb:
+            vb = vb[vb["video_path"].astype(str) != ""]
+            vb = vb.drop_duplicates("video_path", keep="last").set_index("video_path")
+            keys = df["video_path"].astype(str)
+            for c in cols:
+                _fill(df, c, keys.map(_numeric(vb[c])).to_numpy(np.float64, na_value=np.nan))
+    scores = _vbench_json(run_dir)
+    if not scores:
+        return df
+    by_name: dict[str, dict[str, float]] = {}
+    for k, v in scores.items():
+        by_name.setdefault(Path(k).name, v)
+    dims = sorted({d for v in scores.values() for d in v})
+    root = run_dir.resolve()
+    for dim in dims:
+        vals = []
+        for vp in df["video_path"].astype(str):
+            cand = (
+                scores.get(vp)
+                or scores.get(str(root / vp))
+                or (by_name.get(Path(vp).name) if vp else None)
+            )
+            vals.append(cand.get(dim, math.nan) if cand else math.nan)
+        _fill(df, VBENCH_PREFIX + dim, np.asarray(vals, dtype=np.float64))
+    return df
+
+
+def settings_hash(identity: Mapping[str, Any]) -> str:
+    """The hash of a run identity without its seed: what ``--pool-seeds`` groups by.
+
+    Args:
+        identity: a run identity (:func:`spf_bench.bench.config.run_identity`, as written to
+            ``identity.json``): ``{"config": {...}, "inputs": {...}, "results_version": int,
+            ...}``.
+
+    Returns:
+        10 lowercase hex digits: SHA-256 of the canonical JSON (sorted keys) of ``config``
+        without ``seed``, ``inputs`` and ``results_version``. Two runs that differ only in the
+        seed share it; any other difference changes it.
+    """
+    cfg = {k: v for k, v in dict(identity.get("config") or {}).items() if k != "seed"}
+    ident = {
+        "config": cfg,
+        "inputs": dict(identity.get("inputs") or {}),
+        "results_version": identity.get("results_version"),
+    }
+    blob = json.dumps(ident, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def _read_identity(run_dir: Path) -> dict[str, Any] | None:
+    """The run identity of ``run_dir`` (``identity.json``, else ``config.json``'s
+    ``"identity"``), or ``None`` when absent or unreadable (a warning says which)."""
+    rd = RunDir(run_dir)
+    for read, key in ((rd.maybe_identity, None), (rd.maybe_config, "identity")):
+        try:
+            data = read()
+        except RunDirError as e:
+            log.warning("leaderboard: %s; seeds of this run are not pooled", e)
+            continue
+        ident = (data or {}).get(key) if key else data
+        if isinstance(ident, dict) and ident.get("hash") and isinstance(ident.get("config"), dict):
+            return ident
+    return None
+
+
+def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Every record of the given runs, with VBench scores merged and a ``run_dir`` column.
+
+    Args:
+        specs: run directories, ``records.parquet`` files or globs (see :func:`resolve_runs`).
+
+    Returns:
+        ``pandas.DataFrame`` of records (:data:`spf_bench.bench.results.record.COLUMNS`, any
+        ``vbench_*`` columns, plus ``run_dir``, ``run_order`` and ``settings_hash``: the
+        identity hash without the seed, :func:`settings_hash`, or the record's ``config_hash``
+        when its run has no matching identity file), duplicates resolved (last run wins).
+        ``df.attrs["identities"]`` maps each config hash to its run identity and
+        ``df.attrs["no_identity"]`` lists the run directories without one.
+
+    Raises:
+        FileNotFoundError: see :func:`resolve_runs`.
+        ValueError: on an unreadable ``vbench.json``.
+    """
+    frames = []
+    identities: dict[str, dict[str, Any]] = {}
+    no_identity: list[str] = []
+    for order, d in enumerate(resolve_runs(specs)):
+        df = read_run_records(d)
+        for col, dtype in RECORD_COLUMNS.items():
+            if col not in df:
+                df[col] = {"float64": np.nan, "int64": -1, "bool": False}.get(dtype, "")
+        df["status"] = df["status"].fillna("failed").astype(str)
+        df["iteration"] = pd.to_numeric(df["iteration"], errors="coerce").fillna(0).astype(int)
+        for col in df.columns:
+            if is_dim_column(col):
+                df[col] = _numeric(df[col])
+        df = _merge_vbench(df, d)
+        df["run_dir"] = str(d)
+        df["run_order"] = order
+        df["seed"] = pd.to_numeric(df["seed"], errors="coerce").fillna(-1).astype(int)
+        df["config_hash"] = df["config_hash"].fillna("").astype(str)
+        ident = _read_identity(d)
+        if ident is not None:
+            identities[str(ident["hash"])] = ident
+            same = df["config_hash"] == str(ident["hash"])
+            df["settings_hash"] = np.where(same, settings_hash(ident), df["config_hash"])
+            if not same.all():
+                log.warning(
+                    "leaderboard: %s: %d record(s) carry another config hash than identity.json "
+                    "(%s); their seeds are not pooled",
+                    d,
+                    int((~same).sum()),
+                    ident["hash"],
+                )
+        else:
+            df["settings_hash"] = df["config_hash"]
+            no_identity.append(str(d))
+        frames.append(df)
+    df = pd.concat(frames, ignore_index=True)
+    key = [*GROUP_KEYS, "seed", "config_hash", "item_id", "iteration"]
+    dup = df.duplicated(key, keep=False)
+    if dup.any():
+        names = sorted(set(df.loc[dup, "item_id"].astype(str)))
+        log.warning(
+            "leaderboard: %d records appear in several run directories with the same seed and "
+            "config hash (items %s); the run listed last wins",
+            int(dup.sum()),
+            ", ".join(names[:10]),
+        )
+        df = df.sort_values("run_order", kind="stable").drop_duplicates(key, keep="last")
+    df = df.sort_values([*key], kind="stable").reset_index(drop=True)
+    df.attrs["identities"] = identities
+    df.attrs["no_identity"] = no_identity
+    return df
+
+
+def vbench_dimensions(df: pd.DataFrame) -> list[str]:
+    """VBench dimensions with at least one score in ``df`` (sorted, without the prefix)."""
+    return sorted(
+        c[len(VBENCH_PREFIX) :]
+        for c in df.columns
+        if is_dim_column(c) and np.isfinite(df[c].to_numpy(np.float64)).any()
+    )

@@ -1,0 +1,959 @@
+"""HTML reports: ``<run_dir>/report.html`` for a run, ``leaderboard.html`` for a leaderboard.
+
+A read-only view: it reads a run directory and writes only the report's own files. Both pages
+open from disk in any browser: no server, no network, no CDN, no JavaScript library. The HTML,
+CSS and JavaScript are Jinja2 templates (``bench/views/templates/``, rendered with
+autoescaping); the charts are SVG drawn by matplotlib's SVG backend and inlined; the only
+script sorts tables and plays two videos together.
+
+Layout of a run's report (every path relative, so the run directory can be moved or copied)::
+
+    <run_dir>/report.html                   overview + the items of page 1
+    <run_dir>/report_assets/items-002.html  items 17-32 (pages of ``page_size`` items), ...
+    <run_dir>/report_assets/thumbs/*.jpg    keyframe thumbnails, decoded from videos/*.mp4
+    <run_dir>/report_assets/posters/*.jpg   first frame of each shown video (its poster)
+    <run_dir>/report_assets/charts/*.svg    cache of the inlined charts (keyed by their inputs)
+
+What a report shows
+    1. **Provenance**: model / retime / embedder / pacing, config hash, git sha, library
+       versions (``config.json``), the full resolved config, wall time and shard (``summary.json``).
+    2. **Summary**: per ReTime iteration ``n``, degenerate count and every ``<metric>_mean``
+       of ``summary.json`` (with ``± <metric>_std`` where present), the guided Linearity (the
+       embedder whose ``S`` steered the retime) and the Linearity of every held-out embedder
+       (``per_iteration[k]["heldout"]``); per embedder, the final Linearity with its 95% BCa
+       bootstrap CI and the paired gain over iteration 0 with its CI, from the statistics the
+       leaderboard uses (:mod:`spf_bench.bench.views.stats`, seed 0); every failure with its
+       error, linked to its item.
+    3. **Items**, a sortable index of all items (baseline and final Linearity, guided and
+       held-out gains, max jump, keyframes) linking to each item's section; per item: ``S``
+       (guiding embedder) of the baseline and every
+       iteration against the target pacing curve (inline SVG, keyframes marked), the baseline
+       and last-iteration videos side by side (HTML5 ``<video>``, H.264 mp4 from ``videos/``,
+       ``controls muted loop``, ``preload="none"`` with a poster so a page opens without reading
+       any video), the keyframe strips of both, and the per-iteration scores table.
+
+Large runs stay fast to open: items are split into pages (16 by default) linked by plain
+links, images are ``loading="lazy"``, videos load only when played. Measured on a 128-item run
+(morph, pixel, 9 frames at 224 px, one refinement) in headless Chromium 156 on this project's
+2-core machine while other jobs kept it busy (load average 9-10): ``report.html`` (overview + 16
+items) is 364 kB and its load event fires after 0.74-1.4 s (medians of two rounds of 5; first
+contentful paint 0.3 s); every other page is ~311 kB (load 0.78 s). The same 128 items on one
+page: 2.5 MB and 7.6 s.
+
+Files are written atomically (:mod:`spf_bench.metrics.atomic_io`); ``report.html`` last, so a
+report that exists has its pages and assets. Thumbnails and posters newer than their video are
+reused on a rewrite.
+
+Command: ``spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]`` (:func:`add_parser`). Exit
+status 0 when every report was written; 2 when an argument is not a run directory (or its
+``config.json`` / ``summary.json`` is unreadable): the other reports are still written, then one
+line per bad argument goes to stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from spf_bench.bench.results.record import parse_heldout
+from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.stats import (
+    bootstrap_ci,
+    final_records,
+    heldout_column,
+    heldout_embedders,
+    mean,
+    paired_gain,
+    std,
+    summarise,
+)
+from spf_bench.bench.views.load import (
+    GROUP_KEYS,
+    VBENCH_PREFIX,
+    has_records,
+    load_records,
+    read_run_records,
+)
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
+from spf_bench.metrics.spf import pacing_curve
+from spf_bench.metrics.video_io import VideoDecodeError, read_video
+
+log = logging.getLogger("spf_bench")
+
+__all__ = [
+    "ASSETS_DIR",
+    "PAGE_SIZE",
+    "REPORT_NAME",
+    "NotARunError",
+    "add_parser",
+    "main",
+    "page_name",
+    "run_command",
+    "write_leaderboard_html",
+    "write_report",
+]
+
+REPORT_NAME = "report.html"
+ASSETS_DIR = "report_assets"
+#: Items per page of a run's report.
+PAGE_SIZE = 16
+#: Height of a keyframe thumbnail, pixels.
+THUMB_HEIGHT = 72
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+_PAGE_RE = re.compile(r"^items-\d{3,}\.html$")
+_SAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHART_VERSION = "1"  # bump when _spf_svg draws differently: cached charts are redrawn
+
+
+class NotARunError(FileNotFoundError):
+    """The directory holds no spf-bench run (no ``records.parquet`` nor ``records/*.json``)."""
+
+
+def page_name(page: int) -> str:
+    """Path of page ``page`` (1-based) relative to the run directory (page 1 is the report)."""
+    return REPORT_NAME if page == 1 else f"{ASSETS_DIR}/items-{page:03d}.html"
+
+
+# ------------------------------------------------------------------------------------ formats
+def _url(rel: str) -> str:
+    """A relative POSIX path as a URL (spaces, ``#``, ``%``... percent-encoded)."""
+    return quote(rel, safe="/")
+
+
+def _safe(name: str) -> str:
+    return _SAFE_RE.sub("_", name)
+
+
+def _anchor(item_id: str) -> str:
+    return "item-" + _safe(item_id)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(v: Any, spec: str = ".4f") -> str:
+    return format(float(v), spec) if _finite(v) else "–"
+
+
+def _dv(v: Any) -> str:
+    """``data-v`` sort key of a numeric cell (empty for NaN: sorts last)."""
+    return repr(float(v)) if _finite(v) else ""
+
+
+def _pm(m: Any, s: Any, spec: str = ".4f") -> str:
+    if not _finite(m):
+        return "–"
+    return f"{float(m):{spec}} ± {float(s):{spec}}" if _finite(s) else f"{float(m):{spec}}"
+
+
+def _ci(lo: Any, hi: Any, spec: str = ".4f") -> str:
+    return f"[{float(lo):{spec}}, {float(hi):{spec}}]" if _finite(lo) and _finite(hi) else "–"
+
+
+def _keyframes(v: Any) -> list[int]:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [int(x) for x in v]
+    return [int(x) for x in str(v or "").split() if x.lstrip("-").isdigit()]
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("spf_bench.bench.views", "templates"),
+    autoescape=jinja2.select_autoescape(("html", "html.j2")),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    undefined=jinja2.StrictUndefined,
+)
+_ENV.filters.update(num=_num, dv=_dv, pm=_pm, ci=_ci, url=_url, anchor=_anchor)
+_ENV.tests["finite_number"] = _finite
+
+
+def _render(template: str, **context: Any) -> str:
+    return _ENV.get_template(template).render(**context)
+
+
+# ------------------------------------------------------------------------------------ the run
+@dataclass
+class _Run:
+    root: Path
+    config: dict[str, Any]  # config.json: {"config", "config_hash", "git_sha", "versions", ...}
+    summary: dict[str, Any]  # summary.json (or computed from the records)
+    records: pd.DataFrame  # load_records() of this run (VBench columns merged)
+    held: list[str]  # held-out embedders that scored the run (the records' ``heldout`` column)
+
+    @property
+    def cfg(self) -> dict[str, Any]:
+        return self.config.get("config", {}) if isinstance(self.config, dict) else {}
+
+    def label(self) -> str:
+        r = self.records
+        parts = []
+        for key in GROUP_KEYS:
+            vals = sorted({str(v) for v in r[key]}) if key in r and len(r) else []
+            parts.append("+".join(vals) or str(self.summary.get(key, "?")))
+        return " / ".join(parts)
+
+
+def _load_run(run_dir: str | os.PathLike) -> _Run:
+    root = Path(run_dir)
+    if not root.is_dir() or not has_records(root):
+        raise NotARunError(
+            f"{run_dir}: not a spf-bench run directory (no records.parquet or records/*.json)"
+        )
+    records = load_records([root])
+    records.attrs = {}  # parquet metadata: pandas deep-copies attrs on every operation
+    rd = RunDir(root)
+    summary = rd.maybe_summary() or {}
+    if not summary.get("per_iteration"):
+        summary = {**summarise(records), **summary}
+    config = rd.maybe_config() or {}
+    return _Run(root, config, summary, records, heldout_embedders(records))
+
+
+# ------------------------------------------------------------------------------------ charts
+def _spf_svg(
+    curves: Sequence[tuple[str, np.ndarray, str, list[int]]],
+    target: np.ndarray | None,
+    target_label: str,
+    salt: str,
+    title: str,
+) -> str:
+    """``S`` curves against the target pacing as an inline ``<svg>`` (matplotlib SVG backend).
+
+    Fixed margins and ticks (no ``tight_layout``, no tick locators): one chart costs about
+    0.1 s on a quiet 2-core CPU, half of what automatic layout costs.
+
+    Args:
+        curves: ``(label, S of shape (T,), colour, keyframes)`` per curve, drawn in order; ``S``
+            is the share of total semantic change (0 to 1), keyframes are frame indices.
+        target: target pacing ``P(u)`` sampled at ``T`` frames, shape ``(T,)``, or ``None``.
+        target_label: legend entry of the target.
+        salt: ``svg.hashsalt``: makes the SVG's element ids unique in a page (one per item)
+            and deterministic.
+        title: accessible name (``aria-label``).
+
+    Returns:
+        The ``<svg>`` element as text (no XML prolog).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.8, 3.1))
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.14, top=0.97)
+    ax = fig.subplots()
+    n = max(len(s) for _, s, _, _ in curves)
+    if target is not None:
+        ax.plot(np.arange(target.size), target, color="0.45", ls="--", lw=1.1, label=target_label)
+    for label, s, colour, kf in curves:
+        ax.plot(np.arange(s.size), s, color=colour, lw=1.7, label=label)
+        kf = [k for k in kf if 0 <= k < s.size]
+        if kf:
+            ax.plot(kf, s[kf], "o", ms=4, color=colour, mec="tab:red", mew=1.0)
+    last = max(n - 1, 1)
+    ax.set_xlim(0, last)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xticks(np.unique(np.linspace(0, last, min(last + 1, 6)).round().astype(int)))
+    ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_xlabel("frame", fontsize=8, labelpad=1)
+    ax.set_ylabel("S (share of total change)", fontsize=8, labelpad=2)
+    ax.tick_params(labelsize=7, pad=2)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", frameon=False)
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    aria = Markup('<svg role="img" aria-label="{}" ').format(title)
+    return svg.replace("<svg ", str(aria), 1)
+
+
+def _chart(
+    run: _Run,
+    item_id: str,
+    curves: Sequence[tuple[str, np.ndarray, str, list[int]]],
+    target: np.ndarray | None,
+    target_label: str,
+    title: str,
+) -> str:
+    """:func:`_spf_svg`, cached in ``report_assets/charts/<item>-<key>.svg``: the key hashes
+    every input (curves, keyframes, target, labels), so a rewrite redraws only what changed."""
+    h = hashlib.sha1(f"{_CHART_VERSION}|{item_id}|{target_label}|{title}".encode())
+    for label, s, colour, kf in curves:
+        h.update(f"|{label}|{colour}|{kf}|".encode())
+        h.update(np.ascontiguousarray(s, dtype=np.float64).tobytes())
+    if target is not None:
+        h.update(np.ascontiguousarray(target, dtype=np.float64).tobytes())
+    safe = _safe(item_id)
+    folder = run.root / ASSETS_DIR / "charts"
+    path = folder / f"{safe}-{h.hexdigest()[:12]}.svg"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    svg = _spf_svg(curves, target, target_label, salt=f"spf-bench-{item_id}", title=title)
+    atomic_write_text(path, svg)
+    old = re.compile(re.escape(safe) + r"-[0-9a-f]{12}\.svg")
+    for p in folder.iterdir():
+        if p != path and old.fullmatch(p.name):
+            p.unlink()
+    return svg
+
+
+# ------------------------------------------------------------------------------------ thumbnails
+def _stale(path: Path, source: Path) -> bool:
+    try:
+        return path.stat().st_mtime < source.stat().st_mtime
+    except FileNotFoundError:
+        return True
+
+
+def _save_jpeg(img: Any, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="JPEG", quality=82)
+
+
+def _video_assets(
+    run: _Run, video_rel: str, stem: str, keyframes: list[int], thumb_height: int
+) -> tuple[str | None, dict[int, str], str]:
+    """Poster and keyframe thumbnails of one video, written under ``report_assets/``.
+
+    Args:
+        run: the run.
+        video_rel: ``video_path`` of the record (relative to the run directory).
+        stem: asset file-name stem (``<item>__it<k>``, sanitised).
+        keyframes: frame indices to thumbnail.
+        thumb_height: thumbnail height, pixels.
+
+    Returns:
+        ``(poster, thumbs, note)``: the poster's path relative to the run directory (``None``
+        without a readable video), ``{frame: thumbnail path}``, and a note explaining missing
+        assets (``""`` if none). A video that cannot be decoded gives a note, not an error.
+    """
+    from PIL import Image
+
+    video = run.root / video_rel if video_rel else None
+    if video is None or not video.is_file():
+        return None, {}, "no video file" + (f" ({video_rel})" if video_rel else "")
+    poster = f"{ASSETS_DIR}/posters/{stem}.jpg"
+    thumbs = {k: f"{ASSETS_DIR}/thumbs/{stem}__f{k:05d}.jpg" for k in keyframes if k >= 0}
+    todo = [k for k, p in thumbs.items() if _stale(run.root / p, video)]
+    if _stale(run.root / poster, video):
+        todo.append(0)
+    if not todo:
+        return poster, thumbs, ""
+    try:
+        frames, _ = read_video(video, max_frames=max(todo) + 1)
+    except (VideoDecodeError, OSError, ValueError) as e:
+        return None, {}, f"video unreadable: {e}"
+    note = ""
+    if _stale(run.root / poster, video):
+        _save_jpeg(Image.fromarray(frames[0]), run.root / poster)
+    for k in list(thumbs):
+        if not _stale(run.root / thumbs[k], video):
+            continue
+        if k >= len(frames):  # frames were decoded up to the largest stale keyframe
+            note = f"keyframe(s) beyond the video's {len(frames)} frames"
+            del thumbs[k]
+            continue
+        img = Image.fromarray(frames[k])
+        w = max(1, round(img.width * thumb_height / img.height))
+        _save_jpeg(img.resize((w, thumb_height), Image.Resampling.LANCZOS), run.root / thumbs[k])
+    return poster, thumbs, note
+
+
+# ------------------------------------------------------------------------------------ sections
+def _provenance(run: _Run) -> dict[str, Any]:
+    """Rows ``(label, text, as code)`` of the provenance table and the resolved config."""
+    c, s = run.config, run.summary
+    rows: list[tuple[str, Any, bool]] = [
+        ("run directory", run.root.resolve(), True),
+        ("model / retime / embedder / pacing", run.label(), False),
+        ("config hash", c.get("config_hash", s.get("config_hash", "–")), True),
+        ("git sha", c.get("git_sha", s.get("git_sha", "–")), True),
+        (
+            "items / records / failed",
+            f"{s.get('n_items', '–')} / {s.get('n_records', '–')} / {s.get('n_failed', '–')}",
+            False,
+        ),
+    ]
+    if _finite(s.get("wall_time_s")):
+        rows.append(("wall time", f"{float(s['wall_time_s']):.1f} s", False))
+    if isinstance(s.get("shard"), dict):
+        rows.append(("shard", json.dumps(s["shard"]), False))
+    versions = c.get("versions")
+    if isinstance(versions, dict) and versions:
+        rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()), False))
+    cfg = run.cfg
+    for label, key in (("retime iterations", ("retime", "iterations")), ("SPF", ("spf",))):
+        v: Any = cfg
+        for k in key:
+            v = v.get(k) if isinstance(v, dict) else None
+        if v is not None:
+            rows.append((label, json.dumps(v) if isinstance(v, dict) else v, False))
+    conf = json.dumps(run.config, indent=2, sort_keys=False, default=str) if run.config else ""
+    return {"rows": rows, "config": conf}
+
+
+_METRIC_LABELS = {
+    "linearity": "Linearity",
+    "max_jump": "max jump",
+    "rms_s_vs_designed": "RMS S vs designed",
+}
+
+
+def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
+    """Final Linearity and paired gain over iteration 0 with 95% BCa bootstrap CIs (seed 0),
+    for the guiding embedder (``emb=None``) or held-out ``emb``: the leaderboard's statistics
+    (:mod:`spf_bench.bench.results.stats`)."""
+    score = df["linearity_score"] if emb is None else heldout_column(df, emb)
+    fin = final_records(df.assign(_score=score))
+    ls = fin["_score"].to_numpy(np.float64)
+    gain = paired_gain(df, score)
+    return {
+        "n": int(np.isfinite(ls).sum()),
+        "final_iteration": int(fin.iteration.max()) if len(fin) else -1,
+        "mean": mean(ls),
+        "std": std(ls),
+        "ci": bootstrap_ci(ls),
+        "n_paired": gain.n,
+        "gain": gain.mean,
+        "gain_ci": gain.ci(),
+    }
+
+
+def _summary(run: _Run) -> dict[str, Any]:
+    """The summary section: per-iteration table, final scores and gains, failures, VBench."""
+    s = run.summary
+    guide = str(s.get("embedder") or run.label().split(" / ")[2])
+    held = list(run.held)
+    per_it = s.get("per_iteration") or {}
+    for st in per_it.values():
+        held.extend(k for k in (st.get("heldout") or {}) if k not in held)
+    metrics: list[str] = []
+    for st in per_it.values():
+        for k in st:
+            if k.endswith("_mean") and k[: -len("_mean")] not in metrics:
+                metrics.append(k[: -len("_mean")])
+    head = []
+    for m in metrics:
+        lbl = _METRIC_LABELS.get(m, m.replace("_", " "))
+        head.append(f"{lbl} (guided: {guide})" if m == "linearity" and held else lbl)
+    head += [f"Linearity (held-out: {h})" for h in held]
+    rows = []
+    for it in sorted(per_it, key=lambda x: int(x)):
+        st = per_it[it]
+        cells = [int(it), st.get("n", "–"), st.get("n_degenerate", "–")]
+        cells += [_pm(st.get(f"{m}_mean"), st.get(f"{m}_std")) for m in metrics]
+        for h in held:
+            hs = (st.get("heldout") or {}).get(h) or {}
+            n = f" (n {hs['n']})" if "n" in hs and hs["n"] != st.get("n") else ""
+            cells.append(_pm(hs.get("linearity_mean"), hs.get("linearity_std")) + n)
+        rows.append(cells)
+    finals = []
+    for emb in (None, *held):
+        name = (f"guided: {guide}" if held else guide) if emb is None else f"held-out: {emb}"
+        finals.append({"name": name, **_final_stats(run.records, emb)})
+    fails = list(s.get("failures") or [])
+    if not fails and len(run.records):
+        bad = run.records[run.records.status != "ok"]
+        fails = bad[["item_id", "iteration", "error"]].to_dict("records")
+    vb = s.get("vbench")
+    return {
+        "head": head,
+        "rows": rows,
+        "held": bool(held),
+        "finals": finals,
+        "failures": fails,
+        "vbench": json.dumps(vb, indent=2, default=str) if vb else "",
+    }
+
+
+@dataclass
+class _Item:
+    """One item's records as plain rows (named tuples; pandas per-row access is slow)."""
+
+    item_id: str
+    rows: list[Any]  # records of the item (named tuples of the record columns), by iteration
+    page: int
+
+    @property
+    def ok(self) -> list[Any]:
+        return [r for r in self.rows if r.status == "ok"]
+
+    @property
+    def all_ok(self) -> bool:
+        return all(r.status == "ok" for r in self.rows)
+
+    @property
+    def base(self) -> Any:
+        return self.rows[0]
+
+    @property
+    def last(self) -> Any:
+        ok = self.ok
+        return ok[-1] if ok else self.rows[-1]
+
+    def score(self, row: Any, emb: str | None) -> float:
+        """Linearity of one of its records by the guiding embedder or held-out ``emb``."""
+        if emb is None:
+            v = row.linearity_score
+        else:
+            v = parse_heldout(row.heldout).get(emb)
+            v = v.linearity_score if v is not None else math.nan
+        return float(v) if _finite(v) else math.nan
+
+    def gain(self, emb: str | None) -> float:
+        """Final minus baseline Linearity; NaN unless both are ok and the final is > 0."""
+        b, f = self.base, self.last
+        if int(f.iteration) <= 0 or b.status != "ok" or f.status != "ok":
+            return math.nan
+        return self.score(f, emb) - self.score(b, emb)
+
+
+def _items(run: _Run, page_size: int) -> list[_Item]:
+    df = run.records.sort_values(["item_id", "iteration"], kind="stable")
+    df.columns = [str(c) for c in df.columns]
+    rows: dict[str, list[Any]] = {}
+    for r in df.itertuples(index=False, name="Record"):
+        rows.setdefault(str(r.item_id), []).append(r)
+    return [_Item(k, v, 1 + i // page_size) for i, (k, v) in enumerate(sorted(rows.items()))]
+
+
+_SCORE_COLS = (
+    ("linearity_score", "Linearity", ".4f"),
+    ("max_deviation", "max dev.", ".4f"),
+    ("max_jump", "max jump", ".4f"),
+    ("total_change", "total change (rad)", ".3f"),
+    ("target_deviation", "target dev.", ".4f"),
+    ("rms_s_vs_designed", "RMS(S − designed)", ".4f"),
+)
+
+
+def _scores_table(run: _Run, it: _Item, prefix: str) -> dict[str, Any]:
+    cols = it.rows[0]._fields
+    vb = [c for c in cols if c.startswith(VBENCH_PREFIX) and c != "vbench_error"]
+    vb = [c for c in vb if any(_finite(getattr(r, c)) for r in it.rows)]
+    head = [lbl for _, lbl, _ in _SCORE_COLS]
+    head += [f"Linearity (held-out: {h})" for h in run.held]
+    head += [c.replace("_", " ") for c in vb]
+    rows = []
+    for r in it.rows:
+        d = r._asdict()
+        cells = [_num(d[c], spec) for c, _, spec in _SCORE_COLS]
+        cells += [_num(it.score(r, h)) for h in run.held]
+        cells += [_num(d[c]) for c in vb]
+        files = [
+            (prefix + _url(str(d[c])), name)
+            for c, name in (("video_path", "mp4"), ("spf_path", "npz"))
+            if d.get(c) and (run.root / str(d[c])).is_file()
+        ]
+        rows.append({"r": d, "cells": cells, "files": files})
+    return {"head": head, "rows": rows}
+
+
+def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[str, Any]:
+    """The context of one item's section (chart, videos, keyframe strips, scores)."""
+    pacing = run.cfg.get("pacing", {}) if isinstance(run.cfg.get("pacing"), dict) else {}
+    pname = str(pacing.get("name") or it.base.pacing or "linear")
+    temperature = float(pacing.get("temperature", 3.0) or 3.0)
+    curves: list[tuple[str, np.ndarray, str, list[int]]] = []
+    progress: dict[int, np.ndarray] = {}
+    notes = []
+    ok = it.ok
+    last_it = max((int(r.iteration) for r in ok), default=-1)
+    palette = ("#8c564b", "#9467bd", "#2ca02c", "#17becf", "#7f7f7f", "#bcbd22")
+    for j, r in enumerate(ok):
+        p = run.root / str(r.spf_path) if r.spf_path else None
+        if p is None or not p.is_file():
+            notes.append(f"iteration {r.iteration}: SPF file missing ({r.spf_path or 'none'})")
+            continue
+        try:
+            with np.load(p) as npz:
+                s = np.asarray(npz["progress"], dtype=np.float64)
+        except (OSError, ValueError, KeyError) as e:
+            notes.append(f"iteration {r.iteration}: SPF file unreadable: {e}")
+            continue
+        it_no = int(r.iteration)
+        progress[it_no] = s
+        if it_no == 0:
+            label, colour, kf = "baseline (iteration 0)", "#1f77b4", _keyframes(r.keyframes)
+        elif it_no == last_it:
+            label, colour, kf = f"iteration {it_no} (last)", "#ff7f0e", _keyframes(r.keyframes)
+        else:
+            label, colour, kf = f"iteration {it_no}", palette[(j - 1) % len(palette)], []
+        curves.append((label, s, colour, kf))
+    chart = ""
+    if curves:
+        t = max(s.size for _, s, _, _ in curves)
+        try:
+            target = pacing_curve(pname, np.linspace(0.0, 1.0, t), temperature)
+        except ValueError:
+            target = None
+        title = f"S of {it.item_id}: baseline and every iteration against the target pacing"
+        chart = _chart(run, it.item_id, curves, target, f"target pacing ({pname})", title)
+    shown = [it.base] + ([it.last] if int(it.last.iteration) != int(it.base.iteration) else [])
+    videos, strips = [], []
+    for r in shown:
+        it_no = int(r.iteration)
+        label = "baseline (iteration 0)" if it_no == 0 else f"iteration {it_no} (last)"
+        stem = _safe(f"{it.item_id}__it{it_no}")
+        kf = _keyframes(r.keyframes)
+        poster, thumbs, note = _video_assets(run, str(r.video_path or ""), stem, kf, thumb_height)
+        if note:
+            notes.append(f"{label}: {note}")
+        if poster is None:
+            continue
+        score = f"Linearity {_num(r.linearity_score)}" if r.status == "ok" else "failed"
+        videos.append(
+            {
+                "src": prefix + _url(str(r.video_path)),
+                "poster": prefix + _url(poster),
+                "caption": f"{label} · {score}",
+            }
+        )
+        fps, s = float(r.fps), progress.get(it_no)
+        figs = [
+            {
+                "src": prefix + _url(rel),
+                "alt": f"{label} keyframes frame {k}",
+                "caption": f"f {k} · "
+                + (f"{k / fps:.2f} s" if _finite(fps) and fps > 0 else "")
+                + (f" · S {float(s[k]):.2f}" if s is not None and 0 <= k < s.size else ""),
+            }
+            for k, rel in thumbs.items()
+        ]
+        if figs:
+            strips.append({"label": f"{label} keyframes", "figs": figs})
+    raw = str(it.base.metadata or "")
+    try:
+        meta = json.dumps(json.loads(raw), indent=1) if raw else ""
+    except ValueError:
+        meta = raw
+    parts = []
+    for emb in (None, *run.held):
+        name = str(it.base.embedder) if emb is None else f"held-out {emb}"
+        b, f = it.score(it.base, emb), it.score(it.last, emb)
+        arrow = f" → {_num(f)}" if int(it.last.iteration) > 0 else ""
+        parts.append(f"{name} {_num(b)}{arrow}")
+    return {
+        "it": it,
+        "line": "Linearity: " + ", ".join(parts),
+        "notes": notes,
+        "chart": Markup(chart),
+        "videos": videos,
+        "strips": strips,
+        "scores": _scores_table(run, it, prefix),
+        "meta": meta,
+    }
+
+
+# ------------------------------------------------------------------------------------ public
+def write_report(
+    run_dir: str | os.PathLike, *, page_size: int = PAGE_SIZE, thumb_height: int = THUMB_HEIGHT
+) -> Path:
+    """Write the HTML report of a run directory: ``<run_dir>/report.html`` (and its pages and
+    assets under ``<run_dir>/report_assets/``), self-contained and relative (module docs).
+
+    Cost: one matplotlib SVG per item and one decode of its baseline and last videos (posters
+    and keyframe thumbnails). 128 items (9 frames at 224 px): 24 s of CPU the first time
+    (two thirds charts), 1.5 s for a rewrite, which reuses every chart whose inputs are
+    unchanged and every image newer than its video. A 128-item report takes 9.4 MB beside
+    the run (pages 2.5 MB, posters 3.0 MB, thumbnails 1.8 MB, chart cache 2.0 MB).
+
+    Args:
+        run_dir: a run directory (``records.parquet`` or ``records/*.json``; ``config.json``,
+            ``summary.json``, ``spf/*.npz`` and ``videos/*.mp4`` are used where present, and a
+            missing one is named in the report, never an error).
+        page_size: items per page (>= 1); page 1 is ``report.html``, page ``k`` is
+            ``report_assets/items-<kkk>.html``.
+        thumb_height: keyframe thumbnail height, pixels (>= 8).
+
+    Returns:
+        The path of ``report.html``.
+
+    Raises:
+        NotARunError: ``run_dir`` is not a directory holding records (a ``FileNotFoundError``).
+        ValueError: ``page_size`` or ``thumb_height`` out of range; ``config.json`` or
+            ``summary.json`` is not valid JSON.
+    """
+    if int(page_size) < 1:
+        raise ValueError(f"page_size must be >= 1, got {page_size}")
+    if int(thumb_height) < 8:
+        raise ValueError(f"thumb_height must be >= 8 pixels, got {thumb_height}")
+    run = _load_run(run_dir)
+    items = _items(run, int(page_size))
+    n_pages = max(1, math.ceil(len(items) / int(page_size)))
+    page_of = {it.item_id: it.page for it in items}
+    summary = _summary(run)
+    for f in summary["failures"]:
+        if isinstance(f, dict) and f.get("item_id") in page_of:
+            p = page_of[f["item_id"]]
+            f["_href"] = ("" if p == 1 else _url(page_name(p))) + "#" + _anchor(str(f["item_id"]))
+    title = f"spf-bench report: {run.label()}"
+    written = set()
+    for page in range(n_pages, 0, -1):  # report.html last
+        prefix = "" if page == 1 else "../"
+        lo, hi = (page - 1) * int(page_size) + 1, min(page * int(page_size), len(items))
+        text = _render(
+            "report.html.j2",
+            title=title,
+            page_title=f"{title} ({lo}-{hi})" if page > 1 else title,
+            page=page,
+            pages=[(p, prefix + _url(page_name(p))) for p in range(1, n_pages + 1)],
+            span=(lo, hi),
+            run_name=run.root.name,
+            report_name=REPORT_NAME,
+            items=items,
+            provenance=_provenance(run) if page == 1 else None,
+            summary=summary,
+            held=run.held,
+            thumb_height=int(thumb_height),
+            index_href={
+                it.item_id: ("" if it.page == page else prefix + _url(page_name(it.page)))
+                + "#"
+                + _anchor(it.item_id)
+                for it in items
+            },
+            sections=[
+                _item_section(run, it, prefix, int(thumb_height)) for it in items if it.page == page
+            ],
+        )
+        name = page_name(page)
+        written.add(Path(name).name)
+        atomic_write_text(run.root / name, text)
+    assets = run.root / ASSETS_DIR
+    if assets.is_dir():  # pages of an earlier, larger report
+        for old in assets.iterdir():
+            if _PAGE_RE.match(old.name) and old.name not in written:
+                old.unlink()
+    return run.root / REPORT_NAME
+
+
+# ------------------------------------------------------------------------------------ leaderboard
+def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
+    """``{(model, retime, embedder, pacing): config hashes}`` of a run's records."""
+    df = read_run_records(run_dir)
+    if not len(df) or any(k not in df for k in GROUP_KEYS):
+        return {}
+    if "config_hash" not in df:
+        df["config_hash"] = ""
+    out: dict[tuple[str, ...], set[str]] = {}
+    for row in df[[*GROUP_KEYS, "config_hash"]].astype(str).drop_duplicates().itertuples(False):
+        out.setdefault(tuple(row[:-1]), set()).add(row[-1])
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _row_hashes(row: Mapping[str, Any]) -> frozenset[str] | None:
+    """Config hashes of a leaderboard row (``config_hash`` or ``config_hashes``, ``+``-joined);
+    ``None`` when the leaderboard has neither column or the row has no hash."""
+    for col in ("config_hash", "config_hashes"):
+        if col in row:
+            return frozenset(h for h in str(row[col]).split("+") if h) or None
+    return None
+
+
+def _ci_bar(
+    m: Any, lo: Any, hi: Any, scale: tuple[float, float], zero: bool
+) -> dict[str, Any] | None:
+    """Geometry of a 150 x 16 px CI bar (``ci_bar`` macro of ``leaderboard.html.j2``): the CI
+    as a line on the shared scale ``[x0, x1]``, the mean as a dot, and (``zero``) a tick at 0;
+    ``None`` without a finite mean."""
+    x0, x1 = scale
+    w, pad = 150.0, 5.0
+    if not (_finite(m) and x1 > x0):
+        return None
+
+    def x(v: float) -> str:
+        return f"{pad + (float(v) - x0) / (x1 - x0) * (w - 2 * pad):.1f}"
+
+    return {
+        "zero": x(0) if zero and x0 <= 0 <= x1 else None,
+        "ci": (x(lo), x(hi)) if _finite(lo) and _finite(hi) else None,
+        "m": x(m),
+        "tip": f"{float(m):.4f} {_ci(lo, hi)}",
+    }
+
+
+def _scale(lb: pd.DataFrame, cols: Sequence[str], zero: bool) -> tuple[float, float]:
+    vals = np.concatenate([lb[c].to_numpy(np.float64) for c in cols if c in lb] or [np.array([])])
+    vals = vals[np.isfinite(vals)]
+    if zero:
+        vals = np.append(vals, 0.0)
+    if not vals.size:
+        return 0.0, 1.0
+    lo, hi = float(vals.min()), float(vals.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1e-3)
+    return lo - 0.05 * span, hi + 0.05 * span
+
+
+def _suffixed(df: pd.DataFrame, prefix: str, suffix: str) -> list[str]:
+    return sorted(
+        c[len(prefix) : -len(suffix)]
+        for c in df.columns
+        if c.startswith(prefix) and c.endswith(suffix)
+    )
+
+
+def write_leaderboard_html(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    run_dirs: Sequence[str | os.PathLike],
+    *,
+    write_reports: bool = True,
+    title: str = "spf-bench leaderboard",
+) -> Path:
+    """Write ``leaderboard.html``: the leaderboard as a sortable table with CI bars, each row
+    linking to the ``report.html`` of the run(s) behind it.
+
+    Args:
+        df: the leaderboard (``pandas.DataFrame`` of
+            :func:`spf_bench.bench.views.leaderboard.build_leaderboard`: model, retime,
+            embedder, pacing, the ``linearity_*`` and ``delta_linearity*`` CI columns, and,
+            where present, ``config_hash`` or ``config_hashes`` (``+``-joined),
+            ``vbench_<dim>_mean/_std`` and ``ext_<metric>_*``).
+        path: output HTML file (written atomically), e.g. ``results/leaderboard.html``.
+        run_dirs: the run directories behind the rows. A row links to every run whose records
+            have its model, retime, embedder and pacing and, when the leaderboard has a config
+            hash column, one of its config hashes.
+        write_reports: write the ``report.html`` of a run that has none, or whose report is
+            older than its ``records.parquet`` (:func:`write_report`), so that no link is
+            broken. With ``False``, a row whose run has no report shows its run directory
+            without a link.
+        title: page heading.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        NotARunError: a listed run directory holds no records (with ``write_reports``).
+    """
+    path = Path(path)
+    runs = [(Path(d), _run_groups(Path(d))) for d in dict.fromkeys(map(str, run_dirs))]
+    for d, _ in runs:
+        rep, recs = d / REPORT_NAME, d / "records.parquet"
+        if write_reports and (not rep.is_file() or (recs.is_file() and _stale(rep, recs))):
+            log.info("leaderboard: writing %s", rep)
+            write_report(d)
+    base = path.resolve().parent
+    lin = _scale(df, ("linearity_ci_low", "linearity_ci_high", "linearity_mean"), False)
+    dlt = _scale(df, ("delta_linearity_ci_low", "delta_linearity_ci_high", "delta_linearity"), True)
+    ident = [c for c in ("seed", "config_hash", "config_hashes") if c in df.columns]
+    rows = []
+    for r in df.to_dict("records"):
+        key = tuple(str(r[k]) for k in GROUP_KEYS)
+        hashes = _row_hashes(r)
+        links = []
+        for d in (d for d, g in runs if key in g and (hashes is None or g[key] & hashes)):
+            rep = d / REPORT_NAME
+            href = None
+            if rep.is_file():
+                try:
+                    href = _url(Path(os.path.relpath(rep.resolve(), base)).as_posix())
+                except ValueError:  # another drive (Windows): no relative path exists
+                    href = rep.resolve().as_uri()
+            links.append({"href": href, "name": d.name or str(d), "dir": str(d)})
+        cells = dict(r)
+        cells["bar_l"] = _ci_bar(
+            r.get("linearity_mean"),
+            r.get("linearity_ci_low"),
+            r.get("linearity_ci_high"),
+            lin,
+            zero=False,
+        )
+        cells["bar_d"] = _ci_bar(
+            r.get("delta_linearity"),
+            r.get("delta_linearity_ci_low"),
+            r.get("delta_linearity_ci_high"),
+            dlt,
+            zero=True,
+        )
+        rows.append({"r": cells, "links": links})
+    text = _render(
+        "leaderboard.html.j2",
+        title=title,
+        page_title=title,
+        group_keys=[*GROUP_KEYS, *ident],
+        ident=ident,
+        dims=_suffixed(df, VBENCH_PREFIX, "_mean"),
+        ext=_suffixed(df, "ext_", "_mean"),
+        rows=rows,
+    )
+    atomic_write_text(path, text)
+    return path
+
+
+# ------------------------------------------------------------------------------------ command
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``report`` sub-command on ``spf-bench``'s sub-parsers.
+
+    Args:
+        sub: the object returned by ``ArgumentParser.add_subparsers``.
+
+    Returns:
+        The ``report`` parser; its ``func`` default is :func:`run_command`.
+    """
+    p = sub.add_parser(
+        "report",
+        help="write <run_dir>/report.html: SPF charts, videos side by side, keyframes, scores",
+        description="Write each run's report.html: configuration and provenance, the summary, "
+        "and per item the SPF chart, the baseline and last-iteration videos side by side, the "
+        "keyframe strips and the scores. It opens from disk in any browser (no network).",
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    p.add_argument(
+        "--page-size",
+        type=int,
+        default=PAGE_SIZE,
+        help="items per page of the report (default: %(default)s)",
+    )
+    p.set_defaults(func=run_command)
+    return p
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Write the report of every ``args.run_dirs``; returns the exit status (module docs)."""
+    if args.page_size < 1:
+        print(f"spf-bench report: --page-size must be >= 1, got {args.page_size}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    bad = []
+    for d in args.run_dirs:
+        try:
+            path = write_report(d, page_size=args.page_size)
+        except (NotARunError, ValueError) as err:
+            bad.append(f"spf-bench report: bad input: {err}")
+            continue
+        print(f"wrote {path}")
+    for line in bad:
+        print(line, file=sys.stderr)
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m spf_bench.bench.views.report RUN_DIR ...``: :func:`run_command`."""
+    parser = argparse.ArgumentParser(prog="spf-bench")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return run_command(parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
