@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spf_bench.bench.results.rundir import RunDir
 from spf_bench.metrics import video_io
 from spf_bench.metrics.atomic_io import (
     atomic_open,
@@ -101,11 +102,11 @@ def hooked_open(file, mode="r", *args, **kwargs):
 builtins.open = io.open = hooked_open
 
 if kind == "json":
-    from spf_bench.bench import records as rec
-    rec.atomic_write_json(dest, {"tag": "new", "rows": list(range(300_000))})
+    from spf_bench.metrics.atomic_io import atomic_write_json
+    atomic_write_json(dest, {"tag": "new", "rows": list(range(300_000))})
 elif kind == "npz":
-    from spf_bench.bench import records as rec
-    rec.atomic_savez(dest, progress=np.random.default_rng(0).random(400_000))
+    from spf_bench.metrics.atomic_io import atomic_savez
+    atomic_savez(dest, progress=np.random.default_rng(0).random(400_000))
 elif kind == "stream":
     from spf_bench.metrics.atomic_io import atomic_open
     with atomic_open(dest, "wb") as fh:
@@ -330,7 +331,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from spf_bench.bench.plots import plot_spf
-from spf_bench.bench.records import write_tables
+from spf_bench.bench.results.rundir import RunDir
 from spf_bench.metrics.atomic_io import (
     atomic_open, atomic_path, atomic_savez, atomic_write_bytes, atomic_write_json)
 from spf_bench.metrics.video_io import write_video
@@ -351,7 +352,7 @@ for umask in (0o022, 0o077, 0o002):
         write_video(d / "v.mp4", np.zeros((2, 16, 16, 3), np.uint8), 8),
         plot_spf({"S": np.linspace(0, 1, 9)}, d / "p.png"),
     ]
-    write_tables(d, [{"item_id": "a", "iteration": 0}])
+    RunDir(d).write_tables([{"item_id": "a", "iteration": 0}])
     paths += [d / "records.parquet", d / "records.csv"]
     with atomic_open(d / "t.txt", "w") as fh:
         fh.write("text")
@@ -408,9 +409,7 @@ def _write_npz(d):
 
 
 def _write_parquet(d):
-    from spf_bench.bench.records import write_tables
-
-    write_tables(d, [{"item_id": "a", "iteration": 0}])
+    RunDir(d).write_tables([{"item_id": "a", "iteration": 0}])
     return d / "records.parquet"
 
 

@@ -130,7 +130,7 @@ _TMPFS_SIZE = "256k"  # a complete run needs ~840 KiB on tmpfs; this fills after
 
 
 def _check_intact(run_dir: Path) -> dict[str, dict]:
-    from spf_bench.bench.merge import LOCK_FILE
+    from spf_bench.bench.results.rundir import LOCK_FILE
     from spf_bench.metrics.atomic_io import is_temp_file
 
     records = {}
