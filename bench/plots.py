@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.stats import final_records
 from spf_bench.metrics.atomic_io import atomic_path
+from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
 
 __all__ = ["plot_keyframe_strip", "plot_run", "plot_spf"]
 
@@ -93,21 +96,23 @@ def plot_spf(
         plt.close(fig)
 
 
-def plot_run(run_dir: str | os.PathLike, df) -> list[Path]:
-    """Write ``plots/<item>.png`` for every item and ``plots/summary.png``; returns the paths.
+def plot_run(run_dir: str | os.PathLike | RunDir, df) -> list[Path]:
+    """Write ``plots/<item>.png`` for every item (its first finished iteration, normally the
+    baseline, and its final record: :func:`spf_bench.bench.results.stats.final_records`) and
+    ``plots/summary.png``; returns the paths.
 
     Args:
         run_dir: run directory holding ``spf/*.npz``.
-        df: records DataFrame (:func:`spf_bench.bench.records.to_frame`).
+        df: records table (:func:`spf_bench.bench.results.record.to_frame`).
     """
-    from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
-
-    run_dir = Path(run_dir)
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    run_dir = rd.path
     ok = df[df.status == "ok"]
+    final = final_records(ok).set_index("item_id")
     out = []
     for item_id, g in ok.groupby("item_id"):
         g = g.sort_values("iteration")
-        first, last = g.iloc[0], g.iloc[-1]
+        first, last = g.iloc[0], final.loc[item_id]
         curves = {}
         for row, label in (
             (first, "baseline (iteration 0)"),
@@ -124,9 +129,7 @@ def plot_run(run_dir: str | os.PathLike, df) -> list[Path]:
         )
         if len(g) > 1:
             title += f" -> {last.linearity_score:.3f}"
-        out.append(
-            plot_spf(curves, run_dir / "plots" / f"{item_id}.png", title=title, keyframes=kf)
-        )
+        out.append(plot_spf(curves, rd.plots_dir / f"{item_id}.png", title=title, keyframes=kf))
     if len(ok):
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(4.5, 3.2))
@@ -138,7 +141,7 @@ def plot_run(run_dir: str | os.PathLike, df) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.set_title(f"{len(ok.item_id.unique())} videos", fontsize=9)
         try:
-            out.append(_save(fig, run_dir / "plots" / "summary.png"))
+            out.append(_save(fig, rd.plots_dir / "summary.png"))
         finally:
             plt.close(fig)
     return out
