@@ -15,11 +15,12 @@ CSV (``--out``) and its Markdown rendering beside it (same stem, ``.md``), atomi
 A read-only view: it writes only these files (and missing run reports).
 
 Which record scores an item
-    Every item contributes its **final record**: the record of its highest ``iteration`` (0 for
+    Every item contributes its **final record**, its highest-iteration ok record (0 for
     ``retime=none``; ``retime.iterations`` for a finished ``retime=warped`` run; the iteration a
-    ReTime loop stopped at, e.g. a degenerate clip). An item whose final record has
-    ``status != "ok"`` counts in ``n_failed`` and nowhere else. The **baseline** of an item is
-    its ``iteration == 0`` record. An item is identified by (seed, config_hash, item_id): the
+    ReTime loop stopped at, e.g. a degenerate clip): the one definition of
+    :mod:`spf_bench.bench.results.stats`. An item whose last record failed counts in
+    ``n_failed`` and still scores with its last ok iteration. The **baseline** of an item is
+    its ``iteration == 0`` ok record. An item is identified by (seed, config_hash, item_id): the
     same ``item_id`` under two seeds is two videos. When the same (model, retime, embedder,
     pacing, seed, config_hash, item_id, iteration) appears in several run directories (shards,
     a copied run), the one from the argument listed last wins (a warning names the duplicates);
@@ -60,48 +61,12 @@ Statistics
     an n = 3 row as descriptive. At n = 30 it covers at about its nominal rate
     (``tests/test_leaderboard.py`` simulates this).
 
-Columns (:data:`COLUMNS`; stable, in this order, then the VBench and external columns)
-    =========================  =================================================================
-    model, retime, embedder,   the setting names (record columns of the same names)
-    pacing
-    seed                       the seed (``+``-joined seeds with ``--pool-seeds``); -1 = not
-                               recorded
-    config_hash                the run identity hash (``+``-joined with ``--pool-seeds``)
-    settings_hash              the identity hash without the seed (the pooling key)
-    n_per_seed                 scored items per seed, ``"seed:n"`` space-separated
-    n_runs                     run directories the row's records come from
-    n                          items whose final record is ok (degenerate ones included)
-    n_failed                   items whose final record failed
-    n_degenerate               scored items with no semantic change (Linearity NaN, left out)
-    final_iteration            highest final iteration among the scored items
-    linearity_mean             mean Linearity Score of the final records
-    linearity_std              its sample standard deviation
-    linearity_ci_low/high      95% BCa bootstrap CI of ``linearity_mean``
-    max_jump_mean              mean largest single-frame share of total change
-    max_deviation_mean         mean max ``|S - L|`` (fraction of total change)
-    total_change_mean          mean total semantic change, radians
-    target_deviation_mean      mean RMS of ``S`` minus the target pacing curve
-    rms_s_vs_designed_mean          mean RMS of ``S`` minus designed progress (synthetic models; NaN
-                               otherwise)
-    n_paired                   items with a baseline and a final iteration > 0
-    baseline_linearity_mean    mean iteration-0 Linearity of the paired items
-    delta_linearity            mean ``final - baseline`` Linearity of the paired items (NaN
-                               when ``n_paired == 0``, e.g. ``retime=none``)
-    delta_linearity_ci_low/    95% paired BCa bootstrap CI of ``delta_linearity``
-    high
-    heldout_embedders          embedders that scored the videos without guiding the retime
-    heldout_linearity          final-iteration Linearity by the held-out embedders (per video
-                               the mean over them; the guide never judges itself here)
-    heldout_delta              paired held-out gain, final iteration minus iteration 0
-    heldout_delta_ci_low/high  95% paired BCa bootstrap CI of ``heldout_delta``
-    git_shas                   provenance: distinct commits among the rows used, ``+``-joined
-    vbench_<dim>_mean/_std/_n  per VBench dimension present: mean, std and count over the
-                               final records with a score (columns sorted by dimension)
-    ext_<metric>_mean/_n       per external metric (``--external``): mean and count over the
-                               row's final records with a value
-    ext_<metric>_rho,          Spearman rank correlation of the metric with the Linearity Score
-    _rho_ci_low/_high          over those records, and its 95% percentile bootstrap CI
-    =========================  =================================================================
+Columns
+    :data:`COLUMNS` (name -> meaning; stable, in this order), then per VBench dimension present
+    ``vbench_<dim>_mean/_std/_n`` (mean, std and count over the final records with a score,
+    sorted by dimension), then per external metric (``--external``) ``ext_<metric>_mean/_n``
+    and ``ext_<metric>_rho/_rho_ci_low/_rho_ci_high`` (Spearman rank correlation with the
+    Linearity Score over the row's final records with a value, 95% percentile bootstrap CI).
 VBench columns and external metrics
     ``vbench_*`` scores: the VBench contract of :mod:`spf_bench.bench.views.load`.
     ``--external``: the formats and join rules of :mod:`spf_bench.bench.views.external`.
@@ -179,8 +144,8 @@ COLUMNS: dict[str, str] = {
     "settings_hash": "run identity hash without the seed (the key of --pool-seeds)",
     "n_per_seed": "scored items per seed, 'seed:n' space-separated",
     "n_runs": "run directories the row's records come from",
-    "n": "items whose final record is ok",
-    "n_failed": "items whose final record failed",
+    "n": "items with a final (ok) record, degenerate ones included",
+    "n_failed": "items whose last record failed",
     "n_degenerate": "scored items with no semantic change (Linearity NaN)",
     "final_iteration": "highest final iteration among scored items",
     "linearity_mean": "mean Linearity Score of the final records",
@@ -191,14 +156,14 @@ COLUMNS: dict[str, str] = {
     "max_deviation_mean": "mean max |S - L| (fraction of total change)",
     "total_change_mean": "mean total semantic change, radians",
     "target_deviation_mean": "mean RMS of S minus the target pacing curve",
-    "rms_s_vs_designed_mean": "mean RMS of S minus designed progress (synthetic items)",
+    "rms_s_vs_designed_mean": "mean RMS of S minus designed progress (synthetic items, else NaN)",
     "n_paired": "items with a baseline and a final iteration > 0",
     "baseline_linearity_mean": "mean iteration-0 Linearity of the paired items",
-    "delta_linearity": "mean final - baseline Linearity of the paired items",
+    "delta_linearity": "mean final - baseline Linearity of the paired items (NaN without pairs)",
     "delta_linearity_ci_low": "95% paired BCa bootstrap CI of delta_linearity, low",
     "delta_linearity_ci_high": "95% paired BCa bootstrap CI of delta_linearity, high",
     "heldout_embedders": "embedders that scored the videos without guiding the retime, '+'-joined",
-    "heldout_linearity": "final-iteration Linearity by the held-out embedders (mean over them)",
+    "heldout_linearity": "final Linearity by the held-out embedders (per video the mean over them)",
     "heldout_delta": "paired held-out Linearity gain, final iteration minus iteration 0",
     "heldout_delta_ci_low": "95% paired BCa bootstrap CI of heldout_delta, low",
     "heldout_delta_ci_high": "95% paired BCa bootstrap CI of heldout_delta, high",

@@ -16,7 +16,15 @@ import pandas as pd
 from spf_bench.bench.views.external import ExternalJoin
 from spf_bench.bench.views.load import EXT_PREFIX, VBENCH_PREFIX
 
-__all__ = ["markdown_table", "render_markdown"]
+__all__ = [
+    "fmt_ci",
+    "fmt_gain",
+    "fmt_num",
+    "fmt_pm",
+    "is_finite",
+    "markdown_table",
+    "render_markdown",
+]
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -43,20 +51,39 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pm(m: float, s: float) -> str:
-    if not math.isfinite(m):
+def is_finite(v: Any) -> bool:
+    """Whether ``v`` is a finite number (or text that parses as one)."""
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_num(v: Any, spec: str = ".3f") -> str:
+    """``v`` formatted with ``spec``; ``–`` when it is not a finite number."""
+    return format(float(v), spec) if is_finite(v) else "–"
+
+
+def fmt_pm(m: Any, s: Any, spec: str = ".3f") -> str:
+    """``mean ± std`` (``mean`` alone without a finite std; ``–`` without a finite mean)."""
+    if not is_finite(m):
         return "–"
-    return f"{m:.3f} ± {s:.3f}" if math.isfinite(s) else f"{m:.3f}"
+    return f"{float(m):{spec}} ± {float(s):{spec}}" if is_finite(s) else f"{float(m):{spec}}"
 
 
-def _ci(lo: float, hi: float) -> str:
-    return f"[{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) and math.isfinite(hi) else "–"
+def fmt_ci(lo: Any, hi: Any, spec: str = ".3f") -> str:
+    """``[lo, hi]``; ``–`` unless both ends are finite."""
+    return f"[{float(lo):{spec}}, {float(hi):{spec}}]" if is_finite(lo) and is_finite(hi) else "–"
+
+
+def fmt_gain(m: Any, lo: Any, hi: Any, spec: str = ".3f") -> str:
+    """A signed gain and its CI, ``+0.123 [0.050, 0.200]``; ``–`` without a finite gain."""
+    return f"{float(m):+{spec}} {fmt_ci(lo, hi, spec)}" if is_finite(m) else "–"
 
 
 def _rho(rho: Any, lo: Any, hi: Any) -> str:
-    if not isinstance(rho, (int, float, np.number)) or not math.isfinite(float(rho)):
-        return "–"
-    return f"{float(rho):+.2f} " + _ci(float(lo), float(hi))
+    """``+0.50 [0.123, 0.800]``: Spearman's rho and its CI; ``–`` without a finite rho."""
+    return f"{float(rho):+.2f} {fmt_ci(lo, hi)}" if is_finite(rho) else "–"
 
 
 def render_markdown(
@@ -108,42 +135,29 @@ def render_markdown(
         row.update(
             {
                 "n": r.n,
-                "Linearity (mean ± std)": _pm(r.linearity_mean, r.linearity_std),
-                "95% CI": _ci(r.linearity_ci_low, r.linearity_ci_high),
-                "Δ vs baseline [95% CI]": (
-                    f"{r.delta_linearity:+.3f} "
-                    + _ci(r.delta_linearity_ci_low, r.delta_linearity_ci_high)
-                    if math.isfinite(r.delta_linearity)
-                    else "–"
+                "Linearity (mean ± std)": fmt_pm(r.linearity_mean, r.linearity_std),
+                "95% CI": fmt_ci(r.linearity_ci_low, r.linearity_ci_high),
+                "Δ vs baseline [95% CI]": fmt_gain(
+                    r.delta_linearity, r.delta_linearity_ci_low, r.delta_linearity_ci_high
                 ),
                 "held-out Linearity": _heldout_cell(d),
-                "held-out Δ [95% CI]": (
-                    f"{d['heldout_delta']:+.3f} "
-                    + _ci(d["heldout_delta_ci_low"], d["heldout_delta_ci_high"])
-                    if math.isfinite(d.get("heldout_delta", math.nan))
-                    else "–"
+                "held-out Δ [95% CI]": fmt_gain(
+                    d.get("heldout_delta"),
+                    d.get("heldout_delta_ci_low"),
+                    d.get("heldout_delta_ci_high"),
                 ),
-                "max jump": f"{r.max_jump_mean:.3f}" if math.isfinite(r.max_jump_mean) else "–",
-                "max dev.": (
-                    f"{r.max_deviation_mean:.3f}" if math.isfinite(r.max_deviation_mean) else "–"
-                ),
-                "total change (rad)": (
-                    f"{r.total_change_mean:.2f}" if math.isfinite(r.total_change_mean) else "–"
-                ),
-                "RMS(S − designed)": (
-                    f"{r.rms_s_vs_designed_mean:.3f}"
-                    if math.isfinite(r.rms_s_vs_designed_mean)
-                    else "–"
-                ),
+                "max jump": fmt_num(r.max_jump_mean),
+                "max dev.": fmt_num(r.max_deviation_mean),
+                "total change (rad)": fmt_num(r.total_change_mean, ".2f"),
+                "RMS(S − designed)": fmt_num(r.rms_s_vs_designed_mean),
                 "failed": r.n_failed,
             }
         )
         for dim in dims:
-            row[f"VBench {dim}"] = _pm(d[f"vbench_{dim}_mean"], d[f"vbench_{dim}_std"])
+            row[f"VBench {dim}"] = fmt_pm(d[f"vbench_{dim}_mean"], d[f"vbench_{dim}_std"])
         for m in ext:
             c = EXT_PREFIX + m
-            mean = d[f"{c}_mean"]
-            row[f"{m} (mean)"] = f"{mean:.3f}" if math.isfinite(mean) else "–"
+            row[f"{m} (mean)"] = fmt_num(d[f"{c}_mean"])
             row[f"ρ({m}, Linearity) [95% CI]"] = _rho(
                 d[f"{c}_rho"], d[f"{c}_rho_ci_low"], d[f"{c}_rho_ci_high"]
             )

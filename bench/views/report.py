@@ -91,6 +91,7 @@ from spf_bench.bench.views.load import (
     load_records,
     read_run_records,
 )
+from spf_bench.bench.views.markdown import fmt_ci, fmt_gain, fmt_num, fmt_pm, is_finite
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -145,30 +146,9 @@ def _anchor(item_id: str) -> str:
     return "item-" + _safe(item_id)
 
 
-def _finite(v: Any) -> bool:
-    try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _num(v: Any, spec: str = ".4f") -> str:
-    return format(float(v), spec) if _finite(v) else "–"
-
-
 def _dv(v: Any) -> str:
     """``data-v`` sort key of a numeric cell (empty for NaN: sorts last)."""
-    return repr(float(v)) if _finite(v) else ""
-
-
-def _pm(m: Any, s: Any, spec: str = ".4f") -> str:
-    if not _finite(m):
-        return "–"
-    return f"{float(m):{spec}} ± {float(s):{spec}}" if _finite(s) else f"{float(m):{spec}}"
-
-
-def _ci(lo: Any, hi: Any, spec: str = ".4f") -> str:
-    return f"[{float(lo):{spec}}, {float(hi):{spec}}]" if _finite(lo) and _finite(hi) else "–"
+    return repr(float(v)) if is_finite(v) else ""
 
 
 def _keyframes(v: Any) -> list[int]:
@@ -185,8 +165,9 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
 )
-_ENV.filters.update(num=_num, dv=_dv, pm=_pm, ci=_ci, url=_url, anchor=_anchor)
-_ENV.tests["finite_number"] = _finite
+_ENV.filters.update(
+    num=fmt_num, dv=_dv, pm=fmt_pm, ci=fmt_ci, gain=fmt_gain, url=_url, anchor=_anchor
+)
 
 
 def _render(template: str, **context: Any) -> str:
@@ -396,7 +377,7 @@ def _provenance(run: _Run) -> dict[str, Any]:
             False,
         ),
     ]
-    if _finite(s.get("wall_time_s")):
+    if is_finite(s.get("wall_time_s")):
         rows.append(("wall time", f"{float(s['wall_time_s']):.1f} s", False))
     if isinstance(s.get("shard"), dict):
         rows.append(("shard", json.dumps(s["shard"]), False))
@@ -463,11 +444,11 @@ def _summary(run: _Run) -> dict[str, Any]:
     for it in sorted(per_it, key=lambda x: int(x)):
         st = per_it[it]
         cells = [int(it), st.get("n", "–"), st.get("n_degenerate", "–")]
-        cells += [_pm(st.get(f"{m}_mean"), st.get(f"{m}_std")) for m in metrics]
+        cells += [fmt_pm(st.get(f"{m}_mean"), st.get(f"{m}_std"), ".4f") for m in metrics]
         for h in held:
             hs = (st.get("heldout") or {}).get(h) or {}
             n = f" (n {hs['n']})" if "n" in hs and hs["n"] != st.get("n") else ""
-            cells.append(_pm(hs.get("linearity_mean"), hs.get("linearity_std")) + n)
+            cells.append(fmt_pm(hs.get("linearity_mean"), hs.get("linearity_std"), ".4f") + n)
         rows.append(cells)
     finals = []
     for emb in (None, *held):
@@ -520,7 +501,7 @@ class _Item:
         else:
             v = parse_heldout(row.heldout).get(emb)
             v = v.linearity_score if v is not None else math.nan
-        return float(v) if _finite(v) else math.nan
+        return float(v) if is_finite(v) else math.nan
 
     def gain(self, emb: str | None) -> float:
         """Final minus baseline Linearity; NaN unless both are ok and the final is > 0."""
@@ -552,16 +533,16 @@ _SCORE_COLS = (
 def _scores_table(run: _Run, it: _Item, prefix: str) -> dict[str, Any]:
     cols = it.rows[0]._fields
     vb = [c for c in cols if c.startswith(VBENCH_PREFIX) and c != "vbench_error"]
-    vb = [c for c in vb if any(_finite(getattr(r, c)) for r in it.rows)]
+    vb = [c for c in vb if any(is_finite(getattr(r, c)) for r in it.rows)]
     head = [lbl for _, lbl, _ in _SCORE_COLS]
     head += [f"Linearity (held-out: {h})" for h in run.held]
     head += [c.replace("_", " ") for c in vb]
     rows = []
     for r in it.rows:
         d = r._asdict()
-        cells = [_num(d[c], spec) for c, _, spec in _SCORE_COLS]
-        cells += [_num(it.score(r, h)) for h in run.held]
-        cells += [_num(d[c]) for c in vb]
+        cells = [fmt_num(d[c], spec) for c, _, spec in _SCORE_COLS]
+        cells += [fmt_num(it.score(r, h), ".4f") for h in run.held]
+        cells += [fmt_num(d[c], ".4f") for c in vb]
         files = [
             (prefix + _url(str(d[c])), name)
             for c, name in (("video_path", "mp4"), ("spf_path", "npz"))
@@ -623,7 +604,7 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
             notes.append(f"{label}: {note}")
         if poster is None:
             continue
-        score = f"Linearity {_num(r.linearity_score)}" if r.status == "ok" else "failed"
+        score = f"Linearity {fmt_num(r.linearity_score, '.4f')}" if r.status == "ok" else "failed"
         videos.append(
             {
                 "src": prefix + _url(str(r.video_path)),
@@ -637,7 +618,7 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
                 "src": prefix + _url(rel),
                 "alt": f"{label} keyframes frame {k}",
                 "caption": f"f {k} · "
-                + (f"{k / fps:.2f} s" if _finite(fps) and fps > 0 else "")
+                + (f"{k / fps:.2f} s" if is_finite(fps) and fps > 0 else "")
                 + (f" · S {float(s[k]):.2f}" if s is not None and 0 <= k < s.size else ""),
             }
             for k, rel in thumbs.items()
@@ -653,8 +634,8 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
     for emb in (None, *run.held):
         name = str(it.base.embedder) if emb is None else f"held-out {emb}"
         b, f = it.score(it.base, emb), it.score(it.last, emb)
-        arrow = f" → {_num(f)}" if int(it.last.iteration) > 0 else ""
-        parts.append(f"{name} {_num(b)}{arrow}")
+        arrow = f" → {fmt_num(f, '.4f')}" if int(it.last.iteration) > 0 else ""
+        parts.append(f"{name} {fmt_num(b, '.4f')}{arrow}")
     return {
         "it": it,
         "line": "Linearity: " + ", ".join(parts),
@@ -780,7 +761,7 @@ def _ci_bar(
     ``None`` without a finite mean."""
     x0, x1 = scale
     w, pad = 150.0, 5.0
-    if not (_finite(m) and x1 > x0):
+    if not (is_finite(m) and x1 > x0):
         return None
 
     def x(v: float) -> str:
@@ -788,9 +769,9 @@ def _ci_bar(
 
     return {
         "zero": x(0) if zero and x0 <= 0 <= x1 else None,
-        "ci": (x(lo), x(hi)) if _finite(lo) and _finite(hi) else None,
+        "ci": (x(lo), x(hi)) if is_finite(lo) and is_finite(hi) else None,
         "m": x(m),
-        "tip": f"{float(m):.4f} {_ci(lo, hi)}",
+        "tip": f"{float(m):.4f} {fmt_ci(lo, hi, '.4f')}",
     }
 
 
