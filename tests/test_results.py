@@ -23,6 +23,9 @@ from spf_bench.bench.results.record import (
     to_frame,
 )
 from spf_bench.bench.results.rundir import RunDir, RunDirError
+from spf_bench.bench.views.leaderboard import build_leaderboard
+from spf_bench.bench.views.load import load_records
+from spf_bench.bench.views.report import write_report
 from spf_bench.metrics.measure import SPFSettings
 
 KEYS = {"model": "m", "retime": "warped", "embedder": "pixel", "pacing": "linear", "seed": 0}
@@ -244,3 +247,30 @@ def test_summary_json_is_written_once_from_the_records(tmp_path):
     assert on_disk["linearity_gain_mean"] == pytest.approx(0.30)
     assert on_disk["linearity_gain_ci"] == pytest.approx(summary["linearity_gain_ci"])
     assert on_disk["linearity_gain_ci"] == pytest.approx(list(stats.bootstrap_ci(HAND_GAINS)))
+
+
+def test_failed_final_iteration_same_gain_and_ci_in_summary_leaderboard_and_report(tmp_path):
+    """Item c's last iteration (2) failed: its final record is iteration 1, so it is paired
+    (gain 0.30); summary.json, the leaderboard row and the report show the same gain and CI,
+    for the guiding and the held-out embedder."""
+    rd = RunDir(tmp_path / "run")
+    rd.write_json("identity.json", {"hash": "h0"})
+    for r in from_frame(_failed_final_table()):
+        rd.write_record(r)
+    merge_run(rd, plots=False)
+    summary = rd.summary()
+    lb = build_leaderboard(load_records([rd.path])).iloc[0]
+    assert (lb.n, lb.n_failed, lb.n_paired) == (3, 2, 3)
+    assert summary["n_paired"] == 3 and summary["n_items_failed"] == 2
+    ci = stats.bootstrap_ci(HAND_GAINS)
+    assert summary["linearity_gain_mean"] == lb.delta_linearity == pytest.approx(0.30)
+    assert summary["linearity_gain_ci"] == [lb.delta_linearity_ci_low, lb.delta_linearity_ci_high]
+    assert summary["linearity_gain_ci"] == pytest.approx(list(ci), abs=1e-12)
+    assert summary["heldout_gain"] == lb.heldout_delta == pytest.approx(0.14)
+    assert summary["heldout_gain_ci"] == [lb.heldout_delta_ci_low, lb.heldout_delta_ci_high]
+    text = write_report(rd.path).read_text(encoding="utf-8")
+    for gain, (lo, hi) in (
+        (lb.delta_linearity, summary["linearity_gain_ci"]),
+        (lb.heldout_delta, summary["heldout_gain_ci"]),
+    ):
+        assert f"{gain:+.4f} [{lo:.4f}, {hi:.4f}]" in text
