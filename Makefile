@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+SPF := $(VENV)/bin/spf-bench
 PIP := $(VENV)/bin/pip
 # torch/torchvision pinned to the builds on the project's machines' local disk; override on a
 # GPU node (e.g. `make install TORCH_SPEC="torch torchvision"`).
@@ -39,7 +40,7 @@ $(VBENCH_VENV)/.installed: metrics/vbench-requirements.txt
 vbench-env: $(VBENCH_VENV)/.installed ## Create .venv-vbench with VBench 0.1.5 (weights: docs/vbench.md)
 
 demo: install ## Run the main job on its embedded default (morph + warped retime, efficientnet_lite0, CPU)
-	$(PY) bench/run.py
+	$(SPF) run
 
 test: install ## Run the test suite (CPU, offline; slurm-marked tests are `make test-slurm`)
 	$(PY) -m pytest -q -n 2 -m "not slurm" $(PYTEST_ARGS)
@@ -59,12 +60,12 @@ lint: install ## Ruff lint
 	$(VENV)/bin/ruff format --check .
 
 bench: install ## Performance benchmarks (ratios against baselines measured in the same run)
-	$(PY) bench/studies/perf_spf.py
-	$(PY) bench/studies/perf_measure.py
-	$(PY) bench/studies/perf_rope.py
+	$(SPF) study perf_spf
+	$(SPF) study perf_measure
+	$(SPF) study perf_rope
 
 # `make figures`: each stage is its own bench entry point writing under $(FIGURES_RUNS); then
-# bench/figures.py only reads them and writes results/. Runs: conf/experiment/figures_*.yaml,
+# `spf-bench figures` only reads them and writes results/. Runs: conf/experiment/figures_*.yaml,
 # once per embedder, into $(FIGURES_RUNS)/<model>-<embedder>. One torch thread, as the
 # committed results/ were made.
 FIGURES_RUNS ?= runs/figures
@@ -72,21 +73,21 @@ FIGURES_EMBEDDERS ?= efficientnet_lite0 pixel
 figures: install ## Regenerate results/ from fresh CPU runs (~20 min on 2 loaded cores): runs, pacing benchmark, ablation, then figures
 	rm -rf $(FIGURES_RUNS)
 	set -e; for model in morph footage; do for emb in $(FIGURES_EMBEDDERS); do \
-		OMP_NUM_THREADS=1 $(PY) bench/run.py experiment=figures_$$model embedder=$$emb \
+		OMP_NUM_THREADS=1 $(SPF) run experiment=figures_$$model embedder=$$emb \
 			run_dir=$(FIGURES_RUNS)/$$model-$$emb; \
 	done; done
-	OMP_NUM_THREADS=1 $(PY) bench/run.py experiment=figures_wan22_toy \
+	OMP_NUM_THREADS=1 $(SPF) run experiment=figures_wan22_toy \
 		run_dir=$(FIGURES_RUNS)/wan22_toy-pixel
-	$(PY) bench/studies/pacing_gt.py --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
+	$(SPF) study pacing_gt --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
 		--curves $(FIGURES_RUNS)/pacing_gt/pacing_gt_curves.npz
-	$(PY) bench/studies/ablation.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
+	$(SPF) study ablation '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
 		--out $(FIGURES_RUNS)/ablation --curves $(FIGURES_RUNS)/ablation/ablation_curves.npz
-	$(PY) bench/figures.py '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
+	$(SPF) figures '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
 		'$(FIGURES_RUNS)/wan22_toy-*' \
 		--pacing-gt $(FIGURES_RUNS)/pacing_gt --ablation $(FIGURES_RUNS)/ablation --out results
 
 train-toy: install ## Train the wan22_toy checkpoint from seed 0 on CPU (~17 min on an idle core): generators/weights/, results/wan22_toy/loss_curve.png
-	OMP_NUM_THREADS=1 $(PY) bench/studies/train_toy.py
+	OMP_NUM_THREADS=1 $(SPF) study train_toy
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf runs outputs multirun .pytest_cache .ruff_cache .hypothesis

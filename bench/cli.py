@@ -1,4 +1,4 @@
-"""The ``spf-bench`` console script.
+"""The ``spf-bench`` console script: every command a user runs.
 
     spf-bench run [HYDRA OVERRIDES ...]          (the bench, as python bench/run.py)
     spf-bench analyze VIDEO [VIDEO ...] [--embedder NAME] [--out DIR]
@@ -6,7 +6,17 @@
     spf-bench vbench DIR [--dims DIM ...]
     spf-bench merge RUN_DIR [RUN_DIR ...]         (tables, summary, plots from records/)
     spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]   (report.html, self-contained)
+    spf-bench leaderboard RUNS ... [--out DIR]    (leaderboard.csv / .md from run directories)
+    spf-bench figures [RUNS ...] [--out DIR]      (results/: figures, tables, README; only reads)
+    spf-bench sweep SWEEP_DIR                     (a Hydra sweep's summary)
+    spf-bench study NAME [ARGS ...]               (a study of bench/studies/, see below)
     spf-bench prefetch --embedder siglip dinov2 --vbench-dims ... [--dry-run]   (weights)
+
+``spf-bench study NAME --help`` lists a study's flags; the studies (:data:`STUDIES`) are
+``ablation``, ``calibrate_progress``, ``calibrate_segments``, ``calibrate_spf``,
+``pacing_gt``, ``perf_measure``, ``perf_rope``, ``perf_spf`` and ``train_toy``.
+``leaderboard``, ``figures``, ``sweep`` and ``study`` hand the rest of the command line to the
+module's ``main(argv)`` (:data:`DELEGATED`), so they keep every flag of the module.
 
 ``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
 max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
@@ -18,12 +28,18 @@ with one line per bad input on stderr and no traceback.
 
 ``vbench`` scores a run directory or a folder of videos with VBench, in its own venv
 (:mod:`spf_bench.bench.vbench_cmd`, :mod:`spf_bench.metrics.vbench`; docs/vbench.md).
+
+A user error (missing weights or checkpoint, bad input, a run directory of another run, a full
+disk; :mod:`spf_bench.bench.errors`) prints ``spf-bench <command>: error: <message>`` on one
+line and exits 2, without a traceback; ``spf-bench --debug <command> ...`` shows the traceback
+(for ``run``: ``HYDRA_FULL_ERROR=1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import logging
 import os
 import sys
@@ -37,11 +53,39 @@ from spf_bench.bench.cli_common import (
     embedder_from_args,
     spf_from_args,
 )
+from spf_bench.bench.errors import EXIT_USER_ERROR, exit_on_user_error
+from spf_bench.bench.prefetch import add_prefetch_parser
+from spf_bench.bench.report_cmd import add_report_parser
+from spf_bench.bench.retime_cli import add_retime_parser
+from spf_bench.bench.vbench_cmd import add_vbench_parser
 from spf_bench.metrics.measure import SPFSettings, measure_video
 
-__all__ = ["analyze_video", "main"]
+__all__ = ["DELEGATED", "STUDIES", "analyze_video", "build_parser", "main"]
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK, EXIT_BAD_INPUT = 0, EXIT_USER_ERROR
+
+#: The studies, ``spf-bench study NAME``: modules of :mod:`spf_bench.bench.studies`.
+STUDIES: tuple[str, ...] = (
+    "ablation",
+    "calibrate_progress",
+    "calibrate_segments",
+    "calibrate_spf",
+    "pacing_gt",
+    "perf_measure",
+    "perf_rope",
+    "perf_spf",
+    "train_toy",
+)
+
+#: Commands handed whole to a module's ``main(argv)``, imported when run (they pull pandas,
+#: matplotlib or torch, which the other commands do not need): command -> module.
+DELEGATED: dict[str, str] = {
+    "run": "spf_bench.bench.run",  # Hydra reads sys.argv: main() takes no argv
+    "leaderboard": "spf_bench.bench.leaderboard",
+    "figures": "spf_bench.bench.figures",
+    "sweep": "spf_bench.bench.sweep",
+    **{f"study {name}": f"spf_bench.bench.studies.{name}" for name in STUDIES},
+}
 
 
 def analyze_video(
@@ -206,6 +250,9 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``spf-bench`` (sub-commands)."""
     parser = argparse.ArgumentParser(prog="spf-bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of a user error (module docs)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "run",
@@ -229,37 +276,78 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--no-plots", action="store_true", help="do not redraw plots/")
     mg.set_defaults(func=_cmd_merge)
 
-    from spf_bench.bench.retime_cli import add_retime_parser
-
+    for name, help_text in (
+        ("leaderboard", "leaderboard.csv / .md from run directories (`--help` for its flags)"),
+        ("figures", "regenerate results/ from finished runs (only reads; `--help` for flags)"),
+        ("sweep", "write and print a Hydra sweep's summary (SWEEP_DIR)"),
+    ):
+        sub.add_parser(name, add_help=False, help=help_text)
+    st = sub.add_parser(
+        "study",
+        add_help=False,
+        help=f"run a study of bench/studies/ ({', '.join(STUDIES)}); `spf-bench study NAME "
+        "--help` lists its flags",
+    )
+    st.add_argument("name", choices=STUDIES)
     add_retime_parser(sub)
-    from spf_bench.bench.report_cmd import add_report_parser
-
     add_report_parser(sub)
-    from spf_bench.bench.prefetch import add_prefetch_parser
-
     add_prefetch_parser(sub)
-    from spf_bench.bench.vbench_cmd import add_vbench_parser
-
     add_vbench_parser(sub)
     return parser
+
+
+def _delegated(argv: list[str]) -> tuple[str, list[str]] | None:
+    """``(command, rest)`` when ``argv`` names a :data:`DELEGATED` command, else ``None``."""
+    for n in (2, 1):
+        command = " ".join(argv[:n])
+        if len(argv) >= n and command in DELEGATED and command != "run":
+            return command, argv[n:]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spf-bench`` console script; returns the exit code.
 
     ``spf-bench run <hydra overrides>`` hands the rest of the command line to Hydra and runs
-    the bench exactly as ``python bench/run.py <overrides>`` does (:mod:`spf_bench.bench.run`).
+    the bench exactly as ``python bench/run.py <overrides>`` does (:mod:`spf_bench.bench.run`,
+    which reports its own user errors). The :data:`DELEGATED` commands call their module's
+    ``main(argv)`` with the rest of the command line.
+
+    Args:
+        argv: the arguments after ``spf-bench``; ``None`` = ``sys.argv[1:]``. A leading
+            ``--debug`` shows the traceback of a user error.
+
+    Returns:
+        The command's exit code (:data:`~spf_bench.bench.errors.EXIT_USER_ERROR` for a user
+        error).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = argv[:1] == ["--debug"]
+    if debug:
+        argv = argv[1:]
     if argv[:1] == ["run"]:
-        from spf_bench.bench import run
-
+        if debug:
+            os.environ["HYDRA_FULL_ERROR"] = "1"
         sys.argv = ["spf-bench run", *argv[1:]]
-        run.main()
+        importlib.import_module(DELEGATED["run"]).main()
         return EXIT_OK
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    delegated = _delegated(argv)
+    if delegated is None:
+        args = build_parser().parse_args(["--debug"] * debug + argv)
+        command, call = args.command, lambda: args.func(args)
+    else:
+        command, rest = delegated
+        module = importlib.import_module(DELEGATED[command])
+        call = lambda: module.main(rest)  # noqa: E731
+    try:
+        with exit_on_user_error(f"spf-bench {command}", debug=debug):
+            return int(call() or 0)
+    except SystemExit as stop:  # argparse's usage errors and --help inside a module
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,12 +16,16 @@ Also installed as ``spf-bench run <overrides>`` (the same function). Composes
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from spf_bench.bench.config import register_configs, settings_from_config
+from spf_bench.bench.errors import exit_on_user_error
 from spf_bench.bench.pipeline import run_benchmark
 from spf_bench.bench.sweep import sweep_job_settings
 
@@ -71,8 +75,21 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 @hydra.main(version_base="1.3", config_path="pkg://spf_bench.conf", config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any]:
-    """Compose the config, run the benchmark, print the summary, return it (for sweeps)."""
-    summary = run_benchmark(sweep_job_settings(settings_from_config(cfg)))
+    """Compose the config, run the benchmark, print the summary, return it (for sweeps).
+
+    A user error (:mod:`spf_bench.bench.errors`: missing weights or checkpoint, a run
+    directory that holds another run, bad settings, a full disk) prints one line and exits
+    with :data:`~spf_bench.bench.errors.EXIT_USER_ERROR`; ``HYDRA_FULL_ERROR=1`` shows the
+    traceback. In a multirun every error goes to Hydra, so that the sweep's callbacks record
+    the failed job and the other jobs go on.
+
+    Raises:
+        SystemExit: on a user error in a single run.
+    """
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    debug = multirun or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    with exit_on_user_error("spf-bench run", debug=debug):
+        summary = run_benchmark(sweep_job_settings(settings_from_config(cfg)))
     print_summary(summary)
     return summary
 

@@ -625,7 +625,9 @@ def _figure(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line (module docs). Returns 0 when every clip is classified correctly, 1 if not."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="spf-bench study calibrate_progress", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", default="results/no_progress", help="output folder")
     ap.add_argument("--embedders", nargs="+", default=["pixel", "efficientnet_lite0"])
     ap.add_argument("--cache", default=str(default_cache_dir()), help="embedding cache folder")

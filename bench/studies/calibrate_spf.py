@@ -479,7 +479,9 @@ def _figure(path: Path, rows: Sequence[dict[str, Any]], sat: Sequence[dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line (module docs)."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="spf-bench study calibrate_spf", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", default="results/spf_calibration", help="output folder")
     ap.add_argument("--embedders", nargs="+", default=["pixel", "efficientnet_lite0"])
     ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)

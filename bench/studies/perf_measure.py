@@ -45,12 +45,15 @@ def bare_forward_seconds(embedder, frames: np.ndarray) -> float:
         return time.perf_counter() - t0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    """CLI (module docs); ``argv`` defaults to ``sys.argv[1:]``. Prints the table."""
+    ap = argparse.ArgumentParser(
+        prog="spf-bench study perf_measure", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--embedder", default="efficientnet_lite0")
     ap.add_argument("--frames", type=int, default=64, help="frames of bikes.mp4 to measure")
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     clip = bundled_clips()["bikes"]
     emb = build_embedder(args.embedder, progress=False)
     settings = SPFSettings()

@@ -44,7 +44,9 @@ def _time(fn, device: str) -> float:
 
 def main(argv: list[str] | None = None) -> float:
     """Run the benchmark; returns the warped/stock ratio of median forward times."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="spf-bench study perf_rope", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--heads", type=int, default=40, help="attention heads (A14B: 40)")
     ap.add_argument("--head-dim", type=int, default=128, help="head dim (Wan: 128 -> 22 bands)")
     ap.add_argument("--ffn", type=int, default=13824, help="FFN width (A14B: 13824)")

@@ -52,10 +52,13 @@ def best_of(fn, repeat: int) -> float:
     return min(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    """CLI (module docs); ``argv`` defaults to ``sys.argv[1:]``. Prints the table."""
+    ap = argparse.ArgumentParser(
+        prog="spf-bench study perf_spf", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--quick", action="store_true", help="skip the T=2000 dense and T=1e6 runs")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     print(f"{'case':<34}{'baseline':>12}{'spf-bench':>12}{'ratio':>10}  target")
 

@@ -424,7 +424,9 @@ how the 14B models respond.
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point (see the module docstring); returns the exit status."""
     d = TrainSettings()
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="spf-bench study train_toy", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--steps", type=int, default=d.steps)
     ap.add_argument("--batch", type=int, default=d.batch)
