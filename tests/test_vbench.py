@@ -714,8 +714,8 @@ def test_one_verdict_groups_by_model_retime_embedder_pacing_known_answer():
 
 
 def test_figures_vbench_table_is_the_one_verdict():
-    from spf_bench.bench import figures as fg
-    from spf_bench.bench.leaderboard import GROUP_KEYS
+    from spf_bench.bench.views import figures as fg
+    from spf_bench.bench.views.load import GROUP_KEYS
 
     assert vb.VERDICT_KEYS == GROUP_KEYS
     records = _verdict_records()

@@ -285,8 +285,8 @@ def test_opposite_pacing_targets_bend_s_to_opposite_sides(compose_cfg, tmp_path)
     ends below the diagonal, towards ``exp_down`` above it, from the same baseline (issue 12's
     "Done when"; results/wan22_toy/ measures the same on 16 items: -0.057 and +0.031)."""
     from spf_bench.bench.config import settings_from_config
-    from spf_bench.bench.leaderboard import load_records
     from spf_bench.bench.pipeline import run_benchmark
+    from spf_bench.bench.views.load import load_records
 
     torch.set_num_threads(1)
     side = {}

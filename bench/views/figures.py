@@ -67,7 +67,7 @@ from spf_bench.bench.studies import ablation as abl
 from spf_bench.bench.studies import pacing_gt as pgt
 from spf_bench.bench.views.leaderboard import build_leaderboard, write_leaderboard
 from spf_bench.bench.views.load import GROUP_KEYS, load_records, resolve_runs, vbench_dimensions
-from spf_bench.bench.views.markdown import markdown_table
+from spf_bench.bench.views.markdown import fmt_pm, markdown_table
 from spf_bench.generators.pacing_gt import TRANSFORMS
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import SEGMENT_PENALTY, keyframes_from_segments, segment_progress
@@ -176,11 +176,6 @@ def _on_grid(s: np.ndarray) -> np.ndarray:
     return np.interp(_GRID, np.linspace(0.0, 1.0, s.size), s)
 
 
-def _ok(records: pd.DataFrame) -> pd.DataFrame:
-    """The records that scored (``status == "ok"``)."""
-    return records[records.status == "ok"]
-
-
 def _pick_embedder(records: Any, prefer: Sequence[str] = ("siglip", "efficientnet_lite0")) -> str:
     present = list(dict.fromkeys(records.embedder))
     return next((e for e in prefer if e in present), present[0] if present else "")
@@ -217,7 +212,7 @@ def fig_spf_before_after(
         The written paths. With no retimed records, a labelled note figure is written.
     """
     plt = _pyplot()
-    ok = _ok(records)
+    ok = records[records.status == "ok"]
     retimed = ok[(ok.retime != "none") & (ok.iteration > 0)]
     if retimed.empty:
         fig = _note_figure("no retimed records (retime=none only)", "S before and after retiming")
@@ -296,7 +291,7 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
         The written paths (``pacing_by_model.{png,pdf}``).
     """
     plt = _pyplot()
-    ok = _ok(records)
+    ok = records[records.status == "ok"]
     embs = [e for e in EMBEDDER_COLORS if e in set(ok.embedder)] + sorted(
         set(ok.embedder) - set(EMBEDDER_COLORS)
     )
@@ -558,7 +553,7 @@ def vbench_table(records: Any) -> Any:
         "retimed_std",
         "within_1_std",
     ]
-    ok = _ok(records)
+    ok = records[records.status == "ok"]
     dims = vbench_dimensions(ok) if len(ok) else []
     rows = verdict_table(records, dims) if dims else []
     return pd.DataFrame([r | {"within_1_std": r["within_one_std"]} for r in rows], columns=cols)
@@ -580,19 +575,12 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
         )
         return _save(fig, Path(out_dir), "vbench"), tab
 
-    def pm(m: float, s: float) -> str:
-        return (
-            "–"
-            if not math.isfinite(m)
-            else (f"{m:.3f} ± {s:.3f}" if math.isfinite(s) else f"{m:.3f}")
-        )
-
     cells = [
         [
             f"{r.model}/{r.retime}/{r.embedder}",
             r.dimension,
-            f"{pm(r.original_mean, r.original_std)} (n={r.n_original})",
-            f"{pm(r.retimed_mean, r.retimed_std)} (n={r.n_retimed})" if r.n_retimed else "–",
+            f"{fmt_pm(r.original_mean, r.original_std)} (n={r.n_original})",
+            f"{fmt_pm(r.retimed_mean, r.retimed_std)} (n={r.n_retimed})" if r.n_retimed else "–",
             {True: "yes", False: "no"}.get(r.within_1_std, "–"),
         ]
         for r in tab.itertuples()
@@ -656,7 +644,7 @@ def fig_keyframe_strip(
             ``save_videos=true``).
     """
     plt = _pyplot()
-    ok = _ok(records)
+    ok = records[records.status == "ok"]
     base = ok[(ok.iteration == 0) & ~ok.degenerate.astype(bool)]
     if base.empty:
         return _save(
