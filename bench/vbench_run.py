@@ -67,7 +67,7 @@ def merge_scores(df: Any, result: VBenchResult) -> Any:
     """Records plus ``vbench_<dim>``, ``drift_<metric>`` and ``vbench_error`` columns.
 
     Args:
-        df: records ``pandas.DataFrame`` (:func:`spf_bench.bench.records.to_frame` columns;
+        df: records ``pandas.DataFrame`` (:func:`spf_bench.bench.results.record.to_frame` columns;
             ``video_path`` relative to the run directory, ``""`` for a record without video).
         result: scores keyed by ``video_path``.
 

@@ -27,6 +27,7 @@ from spf_bench.bench.views.leaderboard import build_leaderboard
 from spf_bench.bench.views.load import load_records
 from spf_bench.bench.views.report import write_report
 from spf_bench.metrics.measure import SPFSettings
+from spf_bench.metrics.vbench.verdict import verdict_table
 
 KEYS = {"model": "m", "retime": "warped", "embedder": "pixel", "pacing": "linear", "seed": 0}
 
@@ -274,3 +275,13 @@ def test_failed_final_iteration_same_gain_and_ci_in_summary_leaderboard_and_repo
         (lb.heldout_delta, summary["heldout_gain_ci"]),
     ):
         assert f"{gain:+.4f} [{lo:.4f}, {hi:.4f}]" in text
+
+
+def test_vbench_verdict_retimed_videos_are_the_final_records():
+    df = _failed_final_table()
+    df["vbench_x"] = df.linearity_score
+    (v,) = verdict_table(df, ["x"])
+    fin = stats.final_records(df)
+    retimed = fin[fin.iteration > 0]
+    assert v["n_retimed"] == len(retimed) == 3  # item c at its iteration 1
+    assert v["retimed_mean"] == stats.mean(retimed.vbench_x) == pytest.approx(0.8)

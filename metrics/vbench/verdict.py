@@ -10,8 +10,10 @@ The rule, per group ``(model, retime, embedder, pacing)`` x dimension, on ``ok``
 
 - **original**: the group's iteration-0 videos (rendered at the stock time positions), one per
   item ``(item_id, seed)``;
-- **retimed**: each item's last iteration, when it is > 0 (an item whose retiming stopped at
-  iteration 0 has no retimed video);
+- **retimed**: each item's final record (its highest-iteration ``ok`` record, the definition
+  of ``spf_bench.bench.results.stats.final_records``, selected here because ``metrics`` never
+  imports ``bench``; ``tests/test_results.py`` pins that the two agree), when its iteration is
+  > 0 (an item whose retiming stopped at iteration 0 has no retimed video);
 - ``within_one_std = |mean(retimed) - mean(original)| <= std(original)``, sample std
   (ddof = 1) of the original per-video scores; ``None`` (no verdict) when the original has
   fewer than 2 scored videos or the group has no retimed score (e.g. ``retime=none``).
@@ -56,9 +58,10 @@ def verdict_table(records: Any, dims: Sequence[str]) -> list[dict[str, Any]]:
 
     Args:
         records: ``pandas.DataFrame`` of records with at least the columns ``model, retime,
-            embedder, pacing, item_id, seed, iteration, status`` (``spf_bench.bench.records``
-            schema) and one float column ``vbench_<dim>`` per dimension (normalised VBench
-            score, NaN where missing), e.g. ``records_vbench.parquet``.
+            embedder, pacing, item_id, seed, iteration, status`` (the records schema,
+            ``spf_bench.bench.results.record``) and one float column ``vbench_<dim>`` per
+            dimension (normalised VBench score, NaN where missing), e.g.
+            ``records_vbench.parquet``.
         dims: dimensions to judge, in output order.
 
     Returns:
