@@ -46,7 +46,8 @@ def _rec(model, retime, item, it, ls, *, status="ok", degenerate=False, **kw):
 
 @pytest.fixture
 def hand_records():
-    """Warped morph: items a, b, c go 0 -> 2; d fails at iteration 1; e is degenerate and
+    """Warped morph: items a, b, c go 0 -> 2; d fails at iteration 1 (its final record is its
+    ok iteration 0, bench/results/stats); e is degenerate and
     stopped at 0. Footage (none): two clips, one failed."""
     rows = []
     for item, base, final, mj in (("a", 0.5, 0.9, 0.1), ("b", 0.6, 0.8, 0.2), ("c", 0.7, 1.0, 0.3)):
@@ -97,15 +98,16 @@ def test_leaderboard_math_matches_hand_computation(hand_records):
     ]
     assert list(t.model) == ["footage", "morph"]  # sorted by the group key
     m = t.set_index("model").loc["morph"]
-    # a, b, c and the degenerate e are scored; d's final record failed.
-    assert (m.n, m.n_failed, m.n_degenerate, m.final_iteration) == (4, 1, 1, 2)
-    assert m.linearity_mean == pytest.approx(0.9)  # (0.9 + 0.8 + 1.0) / 3; e is NaN
-    assert m.linearity_std == pytest.approx(0.1)  # sample std of 0.9, 0.8, 1.0
-    assert m.max_jump_mean == pytest.approx(0.2)  # (0.1 + 0.2 + 0.3) / 3, e NaN
+    # a, b, c, d (at its ok iteration 0) and the degenerate e are scored; d's last record
+    # failed, so it counts in n_failed too.
+    assert (m.n, m.n_failed, m.n_degenerate, m.final_iteration) == (5, 1, 1, 2)
+    assert m.linearity_mean == pytest.approx(0.775)  # (0.9 + 0.8 + 1.0 + 0.4) / 4; e is NaN
+    assert m.linearity_std == pytest.approx(math.sqrt(0.2075 / 3))  # of 0.9, 0.8, 1.0, 0.4
+    assert m.max_jump_mean == pytest.approx(0.175)  # (0.1 + 0.2 + 0.3 + 0.1) / 4, e NaN
     assert m.max_deviation_mean == pytest.approx(0.2)
-    assert m.total_change_mean == pytest.approx((1 + 2 + 3 + 1e-4) / 4)
+    assert m.total_change_mean == pytest.approx((1 + 2 + 3 + 1 + 1e-4) / 5)
     assert m.rms_s_vs_designed_mean == pytest.approx(0.02)
-    # Paired with the same items' iteration 0: a +0.4, b +0.2, c +0.3 (e has no final > 0).
+    # Paired with the same items' iteration 0: a +0.4, b +0.2, c +0.3 (d, e: no final > 0).
     assert m.n_paired == 3
     assert m.baseline_linearity_mean == pytest.approx(0.6)
     assert m.delta_linearity == pytest.approx(0.3)
@@ -513,8 +515,8 @@ def test_per_row_external_correlation_hand_values(hand_records):
     rec["ext_twice"] = 2 * rec.linearity_score  # a metric monotone in Linearity
     rec["ext_reversed"] = 1 - rec.linearity_score
     t = lb.build_leaderboard(rec, n_resamples=500).set_index("model")
-    m = t.loc["morph"]  # final records a, b, c (0.9, 0.8, 1.0); e is NaN
-    assert m.ext_twice_mean == pytest.approx(1.8) and m.ext_twice_n == 3
+    m = t.loc["morph"]  # final records a, b, c, d (0.9, 0.8, 1.0, 0.4); e is NaN
+    assert m.ext_twice_mean == pytest.approx(1.55) and m.ext_twice_n == 4
     assert (m.ext_twice_rho, m.ext_twice_rho_ci_low, m.ext_twice_rho_ci_high) == (
         pytest.approx(1.0),
         1.0,
