@@ -45,7 +45,6 @@ __all__ = [
     "GROUP_KEYS",
     "VBENCH_PREFIX",
     "dim_name",
-    "has_records",
     "is_dim_column",
     "load_records",
     "read_run_records",
@@ -76,12 +75,6 @@ def is_dim_column(col: str) -> bool:
     return col.startswith(VBENCH_PREFIX) and col not in VBENCH_NOT_DIMS
 
 
-def has_records(d: Path) -> bool:
-    """Whether ``d`` holds ``records.parquet`` or a record file (``records/*.json``; the temp
-    file of a write in flight, or of one killed mid-write, is not a record)."""
-    return RunDir(d).has_records()
-
-
 def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
     """Run directories from paths, ``records.parquet`` files and globs, in argument order.
 
@@ -98,14 +91,14 @@ def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
             matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(s), recursive=True))
             for p in matches:
                 d = p.parent if p.name == "records.parquet" else p
-                if has_records(d):
+                if RunDir(d).has_records():
                     out.append(d)
                 elif p.is_dir():
                     log.warning("leaderboard: %s holds no records, skipped", p)
             continue
         p = Path(s).expanduser()
         d = p.parent if p.name == "records.parquet" else p
-        if not has_records(d):
+        if not RunDir(d).has_records():
             raise FileNotFoundError(
                 f"{s}: no records.parquet or records/*.json (is it a spf-bench run directory?)"
             )

@@ -87,7 +87,6 @@ from spf_bench.bench.results.stats import (
 from spf_bench.bench.views.load import (
     GROUP_KEYS,
     VBENCH_PREFIX,
-    has_records,
     load_records,
     read_run_records,
 )
@@ -198,7 +197,7 @@ class _Run:
 
 def _load_run(run_dir: str | os.PathLike) -> _Run:
     root = Path(run_dir)
-    if not root.is_dir() or not has_records(root):
+    if not root.is_dir() or not RunDir(root).has_records():
         raise NotARunError(
             f"{run_dir}: not a spf-bench run directory (no records.parquet or records/*.json)"
         )
@@ -422,6 +421,17 @@ def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
     }
 
 
+def _item_gains(run: _Run) -> dict[str, dict[str, float]]:
+    """``{embedder: {item_id: paired gain}}`` (``""`` = the guiding embedder): the per-item
+    gains of :func:`spf_bench.bench.results.stats.paired_gain`; unpaired items are absent."""
+    out = {}
+    for emb in ("", *run.held):
+        df = run.records
+        g = paired_gain(df, df["linearity_score"] if not emb else heldout_column(df, emb))
+        out[emb] = {str(key[-1]): float(v) for key, v in zip(g.items, g.gain, strict=True)}
+    return out
+
+
 def _summary(run: _Run) -> dict[str, Any]:
     """The summary section: per-iteration table, final scores and gains, failures, VBench."""
     s = run.summary
@@ -502,13 +512,6 @@ class _Item:
             v = parse_heldout(row.heldout).get(emb)
             v = v.linearity_score if v is not None else math.nan
         return float(v) if is_finite(v) else math.nan
-
-    def gain(self, emb: str | None) -> float:
-        """Final minus baseline Linearity; NaN unless both are ok and the final is > 0."""
-        b, f = self.base, self.last
-        if int(f.iteration) <= 0 or b.status != "ok" or f.status != "ok":
-            return math.nan
-        return self.score(f, emb) - self.score(b, emb)
 
 
 def _items(run: _Run, page_size: int) -> list[_Item]:
@@ -686,6 +689,7 @@ def write_report(
     n_pages = max(1, math.ceil(len(items) / int(page_size)))
     page_of = {it.item_id: it.page for it in items}
     summary = _summary(run)
+    gains = _item_gains(run)
     for f in summary["failures"]:
         if isinstance(f, dict) and f.get("item_id") in page_of:
             p = page_of[f["item_id"]]
@@ -708,6 +712,7 @@ def write_report(
             provenance=_provenance(run) if page == 1 else None,
             summary=summary,
             held=run.held,
+            gains=gains,
             thumb_height=int(thumb_height),
             index_href={
                 it.item_id: ("" if it.page == page else prefix + _url(page_name(it.page)))
