@@ -85,6 +85,7 @@ __all__ = [
     "heldout_json",
     "metadata_json",
     "parse_heldout",
+    "parse_heldout_column",
     "to_frame",
 ]
 
@@ -229,6 +230,18 @@ def parse_heldout(value: Any) -> dict[str, HeldoutScores]:
         for k, v in sorted(value.items())
         if isinstance(v, (Mapping, HeldoutScores))
     }
+
+
+def parse_heldout_column(values: Iterable[Any]) -> list[dict[str, HeldoutScores]]:
+    """:func:`parse_heldout` of every cell of a table's ``heldout`` column (one call per table).
+
+    Args:
+        values: the column's cells, in row order.
+
+    Returns:
+        One ``{embedder: HeldoutScores}`` per cell.
+    """
+    return [parse_heldout(v) for v in values]
 
 
 def metadata_json(metadata: Mapping[str, Any]) -> str:

@@ -55,7 +55,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap
 
-from spf_bench.bench.results.record import HeldoutScores, Record, parse_heldout, to_frame
+from spf_bench.bench.results.record import (
+    HeldoutScores,
+    Record,
+    parse_heldout,
+    parse_heldout_column,
+    to_frame,
+)
 
 __all__ = [
     "ITEM_KEYS",
@@ -200,8 +206,15 @@ def heldout_mean(heldout: Mapping[str, HeldoutScores | Mapping[str, Any]] | str 
     Returns:
         The mean of the finite ``linearity_score`` values; NaN when there is none.
     """
-    held = parse_heldout(heldout)
+    held = heldout if _parsed(heldout) else parse_heldout(heldout)
     return mean(h.linearity_score for h in held.values())
+
+
+def _parsed(heldout: Any) -> bool:
+    """Already ``{embedder: HeldoutScores}`` (no parsing needed)."""
+    return isinstance(heldout, Mapping) and all(
+        isinstance(v, HeldoutScores) for v in heldout.values()
+    )
 
 
 def heldout_column(df: pd.DataFrame, embedder: str | None = None) -> pd.Series:
@@ -216,20 +229,19 @@ def heldout_column(df: pd.DataFrame, embedder: str | None = None) -> pd.Series:
     """
     if "heldout" not in df:
         return pd.Series(np.nan, index=df.index, dtype="float64")
+    held = parse_heldout_column(df["heldout"])
     if embedder is None:
-        vals = [heldout_mean(c) for c in df["heldout"]]
+        vals = [heldout_mean(h) for h in held]
     else:
-        vals = [
-            parse_heldout(c).get(embedder, HeldoutScores()).linearity_score for c in df["heldout"]
-        ]
+        vals = [h.get(embedder, HeldoutScores()).linearity_score for h in held]
     return pd.Series(vals, index=df.index, dtype="float64")
 
 
 def heldout_embedders(df: pd.DataFrame) -> list[str]:
     """The held-out embedders that scored at least one row of ``df``, sorted."""
     names: set[str] = set()
-    for cell in df.get("heldout", []):
-        names.update(parse_heldout(cell))
+    for held in parse_heldout_column(df.get("heldout", [])):
+        names.update(held)
     return sorted(names)
 
 
@@ -245,8 +257,9 @@ def heldout_frame(df: pd.DataFrame) -> pd.DataFrame:
         and held-out embedder.
     """
     rows = []
-    for r in df.itertuples(index=False):
-        for emb, sc in parse_heldout(getattr(r, "heldout", "")).items():
+    cells = df["heldout"] if "heldout" in df else [""] * len(df)
+    for r, held in zip(df.itertuples(index=False), parse_heldout_column(cells), strict=True):
+        for emb, sc in held.items():
             rows.append(
                 {
                     "item_id": r.item_id,
