@@ -21,7 +21,8 @@ from spf_bench.bench.views.load import (
     settings_hash,
     vbench_dimensions,
 )
-from spf_bench.bench.views.markdown import markdown_table, render_markdown
+from spf_bench.bench.views.markdown import render_markdown
+from spf_bench.bench.views.render import markdown_table
 
 __all__ = [
     "COLUMNS",

@@ -67,7 +67,7 @@ from spf_bench.bench.studies import ablation as abl
 from spf_bench.bench.studies import pacing_gt as pgt
 from spf_bench.bench.views.leaderboard import build_leaderboard, write_leaderboard
 from spf_bench.bench.views.load import GROUP_KEYS, load_records, resolve_runs, vbench_dimensions
-from spf_bench.bench.views.markdown import fmt_pm, markdown_table
+from spf_bench.bench.views.render import fmt_pm, markdown_table
 from spf_bench.generators.pacing_gt import TRANSFORMS
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import SEGMENT_PENALTY, keyframes_from_segments, segment_progress

@@ -1,7 +1,7 @@
-"""Markdown renderings: a table of any DataFrame, and the leaderboard's Markdown page.
+"""The leaderboard's Markdown page (template ``leaderboard.md.j2``).
 
 The leaderboard's CSV holds every column; its Markdown (:func:`render_markdown`) is the
-readable subset, with what each row groups and the external-metric join underneath.
+readable subset, with its legend, what each row groups and the external-metric join underneath.
 """
 
 from __future__ import annotations
@@ -10,75 +10,21 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from spf_bench.bench.views.external import ExternalJoin
 from spf_bench.bench.views.load import EXT_PREFIX, VBENCH_PREFIX
+from spf_bench.bench.views.render import (
+    fmt_ci,
+    fmt_gain,
+    fmt_num,
+    fmt_pm,
+    is_finite,
+    markdown_table,
+    render,
+)
 
-__all__ = [
-    "fmt_ci",
-    "fmt_gain",
-    "fmt_num",
-    "fmt_pm",
-    "is_finite",
-    "markdown_table",
-    "render_markdown",
-]
-
-
-def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A GitHub Markdown table of ``df``.
-
-    Args:
-        df: any table; its column names are the header.
-        floatfmt: format of float cells (NaN and inf as ``–``); other cells as ``str``, with
-            ``|`` escaped.
-
-    Returns:
-        The table, one line per row, ending in a newline.
-    """
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "–" if not math.isfinite(float(v)) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|")
-
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def is_finite(v: Any) -> bool:
-    """Whether ``v`` is a finite number (or text that parses as one)."""
-    try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt_num(v: Any, spec: str = ".3f") -> str:
-    """``v`` formatted with ``spec``; ``–`` when it is not a finite number."""
-    return format(float(v), spec) if is_finite(v) else "–"
-
-
-def fmt_pm(m: Any, s: Any, spec: str = ".3f") -> str:
-    """``mean ± std`` (``mean`` alone without a finite std; ``–`` without a finite mean)."""
-    if not is_finite(m):
-        return "–"
-    return f"{float(m):{spec}} ± {float(s):{spec}}" if is_finite(s) else f"{float(m):{spec}}"
-
-
-def fmt_ci(lo: Any, hi: Any, spec: str = ".3f") -> str:
-    """``[lo, hi]``; ``–`` unless both ends are finite."""
-    return f"[{float(lo):{spec}}, {float(hi):{spec}}]" if is_finite(lo) and is_finite(hi) else "–"
-
-
-def fmt_gain(m: Any, lo: Any, hi: Any, spec: str = ".3f") -> str:
-    """A signed gain and its CI, ``+0.123 [0.050, 0.200]``; ``–`` without a finite gain."""
-    return f"{float(m):+{spec}} {fmt_ci(lo, hi, spec)}" if is_finite(m) else "–"
+__all__ = ["render_markdown"]
 
 
 def _rho(rho: Any, lo: Any, hi: Any) -> str:
@@ -162,63 +108,28 @@ def render_markdown(
                 d[f"{c}_rho"], d[f"{c}_rho_ci_low"], d[f"{c}_rho_ci_high"]
             )
         rows.append(row)
-    body = markdown_table(pd.DataFrame(rows)) if rows else "_no records_\n"
-    text = (
-        "\nScore of an item = its final ReTime iteration (iteration 0 for `retime=none`). "
-        "Linearity = `clip(1 - RMS(S - L) / |S_T - S_1|, 0, 1)`; CIs are 95% BCa bootstrap "
-        "(seeded; with few items, e.g. n = 3, they are narrower than their nominal level); "
-        "Δ is final minus iteration 0 over the same items (paired bootstrap). "
-        "Held-out = the same videos scored by embedders that did not steer the retime (named in "
-        "brackets; mean over them): a gain the guide alone sees is the retime fitting its own "
-        "judge. max jump = largest single-frame share of total change; max dev. = max |S - L| "
-        "(fraction of total change); RMS(S − designed) = RMS of S minus the designed progress "
-        "(synthetic items only; it measures the embedder's reading of the design, not pacing "
-        "evenness, and can grow while Linearity rises). "
+    corr = pd.DataFrame(
+        [
+            {
+                "metric": m,
+                "videos": c["n"],
+                "ρ with Linearity": _rho(c["rho"], c["ci_low"], c["ci_high"]),
+            }
+            for m, c in (external.correlations.items() if external is not None else ())
+        ]
     )
-    text += (
-        f"VBench dimensions: {', '.join(dims)} (mean ± std over final records).\n"
-        if dims
-        else "No VBench scores in these records.\n"
+    return render(
+        "leaderboard.md.j2",
+        title=title,
+        sources=sources,
+        body=markdown_table(pd.DataFrame(rows)) if rows else "_no records_\n",
+        dims=dims,
+        ext=ext,
+        notes=notes,
+        external=external,
+        correlations=markdown_table(corr) if len(corr) else "",
+        problems=external.problem_lines() if external is not None else [],
     )
-    if ext:
-        text += (
-            f"External metrics: {', '.join(ext)}; ρ = Spearman rank correlation with the "
-            "Linearity Score over the row's final records, 95% percentile bootstrap CI "
-            "(videos resampled, seeded).\n"
-        )
-    if notes:
-        text += "\n## What each row groups\n\n" + "".join(f"- {n}\n" for n in notes)
-    if external is not None:
-        text += "\n## External per-video metrics\n\n"
-        text += "".join(
-            f"- `{f['path']}`: {f['format']}, {f['n_values']} value(s) of "
-            f"{', '.join(f['metrics']) or 'no metric'}, {f['n_matched']} joined\n"
-            for f in external.files
-        )
-        if external.correlations:
-            tab = pd.DataFrame(
-                [
-                    {
-                        "metric": m,
-                        "videos": c["n"],
-                        "ρ with Linearity": _rho(c["rho"], c["ci_low"], c["ci_high"]),
-                    }
-                    for m, c in external.correlations.items()
-                ]
-            )
-            text += (
-                "\nSpearman ρ with the Linearity Score over every matched video (all runs and "
-                "iterations) [95% percentile bootstrap CI]:\n\n" + markdown_table(tab)
-            )
-        problems = external.problem_lines()
-        text += (
-            "\nNot joined (every id is listed in the `.external.json` beside this file):\n\n"
-            + "".join(f"- {p}\n" for p in problems)
-            if problems
-            else "\nEvery video id joined exactly one record.\n"
-        )
-    head = f"# {title}\n\n" + (f"{sources}\n\n" if sources else "")
-    return head + body + text
 
 
 def _heldout_cell(d: dict[str, Any]) -> str:

@@ -67,7 +67,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
@@ -90,7 +89,7 @@ from spf_bench.bench.views.load import (
     load_records,
     read_run_records,
 )
-from spf_bench.bench.views.markdown import fmt_ci, fmt_gain, fmt_num, fmt_pm, is_finite
+from spf_bench.bench.views.render import fmt_ci, fmt_num, fmt_pm, is_finite, render
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -145,32 +144,10 @@ def _anchor(item_id: str) -> str:
     return "item-" + _safe(item_id)
 
 
-def _dv(v: Any) -> str:
-    """``data-v`` sort key of a numeric cell (empty for NaN: sorts last)."""
-    return repr(float(v)) if is_finite(v) else ""
-
-
 def _keyframes(v: Any) -> list[int]:
     if isinstance(v, (list, tuple, np.ndarray)):
         return [int(x) for x in v]
     return [int(x) for x in str(v or "").split() if x.lstrip("-").isdigit()]
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("spf_bench.bench.views", "templates"),
-    autoescape=jinja2.select_autoescape(("html", "html.j2")),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    undefined=jinja2.StrictUndefined,
-)
-_ENV.filters.update(
-    num=fmt_num, dv=_dv, pm=fmt_pm, ci=fmt_ci, gain=fmt_gain, url=_url, anchor=_anchor
-)
-
-
-def _render(template: str, **context: Any) -> str:
-    return _ENV.get_template(template).render(**context)
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -641,6 +618,7 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
         parts.append(f"{name} {fmt_num(b, '.4f')}{arrow}")
     return {
         "it": it,
+        "anchor": _anchor(it.item_id),
         "line": "Linearity: " + ", ".join(parts),
         "notes": notes,
         "chart": Markup(chart),
@@ -699,7 +677,7 @@ def write_report(
     for page in range(n_pages, 0, -1):  # report.html last
         prefix = "" if page == 1 else "../"
         lo, hi = (page - 1) * int(page_size) + 1, min(page * int(page_size), len(items))
-        text = _render(
+        text = render(
             "report.html.j2",
             title=title,
             page_title=f"{title} ({lo}-{hi})" if page > 1 else title,
@@ -874,7 +852,7 @@ def write_leaderboard_html(
             zero=True,
         )
         rows.append({"r": cells, "links": links})
-    text = _render(
+    text = render(
         "leaderboard.html.j2",
         title=title,
         page_title=title,
