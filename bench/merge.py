@@ -18,12 +18,9 @@ from typing import Any
 import pandas as pd
 
 from spf_bench.bench.results.rundir import RunDir
-from spf_bench.bench.results.stats import summarise
 from spf_bench.bench.stages import PlotsStage, Stage, finish_run
 
-# ``summarise`` is defined in bench/results/stats.py; named here only until the report and
-# leaderboard views import it from there.
-__all__ = ["merge_run", "summarise"]
+__all__ = ["merge_run"]
 
 
 def merge_run(

@@ -1,6 +1,6 @@
-"""bench/figures.py and bench/studies/ablation.py: every figure and table from fixture records
-made by the real pipeline on tiny configs (real stills, real encoder and decoder); figures.py only
-reads what the runs and the other bench stages wrote."""
+"""bench/views/figures.py and bench/studies/ablation.py: every figure and table from fixture
+records made by the real pipeline on tiny configs (real stills, real encoder and decoder);
+figures.py only reads what the runs and the other bench stages wrote."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from PIL import Image
 
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
-from spf_bench.bench.records import atomic_write_json
 from spf_bench.bench.studies import ablation as abl
 from spf_bench.bench.studies import pacing_gt as pg
 from spf_bench.bench.views import figures as fg
 from spf_bench.bench.views import leaderboard as lb
 from spf_bench.bench.views import load
 from spf_bench.generators import pacing_gt as gpg
+from spf_bench.metrics.atomic_io import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = (
@@ -288,7 +288,7 @@ def test_pdfs_are_byte_reproducible(runs, tmp_path):
 def test_figure_experiments_compose_to_the_runs_figures_reads(model, emb):
     """`make figures` step 1: conf/experiment/figures_<model>.yaml with each offline embedder
     and `run_dir=runs/figures/<model>-<embedder>` (the Makefile's loop) gives the settings of
-    the committed results, in a directory bench/figures.py reads by default."""
+    the committed results, in a directory `spf-bench figures` reads by default."""
     rd = f"runs/figures/{model}-{emb}"
     s = settings_from_config(
         _compose([f"experiment=figures_{model}", f"embedder={emb}", f"run_dir={rd}"])
@@ -323,7 +323,7 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
 def test_cli_reads_the_stage_outputs_and_writes_the_same_results(
     runs, gt_result, empty_hf_cache, tmp_path
 ):
-    """`python bench/figures.py RUNS --pacing-gt DIR --ablation DIR --out OUT` (step 4 of
+    """`spf-bench figures RUNS --pacing-gt DIR --ablation DIR --out OUT` (step 4 of
     `make figures`) reads what bench/studies/pacing_gt.py and bench/studies/ablation.py wrote and
     gives the same tables as building from the in-memory results; it changes nothing in the runs."""
     ab = abl.run_ablation([runs["morph"], runs["footage"]], ["pixel", "siglip"])

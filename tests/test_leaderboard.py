@@ -14,10 +14,10 @@ import pytest
 
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
-from spf_bench.bench.records import atomic_write_json
 from spf_bench.bench.results import stats
 from spf_bench.bench.views import external, load, markdown
 from spf_bench.bench.views import leaderboard as lb
+from spf_bench.metrics.atomic_io import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -359,10 +359,11 @@ def test_summary_leaderboard_and_report_agree_when_a_final_iteration_failed(comp
     (:mod:`spf_bench.bench.results.stats`, one definition)."""
     import json
 
-    from spf_bench.bench import records as rec
     from spf_bench.bench.config import settings_from_config
     from spf_bench.bench.merge import merge_run
     from spf_bench.bench.pipeline import run_benchmark
+    from spf_bench.bench.results.rundir import RunDir
+    from spf_bench.metrics.atomic_io import atomic_write_json
 
     rd = tmp_path / "run"
     cfg = compose_cfg(
@@ -383,10 +384,10 @@ def test_summary_leaderboard_and_report_agree_when_a_final_iteration_failed(comp
         ]
     )
     run_benchmark(settings_from_config(cfg))
-    path = rec.record_path(rd, "morph-0000", 1)
+    path = RunDir(rd).record_path("morph-0000", 1)
     row = json.loads(path.read_text())
     row.update(status="failed", error="RuntimeError: boom")
-    rec.atomic_write_json(path, row)
+    atomic_write_json(path, row)
     _, summary = merge_run(rd, plots=False)
     lb = build_leaderboard(load_records([rd])).iloc[0]
     assert lb.n_paired == 3 and lb.n_failed == 1
