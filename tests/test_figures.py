@@ -16,13 +16,13 @@ from PIL import Image
 
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
-from spf_bench.bench.records import atomic_write_json
 from spf_bench.bench.studies import ablation as abl
 from spf_bench.bench.studies import pacing_gt as pg
 from spf_bench.bench.views import figures as fg
 from spf_bench.bench.views import leaderboard as lb
 from spf_bench.bench.views import load
 from spf_bench.generators import pacing_gt as gpg
+from spf_bench.metrics.atomic_io import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = (
