@@ -38,9 +38,6 @@ Bootstrap CI
 Held-out mean
     The mean Linearity Score of one video over the held-out embedders that scored it, NaN
     scores skipped (:func:`heldout_mean`); NaN when none has a finite score.
-
-Metrics are registered with their aggregation and direction (:data:`METRICS`, as
-lm-evaluation-harness registers metrics with ``aggregation`` and ``higher_is_better``).
 """
 
 from __future__ import annotations
@@ -65,9 +62,7 @@ from spf_bench.bench.results.record import (
 
 __all__ = [
     "ITEM_KEYS",
-    "METRICS",
     "N_RESAMPLES",
-    "Metric",
     "PairedGain",
     "bootstrap_ci",
     "failed_items",
@@ -96,35 +91,6 @@ ITEM_KEYS: tuple[str, ...] = (
     "config_hash",
     "item_id",
 )
-
-
-@dataclass(frozen=True)
-class Metric:
-    """How a per-record score aggregates over items (lm-evaluation-harness ``register_metric``).
-
-    Attributes:
-        name: the records column.
-        aggregation: ``"mean"`` (NaN skipped) with a :func:`bootstrap_ci`.
-        higher_is_better: the direction of a good gain.
-    """
-
-    name: str
-    aggregation: str = "mean"
-    higher_is_better: bool = True
-
-
-#: The registered per-record scores.
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("linearity_score", higher_is_better=True),
-        Metric("heldout_linearity", higher_is_better=True),
-        Metric("max_jump", higher_is_better=False),
-        Metric("max_deviation", higher_is_better=False),
-        Metric("target_deviation", higher_is_better=False),
-        Metric("rms_s_vs_designed", higher_is_better=False),
-    )
-}
 
 
 # ------------------------------------------------------------------------------- aggregates
