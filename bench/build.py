@@ -19,6 +19,7 @@ from spf_bench.bench.config import (
     import_target,
 )
 from spf_bench.generators.base import Generator
+from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
 from spf_bench.metrics.measure import Measurement, measure_frames
 
 __all__ = ["build_generator", "build_regenerator", "measure_with", "posthoc_generator"]
@@ -86,8 +87,6 @@ def posthoc_generator(
     Raises:
         ValueError: ``retime.name`` is not a post-hoc mode, or a bad regenerator.
     """
-    from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
-
     if retime.name == "resample":
         return ResampledGenerator(gen, retime.interpolation)
     if retime.name != "segmented":

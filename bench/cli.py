@@ -11,6 +11,7 @@
     spf-bench sweep SWEEP_DIR                     (a Hydra sweep's summary)
     spf-bench study NAME [ARGS ...]               (a study of bench/studies/, see below)
     spf-bench prefetch --embedder siglip dinov2 --vbench-dims ... [--dry-run]   (weights)
+    spf-bench vbench-script [DIM ...]             (VBench's weight download script)
 
 ``spf-bench study NAME --help`` lists a study's flags; the studies (:data:`STUDIES`) are
 ``ablation``, ``calibrate_progress``, ``calibrate_segments``, ``calibrate_spf``,
@@ -46,6 +47,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from spf_bench.bench.cli_common import (
     add_decode_args,
     add_embedder_args,
@@ -54,11 +58,16 @@ from spf_bench.bench.cli_common import (
     spf_from_args,
 )
 from spf_bench.bench.errors import EXIT_USER_ERROR, exit_on_user_error
+from spf_bench.bench.merge import merge_run
 from spf_bench.bench.prefetch import add_prefetch_parser
 from spf_bench.bench.report_cmd import add_report_parser
 from spf_bench.bench.retime_cli import add_retime_parser
 from spf_bench.bench.vbench_cmd import add_vbench_parser
+from spf_bench.metrics.atomic_io import atomic_write_json
+from spf_bench.metrics.embedders import MissingWeightsError
 from spf_bench.metrics.measure import SPFSettings, measure_video
+from spf_bench.metrics.vbench.registry import provisioning_script
+from spf_bench.metrics.video_io import VideoDecodeError
 
 __all__ = ["DELEGATED", "STUDIES", "analyze_video", "build_parser", "main"]
 
@@ -81,8 +90,8 @@ STUDIES: tuple[str, ...] = (
 #: matplotlib or torch, which the other commands do not need): command -> module.
 DELEGATED: dict[str, str] = {
     "run": "spf_bench.bench.run",  # Hydra reads sys.argv: main() takes no argv
-    "leaderboard": "spf_bench.bench.leaderboard",
-    "figures": "spf_bench.bench.figures",
+    "leaderboard": "spf_bench.bench.views.leaderboard",
+    "figures": "spf_bench.bench.views.figures",
     "sweep": "spf_bench.bench.sweep",
     **{f"study {name}": f"spf_bench.bench.studies.{name}" for name in STUDIES},
 }
@@ -121,7 +130,6 @@ def analyze_video(
         ValueError: too few frames or invalid embeddings.
     """
     from spf_bench.bench.plots import plot_spf
-    from spf_bench.metrics.atomic_io import atomic_write_json
 
     m, info = measure_video(
         path,
@@ -164,9 +172,6 @@ def _fmt(v: Any, spec: str) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="Semantic Progress Function")
     for col in (
         "video",
@@ -196,9 +201,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from spf_bench.metrics.embedders import MissingWeightsError
-    from spf_bench.metrics.video_io import VideoDecodeError
-
     try:
         spf_settings = spf_from_args(args)
         embedder = embedder_from_args(args)
@@ -230,8 +232,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from spf_bench.bench.merge import merge_run
-
     status = EXIT_OK
     for d in args.run_dirs:
         try:
@@ -245,6 +245,11 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             f"({summary['n_failed']} failed) of run {summary['config_hash']}"
         )
     return status
+
+
+def _cmd_vbench_script(args: argparse.Namespace) -> int:
+    sys.stdout.write(provisioning_script(args.dims or None))
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_prefetch_parser(sub)
     add_vbench_parser(sub)
+    vs = sub.add_parser(
+        "vbench-script",
+        help="print the shell script that downloads VBench's weights (docs/vbench.md, Sec. 3)",
+    )
+    vs.add_argument("dims", nargs="*", help="VBench dimensions (default: all seven)")
+    vs.set_defaults(func=_cmd_vbench_script)
     return parser
 
 

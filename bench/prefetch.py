@@ -35,7 +35,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import snapshot_download
+
 from spf_bench.metrics.atomic_io import atomic_path
+from spf_bench.metrics.embedders import EMBEDDERS, hf_hub_cache_dir, hub_files_present
+from spf_bench.metrics.embedders import open_clip_backend as oc
+from spf_bench.metrics.embedders import transformers_backend as tb
+from spf_bench.metrics.vbench.registry import DIMENSIONS, VBenchSettings, check_dims
 
 __all__ = [
     "EXIT_FAILED",
@@ -67,9 +73,6 @@ _RAFT_REL = "raft_model/models/raft-things.pth"
 def _hub_embedders() -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """``name -> (repo id, required files, weight files (one of))``: the files the embedders'
     ``locate_*_weights`` check for in the cache."""
-    from spf_bench.metrics.embedders import open_clip_backend as oc
-    from spf_bench.metrics.embedders import transformers_backend as tb
-
     return {
         "siglip": (oc.SIGLIP_HUB_ID, ("open_clip_config.json",), oc.OPEN_CLIP_WEIGHT_FILES),
         "openclip": (oc.OPENCLIP_HUB_ID, (), oc.OPEN_CLIP_WEIGHT_FILES),
@@ -180,10 +183,6 @@ def plan_prefetch(
     Raises:
         ValueError: on an unknown embedder or dimension.
     """
-    from spf_bench.metrics.embedders import EMBEDDERS
-    from spf_bench.metrics.embedders._hub import hf_hub_cache_dir
-    from spf_bench.metrics.vbench.registry import DIMENSIONS, VBenchSettings, check_dims
-
     embedders = list(dict.fromkeys(embedders))
     vbench_dims = list(dict.fromkeys(vbench_dims))
     bad = [e for e in embedders if e not in EMBEDDERS]
@@ -324,10 +323,6 @@ def _copy(src: Path, dest: Path) -> None:
 
 
 def _fetch_hf(item: Item) -> None:
-    from huggingface_hub import snapshot_download
-
-    from spf_bench.metrics.embedders._hub import hub_files_present
-
     cache = str(item.cache_dir)
     for weight in item.any_of or (None,):
         patterns = [*item.files, *([weight] if weight else [])]
@@ -361,8 +356,6 @@ def _fetch_zip(item: Item) -> None:
 
 def _present(item: Item) -> bool:
     if item.kind == "hf":
-        from spf_bench.metrics.embedders._hub import hub_files_present
-
         return hub_files_present(item.source, str(item.cache_dir), item.files, item.any_of)
     if item.kind == "git":
         return (item.destination / "hubconf.py").is_file()
@@ -494,9 +487,6 @@ def _cmd_prefetch(args: argparse.Namespace) -> int:
 
 def add_prefetch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``prefetch`` sub-command on ``spf-bench``'s sub-parsers."""
-    from spf_bench.metrics.embedders import EMBEDDERS
-    from spf_bench.metrics.vbench.registry import DIMENSIONS
-
     p = sub.add_parser(
         "prefetch",
         help="download every weight a run needs into the caches (for offline nodes)",

@@ -27,7 +27,7 @@ Outputs (atomic): ``ablation_videos.csv`` (one row per embedder x video, :data:`
 skipped embedders as rows with ``status = "skipped"`` and the reason), and with ``--curves`` an
 npz of every ``S`` (``"<embedder>/<model>/<item_id>"``) and designed progress
 (``"designed/<model>/<item_id>"``); :func:`read_outputs` reads them back for
-:mod:`spf_bench.bench.figures`.
+:mod:`spf_bench.bench.views.figures`.
 
 ``rank_corr_vs_ref`` is Spearman's rho between an embedder's per-video Linearity Scores and the
 reference embedder's on the same videos (the paper's default ``siglip`` when available, else
@@ -50,9 +50,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
 
+from spf_bench.bench.build import build_generator
+from spf_bench.bench.config import split_model_config
 from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.studies.pacing_gt import build_or_skip, gt_errors
+from spf_bench.bench.views.load import load_records, resolve_runs
+from spf_bench.bench.views.markdown import markdown_table
+from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
+from spf_bench.metrics.embedders import EMBEDDERS
 from spf_bench.metrics.measure import SPFSettings, measure_embeddings
+from spf_bench.metrics.spf import find_jumps
 
 log = logging.getLogger("spf_bench")
 
@@ -158,7 +168,7 @@ def collect_videos(
     """The baseline videos of the given runs and where their stored embeddings are.
 
     Args:
-        run_specs: run directories or globs (:func:`spf_bench.bench.leaderboard.resolve_runs`).
+        run_specs: run directories or globs (:func:`spf_bench.bench.views.load.resolve_runs`).
 
     Returns:
         ``(videos, sources, spf_settings)``: videos in (model, item) order; ``sources`` maps a
@@ -170,9 +180,6 @@ def collect_videos(
             or its SPF settings are invalid.
         ValueError: if the runs were measured with different SPF settings.
     """
-    from spf_bench.bench.config import split_model_config
-    from spf_bench.bench.leaderboard import load_records, resolve_runs
-
     videos: dict[tuple[str, str], _Video] = {}
     sources: dict[str, _ModelSource] = {}
     spf_settings: SPFSettings | None = None
@@ -225,8 +232,6 @@ class _Frames:
         self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
 
     def get(self, v: _Video) -> tuple[np.ndarray, np.ndarray | None]:
-        from spf_bench.bench.build import build_generator
-
         k = (v.model_key, v.item_id)
         if k not in self._cache:
             src = self.sources[v.model_key]
@@ -249,9 +254,6 @@ class _Frames:
 def _score_row(
     name: str, v: _Video, z: np.ndarray, designed: np.ndarray | None, settings: SPFSettings
 ) -> tuple[dict[str, Any], np.ndarray]:
-    from spf_bench.bench.studies.pacing_gt import gt_errors
-    from spf_bench.metrics.spf import find_jumps
-
     # The rows carry no Linearity interval: measure without the bootstrap.
     fast = dataclasses.replace(settings, bootstrap=0)
     m = measure_embeddings(z, fast, embedder=name, keep_embeddings=False)
@@ -299,9 +301,6 @@ def run_ablation(
         ValueError: on an unknown embedder name, or runs with different SPF settings.
         FileNotFoundError: see :func:`collect_videos`.
     """
-    from spf_bench.bench.studies.pacing_gt import build_or_skip
-    from spf_bench.metrics.embedders import EMBEDDERS
-
     names = list(EMBEDDERS) if embedders is None else list(embedders)
     unknown = [n for n in names if n not in EMBEDDERS]
     if unknown:
@@ -360,9 +359,6 @@ def summarise(res: AblationResult) -> Any:
         ``pandas.DataFrame``. Means skip NaN; ``rank_corr_vs_ref`` needs 3 or more videos with
         finite scores under both embedders (else NaN); it is 1 for the reference itself.
     """
-    import pandas as pd
-    from scipy.stats import spearmanr
-
     df = pd.DataFrame(res.rows, columns=list(VIDEO_COLUMNS))
     out = []
     ref = df[df.embedder == res.reference].set_index(["model", "item_id"]).linearity_score
@@ -414,11 +410,6 @@ def write_outputs(
     Returns:
         ``{"videos", "summary", "summary_md"[, "curves"]}`` -> path.
     """
-    import pandas as pd
-
-    from spf_bench.bench.leaderboard import markdown_table
-    from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
-
     out_dir = Path(out_dir)
     summary = summarise(res)
     videos = pd.DataFrame(res.rows, columns=list(VIDEO_COLUMNS))
@@ -465,8 +456,6 @@ def read_outputs(
     Raises:
         FileNotFoundError: if the table or the curves npz is missing.
     """
-    import pandas as pd
-
     out_dir = Path(out_dir)
     curves_path = Path(curves_path) if curves_path is not None else out_dir / CURVES_FILE
     for path in (out_dir / "ablation_videos.csv", curves_path):

@@ -77,12 +77,21 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from spf_bench.bench.studies.cache import EmbeddingCache, default_cache_dir
+from spf_bench.generators.morph import MorphGenerator
+from spf_bench.generators.pacing_gt import SUITE, render
+from spf_bench.generators.stills import load_still
+from spf_bench.metrics import spf
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
+from spf_bench.metrics.measure import SPFSettings, measure_embeddings
+from spf_bench.metrics.video_io import bundled_clips, read_video, write_video
 
 log = logging.getLogger("spf_bench")
 
@@ -188,8 +197,6 @@ def h264_roundtrip(frames: np.ndarray, crf: int = 18) -> np.ndarray:
     Raises:
         spf_bench.metrics.video_io.VideoDecodeError: if the encoded file cannot be read back.
     """
-    from spf_bench.metrics.video_io import read_video, write_video
-
     with tempfile.TemporaryDirectory(prefix="spf-calib-") as d:
         path = write_video(Path(d) / "clip.mp4", frames, _FPS, crf=crf)
         out, _ = read_video(path)
@@ -199,8 +206,6 @@ def h264_roundtrip(frames: np.ndarray, crf: int = 18) -> np.ndarray:
 def _affine(src: np.ndarray, size: int, dx: float, dy: float, angle: float, scale: float):
     """``size x size`` view of ``src`` centred at its centre + ``(dx, dy)`` px, rotated by
     ``angle`` degrees and magnified ``scale`` times (bicubic, sub-pixel exact)."""
-    from PIL import Image
-
     h, w = src.shape[:2]
     a = math.radians(angle)
     c, s = math.cos(a) / scale, math.sin(a) / scale
@@ -215,8 +220,6 @@ def _affine(src: np.ndarray, size: int, dx: float, dy: float, angle: float, scal
 
 
 def _still(name: str, size: int) -> np.ndarray:
-    from spf_bench.generators.stills import load_still
-
     return load_still(name, size)
 
 
@@ -281,21 +284,15 @@ def _pan(clip_id: str, still: str, pixels: float = 24.0, n: int = _N) -> np.ndar
 
 
 def _morph(i: int) -> np.ndarray:
-    from spf_bench.generators.morph import MorphGenerator
-
     gen = MorphGenerator()
     return gen.generate(gen.items(i + 1, 0)[i]).frames
 
 
 def _pacing_gt(k: int) -> np.ndarray:
-    from spf_bench.generators.pacing_gt import SUITE, render
-
     return render(SUITE[k], 41)[0]
 
 
 def _footage(name: str, max_frames: int = 120) -> np.ndarray:
-    from spf_bench.metrics.video_io import bundled_clips, read_video
-
     return read_video(bundled_clips()[name], max_frames=max_frames, size=_SIZE)[0]
 
 
@@ -311,10 +308,6 @@ def build_suite(reduced: bool = False) -> list[SuiteClip]:
         list of :class:`SuiteClip`, static clips first. Nothing is rendered until
         :attr:`SuiteClip.make` is called.
     """
-    from functools import partial
-
-    from spf_bench.generators.pacing_gt import SUITE
-
     stills = ("chelsea",) if reduced else ("chelsea", "coffee", "astronaut")
     levels = (1.0, 3.0, 8.0) if reduced else _NOISE_LEVELS
     out: list[SuiteClip] = []
@@ -354,8 +347,6 @@ def build_suite(reduced: bool = False) -> list[SuiteClip]:
 def sensitivity_suite() -> list[SuiteClip]:
     """Slow pans over chelsea with 3 grey levels of noise, from 0.4 down to 0.01 px per frame
     (24 to 0.6 px over 60 frames): where does accumulated change fall below the noise?"""
-    from functools import partial
-
     out = []
     for total in (24.0, 12.0, 6.0, 3.0, 1.5, 0.6):
         cid = f"pan-chelsea-{total:g}px"
@@ -395,8 +386,6 @@ def embed_suite(
 # ------------------------------------------------------------------------------- evaluation
 def _profile(z: np.ndarray, window: int = 30) -> np.ndarray:
     """Mean angular distance ``D(m)`` (radians) for offsets ``m = 1 .. min(window, T - 1)``."""
-    from spf_bench.metrics import spf
-
     t = len(z)
     k = min(window, t - 1)
     dist = spf.diagonal_distances(np.asarray(z, dtype=np.float64), k, 1.0)
@@ -434,8 +423,6 @@ def evaluate(
         threshold, flagged, correct, near, far`` (mean distance at offset 1 and at the window's
         far end, rad), ``total_change``, ``linearity_test_off``, ``linearity``.
     """
-    from spf_bench.metrics.measure import SPFSettings, measure_embeddings
-
     base = SPFSettings(bootstrap=0)
     if threshold is not None:
         base = dataclasses.replace(base, progress_threshold=float(threshold))
@@ -526,8 +513,6 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     Raises:
         IndexError: if ``rows`` is empty.
     """
-    from spf_bench.metrics.atomic_io import atomic_path
-
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -580,8 +565,6 @@ def _figure(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from spf_bench.metrics.atomic_io import atomic_path
 
     names = list(embs)
     fig, axes = plt.subplots(2, len(names), figsize=(6.2 * len(names), 8.4), squeeze=False)
@@ -653,7 +636,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(out / "rates.csv", rate_rows)
     if sens:
         write_csv(out / "sensitivity.csv", sens)
-    from spf_bench.metrics.atomic_io import atomic_write_text
 
     atomic_write_text(out / "rates.md", _rates_markdown(rate_rows, sens))
     _figure(out / "profiles.png", clips, embs, rows)

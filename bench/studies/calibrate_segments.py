@@ -85,6 +85,7 @@ import io
 import logging
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -94,8 +95,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from spf_bench.bench.studies.cache import EmbeddingCache, default_cache_dir
+from spf_bench.generators.morph import MorphGenerator, crossfade
+from spf_bench.generators.posthoc.plan import choose_segments
+from spf_bench.generators.stills import STILLS, load_still
+from spf_bench.metrics import spf
+from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
+from spf_bench.metrics.measure import SPFSettings, measure_embeddings
+from spf_bench.metrics.video_io import bundled_clips, read_video
 
 log = logging.getLogger("spf_bench")
 
@@ -198,10 +207,6 @@ class LabelledClip:
 @cache
 def _footage(name: str) -> np.ndarray:
     """A bundled clip decoded and squashed to ``_SIZE x _SIZE`` (read-only, cached)."""
-    from PIL import Image
-
-    from spf_bench.metrics.video_io import bundled_clips, read_video
-
     frames, _ = read_video(bundled_clips()[name], size=_SIZE)
     out = np.stack(
         [
@@ -238,8 +243,6 @@ def _stitch_plan(rng: np.random.Generator) -> list[tuple[str, int, int]]:
 
 def _chain_plan(rng: np.random.Generator) -> tuple[list[str], list[int], list[int]]:
     """Stills, hold lengths (frames, one per still) and crossfade lengths (frame intervals)."""
-    from spf_bench.generators.stills import STILLS
-
     n = int(rng.integers(3, 6))
     stills = [STILLS[int(i)] for i in rng.choice(len(STILLS), size=n, replace=False)]
     holds = [int(v) for v in rng.integers(6, 15, size=n)]
@@ -259,9 +262,6 @@ def _chain_boundaries(holds: Sequence[int], fades: Sequence[int]) -> list[int]:
 
 def _chain(stills: Sequence[str], holds: Sequence[int], fades: Sequence[int]) -> np.ndarray:
     """Hold, linear crossfade, hold, ...: ``sum(holds) + sum(fades) - len(fades)`` frames."""
-    from spf_bench.generators.morph import crossfade
-    from spf_bench.generators.stills import load_still
-
     imgs = [load_still(s, _SIZE) for s in stills]
     parts = []
     for i, img in enumerate(imgs):
@@ -273,8 +273,6 @@ def _chain(stills: Sequence[str], holds: Sequence[int], fades: Sequence[int]) ->
 
 
 def _morph_step(items: Sequence[Any], i: int) -> np.ndarray:
-    from spf_bench.generators.morph import MorphGenerator
-
     gen = MorphGenerator(n_frames=items[i].n_frames, size=_SIZE, profiles=("step",))
     return gen.generate(items[i]).frames
 
@@ -282,8 +280,6 @@ def _morph_step(items: Sequence[Any], i: int) -> np.ndarray:
 def _monotone(raw: np.ndarray) -> np.ndarray:
     """The SPF's monotone normalisation (docs/method.md, Sec. 1): gradient, clip at 0,
     cumulative sum, scaled to run from 0 to 1."""
-    from spf_bench.metrics import spf
-
     s, total = spf.monotone(raw)
     return s / total
 
@@ -344,8 +340,6 @@ def build_set(reduced: bool = False, seed: int = 0) -> list[LabelledClip]:
         list of :class:`LabelledClip` in family order. Frames are rendered only when
         :attr:`LabelledClip.make` is called.
     """
-    from spf_bench.generators.morph import MorphGenerator
-
     out: list[LabelledClip] = [
         LabelledClip(
             "bikes",
@@ -472,8 +466,6 @@ def progress_curves(
     Raises:
         ValueError: if a clip is degenerate (no change above noise: nothing to segment).
     """
-    from spf_bench.metrics.measure import SPFSettings, measure_embeddings
-
     settings = SPFSettings() if settings is None else settings
     out = {}
     for clip in clips:
@@ -570,8 +562,6 @@ def segment(s: np.ndarray, rule: str, value: float, n_true: int = 0) -> list[tup
     Raises:
         ValueError: on an unknown rule.
     """
-    from spf_bench.generators.posthoc.plan import choose_segments
-
     if rule == "per_frame":
         return choose_segments(s, penalty_per_frame=value)[0]
     if rule == "absolute":
@@ -997,8 +987,6 @@ def write_outputs(
     Returns:
         The choice of :func:`choose` plus ``folder``.
     """
-    from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
-
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     choice = choose(summary)
@@ -1271,8 +1259,6 @@ def _readme(clips, summary, choice, best_rows, lofo, kinks, lengths, provenance)
 
 
 def _git_sha() -> str:
-    import subprocess
-
     try:
         return subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -1307,8 +1293,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
-
-    from spf_bench.metrics.measure import SPFSettings
 
     torch.set_num_threads(max(1, args.threads))
     t0 = time.perf_counter()

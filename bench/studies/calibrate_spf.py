@@ -52,13 +52,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.linalg import cho_solve_banded
 
 from spf_bench.bench.studies.cache import default_cache_dir
 from spf_bench.bench.studies.calibrate_progress import (
     SuiteClip,
+    add_noise,
+    clip_seed,
     embed_suite,
+    h264_roundtrip,
     write_csv,
 )
+from spf_bench.generators.morph import designed_profile
+from spf_bench.generators.pacing_gt import SUITE, designed_progress, render
+from spf_bench.metrics import spf
+from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
+from spf_bench.metrics.spf import CLIP_EPS
 
 log = logging.getLogger("spf_bench")
 
@@ -85,9 +94,6 @@ _N_FRAMES = 41
 
 
 def _render_gt(k: int, condition: str) -> np.ndarray:
-    from spf_bench.bench.studies.calibrate_progress import add_noise, clip_seed, h264_roundtrip
-    from spf_bench.generators.pacing_gt import SUITE, render
-
     frames = render(SUITE[k], _N_FRAMES)[0]
     if condition == "clean":
         return frames
@@ -101,8 +107,6 @@ def gt_clips(condition: str = "clean") -> list[SuiteClip]:
     Raises:
         ValueError: on an unknown condition.
     """
-    from spf_bench.generators.pacing_gt import SUITE
-
     if condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
     prefix = "pacing_gt" if condition == "clean" else "pacing_gt_h264"
@@ -122,8 +126,6 @@ def load_suite(
         ``(seq_ids, Z, P)``: ``Z`` of shape ``(24, 41, D)`` float64 unit rows, ``P`` of shape
         ``(24, 41)`` (designed progress, 0 to 1).
     """
-    from spf_bench.generators.pacing_gt import SUITE, designed_progress
-
     clips = gt_clips(condition)
     embs = embed_suite(clips, embedder, cache_dir)
     z = np.stack([embs[c.clip_id] for c in clips]).astype(np.float64)
@@ -134,8 +136,6 @@ def load_suite(
 
 def _angles(z: np.ndarray) -> np.ndarray:
     """All pairwise angles ``(N, T, T)``, radians, with the SPF's arccos clip."""
-    from spf_bench.metrics.spf import CLIP_EPS
-
     cos = np.einsum("nid,njd->nij", z, z)
     return np.arccos(np.clip(cos, -1.0 + CLIP_EPS, 1.0 - CLIP_EPS))
 
@@ -148,10 +148,6 @@ def _progress(
     Same result as :func:`spf_bench.metrics.spf.compute_spf_batch` with the no-progress test
     off (tested), without recomputing the angles for every setting.
     """
-    from scipy.linalg import cho_solve_banded
-
-    from spf_bench.metrics import spf
-
     n, t, _ = ang.shape
     k = min(int(window), t - 1)
     dist = np.zeros((n, k, t))
@@ -267,8 +263,6 @@ _PROFILE_PARAMS = {
 
 def _synthetic_path(t: int, profile: str, dim: int = 64, total: float = 0.8) -> np.ndarray:
     """Unit embeddings along a great circle at angles ``total * P(u)`` (radians)."""
-    from spf_bench.generators.morph import designed_profile
-
     rng = np.random.default_rng(1)
     a = rng.standard_normal(dim)
     a /= np.linalg.norm(a)
@@ -299,8 +293,6 @@ def coverage(
         One dict per case: ``frames, profile, noise, truth, noiseless, sd, mean_halfwidth,
         coverage, n_clips``.
     """
-    from spf_bench.metrics import spf
-
     rows = []
     for t, prof, noise in cases:
         base = _synthetic_path(t, prof, dim)
@@ -415,8 +407,6 @@ def _figure(path: Path, rows: Sequence[dict[str, Any]], sat: Sequence[dict[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from spf_bench.metrics.atomic_io import atomic_path
-
     embs = list(dict.fromkeys(r["embedder"] for r in rows))
     fig, axes = plt.subplots(len(embs), 5, figsize=(27, 4.6 * len(embs)), squeeze=False)
     for i, emb in enumerate(embs):
@@ -508,7 +498,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     cov = coverage() if args.coverage else []
     if cov:
         write_csv(out / "ci_coverage.csv", cov)
-    from spf_bench.metrics.atomic_io import atomic_write_text
 
     atomic_write_text(out / "best.md", _markdown(summary, cov))
     _figure(out / "calibration.png", rows, sat)

@@ -21,7 +21,7 @@ Three ways in:
   those whose weights are absent are listed as skipped with the reason. Writes
   ``pacing_gt.csv`` (one row per embedder x sequence), ``pacing_gt_summary.csv`` / ``.md`` (per
   embedder x transformation) and, with ``--curves``, an npz of every ``S`` and ``P``;
-  :func:`read_outputs` reads them back (``bench/figures.py`` does, for ``make figures``).
+  :func:`read_outputs` reads them back (``spf-bench figures`` does, for ``make figures``).
 - ``python bench/run.py experiment=pacing_gt embedder=pixel``: the same sequences as a Hydra
   model (:class:`spf_bench.generators.pacing_gt.PacingGTGenerator`,
   ``conf/model/pacing_gt.yaml``) through the standard pipeline, so the records carry
@@ -46,9 +46,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
 
 from spf_bench.bench.cli_common import add_spf_args, spf_from_args
-from spf_bench.bench.leaderboard import markdown_table
+from spf_bench.bench.views.markdown import markdown_table
 from spf_bench.generators.pacing_gt import (
     SUITE,
     TRANSFORMS,
@@ -58,6 +60,8 @@ from spf_bench.generators.pacing_gt import (
     render,
     spec_from_extra,
 )
+from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
+from spf_bench.metrics.embedders import EMBEDDERS, MissingWeightsError, build_embedder
 from spf_bench.metrics.measure import SPFSettings, measure_frames
 
 log = logging.getLogger("spf_bench")
@@ -95,8 +99,6 @@ def gt_errors(progress: np.ndarray, designed: np.ndarray) -> dict[str, float]:
     Raises:
         ValueError: on shape mismatch, ``T < 3``, non-finite values or a flat ``P``.
     """
-    from scipy.stats import spearmanr
-
     s = np.asarray(progress, dtype=np.float64)
     d = np.asarray(designed, dtype=np.float64)
     if s.shape != d.shape or s.ndim != 1 or s.size < 3:
@@ -157,8 +159,6 @@ def build_or_skip(name: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
         Hugging Face cache (offline)")``; the reason names no local path, so committed tables
         do not depend on the machine. Other errors propagate.
     """
-    from spf_bench.metrics.embedders import MissingWeightsError, build_embedder
-
     try:
         return build_embedder(name, progress=False, **kwargs), ""
     except MissingWeightsError as e:
@@ -203,8 +203,6 @@ def run_pacing_gt(
     Raises:
         ValueError: on invalid arguments or an unknown embedder name.
     """
-    from spf_bench.metrics.embedders import EMBEDDERS
-
     spf = SPFSettings() if spf is None else spf
     spf.check()
     # The tables use no Linearity interval: measure without the bootstrap (``settings`` still
@@ -290,8 +288,6 @@ def summarise(rows: list[dict[str, Any]] | Any) -> Any:
         ``pandas.DataFrame`` with :data:`SUMMARY_COLUMNS`, ``transform == "all"`` rows pooling
         every sequence of an embedder. NaN errors (degenerate sequences) are left out of means.
     """
-    import pandas as pd
-
     df = pd.DataFrame(rows)
     out = []
     if df.empty:
@@ -335,8 +331,6 @@ def analyze_run(run_dir: str | os.PathLike) -> Any:
         FileNotFoundError: if the run directory has no ``records.parquet``.
         ValueError: if its records are not from ``model=pacing_gt``.
     """
-    import pandas as pd
-
     run_dir = Path(run_dir)
     df = pd.read_parquet(run_dir / "records.parquet")
     ok = df[df.status == "ok"]
@@ -383,10 +377,6 @@ def write_outputs(
     Returns:
         ``{"rows": path, "summary": path, "summary_md": path[, "curves": path]}``.
     """
-    import pandas as pd
-
-    from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
-
     out_dir = Path(out_dir)
     rows = pd.DataFrame(res.rows).drop(columns=["seconds"], errors="ignore")
     summary = summarise(res.rows)
@@ -434,8 +424,6 @@ def read_outputs(
     Raises:
         FileNotFoundError: if the table or the curves npz is missing.
     """
-    import pandas as pd
-
     out_dir = Path(out_dir)
     curves_path = Path(curves_path) if curves_path is not None else out_dir / CURVES_FILE
     for path in (out_dir / "pacing_gt.csv", curves_path):
@@ -491,10 +479,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     if args.runs:
-        import pandas as pd
-
-        from spf_bench.metrics.atomic_io import atomic_write_text
-
         df = pd.concat([analyze_run(r) for r in args.runs], ignore_index=True)
         atomic_write_text(Path(args.out) / "pacing_gt_runs.csv", df.to_csv(index=False))
         print(markdown_table(df))

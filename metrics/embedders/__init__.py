@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._hub import MissingWeightsError, hf_hub_cache_dir
+from ._hub import MissingWeightsError, hf_hub_cache_dir, hub_files_present
 from .base import DTYPES as _DTYPES
 from .base import Embedder, EmbeddingError, PreprocessConfig, TorchEmbedder, check_frames
 from .efficientnet import (
@@ -96,6 +96,7 @@ __all__ = [
     "build_embedder",
     "check_frames",
     "hf_hub_cache_dir",
+    "hub_files_present",
     "map_efficientnet_lite0_keys",
 ]
 
