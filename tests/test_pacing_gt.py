@@ -235,10 +235,10 @@ def test_markdown_table_is_the_leaderboards_and_the_measurement_skips_the_bootst
     interval, so it measures without the bootstrap yet records the settings as given."""
     import dataclasses
 
-    from spf_bench.bench.views import markdown
+    from spf_bench.bench.views import render
     from spf_bench.metrics.measure import SPFSettings
 
-    assert pg.markdown_table is markdown.markdown_table and "markdown_table" in pg.__all__
+    assert pg.markdown_table is render.markdown_table and "markdown_table" in pg.__all__
     seen = []
     real = pg.measure_frames
 

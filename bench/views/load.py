@@ -112,9 +112,20 @@ def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def read_run_records(run_dir: Path) -> pd.DataFrame:
-    """The records of one run as a table: ``records.parquet`` as written (with any
-    ``vbench_*`` columns), else the ``records/*.json`` files of an unfinished run
-    (:meth:`spf_bench.bench.results.rundir.RunDir.all_records`)."""
+    """The records of one run as a table.
+
+    Args:
+        run_dir: a run directory.
+
+    Returns:
+        ``records.parquet`` as written (with any ``vbench_*`` columns), else the
+        ``records/*.json`` files of an unfinished run
+        (:meth:`spf_bench.bench.results.rundir.RunDir.all_records`, as
+        :func:`spf_bench.bench.results.record.to_frame`).
+
+    Raises:
+        OSError, ValueError: ``records.parquet`` is unreadable (pyarrow's error).
+    """
     rd = RunDir(run_dir)
     if rd.parquet_path.is_file():
         return pd.read_parquet(rd.parquet_path)
@@ -128,9 +139,16 @@ def _numeric(col: pd.Series) -> pd.Series:
 
 
 def vbench_json_scores(data: Any) -> dict[str, dict[str, Any]]:
-    """``{video: {dimension: score as written}}`` of a ``vbench.json`` document (contract
-    (c), module docs): flat, or under ``"per_video"`` / ``"videos"``, scores flat or under
-    ``"scores"``; entries that are not objects are skipped."""
+    """Per-video scores of a ``vbench.json`` document (contract (c), module docs).
+
+    Args:
+        data: the parsed JSON: flat ``{video: {dim: score}}``, or under ``"per_video"`` /
+            ``"videos"``, each video's scores flat or under ``"scores"``.
+
+    Returns:
+        ``{video: {dimension (:func:`dim_name`): score as written}}``; entries that are not
+        objects (e.g. an aggregate at top level) are skipped; ``{}`` for anything else.
+    """
     if isinstance(data, dict):
         for key in ("per_video", "videos"):
             if isinstance(data.get(key), dict):
