@@ -22,11 +22,11 @@ from typing import Any, Protocol
 import pandas as pd
 
 from spf_bench.bench.plots import plot_run
-from spf_bench.bench.report import write_report
 from spf_bench.bench.results.record import Record
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import summarise
 from spf_bench.bench.vbench_run import brief, score_run
+from spf_bench.bench.views.report import write_report
 from spf_bench.bench.wandb_log import log_to_wandb
 
 __all__ = [
@@ -117,7 +117,7 @@ class VBenchStage:
 
 @dataclass(frozen=True)
 class ReportStage:
-    """The HTML report (:func:`spf_bench.bench.report.write_report`), which reads
+    """The HTML report (:func:`spf_bench.bench.views.report.write_report`), which reads
     ``summary.json``: runs after the write; entry: the path of ``report.html``."""
 
     name: str = "report"

@@ -70,6 +70,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
+from PIL import Image
 
 from spf_bench.bench.results.record import parse_heldout
 from spf_bench.bench.results.rundir import RunDir
@@ -213,7 +214,7 @@ def _spf_svg(
     Returns:
         The ``<svg>`` element as text (no XML prolog).
     """
-    import matplotlib
+    import matplotlib  # heavy: imported when a chart is drawn
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.8, 3.1))
@@ -306,8 +307,6 @@ def _video_assets(
         without a readable video), ``{frame: thumbnail path}``, and a note explaining missing
         assets (``""`` if none). A video that cannot be decoded gives a note, not an error.
     """
-    from PIL import Image
-
     video = run.root / video_rel if video_rel else None
     if video is None or not video.is_file():
         return None, {}, "no video file" + (f" ({video_rel})" if video_rel else "")

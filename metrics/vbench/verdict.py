@@ -4,7 +4,7 @@ The paper's fidelity claim (Metzer et al., SIGGRAPH 2026, Sec. 6; docs/method.md
 VBench's aesthetic, motion and temporal dimensions of retimed videos stay within one standard
 deviation of the originals. :func:`verdict_table` is the one implementation of that test in
 spf-bench; ``vbench.json`` (``spf_bench.bench.vbench_run``) and the VBench figure and table
-(``spf_bench.bench.figures.vbench_table``) both use it.
+(``spf_bench.bench.views.figures.vbench_table``) both use it.
 
 The rule, per group ``(model, retime, embedder, pacing)`` x dimension, on ``ok`` records:
 
@@ -21,7 +21,7 @@ The rule, per group ``(model, retime, embedder, pacing)`` x dimension, on ``ok``
 Grouping by embedder and pacing as well as model and retime keeps different treatments apart:
 the retimed videos of two target pacings, or of two embedders' SPFs, are different videos, and
 each group is compared with its own baseline. Only finite scores count (a failed VBench score
-is NaN). This is the grouping of the leaderboard (``spf_bench.bench.leaderboard.GROUP_KEYS``).
+is NaN). This is the grouping of the leaderboard (``spf_bench.bench.views.load.GROUP_KEYS``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = ["VERDICT_KEYS", "verdict_table"]
 
-#: Columns that define a group; the same as ``spf_bench.bench.leaderboard.GROUP_KEYS``.
+#: Columns that define a group; the same as ``spf_bench.bench.views.load.GROUP_KEYS``.
 VERDICT_KEYS: tuple[str, ...] = ("model", "retime", "embedder", "pacing")
 #: Columns that identify a video of a group across iterations.
 ITEM_KEYS: tuple[str, ...] = ("item_id", "seed")

@@ -9,7 +9,7 @@ API in this process), into ``<runs>/<name>``; finished runs are resumed, not rec
 
 - Linearity per iteration and the **paired gain** (last iteration - baseline, per item) with a
   95% percentile CI from a paired bootstrap over items (seeded, 10,000 resamples;
-  :func:`spf_bench.bench.leaderboard.bootstrap_ci`);
+  :func:`spf_bench.bench.results.stats.bootstrap_ci`);
 - the same videos scored by a **held-out judge** (``efficientnet_lite0``, which did not guide
   the retime): the frames of iteration 0 and of the last iteration are re-rendered from the
   stored positions (bit-exact) and measured;
