@@ -240,13 +240,13 @@ def test_markdown_table_is_the_leaderboards_and_the_measurement_skips_the_bootst
 
     assert pg.markdown_table is render.markdown_table and "markdown_table" in pg.__all__
     seen = []
-    real = pg.measure_frames
+    real = pg.measure_embeddings
 
-    def spy(frames, emb, settings, **kw):
+    def spy(z, settings, **kw):
         seen.append(settings)
-        return real(frames, emb, settings, **kw)
+        return real(z, settings, **kw)
 
-    monkeypatch.setattr(pg, "measure_frames", spy)
+    monkeypatch.setattr(pg, "measure_embeddings", spy)
     spec = gpg.SUITE[0]
     settings = SPFSettings(window=4, sigma=2.0)
     res = pg.run_pacing_gt(["pixel"], n_frames=9, size=32, specs=[spec], spf=settings)
@@ -261,7 +261,7 @@ def test_cli_spf_flags_keep_their_defaults(monkeypatch, tmp_path):
 
     got = []
 
-    def fake_run(embedders, *, n_frames, size, spf):
+    def fake_run(embedders, *, n_frames, size, spf, cache_dir=None):
         got.append(spf)
         return pg.PacingGTResult()
 

@@ -106,3 +106,27 @@ def test_the_calibrations_share_the_cache(tmp_path, frames):
             tmp_path,
             embedder_obj=emb,
         )
+
+
+def test_pacing_gt_through_the_cache_measures_the_same(tmp_path):
+    """The ground-truth benchmark with --cache: the same rows and curves as without it, and a
+    second run embeds nothing (every sequence read from the cache)."""
+    from spf_bench.bench.studies import pacing_gt as pg
+    from spf_bench.generators.pacing_gt import SUITE
+
+    kw = {"n_frames": 9, "size": 32, "specs": SUITE[:3]}
+    plain = pg.run_pacing_gt(["pixel"], **kw)
+    cached = pg.run_pacing_gt(["pixel"], cache_dir=tmp_path, **kw)
+    files = sorted((tmp_path / "pixel").iterdir())
+    assert len(files) == 3
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = pg.run_pacing_gt(["pixel"], cache_dir=tmp_path, **kw)
+    assert [f.stat().st_mtime_ns for f in sorted((tmp_path / "pixel").iterdir())] == stamps
+    for res in (cached, again):
+        for a, b in zip(plain.rows, res.rows, strict=True):
+            assert {k: v for k, v in a.items() if k != "seconds"} == {
+                k: v for k, v in b.items() if k != "seconds"
+            }
+        assert plain.curves.keys() == res.curves.keys()
+        for k, v in plain.curves.items():
+            np.testing.assert_array_equal(v, res.curves[k])

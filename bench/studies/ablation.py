@@ -56,9 +56,10 @@ from scipy.stats import spearmanr
 from spf_bench.bench.build import build_generator
 from spf_bench.bench.config import split_model_config
 from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.studies.cache import EmbeddingCache
 from spf_bench.bench.studies.pacing_gt import build_or_skip, gt_errors
 from spf_bench.bench.views.load import load_records, resolve_runs
-from spf_bench.bench.views.markdown import markdown_table
+from spf_bench.bench.views.render import markdown_table
 from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
 from spf_bench.metrics.embedders import EMBEDDERS
 from spf_bench.metrics.measure import SPFSettings, measure_embeddings
@@ -286,6 +287,7 @@ def run_ablation(
     embedders: Sequence[str] | None = None,
     *,
     device: str = "cpu",
+    cache_dir: str | os.PathLike | None = None,
 ) -> AblationResult:
     """Measure the baseline videos of ``run_specs`` with every embedder (see module docs).
 
@@ -293,6 +295,8 @@ def run_ablation(
         run_specs: run directories or globs.
         embedders: names (default every key of :data:`spf_bench.metrics.embedders.EMBEDDERS`).
         device: torch device for embedders built here.
+        cache_dir: the studies' embedding cache folder for the videos embedded here
+            (:class:`spf_bench.bench.studies.cache.EmbeddingCache`); ``None``: no files written.
 
     Returns:
         :class:`AblationResult`.
@@ -310,6 +314,7 @@ def run_ablation(
     res = AblationResult()
     for name in names:
         built: Any = None
+        cache: EmbeddingCache | None = None
         rows, curves = [], {}
         for v in videos:
             t0 = time.perf_counter()
@@ -327,7 +332,8 @@ def run_ablation(
                         res.skipped[name] = reason
                         log.warning("ablation: skipping %s (%s)", name, reason)
                         break
-                z = built.embed(frames.get(v)[0])
+                    cache = EmbeddingCache(cache_dir, name, settings=kw, embedder_obj=built)
+                z = cache.embed(f"{v.model}-{v.item_id}", frames.get(v)[0])
                 source = "embedded"
             row, s = _score_row(name, v, z, designed, settings)
             row["source"] = source
@@ -490,13 +496,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--curves", default=None, help="npz of every S (for figures)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--cache", default=None, help="embedding cache folder (default: none, embed every time)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
 
     torch.set_num_threads(max(1, args.threads))
     try:
-        res = run_ablation(args.runs, args.embedders, device=args.device)
+        res = run_ablation(args.runs, args.embedders, device=args.device, cache_dir=args.cache)
     except FileNotFoundError as e:
         print(f"ablation: {e}", file=sys.stderr)
         return 2

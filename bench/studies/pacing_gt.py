@@ -50,7 +50,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from spf_bench.bench.cli_common import add_spf_args, spf_from_args
-from spf_bench.bench.views.markdown import markdown_table
+from spf_bench.bench.studies.cache import EmbeddingCache
+from spf_bench.bench.views.render import markdown_table
 from spf_bench.generators.pacing_gt import (
     SUITE,
     TRANSFORMS,
@@ -62,7 +63,7 @@ from spf_bench.generators.pacing_gt import (
 )
 from spf_bench.metrics.atomic_io import atomic_savez, atomic_write_text
 from spf_bench.metrics.embedders import EMBEDDERS, MissingWeightsError, build_embedder
-from spf_bench.metrics.measure import SPFSettings, measure_frames
+from spf_bench.metrics.measure import SPFSettings, measure_embeddings
 
 log = logging.getLogger("spf_bench")
 
@@ -180,6 +181,7 @@ def run_pacing_gt(
     zoom_max: float = 3.0,
     spf: SPFSettings | None = None,
     embedder_kwargs: dict[str, dict[str, Any]] | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> PacingGTResult:
     """Render every sequence once, embed it with each embedder, and score the SPF against ``P``.
 
@@ -196,6 +198,9 @@ def run_pacing_gt(
         spf: SPF settings of the measurement (window, sigma, lam, power); ``None`` for the
             defaults of :class:`spf_bench.metrics.measure.SPFSettings`.
         embedder_kwargs: per-embedder keyword arguments of ``build_embedder``.
+        cache_dir: the studies' embedding cache folder
+            (:class:`spf_bench.bench.studies.cache.EmbeddingCache`); ``None``: embed every
+            sequence (no files written). Cached or not, the embeddings are the same float32 rows.
 
     Returns:
         :class:`PacingGTResult`.
@@ -230,14 +235,17 @@ def run_pacing_gt(
         rendered.append((spec, frames, p))
         res.curves[f"designed/{spec.seq_id}"] = p
     for name in names:
-        emb, reason = build_or_skip(name, (embedder_kwargs or {}).get(name, {}))
+        kwargs = (embedder_kwargs or {}).get(name, {})
+        emb, reason = build_or_skip(name, kwargs)
         if emb is None:
             log.warning("pacing_gt: skipping embedder %s (%s)", name, reason)
             res.skipped[name] = reason
             continue
+        cache = EmbeddingCache(cache_dir, name, settings=kwargs, embedder_obj=emb)
         for spec, frames, p in rendered:
             t0 = time.perf_counter()
-            m = measure_frames(frames, emb, measure_spf, keep_embeddings=False)
+            z = cache.embed(f"pacing_gt-{spec.seq_id}", frames)
+            m = measure_embeddings(z, measure_spf, embedder=emb.name, keep_embeddings=False)
             errs = (
                 gt_errors(m.progress, p)
                 if not m.degenerate
@@ -472,6 +480,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=224)
     add_spf_args(parser)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--cache", default=None, help="embedding cache folder (default: none, embed every time)"
+    )
     parser.add_argument("--runs", nargs="+", default=None, help="analyse pacing_gt run dirs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -485,7 +496,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     t0 = time.perf_counter()
     settings = spf_from_args(args)
-    res = run_pacing_gt(args.embedders, n_frames=args.n_frames, size=args.size, spf=settings)
+    res = run_pacing_gt(
+        args.embedders, n_frames=args.n_frames, size=args.size, spf=settings, cache_dir=args.cache
+    )
     paths = write_outputs(res, args.out, args.curves)
     print(markdown_table(summarise(res.rows)))
     for k, v in res.skipped.items():
