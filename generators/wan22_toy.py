@@ -3,7 +3,8 @@
 The tiny pipelines (:mod:`spf_bench.generators.tiny`) are random: warping their RoPE changes
 nothing visible. This module holds a learned model small enough to train on a laptop CPU
 (``make train-toy``, :mod:`spf_bench.bench.studies.train_toy`) whose pacing follows its temporal
-RoPE positions, so the paper's generation-time retiming (docs/method.md, Sec. 4) can be measured on it.
+RoPE positions, so the paper's generation-time retiming (docs/method.md, Sec. 4) can be measured
+on it.
 
 The model (:data:`TOY_CONFIG`) is diffusers' ``WanTransformer3DModel`` (the class of the Wan2.2
 experts) with 3 layers and 2 heads of 64 channels, about 1.0 M parameters. Its head dim of 64
