@@ -18,8 +18,9 @@ Calibrated default: **absolute, C = 0.008** (:data:`DEFAULT_PENALTY`, the same v
 :data:`spf_bench.metrics.spf.SEGMENT_PENALTY`, which also places the recorded keyframes). Chosen on
 a labelled set (``bench/studies/calibrate_segments.py``, ``results/segment_calibration/``):
 bikes.mp4's five cuts, clips stitched from the bundled footage at known frames, crossfade chains
-and ``step`` morphs with known transition frames, and synthetic step curves (a boundary counts as found within
-+-2 frames). Criterion: the mean over those four families of the boundary F1, averaged over the
+and ``step`` morphs with known transition frames, and synthetic step curves (a boundary counts as
+found within +-2 frames). Criterion: the mean over those four families of the boundary F1,
+averaged over the
 ``pixel`` and ``efficientnet_lite0`` embedders: 0.767 at ``C = 0.008`` (0.752 smoothed over the
 neighbouring values; plateau 0.008-0.01) against 0.699 for the reference's 0.02 and 0.660 for the
 per-frame rule at ``2e-5 * T`` (its best, ``6.3e-5 * T``, 0.706 smoothed). The best ``C`` does not
