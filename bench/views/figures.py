@@ -14,7 +14,7 @@ This module only **reads**: run directories (their records, ``spf/*.npz``, video
 3. ``spf-bench study ablation 'runs/figures/morph-*' 'runs/figures/footage-*' --out
    runs/figures/ablation --curves ...``: the embedder ablation
    (:mod:`spf_bench.bench.studies.ablation`) on the runs' baseline videos;
-4. ``spf-bench figures`` (:func:`run_command`): reads 1-3 and writes the leaderboard
+4. ``spf-bench figures`` (:func:`main`): reads 1-3 and writes the leaderboard
    (:mod:`spf_bench.bench.views.leaderboard`), the figures below (PNG and PDF) into
    ``results/figures/``, the tables into ``results/`` and ``results/README.md`` with the
    provenance read from the runs' ``config.json``.
@@ -83,7 +83,6 @@ __all__ = [
     "DEFAULT_ABLATION",
     "DEFAULT_PACING_GT",
     "DEFAULT_RUNS",
-    "add_parser",
     "build_results",
     "fig_embedder_ablation",
     "fig_keyframe_strip",
@@ -93,7 +92,6 @@ __all__ = [
     "fig_vbench",
     "main",
     "provenance",
-    "run_command",
     "vbench_table",
 ]
 
@@ -902,7 +900,17 @@ def _optional_dir(value: str) -> str | None:
     return None if value.strip().lower() in ("", "none") else value
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def main(argv: Sequence[str] | None = None) -> int:
+    """``spf-bench figures`` (step 4 of the module docs): read the runs and tables, write
+    ``--out``.
+
+    Args:
+        argv: the command line after ``figures`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 2 when an input is missing (one line on stderr saying what to run).
+    """
+    parser = argparse.ArgumentParser(prog="spf-bench figures", description=__doc__.split("\n")[0])
     parser.add_argument(
         "runs", nargs="*", default=list(DEFAULT_RUNS), help="run directories or globs"
     )
@@ -918,33 +926,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", default="results", help="results folder")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")
-    return parser
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register the ``figures`` sub-command on ``spf-bench``'s sub-parsers.
-
-    Args:
-        sub: the object returned by ``ArgumentParser.add_subparsers``.
-
-    Returns:
-        The parser; its ``func`` default is :func:`run_command` (``args`` -> exit status).
-    """
-    p = sub.add_parser(
-        "figures",
-        help="results/: leaderboard, tables, figures and README from finished runs (reads only)",
-        description=__doc__.split("\n")[0],
-    )
-    _add_arguments(p).set_defaults(func=run_command)
-    return p
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """Step 4 of the module docs: read the runs and tables, write ``args.out``.
-
-    Returns:
-        0 on success, 2 when an input is missing (one line on stderr saying what to run).
-    """
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     gt_dir, ab_dir = _optional_dir(args.pacing_gt), _optional_dir(args.ablation)
     try:
@@ -960,13 +942,6 @@ def run_command(args: argparse.Namespace) -> int:
     for name, paths in written.items():
         print(f"{name}: {', '.join(str(p) for p in paths)}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m spf_bench.bench.views.figures``: the ``figures`` command
-    (:func:`run_command`); returns its exit status."""
-    parser = argparse.ArgumentParser(prog="spf-bench figures", description=__doc__.split("\n")[0])
-    return run_command(_add_arguments(parser).parse_args(argv))
 
 
 if __name__ == "__main__":

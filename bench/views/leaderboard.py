@@ -121,7 +121,6 @@ __all__ = [
     "COLUMNS",
     "POOLED_KEYS",
     "ROW_KEYS",
-    "add_parser",
     "build_leaderboard",
     "grouping_notes",
     "main",
@@ -407,7 +406,19 @@ def write_leaderboard(
     return csv, md
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def main(argv: Sequence[str] | None = None) -> int:
+    """``spf-bench leaderboard`` (module docs): build and write the leaderboard of the runs.
+
+    Args:
+        argv: the command line after ``leaderboard`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 2 when no records are found or an ``--external`` file is missing or
+        unreadable (one line on stderr; unmatched video ids are reported, not errors).
+    """
+    parser = argparse.ArgumentParser(
+        prog="spf-bench leaderboard", description="Leaderboard CSV + Markdown + HTML from runs."
+    )
     parser.add_argument("runs", nargs="+", help="run directories, records.parquet files or globs")
     parser.add_argument("--out", default="results/leaderboard.csv", help="CSV path (.md beside)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -427,34 +438,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="per-video metric files to join (VBench eval_results JSON, ChronoMagic-Bench "
         "MTScore/CHScore/GPT4o-MTScore JSON, or CSV video,metric,value)",
     )
-    return parser
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register the ``leaderboard`` sub-command on ``spf-bench``'s sub-parsers.
-
-    Args:
-        sub: the object returned by ``ArgumentParser.add_subparsers``.
-
-    Returns:
-        The parser; its ``func`` default is :func:`run_command` (``args`` -> exit status).
-    """
-    p = sub.add_parser(
-        "leaderboard",
-        help="leaderboard CSV + Markdown + HTML from run records",
-        description="Leaderboard CSV + Markdown + HTML from run records.",
-    )
-    _add_arguments(p).set_defaults(func=run_command)
-    return p
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """Build and write the leaderboard of parsed arguments (:func:`add_parser`).
-
-    Returns:
-        0 on success, 2 when no records are found or an ``--external`` file is missing or
-        unreadable (one line on stderr; unmatched video ids are reported, not errors).
-    """
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         records = load_records(args.runs)
@@ -483,15 +467,6 @@ def run_command(args: argparse.Namespace) -> int:
     print(render_markdown(lb, external=joined))  # the grouping lines were printed above
     print(f"wrote {csv}, {md} and {html}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m spf_bench.bench.views.leaderboard``: the ``leaderboard`` command (module
-    docs); returns the exit status of :func:`run_command`."""
-    parser = argparse.ArgumentParser(
-        prog="spf-bench leaderboard", description="Leaderboard CSV + Markdown from run records."
-    )
-    return run_command(_add_arguments(parser).parse_args(argv))
 
 
 if __name__ == "__main__":

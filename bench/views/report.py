@@ -44,8 +44,8 @@ Files are written atomically (:mod:`spf_bench.metrics.atomic_io`); ``report.html
 report that exists has its pages and assets. Thumbnails and posters newer than their video are
 reused on a rewrite.
 
-Command: ``spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]`` (:func:`add_parser`). Exit
-status 0 when every report was written; 2 when an argument is not a run directory (or its
+Command: ``spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]`` (:func:`add_parser`).
+Exit status 0 when every report was written; 2 when an argument is not a run directory (or its
 ``config.json`` / ``summary.json`` is unreadable): the other reports are still written, then one
 line per bad argument goes to stderr, without a traceback.
 """
@@ -103,7 +103,6 @@ __all__ = [
     "REPORT_NAME",
     "NotARunError",
     "add_parser",
-    "main",
     "page_name",
     "run_command",
     "write_leaderboard_html",
@@ -909,14 +908,3 @@ def run_command(args: argparse.Namespace) -> int:
     for line in bad:
         print(line, file=sys.stderr)
     return EXIT_BAD_INPUT if bad else EXIT_OK
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m spf_bench.bench.views.report RUN_DIR ...``: :func:`run_command`."""
-    parser = argparse.ArgumentParser(prog="spf-bench")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run_command(parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)]))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
