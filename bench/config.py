@@ -520,7 +520,7 @@ class BenchSettings:
         identity: the full :func:`run_identity` (written to ``identity.json``).
         resume: one of :data:`RESUME_POLICIES`.
         save_videos, plots, progress: outputs and progress bars.
-        report: write ``report.html`` (:func:`spf_bench.bench.report.write_report`) at the end.
+        report: write ``report.html`` (:func:`spf_bench.bench.views.report.write_report`).
         logger: ``{"name": "wandb" | "none", ...}``.
         config: the resolved config, saved to ``config.json`` for provenance.
         out_dir: where this run's tables, ``summary.json``, ``config.json`` and W&B files go;
