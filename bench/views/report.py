@@ -173,14 +173,13 @@ class _Run:
 
 
 def _load_run(run_dir: str | os.PathLike) -> _Run:
-    root = Path(run_dir)
-    if not root.is_dir() or not RunDir(root).has_records():
+    root, rd = Path(run_dir), RunDir(run_dir)
+    if not root.is_dir() or not rd.has_records():
         raise NotARunError(
             f"{run_dir}: not a spf-bench run directory (no records.parquet or records/*.json)"
         )
     records = load_records([root])
     records.attrs = {}  # parquet metadata: pandas deep-copies attrs on every operation
-    rd = RunDir(root)
     summary = rd.maybe_summary() or {}
     if not summary.get("per_iteration"):
         summary = {**summarise(records), **summary}
