@@ -1,36 +1,8 @@
-"""External per-video metrics joined to records and correlated with the Linearity Score.
-
-Each file given to ``spf-bench leaderboard --external FILE ...`` (:func:`load_external`) is
-recognised by its content:
-
-- **VBench** ``<dimension>_eval_results.json`` (VBench 0.1.5): ``{dimension: [aggregate,
-  [{"video_path": str, "video_results": value}, ...]]}``; per-video values brought to the
-  aggregate's scale as :mod:`spf_bench.metrics.vbench.registry` says (``imaging_quality``
-  / 100, ``dynamic_degree`` booleans 0/1); metric ``vbench_<dimension>``. spf-bench's own
-  ``vbench.json`` (schema ``spf-bench/vbench/1``, ``{"videos": {video: {"scores": {dim:
-  x}}}}``) works too.
-- **ChronoMagic-Bench** per-video outputs, as its scripts write them:
-  ``<model>[_<part>]_MTScore.json`` (``{"video_scores": [{"video_name": "3.mp4",
-  "general_score": x, "metamorphic_score": y}, ...], ...}``; metric ``mtscore`` = the
-  metamorphic score, the one its MTScore averages), ``<model>[_<part>]_CHScore.json``
-  (``{"all_scores": [{"3": {..., "TSI_score": x}}, ...], ...}``; metric ``chscore`` = the
-  per-video ``TSI_score``) and ``<model>[_<part>]_GPT4o-MTScore.json`` (``{"Formatted
-  Data": {"3": {"Brief Reasoning Statement": str, "Score": "4"}}, ...}``; metric
-  ``gpt4o_mtscore``, the score as a number).
-- A plain JSON object ``{video: {metric: value}}``.
-- A CSV with the header ``video,metric,value`` (one value per line).
-
-Metric names are lower-cased, other characters than ``[a-z0-9_]`` become ``_``. A video id
-is joined to a record by, in this order: the record's ``video_path`` (as written, or the
-same file by absolute path), the file name, the file stem (``morph-0003__it2``), the
-``item_id`` (that item's final record); the first rule with a candidate decides, and it must
-name exactly one record. An id that names no record is **unmatched**, one that names
-several is **ambiguous**, a value that is not a number is **invalid**, and a second value
-for the same record and metric is a **duplicate** (the file listed last wins): each is
-printed, listed in the Markdown and written in full to ``<out>.external.json``; none is
-dropped silently. Correlations use every matched video with a finite Linearity Score
-(summary over all runs in the Markdown and the JSON; per row, its final records in the
-CSV). A correlation needs 3 videos (else NaN) and is NaN when either side is constant.
+"""External per-video metrics (``spf-bench leaderboard --external FILE ...``) joined to records
+and correlated with the Linearity Score: VBench ``<dim>_eval_results.json``, spf-bench
+``vbench.json``, ChronoMagic-Bench MTScore / CHScore / GPT4o-MTScore JSON, ``{video: {metric:
+value}}`` JSON and ``video,metric,value`` CSV. Formats and join rules (unmatched, ambiguous,
+invalid and duplicate ids are reported, never dropped): ``bench/views/README.md``.
 """
 
 from __future__ import annotations

@@ -1,49 +1,10 @@
 """The paper's figure types, the committed ``results/`` tables and ``results/README.md``.
 
-This module only **reads**: run directories (their records, ``spf/*.npz``, videos and
-``config.json``) and the tables the other bench stages wrote; it runs no benchmark and no model.
-``make figures`` runs the stages, each its own entry point, then this script:
-
-1. ``spf-bench run experiment=figures_<model> embedder=<embedder>
-   run_dir=runs/figures/<model>-<embedder>`` for ``model`` in ``morph``, ``footage`` and
-   ``embedder`` in ``efficientnet_lite0``, ``pixel`` (``conf/experiment/figures_*.yaml``): the
-   benchmark runs (``morph`` with the ``warped`` ReTime loop, 8 items x 33 frames; the 3
-   bundled ``footage`` clips at 224 px);
-2. ``spf-bench study pacing_gt --out runs/figures/pacing_gt --curves ...``: the ground-truth
-   pacing benchmark (:mod:`spf_bench.bench.studies.pacing_gt`, 24 sequences x 41 frames);
-3. ``spf-bench study ablation 'runs/figures/morph-*' 'runs/figures/footage-*' --out
-   runs/figures/ablation --curves ...``: the embedder ablation
-   (:mod:`spf_bench.bench.studies.ablation`) on the runs' baseline videos;
-4. ``spf-bench figures`` (:func:`main`): reads 1-3 and writes the leaderboard
-   (:mod:`spf_bench.bench.views.leaderboard`), the figures below (PNG and PDF) into
-   ``results/figures/``, the tables into ``results/`` and ``results/README.md`` with the
-   provenance read from the runs' ``config.json``.
-
-Usage of step 4 alone (defaults: the paths of ``make figures``)::
-
-    spf-bench figures ['runs/figures/morph-*' 'runs/figures/footage-*']
-        [--pacing-gt runs/figures/pacing_gt | none] [--ablation runs/figures/ablation | none]
-        [--out results]
-
-Figures (functions of plain data, so tests build them from fixture records):
-
-=============================  =====================================================================
-file stem                      content
-=============================  =====================================================================
-``spf_before_after``           :func:`fig_spf_before_after`: S against the diagonal for each item,
-                               baseline (iteration 0) and final ReTime iteration
-``pacing_by_model``            :func:`fig_pacing_by_model`: mean S over items (band: ±1 std) on
-                               normalised time, per model / retime stage, one panel per embedder
-``embedder_ablation``          :func:`fig_embedder_ablation`: ground-truth error per embedder and
-                               transformation, and one clip's S under every embedder
-``pacing_gt``                  :func:`fig_pacing_gt`: measured S against the designed progress
-``vbench``                     :func:`fig_vbench`: VBench original-vs-retimed table, or a
-                               labelled "no VBench records" note
-``keyframe_strip``             :func:`fig_keyframe_strip`: S with its semantic keyframes and the
-                               keyframe thumbnails (frame, time in s, S)
-=============================  =====================================================================
-
-PDFs are written without a creation date, so unchanged data give byte-identical PDFs.
+Only reads run directories and the tables of ``bench/studies/pacing_gt.py`` and
+``bench/studies/ablation.py``; ``make figures`` runs those, then ``spf-bench figures``
+(:func:`main`). Figures (PNG and date-free PDF): :func:`fig_spf_before_after`,
+:func:`fig_pacing_by_model`, :func:`fig_embedder_ablation`, :func:`fig_pacing_gt`,
+:func:`fig_vbench`, :func:`fig_keyframe_strip`. Steps and file list: ``bench/views/README.md``.
 """
 
 from __future__ import annotations

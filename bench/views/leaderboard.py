@@ -1,75 +1,14 @@
 """The spf-bench leaderboard: one row per model x retime x embedder x pacing x seed x config
-hash (the run identity), from run records; external per-video metrics joined and correlated.
+hash (``--pool-seeds``: seeds pooled per settings hash), each item scored by its final record
+(:mod:`spf_bench.bench.results.stats`), with 95% BCa bootstrap CIs, the paired gain over
+iteration 0, held-out embedders, VBench dimensions and ``--external`` metrics.
 
-    spf-bench leaderboard 'runs/*' [--out results/leaderboard.csv] [--seed 0]
-    spf-bench leaderboard 'runs/*' --pool-seeds
+    spf-bench leaderboard 'runs/*' [--out results/leaderboard.csv] [--seed 0] [--pool-seeds]
     spf-bench leaderboard 'runs/*' --external vbench_eval_results.json mtscore.json x.csv
-    python -m spf_bench.bench.views.leaderboard runs/morph-warped-* runs/footage-none-*
 
-Arguments are run directories (holding ``records.parquet``, or ``records/*.json`` for a run that
-has not finished), ``records.parquet`` files, or globs of either; a glob's matches without
-records are skipped with a warning, an explicit path without records is an error. Writes the
-CSV (``--out``) and its Markdown rendering beside it (same stem, ``.md``), atomically, and
-``leaderboard.html`` (same stem; sortable, CI bars, each row linking to its run's
-``report.html``, which is written where missing: :mod:`spf_bench.bench.views.report`).
-A read-only view: it writes only these files (and missing run reports).
-
-Which record scores an item
-    Every item contributes its **final record**, its highest-iteration ok record (0 for
-    ``retime=none``; ``retime.iterations`` for a finished ``retime=warped`` run; the iteration a
-    ReTime loop stopped at, e.g. a degenerate clip): the one definition of
-    :mod:`spf_bench.bench.results.stats`. An item whose last record failed counts in
-    ``n_failed`` and still scores with its last ok iteration. The **baseline** of an item is
-    its ``iteration == 0`` ok record. An item is identified by (seed, config_hash, item_id): the
-    same ``item_id`` under two seeds is two videos. When the same (model, retime, embedder,
-    pacing, seed, config_hash, item_id, iteration) appears in several run directories (shards,
-    a copied run), the one from the argument listed last wins (a warning names the duplicates);
-    records that differ in seed or config hash never replace each other.
-
-Row identity, seeds and pooling
-    By default a row is one model x retime x embedder x pacing x ``seed`` x ``config_hash``:
-    one set of settings (the config hash is the run identity of :mod:`spf_bench.bench.config`,
-    which covers the seed and every result-relevant key, the input files and the results
-    version), so two seeds give two rows and two settings are never averaged together. Several
-    run directories with the same identity (the shards of one sweep) form one row; the report
-    lists them.
-
-    ``--pool-seeds`` (``pool_seeds=True``) pools seeds on purpose: a row is then one model x
-    retime x embedder x pacing x ``settings_hash``, the hash of the run identity *without*
-    ``seed`` (read from each run's ``identity.json``, or ``config.json``'s ``"identity"``).
-    Every (seed, item) counts as its own video in the means and bootstrap CIs;
-    ``n_per_seed`` shows the scored items per seed (``"0:4 1:4"``), ``seed`` and
-    ``config_hash`` list the pooled values (``+``-joined). A run whose identity file is missing
-    or does not match its records' hash cannot be matched to other seeds: its settings hash is
-    its config hash (it stays its own row, and the report says so), so nothing is pooled
-    silently.
-
-    The Markdown (and stdout) lists what each row groups (seeds, config hashes, run
-    directories) and, for every model x retime x embedder x pacing that appears with more than
-    one setting, what differs between their identities.
-
-Statistics
-    Means and sample standard deviations (``ddof = 1``) skip NaN (degenerate clips have NaN
-    Linearity). Confidence intervals are 95% bias-corrected and accelerated (BCa) bootstrap
-    intervals of the mean, :func:`scipy.stats.bootstrap` with 9999 resamples and a seeded
-    generator (``--seed``, default 0): the same records give the same CSV. ``delta_linearity``
-    is the mean over *paired* items (final iteration > 0, both scores finite) of
-    ``final - baseline``, with a paired bootstrap CI (items resampled with their pair). Every
-    statistic is the one definition of :mod:`spf_bench.bench.views.stats`. With
-    fewer than 2 values a CI is NaN; with identical values it is that value. Like every
-    bootstrap interval, it undercovers on very small samples (a handful of items): read the CI of
-    an n = 3 row as descriptive. At n = 30 it covers at about its nominal rate
-    (``tests/test_leaderboard.py`` simulates this).
-
-Columns
-    :data:`COLUMNS` (name -> meaning; stable, in this order), then per VBench dimension present
-    ``vbench_<dim>_mean/_std/_n`` (mean, std and count over the final records with a score,
-    sorted by dimension), then per external metric (``--external``) ``ext_<metric>_mean/_n``
-    and ``ext_<metric>_rho/_rho_ci_low/_rho_ci_high`` (Spearman rank correlation with the
-    Linearity Score over the row's final records with a value, 95% percentile bootstrap CI).
-VBench columns and external metrics
-    ``vbench_*`` scores: the VBench contract of :mod:`spf_bench.bench.views.load`.
-    ``--external``: the formats and join rules of :mod:`spf_bench.bench.views.external`.
+Writes the CSV (``--out``, every :data:`COLUMNS`), its Markdown (``.md``) and
+``leaderboard.html`` beside it, atomically. Row identity, pooling, statistics and columns:
+``bench/views/README.md``, section Leaderboard.
 """
 
 from __future__ import annotations

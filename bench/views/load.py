@@ -1,21 +1,6 @@
 """Run discovery and record loading for the views: run directories, records (VBench scores
-merged) and the settings hash that ``--pool-seeds`` groups by.
-
-The VBench contract (optional; absent VBench gives no ``vbench_*`` columns): per-video scores,
-taken from the first of these that has a finite value for a record:
-
-(a) numeric or boolean columns ``vbench_<dimension>`` of ``records.parquet`` (the dimension
-    in lower case, e.g. ``vbench_aesthetic_quality``);
-(b) the same columns in ``records_vbench.parquet`` beside it (written by
-    :func:`spf_bench.metrics.vbench.score_run`), joined on ``video_path``;
-(c) ``vbench.json`` beside it, per-video scores keyed on the record's ``video_path``
-    (relative to the run directory; an absolute path or a bare file name also matches):
-    flat ``{video_path: {dimension: score}}``, or under a ``"videos"`` or ``"per_video"`` key
-    with either ``{dimension: score}`` or ``{"scores": {dimension: score}, ...}`` per video
-    (schema ``spf-bench/vbench/1`` of :mod:`spf_bench.metrics.vbench`; other keys are ignored).
-
-Scores are taken on the scale given (booleans as 0/1, ``null`` as missing); the column
-``vbench_error`` (failure messages) is not a dimension.
+merged) and the settings hash that ``--pool-seeds`` groups by. The VBench contract (where
+``vbench_<dimension>`` scores are read from): ``bench/views/README.md``.
 """
 
 from __future__ import annotations

@@ -1,53 +1,14 @@
 """HTML reports: ``<run_dir>/report.html`` for a run, ``leaderboard.html`` for a leaderboard.
 
-A read-only view: it reads a run directory and writes only the report's own files. Both pages
-open from disk in any browser: no server, no network, no CDN, no JavaScript library. The HTML,
-CSS and JavaScript are Jinja2 templates (``bench/views/templates/``, rendered with
-autoescaping); the charts are SVG drawn by matplotlib's SVG backend and inlined; the only
-script sorts tables and plays two videos together.
+Read-only; both pages open from disk with no network (Jinja2 templates, inline matplotlib SVG
+charts, one small sorting script). A run's report: provenance, summary (per-iteration table,
+final Linearity and paired gains with CIs, failures) and per item the SPF chart, the baseline
+and last-iteration videos side by side, keyframe strips and scores, paged (``--page-size``)
+under ``report_assets/``. Layout, cost and measurements: ``bench/views/README.md``.
 
-Layout of a run's report (every path relative, so the run directory can be moved or copied)::
-
-    <run_dir>/report.html                   overview + the items of page 1
-    <run_dir>/report_assets/items-002.html  items 17-32 (pages of ``page_size`` items), ...
-    <run_dir>/report_assets/thumbs/*.jpg    keyframe thumbnails, decoded from videos/*.mp4
-    <run_dir>/report_assets/posters/*.jpg   first frame of each shown video (its poster)
-    <run_dir>/report_assets/charts/*.svg    cache of the inlined charts (keyed by their inputs)
-
-What a report shows
-    1. **Provenance**: model / retime / embedder / pacing, config hash, git sha, library
-       versions (``config.json``), the full resolved config, wall time and shard (``summary.json``).
-    2. **Summary**: per ReTime iteration ``n``, degenerate count and every ``<metric>_mean``
-       of ``summary.json`` (with ``± <metric>_std`` where present), the guided Linearity (the
-       embedder whose ``S`` steered the retime) and the Linearity of every held-out embedder
-       (``per_iteration[k]["heldout"]``); per embedder, the final Linearity with its 95% BCa
-       bootstrap CI and the paired gain over iteration 0 with its CI, from the statistics the
-       leaderboard uses (:mod:`spf_bench.bench.views.stats`, seed 0); every failure with its
-       error, linked to its item.
-    3. **Items**, a sortable index of all items (baseline and final Linearity, guided and
-       held-out gains, max jump, keyframes) linking to each item's section; per item: ``S``
-       (guiding embedder) of the baseline and every
-       iteration against the target pacing curve (inline SVG, keyframes marked), the baseline
-       and last-iteration videos side by side (HTML5 ``<video>``, H.264 mp4 from ``videos/``,
-       ``controls muted loop``, ``preload="none"`` with a poster so a page opens without reading
-       any video), the keyframe strips of both, and the per-iteration scores table.
-
-Large runs stay fast to open: items are split into pages (16 by default) linked by plain
-links, images are ``loading="lazy"``, videos load only when played. Measured on a 128-item run
-(morph, pixel, 9 frames at 224 px, one refinement) in headless Chromium 156 on this project's
-2-core machine while other jobs kept it busy (load average 9-10): ``report.html`` (overview + 16
-items) is 364 kB and its load event fires after 0.74-1.4 s (medians of two rounds of 5; first
-contentful paint 0.3 s); every other page is ~311 kB (load 0.78 s). The same 128 items on one
-page: 2.5 MB and 7.6 s.
-
-Files are written atomically (:mod:`spf_bench.metrics.atomic_io`); ``report.html`` last, so a
-report that exists has its pages and assets. Thumbnails and posters newer than their video are
-reused on a rewrite.
-
-Command: ``spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]`` (:func:`add_parser`).
-Exit status 0 when every report was written; 2 when an argument is not a run directory (or its
-``config.json`` / ``summary.json`` is unreadable): the other reports are still written, then one
-line per bad argument goes to stderr, without a traceback.
+Command: ``spf-bench report RUN_DIR [RUN_DIR ...] [--page-size N]`` (:func:`add_parser`); exit
+status 0, or 2 when an argument is not a readable run directory (one stderr line each, the
+other reports still written).
 """
 
 from __future__ import annotations
