@@ -15,7 +15,7 @@ import pytest
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
 from spf_bench.bench.results import stats
-from spf_bench.bench.views import external, load, markdown
+from spf_bench.bench.views import external, load
 from spf_bench.bench.views import leaderboard as lb
 from spf_bench.metrics.atomic_io import atomic_write_json
 
@@ -314,7 +314,7 @@ def test_vbench_record_columns_win_over_vbench_json(morph_run, tmp_path):
     # final records (iteration 1) of the two items: 0.1 and 0.7; dynamic degree 0 and 1
     assert t.vbench_motion_smoothness_mean.iloc[0] == pytest.approx(0.4)
     assert t.vbench_dynamic_degree_mean.iloc[0] == pytest.approx(0.5)
-    assert "VBench dynamic_degree" in markdown.render_markdown(t)
+    assert "VBench dynamic_degree" in lb.render_markdown(t)
 
 
 def test_vbench_files_of_metrics_vbench(morph_run, tmp_path):
@@ -525,7 +525,7 @@ def test_per_row_external_correlation_hand_values(hand_records):
     assert m.ext_reversed_rho == pytest.approx(-1.0) and m.ext_reversed_rho_ci_high == -1.0
     f = t.loc["footage"]  # two scored clips: too few for a rank correlation
     assert f.ext_twice_n == 2 and math.isnan(f.ext_twice_rho)
-    md = markdown.render_markdown(t.reset_index())
+    md = lb.render_markdown(t.reset_index())
     assert "ρ(twice, Linearity) [95% CI]" in md and "+1.00 [1.000, 1.000]" in md
 
 

@@ -1,9 +1,7 @@
-"""Rendering shared by the views: number formatting, Markdown tables and the Jinja2 templates.
-
-The templates live in ``bench/views/templates/`` (package data): ``*.html.j2`` are rendered with
-autoescaping (every value is HTML-escaped unless marked safe), ``*.md.j2`` as plain text. The
-formatters are template filters (``num``, ``pm``, ``ci``, ``gain``, ``dv``), so a number reads
-the same in the Markdown and in the HTML.
+"""Rendering shared by the views: one number formatter set, Markdown tables and the Jinja2
+templates of ``bench/views/templates/`` (``*.html.j2`` autoescaped, ``*.md.j2`` plain text).
+The formatters are also template filters (``num``, ``pm``, ``ci``, ``gain``, ``dv``), so a number
+reads the same in the Markdown and in the HTML.
 """
 
 from __future__ import annotations
@@ -24,31 +22,8 @@ __all__ = [
     "markdown_table",
     "render",
     "sort_key",
+    "suffixed",
 ]
-
-
-def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A GitHub Markdown table of ``df``.
-
-    Args:
-        df: any table; its column names are the header.
-        floatfmt: format of float cells (NaN and inf as ``–``); other cells as ``str``, with
-            ``|`` escaped.
-
-    Returns:
-        The table, one line per row, ending in a newline.
-    """
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "–" if not math.isfinite(float(v)) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|")
-
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def is_finite(v: Any) -> bool:
@@ -82,9 +57,37 @@ def fmt_gain(m: Any, lo: Any, hi: Any, spec: str = ".3f") -> str:
 
 
 def sort_key(v: Any) -> str:
-    """The ``data-v`` sort key of a numeric table cell: ``repr`` of the float, empty for NaN
-    (the pages' script sorts empty cells last)."""
+    """The ``data-v`` sort key of a numeric HTML cell: ``repr`` of the float, ``""`` for NaN."""
     return repr(float(v)) if is_finite(v) else ""
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A GitHub Markdown table of ``df`` (header = its columns), ending in a newline.
+
+    Float cells use ``floatfmt`` (NaN and inf as ``–``); other cells ``str`` with ``|`` escaped.
+    """
+
+    def cell(v: Any) -> str:
+        return (
+            fmt_num(v, floatfmt)
+            if isinstance(v, (float, np.floating))
+            else str(v).replace("|", "\\|")
+        )
+
+    lines = [
+        "| " + " | ".join(map(str, df.columns)) + " |",
+        "|" + "|".join(["---"] * df.shape[1]) + "|",
+    ]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def suffixed(df: pd.DataFrame, prefix: str, suffix: str) -> list[str]:
+    """Sorted ``<name>`` of the columns ``<prefix><name><suffix>`` of ``df``."""
+    cols = (str(c) for c in df.columns)
+    return sorted(
+        c[len(prefix) : -len(suffix)] for c in cols if c.startswith(prefix) and c.endswith(suffix)
+    )
 
 
 _ENV = jinja2.Environment(
@@ -99,14 +102,7 @@ _ENV.filters.update(num=fmt_num, pm=fmt_pm, ci=fmt_ci, gain=fmt_gain, dv=sort_ke
 
 
 def render(template: str, **context: Any) -> str:
-    """Render one template of ``bench/views/templates/``.
-
-    Args:
-        template: its file name, e.g. ``"report.html.j2"``.
-        **context: the template's variables.
-
-    Returns:
-        The rendered text.
+    """Render ``bench/views/templates/<template>`` with ``context``.
 
     Raises:
         jinja2.TemplateNotFound: no such template.

@@ -51,7 +51,7 @@ from spf_bench.bench.views.load import (
     load_records,
     read_run_records,
 )
-from spf_bench.bench.views.render import fmt_ci, fmt_num, fmt_pm, is_finite, render
+from spf_bench.bench.views.render import fmt_ci, fmt_num, fmt_pm, is_finite, render, suffixed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -156,23 +156,9 @@ def _spf_svg(
     salt: str,
     title: str,
 ) -> str:
-    """``S`` curves against the target pacing as an inline ``<svg>`` (matplotlib SVG backend).
-
-    Fixed margins and ticks (no ``tight_layout``, no tick locators): one chart costs about
-    0.1 s on a quiet 2-core CPU, half of what automatic layout costs.
-
-    Args:
-        curves: ``(label, S of shape (T,), colour, keyframes)`` per curve, drawn in order; ``S``
-            is the share of total semantic change (0 to 1), keyframes are frame indices.
-        target: target pacing ``P(u)`` sampled at ``T`` frames, shape ``(T,)``, or ``None``.
-        target_label: legend entry of the target.
-        salt: ``svg.hashsalt``: makes the SVG's element ids unique in a page (one per item)
-            and deterministic.
-        title: accessible name (``aria-label``).
-
-    Returns:
-        The ``<svg>`` element as text (no XML prolog).
-    """
+    """``S`` curves (``(label, S (T,), colour, keyframes)``, S in [0, 1]) against the target
+    pacing ``(T,)`` as an inline ``<svg>`` (fixed layout: ~0.1 s a chart); ``salt`` makes its
+    element ids unique in a page."""
     import matplotlib  # heavy: imported when a chart is drawn
     from matplotlib.figure import Figure
 
@@ -252,20 +238,9 @@ def _save_jpeg(img: Any, path: Path) -> None:
 def _video_assets(
     run: _Run, video_rel: str, stem: str, keyframes: list[int], thumb_height: int
 ) -> tuple[str | None, dict[int, str], str]:
-    """Poster and keyframe thumbnails of one video, written under ``report_assets/``.
-
-    Args:
-        run: the run.
-        video_rel: ``video_path`` of the record (relative to the run directory).
-        stem: asset file-name stem (``<item>__it<k>``, sanitised).
-        keyframes: frame indices to thumbnail.
-        thumb_height: thumbnail height, pixels.
-
-    Returns:
-        ``(poster, thumbs, note)``: the poster's path relative to the run directory (``None``
-        without a readable video), ``{frame: thumbnail path}``, and a note explaining missing
-        assets (``""`` if none). A video that cannot be decoded gives a note, not an error.
-    """
+    """Poster and ``thumb_height``-pixel keyframe thumbnails of one video under
+    ``report_assets/``: ``(poster path or None, {frame: thumbnail path}, note on what is
+    missing)``; an undecodable video gives a note, not an error."""
     video = run.root / video_rel if video_rel else None
     if video is None or not video.is_file():
         return None, {}, "no video file" + (f" ({video_rel})" if video_rel else "")
@@ -594,11 +569,7 @@ def write_report(
     """Write the HTML report of a run directory: ``<run_dir>/report.html`` (and its pages and
     assets under ``<run_dir>/report_assets/``), self-contained and relative (module docs).
 
-    Cost: one matplotlib SVG per item and one decode of its baseline and last videos (posters
-    and keyframe thumbnails). 128 items (9 frames at 224 px): 24 s of CPU the first time
-    (two thirds charts), 1.5 s for a rewrite, which reuses every chart whose inputs are
-    unchanged and every image newer than its video. A 128-item report takes 9.4 MB beside
-    the run (pages 2.5 MB, posters 3.0 MB, thumbnails 1.8 MB, chart cache 2.0 MB).
+    Cost and sizes: ``bench/views/README.md``.
 
     Args:
         run_dir: a run directory (``records.parquet`` or ``records/*.json``; ``config.json``,
@@ -677,12 +648,9 @@ def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
     df = read_run_records(run_dir)
     if not len(df) or any(k not in df for k in GROUP_KEYS):
         return {}
-    if "config_hash" not in df:
-        df["config_hash"] = ""
-    out: dict[tuple[str, ...], set[str]] = {}
-    for row in df[[*GROUP_KEYS, "config_hash"]].astype(str).drop_duplicates().itertuples(False):
-        out.setdefault(tuple(row[:-1]), set()).add(row[-1])
-    return {k: frozenset(v) for k, v in out.items()}
+    df = df.assign(config_hash=df.get("config_hash", "")).astype({"config_hash": str})
+    keys = df[list(GROUP_KEYS)].astype(str)
+    return {k: frozenset(g) for k, g in df.config_hash.groupby([keys[c] for c in keys])}
 
 
 def _row_hashes(row: Mapping[str, Any]) -> frozenset[str] | None:
@@ -726,14 +694,6 @@ def _scale(lb: pd.DataFrame, cols: Sequence[str], zero: bool) -> tuple[float, fl
     lo, hi = float(vals.min()), float(vals.max())
     span = hi - lo if hi > lo else max(abs(hi), 1e-3)
     return lo - 0.05 * span, hi + 0.05 * span
-
-
-def _suffixed(df: pd.DataFrame, prefix: str, suffix: str) -> list[str]:
-    return sorted(
-        c[len(prefix) : -len(suffix)]
-        for c in df.columns
-        if c.startswith(prefix) and c.endswith(suffix)
-    )
 
 
 def write_leaderboard_html(
@@ -795,20 +755,12 @@ def write_leaderboard_html(
                     href = rep.resolve().as_uri()
             links.append({"href": href, "name": d.name or str(d), "dir": str(d)})
         cells = dict(r)
-        cells["bar_l"] = _ci_bar(
-            r.get("linearity_mean"),
-            r.get("linearity_ci_low"),
-            r.get("linearity_ci_high"),
-            lin,
-            zero=False,
-        )
-        cells["bar_d"] = _ci_bar(
-            r.get("delta_linearity"),
-            r.get("delta_linearity_ci_low"),
-            r.get("delta_linearity_ci_high"),
-            dlt,
-            zero=True,
-        )
+        for bar, m, ci, scale in (
+            ("bar_l", "linearity_mean", "linearity_ci", lin),
+            ("bar_d", "delta_linearity", "delta_linearity_ci", dlt),
+        ):
+            lo, hi = r.get(f"{ci}_low"), r.get(f"{ci}_high")
+            cells[bar] = _ci_bar(r.get(m), lo, hi, scale, zero=bar == "bar_d")
         rows.append({"r": cells, "links": links})
     text = render(
         "leaderboard.html.j2",
@@ -816,8 +768,8 @@ def write_leaderboard_html(
         page_title=title,
         group_keys=[*GROUP_KEYS, *ident],
         ident=ident,
-        dims=_suffixed(df, VBENCH_PREFIX, "_mean"),
-        ext=_suffixed(df, "ext_", "_mean"),
+        dims=suffixed(df, VBENCH_PREFIX, "_mean"),
+        ext=suffixed(df, "ext_", "_mean"),
         rows=rows,
     )
     atomic_write_text(path, text)
