@@ -57,10 +57,8 @@ __all__ = [
 ]
 
 #: Run directories of ``make figures`` (``conf/experiment/figures_*.yaml`` write them).
-DEFAULT_RUNS: tuple[str, ...] = (
-    "runs/figures/morph-*",
-    "runs/figures/footage-*",
-    "runs/figures/wan22_toy-*",
+DEFAULT_RUNS: tuple[str, ...] = tuple(
+    f"runs/figures/{m}-*" for m in ("morph", "footage", "wan22_toy")
 )
 #: Tables and curves of ``bench/studies/pacing_gt.py`` in ``make figures``.
 DEFAULT_PACING_GT = "runs/figures/pacing_gt"
@@ -75,21 +73,16 @@ MAKE_FIGURES = (
     "(which only reads)"
 )
 
-EMBEDDER_COLORS: dict[str, str] = {
-    "efficientnet_lite0": "tab:blue",
-    "pixel": "tab:orange",
-    "siglip": "tab:green",
-    "openclip": "tab:purple",
-    "dinov2": "tab:brown",
-}
-_RC = {
-    "font.size": 8,
-    "axes.titlesize": 8,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-}
+EMBEDDER_COLORS: dict[str, str] = dict(
+    efficientnet_lite0="tab:blue",
+    pixel="tab:orange",
+    siglip="tab:green",
+    openclip="tab:purple",
+    dinov2="tab:brown",
+)
+_RC = dict.fromkeys(("font.size", "axes.titlesize", "axes.labelsize"), 8) | dict.fromkeys(
+    ("legend.fontsize", "xtick.labelsize", "ytick.labelsize"), 7
+)
 _GRID = np.linspace(0.0, 1.0, 101)
 
 
@@ -153,22 +146,15 @@ def _note_figure(text: str, title: str) -> Any:
 def fig_spf_before_after(
     records: Any, out_dir: str | os.PathLike, *, embedder: str | None = None, max_items: int = 8
 ) -> list[Path]:
-    """S against the diagonal before and after retiming, one panel per item.
-
-    Uses the groups with a retime mode other than ``none`` whose items reached an iteration
-    > 0; the embedder ``embedder`` (default: ``siglip``, else ``efficientnet_lite0``, else the
-    first present). Each panel: the diagonal (even pacing), baseline ``S`` (iteration 0) and the
-    final iteration's ``S``; the title gives both Linearity Scores.
-
-    Args:
-        records: records DataFrame with ``run_dir``
-            (:func:`spf_bench.bench.views.load.load_records`).
-        out_dir: folder of ``spf_before_after.{png,pdf}``.
-        embedder: embedder to show.
-        max_items: at most this many items (first in item order).
+    """S against the diagonal before and after retiming, one panel per item (at most
+    ``max_items``): the diagonal, baseline ``S`` (iteration 0) and the final iteration's ``S`` of
+    the retimed groups (retime other than ``none``, iteration > 0) for ``embedder`` (default
+    ``siglip``, else ``efficientnet_lite0``, else the first present); the title gives both
+    Linearity Scores. ``records``: :func:`spf_bench.bench.views.load.load_records`.
 
     Returns:
-        The written paths. With no retimed records, a labelled note figure is written.
+        The paths of ``spf_before_after.{png,pdf}`` in ``out_dir`` (a labelled note figure
+        without retimed records).
     """
     plt = _pyplot()
     ok = records[records.status == "ok"]
@@ -187,26 +173,19 @@ def fig_spf_before_after(
         fig, axes = plt.subplots(
             rows, cols, figsize=(2.4 * cols, 2.3 * rows), squeeze=False, sharex=False, sharey=True
         )
+        key = ["model", "retime", "pacing", "item_id"]
+        base = sel[sel.iteration == 0].drop_duplicates(key).set_index(key)
         for ax, r in zip(axes.ravel(), fin.itertuples(), strict=False):
-            base = sel[
-                (sel.item_id == r.item_id)
-                & (sel.model == r.model)
-                & (sel.retime == r.retime)
-                & (sel.pacing == r.pacing)
-                & (sel.iteration == 0)
-            ]
             s1 = _progress(r)
             t = np.arange(s1.size)
             ax.plot([0, s1.size - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
-            if len(base):
-                b = base.iloc[0]
+            ls0 = "?"
+            if (r.model, r.retime, r.pacing, r.item_id) in base.index:
+                b = base.loc[(r.model, r.retime, r.pacing, r.item_id)]
                 s0 = _progress(b)
-                ax.plot(
-                    np.arange(s0.size), s0, color="tab:red", lw=1.5, label="baseline (iteration 0)"
-                )
+                label = "baseline (iteration 0)"
+                ax.plot(np.arange(s0.size), s0, color="tab:red", lw=1.5, label=label)
                 ls0 = f"{b.linearity_score:.2f}"
-            else:
-                ls0 = "?"
             ax.plot(t, s1, color="tab:blue", lw=1.5, label="retimed (final iteration)")
             ax.set_title(
                 f"{r.item_id} ({r.retime}, it. {r.iteration})\n"
@@ -225,8 +204,7 @@ def fig_spf_before_after(
         )
         models = ", ".join(sorted(set(fin.model)))
         fig.suptitle(
-            f"Semantic progress S before and after retiming ({models}; embedder {emb})",
-            fontsize=9,
+            f"Semantic progress S before and after retiming ({models}; embedder {emb})", fontsize=9
         )
         fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return _save(fig, Path(out_dir), "spf_before_after")
@@ -306,18 +284,10 @@ def fig_pacing_gt(
     profiles: Sequence[str] = ("sigmoid", "exp_down"),
     skipped: dict[str, str] | None = None,
 ) -> list[Path]:
-    """Measured S against the designed progress of the ground-truth sequences.
-
-    A grid of ``profiles`` (rows) x transformations (columns), the first sequence of each
-    (transform, profile) pair; every embedder's ``S`` with its RMS error in the legend.
-
-    Args:
-        rows: per-sequence rows of :func:`spf_bench.bench.studies.pacing_gt.run_pacing_gt`
-            (DataFrame or list).
-        curves: :attr:`spf_bench.bench.studies.pacing_gt.PacingGTResult.curves`.
-        out_dir: folder of ``pacing_gt.{png,pdf}``.
-        profiles: profiles to show.
-        skipped: ``{embedder: reason}`` noted under the figure.
+    """Measured S against the designed progress of the ground-truth sequences: ``profiles``
+    (rows) x transformations (columns), the first sequence of each pair, every embedder's ``S``
+    with its RMS error. ``rows``, ``curves``: :class:`spf_bench.bench.studies.pacing_gt.
+    PacingGTResult`; ``skipped``: ``{embedder: reason}``, noted. Returns the written paths.
     """
     plt = _pyplot()
     df = pd.DataFrame(rows)
@@ -380,20 +350,12 @@ def fig_embedder_ablation(
 ) -> list[Path]:
     """Embedder ablation: ground-truth error per embedder, and one clip's S per embedder.
 
-    Left: mean RMS error of ``S`` against the designed progress per embedder, grouped by
-    transformation of the ground-truth benchmark (:mod:`spf_bench.bench.studies.pacing_gt`) plus the
-    ``morph`` baseline videos (their crossfade weight), with one dot per sequence. Right: ``S``
-    of one clip (default the ``footage`` clip ``bikes`` if present) under every embedder, its top
-    semantic jumps (:func:`spf_bench.metrics.spf.find_jumps`) marked.
-
-    Args:
-        gt_rows: per-sequence rows of :func:`spf_bench.bench.studies.pacing_gt.run_pacing_gt`
-            (may be empty).
-        ablation_rows: per-video rows of :func:`spf_bench.bench.studies.ablation.run_ablation`.
-        ablation_curves: its curves (``"<embedder>/<model>/<item_id>"``).
-        out_dir: folder of ``embedder_ablation.{png,pdf}``.
-        skipped: ``{embedder: reason}``, listed in the figure.
-        clip: ``(model, item_id)`` of the right panel.
+    Left: mean RMS error of ``S`` against the designed progress per embedder and group
+    (transformations of ``gt_rows``, :mod:`spf_bench.bench.studies.pacing_gt`; the ``morph``
+    baseline videos of ``ablation_rows``), a dot per sequence. Right: ``S`` of ``clip =
+    (model, item_id)`` (default ``footage/bikes`` if present) under every embedder, from
+    ``ablation_curves`` (``"<embedder>/<model>/<item_id>"``), its top semantic jumps marked.
+    ``skipped``: ``{embedder: reason}``, listed. Returns the written paths.
     """
     plt = _pyplot()
     gt = pd.DataFrame(gt_rows)
@@ -501,17 +463,8 @@ def vbench_table(records: Any) -> Any:
         (the verdict's ``within_one_std``); empty (with these columns) when no record has a
         VBench score.
     """
-    cols = [
-        *GROUP_KEYS,
-        "dimension",
-        "n_original",
-        "original_mean",
-        "original_std",
-        "n_retimed",
-        "retimed_mean",
-        "retimed_std",
-        "within_1_std",
-    ]
+    cols = [*GROUP_KEYS, "dimension", "n_original", "original_mean", "original_std"]
+    cols += ["n_retimed", "retimed_mean", "retimed_std", "within_1_std"]
     ok = records[records.status == "ok"]
     dims = vbench_dimensions(ok) if len(ok) else []
     rows = verdict_table(records, dims) if dims else []
@@ -589,18 +542,13 @@ def fig_keyframe_strip(
     embedder: str | None = None,
     max_keyframes: int = 8,
 ) -> list[Path]:
-    """A keyframe strip: S with its semantic keyframes, and the keyframes as thumbnails.
-
-    The clip: ``item = (model, item_id)`` (default the footage clip ``bikes`` if present,
-    else the first item) at iteration 0, embedder as in :func:`fig_spf_before_after`. Keyframes
-    come from the record's metadata (``keyframes`` or ``segment_plan.keyframes``, written by
-    post-hoc retime modes) when present, else from :func:`spf_bench.metrics.spf.segment_progress`
-    (at most ``max_keyframes``). Thumbnails are decoded from the record's ``video_path`` with
-    the real decoder; each is captioned with its frame, time (``frame / fps`` seconds) and S.
+    """A keyframe strip: S with its semantic keyframes (record metadata, else
+    :func:`spf_bench.metrics.spf.segment_progress`, at most ``max_keyframes``) and their
+    thumbnails (real decoder; frame, time ``frame / fps`` s, S), for ``item = (model, item_id)``
+    (default ``footage/bikes`` if present, else the first) at iteration 0.
 
     Raises:
-        FileNotFoundError: if the record's video file is missing (run with
-            ``save_videos=true``).
+        FileNotFoundError: the record's video file is missing (run with ``save_videos=true``).
     """
     plt = _pyplot()
     ok = records[records.status == "ok"]
@@ -797,10 +745,7 @@ def _relative(path: str | os.PathLike) -> str:
 
 
 def provenance(
-    run_specs: Sequence[str | os.PathLike],
-    *,
-    gt: Any = None,
-    command: str = MAKE_FIGURES,
+    run_specs: Sequence[str | os.PathLike], *, gt: Any = None, command: str = MAKE_FIGURES
 ) -> dict[str, Any]:
     """Provenance lines of ``results/README.md``, read from what the runs recorded.
 

@@ -134,11 +134,7 @@ def _n_per_seed(fin: Any, ok: Any) -> str:
 
 
 def _group_row(
-    g_all: Any,
-    vbench_dims: list[str],
-    ext_metrics: list[str],
-    seed: int,
-    n_resamples: int,
+    g_all: Any, vbench_dims: list[str], ext_metrics: list[str], seed: int, n_resamples: int
 ) -> dict[str, Any]:
     ok = final_records(g_all)
     ls = ok.linearity_score.to_numpy(np.float64)
@@ -442,8 +438,7 @@ def write_leaderboard(
     out = Path(out)
     csv = atomic_write_text(out, lb.to_csv(index=False))
     md = atomic_write_text(
-        out.with_suffix(".md"),
-        render_markdown(lb, sources=sources, notes=notes, external=external),
+        out.with_suffix(".md"), render_markdown(lb, sources=sources, notes=notes, external=external)
     )
     if external is not None:
         atomic_write_json(out.with_suffix(".external.json"), external.as_dict())

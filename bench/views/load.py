@@ -150,67 +150,52 @@ def vbench_json_scores(data: Any) -> dict[str, dict[str, Any]]:
 
 
 def _vbench_json(run_dir: Path) -> dict[str, dict[str, float]]:
-    """``{video key: {dimension: score}}`` from ``run_dir/vbench.json`` (module docs)."""
-    path = run_dir / "vbench.json"
-    if not path.is_file():
+    """``{video key: {dimension: score}}`` from ``run_dir/vbench.json`` (README contract (c))."""
+    data = RunDir(run_dir).maybe_vbench()
+    if data is None:
         return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: unreadable VBench file: {e}") from e
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of video_path -> {{dimension: score}}")
+        raise ValueError(f"{run_dir}/vbench.json: expected a JSON object of video_path -> scores")
     return {
         video: {
-            d: (math.nan if v is None else float(v))
-            for d, v in scores.items()
+            d: math.nan if v is None else float(v)
+            for d, v in sc.items()
             if v is None or isinstance(v, (bool, int, float))
         }
-        for video, scores in vbench_json_scores(data).items()
+        for video, sc in vbench_json_scores(data).items()
     }
 
 
-def _fill(df: pd.DataFrame, col: str, new: np.ndarray) -> None:
+def _fill(df: pd.DataFrame, col: str, new: Any) -> None:
     """Set ``df[col]`` to ``new`` where it has no finite value yet."""
     new = np.asarray(new, dtype=np.float64)
-    if col in df:
-        old = np.asarray(df[col], dtype=np.float64)
-        df[col] = np.where(np.isfinite(old), old, new)
-    else:
-        df[col] = new
+    old = df[col].to_numpy(np.float64) if col in df else new
+    df[col] = np.where(np.isfinite(old), old, new)
 
 
 def _merge_vbench(df: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     """Add ``vbench_<dim>`` columns from ``records_vbench.parquet`` then ``vbench.json``;
     values already present win."""
     side = run_dir / "records_vbench.parquet"
+    keys = df["video_path"].astype(str)
     if side.is_file():
         vb = pd.read_parquet(side)
-        cols = [c for c in vb.columns if is_dim_column(c)]
-        if cols and "video_path" in vb:
+        if "video_path" in vb:
             vb = vb[vb["video_path"].astype(str) != ""]
             vb = vb.drop_duplicates("video_path", keep="last").set_index("video_path")
-            keys = df["video_path"].astype(str)
-            for c in cols:
+            for c in filter(is_dim_column, vb.columns):
                 _fill(df, c, keys.map(_numeric(vb[c])).to_numpy(np.float64, na_value=np.nan))
     scores = _vbench_json(run_dir)
-    if not scores:
-        return df
     by_name: dict[str, dict[str, float]] = {}
     for k, v in scores.items():
         by_name.setdefault(Path(k).name, v)
-    dims = sorted({d for v in scores.values() for d in v})
     root = run_dir.resolve()
-    for dim in dims:
-        vals = []
-        for vp in df["video_path"].astype(str):
-            cand = (
-                scores.get(vp)
-                or scores.get(str(root / vp))
-                or (by_name.get(Path(vp).name) if vp else None)
-            )
-            vals.append(cand.get(dim, math.nan) if cand else math.nan)
-        _fill(df, VBENCH_PREFIX + dim, np.asarray(vals, dtype=np.float64))
+    found = [
+        scores.get(vp) or scores.get(str(root / vp)) or (by_name.get(Path(vp).name) if vp else None)
+        for vp in keys
+    ]
+    for dim in sorted({d for v in scores.values() for d in v}):
+        _fill(df, VBENCH_PREFIX + dim, [(c or {}).get(dim, math.nan) for c in found])
     return df
 
 

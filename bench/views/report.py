@@ -45,12 +45,7 @@ from spf_bench.bench.results.stats import (
     std,
     summarise,
 )
-from spf_bench.bench.views.load import (
-    GROUP_KEYS,
-    VBENCH_PREFIX,
-    load_records,
-    read_run_records,
-)
+from spf_bench.bench.views.load import GROUP_KEYS, VBENCH_PREFIX, load_records, read_run_records
 from spf_bench.bench.views.render import fmt_ci, fmt_num, fmt_pm, is_finite, render, suffixed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
