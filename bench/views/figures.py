@@ -614,35 +614,6 @@ def fig_keyframe_strip(
 
 
 # ----------------------------------------------------------------------------------- results
-#: Result folders made by their own commands: (folder, page, what, command).
-_OTHER_RESULTS: tuple[tuple[str, str, str, str], ...] = (
-    (
-        "no_progress",
-        "rates.md",
-        "no-progress test (`degenerate`): false-positive / false-negative rates per embedder",
-        "spf-bench study calibrate_progress --out results/no_progress",
-    ),
-    (
-        "spf_calibration",
-        "best.md",
-        "SPF window / sigma / power / stride against the ground-truth pacing, per embedder",
-        "spf-bench study calibrate_spf --out results/spf_calibration",
-    ),
-    (
-        "segment_calibration",
-        "README.md",
-        "segmentation penalty: keyframe precision / recall / F1 on known boundaries, against K",
-        "spf-bench study calibrate_segments",
-    ),
-    (
-        "wan22_toy",
-        "README.md",
-        "ReTime on the learned wan22_toy DiT: paired gains, exp_up / exp_down, ablations",
-        "python results/wan22_toy/make_evidence.py",
-    ),
-)
-
-
 def _readme(
     out: Path, lb_md: str, gt_md: str, ab_md: str, vb_note: str, provenance: dict[str, Any]
 ) -> str:
@@ -655,7 +626,7 @@ def _readme(
         pacing_gt=gt_md.split("\n", 2)[2],
         ablation=ab_md.split("\n", 2)[2],
         vbench=vb_note,
-        others=[r for r in _OTHER_RESULTS if (out / r[0] / r[1]).is_file()],
+        exists=lambda rel: (out / rel).is_file(),
     )
 
 
