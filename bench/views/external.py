@@ -59,26 +59,23 @@ def spearman_ci(
 ) -> tuple[float, float, float, int]:
     """Spearman rank correlation of paired values and its percentile bootstrap CI.
 
-    The statistic is :func:`scipy.stats.spearmanr` on the pairs where both values are finite.
-    The CI resamples those pairs (videos) with replacement, ``n_resamples`` times with
-    ``numpy.random.default_rng(seed)``, recomputes rho on each resample (ties by average rank)
-    and takes the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled rhos,
-    leaving out the resamples where a side is constant. Percentile rather than BCa: rho is
-    bounded and its resamples are full of ties, where BCa's acceleration is unstable.
+    :func:`scipy.stats.spearmanr` on the pairs where both values are finite; the CI takes the
+    ``(1 -/+ level) / 2`` quantiles of rho over ``n_resamples`` resamples of those pairs
+    (``numpy.random.default_rng(seed)``; ties by average rank; resamples with a constant side
+    left out). Percentile, not BCa: rho is bounded and its resamples are full of ties.
 
     Args:
         x, y: ``(n,)`` paired values (e.g. a metric and the Linearity Score of the same videos).
         level: confidence level in (0, 1).
         n_resamples: bootstrap resamples (>= 1).
-        seed: bootstrap seed (the same inputs give the same interval).
+        seed: bootstrap seed.
 
     Returns:
-        ``(rho, ci_low, ci_high, n)`` with ``n`` the finite pairs; rho and CI NaN when ``n < 3``
-        or a side is constant. A perfectly monotone relation gives ``(1, 1, 1, n)`` (or -1).
+        ``(rho, ci_low, ci_high, n)``, ``n`` the finite pairs; NaN rho and CI when ``n < 3`` or a
+        side is constant; ``(1, 1, 1, n)`` (or -1) for a perfectly monotone relation.
 
     Raises:
-        ValueError: if ``x`` and ``y`` differ in length, ``level`` is not in (0, 1) or
-            ``n_resamples < 1``.
+        ValueError: ``x`` and ``y`` differ in length, ``level`` not in (0, 1), ``n_resamples < 1``.
     """
     a = np.asarray(x, dtype=np.float64).ravel()
     b = np.asarray(y, dtype=np.float64).ravel()
@@ -96,13 +93,10 @@ def spearman_ci(
     rho = float(spearmanr(a, b).statistic)
     rng = np.random.default_rng(seed)
     chunks = []
-    left = int(n_resamples)
-    batch = max(1, min(left, 2_000_000 // n))  # bound memory: ~16 MB per array
-    while left > 0:
-        m = min(batch, left)
-        idx = rng.integers(0, n, size=(m, n))
+    batch = max(1, 2_000_000 // n)  # bound memory: ~16 MB per array
+    for start in range(0, int(n_resamples), batch):
+        idx = rng.integers(0, n, size=(min(batch, int(n_resamples) - start), n))
         chunks.append(_rank_corr_rows(a[idx], b[idx]))
-        left -= m
     rs = np.concatenate(chunks)
     rs = rs[np.isfinite(rs)]
     if not rs.size:
@@ -117,10 +111,8 @@ class ExternalScores:
 
     Attributes:
         path: the file, as given.
-        format: what it was read as (``"VBench eval_results"``, ``"spf-bench vbench.json"``,
-            ``"ChronoMagic-Bench MTScore"``, ``"ChronoMagic-Bench CHScore"``,
-            ``"ChronoMagic-Bench GPT4o-MTScore"``, ``"JSON {video: {metric: value}}"`` or
-            ``"CSV video,metric,value"``).
+        format: what it was read as (e.g. ``"VBench eval_results"``, ``"ChronoMagic-Bench
+            MTScore"``, ``"CSV video,metric,value"``).
         values: ``(video id, metric, value as written)`` triples, in file order.
     """
 
@@ -136,20 +128,17 @@ class ExternalScores:
 
 @dataclass
 class ExternalJoin:
-    """The outcome of :func:`join_external`: what was joined, what was not, and the
-    correlations of each metric with the Linearity Score over every matched video.
+    """The outcome of :func:`join_external` (each problem entry names ``file``, ``video`` and
+    ``metric``).
 
     Attributes:
         files: per file ``{"path", "format", "metrics", "n_values", "n_matched"}``.
-        unmatched: ``{"file", "video", "metric"}`` of each id that names no record.
-        ambiguous: ``{"file", "video", "metric", "candidates"}`` of each id that names several
-            records (``candidates``: their run dirs and video paths or item ids).
-        invalid: ``{"file", "video", "metric", "value"}`` of each value that is not a finite
-            number.
-        duplicates: ``{"file", "video", "metric", "record"}`` of each value that replaced an
-            earlier one for the same record and metric.
-        correlations: metric -> ``{"n", "rho", "ci_low", "ci_high"}``
-            (:func:`spearman_ci` against ``linearity_score``, every matched record).
+        unmatched: ids that name no record.
+        ambiguous: ids that name several records (``candidates``: their labels).
+        invalid: values that are not finite numbers (``value``).
+        duplicates: values that replaced an earlier one for the same record (``record``).
+        correlations: metric -> ``{"n", "rho", "ci_low", "ci_high"}`` (:func:`spearman_ci`
+            against ``linearity_score`` over every matched record).
     """
 
     files: list[dict[str, Any]] = field(default_factory=list)

@@ -133,13 +133,14 @@ def _pick_embedder(records: Any, prefer: Sequence[str] = ("siglip", "efficientne
     return next((e for e in prefer if e in present), present[0] if present else "")
 
 
-def _note_figure(text: str, title: str) -> Any:
+def _note_figure(text: str, title: str, out_dir: Any, stem: str) -> list[Path]:
+    """Save a figure that only says ``text`` as ``stem``."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 1.6))
     ax.axis("off")
     ax.set_title(title, fontsize=9)
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, wrap=True)
-    return fig
+    return _save(fig, Path(out_dir), stem)
 
 
 # ----------------------------------------------------------------------------------- figures
@@ -160,8 +161,8 @@ def fig_spf_before_after(
     ok = records[records.status == "ok"]
     retimed = ok[(ok.retime != "none") & (ok.iteration > 0)]
     if retimed.empty:
-        fig = _note_figure("no retimed records (retime=none only)", "S before and after retiming")
-        return _save(fig, Path(out_dir), "spf_before_after")
+        note = "no retimed records (retime=none only)"
+        return _note_figure(note, "S before and after retiming", out_dir, "spf_before_after")
     emb = embedder or _pick_embedder(retimed)
     sel = ok[(ok.embedder == emb) & ok.retime.isin(set(retimed.retime))]
     fin = final_records(sel)
@@ -233,9 +234,7 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
         set(ok.embedder) - set(EMBEDDER_COLORS)
     )
     if not embs:
-        return _save(
-            _note_figure("no ok records", "Pacing by model"), Path(out_dir), "pacing_by_model"
-        )
+        return _note_figure("no ok records", "Pacing by model", out_dir, "pacing_by_model")
     styles = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "k"]
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(
@@ -292,9 +291,7 @@ def fig_pacing_gt(
     plt = _pyplot()
     df = pd.DataFrame(rows)
     if df.empty:
-        return _save(
-            _note_figure("no pacing_gt rows", "Ground-truth pacing"), Path(out_dir), "pacing_gt"
-        )
+        return _note_figure("no pacing_gt rows", "Ground-truth pacing", out_dir, "pacing_gt")
     profiles = [p for p in profiles if p in set(df.profile)] or [df.profile.iloc[0]]
     transforms = [t for t in TRANSFORMS if t in set(df["transform"])]
     with plt.rc_context(_RC):
@@ -318,13 +315,8 @@ def fig_pacing_gt(
                 ax.plot(t, p, color="k", ls="--", lw=1.4, label="designed progress")
                 for r in sel[sel.seq_id == seq].itertuples():
                     s = curves[f"{r.embedder}/{seq}"]
-                    ax.plot(
-                        t,
-                        s,
-                        color=_color(r.embedder),
-                        lw=1.4,
-                        label=f"{r.embedder} (RMS {r.rms_error:.3f})",
-                    )
+                    label = f"{r.embedder} (RMS {r.rms_error:.3f})"
+                    ax.plot(t, s, color=_color(r.embedder), lw=1.4, label=label)
                 ax.set_title(f"{tr}, {prof} profile\n{seq}")
                 ax.set_xlabel("frame")
                 ax.set_ylim(-0.02, 1.02)
@@ -369,11 +361,7 @@ def fig_embedder_ablation(
             g = g[np.isfinite(g.rms_s_vs_designed.astype(float))]
             if len(g):
                 groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.rms_s_vs_designed)
-    embs = list(
-        dict.fromkeys(
-            [*(gt.embedder if not gt.empty else []), *(ab.embedder if not ab.empty else [])]
-        )
-    )
+    embs = list(dict.fromkeys([*gt.get("embedder", []), *ab.get("embedder", [])]))
     with plt.rc_context(_RC):
         fig, (ax1, ax2) = plt.subplots(
             1, 2, figsize=(10.0, 3.8), gridspec_kw={"width_ratios": [1.1, 1.0]}
@@ -387,14 +375,8 @@ def fig_embedder_ablation(
                 if not v.size:
                     continue
                 x = i - 0.4 + width * (j + 0.5)
-                ax1.bar(
-                    x,
-                    v.mean(),
-                    width * 0.9,
-                    color=_color(emb),
-                    label=None if emb in labelled else emb,
-                    alpha=0.85,
-                )
+                label = None if emb in labelled else emb
+                ax1.bar(x, v.mean(), width * 0.9, color=_color(emb), label=label, alpha=0.85)
                 labelled.add(emb)
                 ax1.plot(np.full(v.size, x), v, ".", color="k", ms=2.5, alpha=0.6)
         ax1.set_xticks(range(len(groups)))
@@ -418,13 +400,8 @@ def fig_embedder_ablation(
                 if s is None:
                     continue
                 n = s.size
-                ax2.plot(
-                    np.arange(s.size),
-                    s,
-                    color=_color(r.embedder),
-                    lw=1.4,
-                    label=f"{r.embedder} (Linearity {r.linearity_score:.3f})",
-                )
+                label = f"{r.embedder} (Linearity {r.linearity_score:.3f})"
+                ax2.plot(np.arange(s.size), s, color=_color(r.embedder), lw=1.4, label=label)
                 jumps = [int(f) for f in str(r.jump_frames).split(";") if f.strip().isdigit()]
                 if jumps:
                     ax2.plot(jumps, s[jumps], "v", color=_color(r.embedder), ms=5)
@@ -480,12 +457,11 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
     plt = _pyplot()
     tab = vbench_table(records)
     if tab.empty:
-        fig = _note_figure(
+        note = (
             "No VBench records: none of these runs has vbench_<dimension> record columns\n"
-            "or a vbench.json beside records.parquet (see bench/views/load.py, VBench contract).",
-            "VBench: original vs retimed",
+            "or a vbench.json beside records.parquet (see bench/views/load.py, VBench contract)."
         )
-        return _save(fig, Path(out_dir), "vbench"), tab
+        return _note_figure(note, "VBench: original vs retimed", out_dir, "vbench"), tab
 
     cells = [
         [
@@ -554,11 +530,8 @@ def fig_keyframe_strip(
     ok = records[records.status == "ok"]
     base = ok[(ok.iteration == 0) & ~ok.degenerate.astype(bool)]
     if base.empty:
-        return _save(
-            _note_figure("no non-degenerate baseline records", "Keyframe strip"),
-            Path(out_dir),
-            "keyframe_strip",
-        )
+        note = "no non-degenerate baseline records"
+        return _note_figure(note, "Keyframe strip", out_dir, "keyframe_strip")
     emb = embedder or _pick_embedder(base)
     base = base[base.embedder == emb].sort_values(["model", "item_id"])
     if item is None:

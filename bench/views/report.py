@@ -86,7 +86,6 @@ def page_name(page: int) -> str:
     return REPORT_NAME if page == 1 else f"{ASSETS_DIR}/items-{page:03d}.html"
 
 
-# ------------------------------------------------------------------------------------ formats
 def _url(rel: str) -> str:
     """A relative POSIX path as a URL (spaces, ``#``, ``%``... percent-encoded)."""
     return quote(rel, safe="/")
@@ -120,12 +119,12 @@ class _Run:
         return self.config.get("config", {}) if isinstance(self.config, dict) else {}
 
     def label(self) -> str:
-        r = self.records
-        parts = []
-        for key in GROUP_KEYS:
-            vals = sorted({str(v) for v in r[key]}) if key in r and len(r) else []
-            parts.append("+".join(vals) or str(self.summary.get(key, "?")))
-        return " / ".join(parts)
+        """``model / retime / embedder / pacing`` (several values ``+``-joined)."""
+        r, s = self.records, self.summary
+        vals = [sorted({str(v) for v in r[k]}) if k in r and len(r) else [] for k in GROUP_KEYS]
+        return " / ".join(
+            "+".join(v) or str(s.get(k, "?")) for k, v in zip(GROUP_KEYS, vals, strict=True)
+        )
 
 
 def _load_run(run_dir: str | os.PathLike) -> _Run:
@@ -143,7 +142,6 @@ def _load_run(run_dir: str | os.PathLike) -> _Run:
     return _Run(root, config, summary, records, heldout_embedders(records))
 
 
-# ------------------------------------------------------------------------------------ charts
 def _spf_svg(
     curves: Sequence[tuple[str, np.ndarray, str, list[int]]],
     target: np.ndarray | None,
@@ -217,7 +215,6 @@ def _chart(
     return svg
 
 
-# ------------------------------------------------------------------------------------ thumbnails
 def _stale(path: Path, source: Path) -> bool:
     try:
         return path.stat().st_mtime < source.stat().st_mtime
@@ -266,7 +263,6 @@ def _video_assets(
     return poster, thumbs, note
 
 
-# ------------------------------------------------------------------------------------ sections
 def _provenance(run: _Run) -> dict[str, Any]:
     """Rows ``(label, text, as code)`` of the provenance table and the resolved config."""
     c, s = run.config, run.summary
@@ -288,11 +284,11 @@ def _provenance(run: _Run) -> dict[str, Any]:
     versions = c.get("versions")
     if isinstance(versions, dict) and versions:
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()), False))
-    cfg = run.cfg
-    for label, key in (("retime iterations", ("retime", "iterations")), ("SPF", ("spf",))):
-        v: Any = cfg
-        for k in key:
-            v = v.get(k) if isinstance(v, dict) else None
+    retime = run.cfg.get("retime")
+    for label, v in (
+        ("retime iterations", retime.get("iterations") if isinstance(retime, dict) else None),
+        ("SPF", run.cfg.get("spf")),
+    ):
         if v is not None:
             rows.append((label, json.dumps(v) if isinstance(v, dict) else v, False))
     conf = json.dumps(run.config, indent=2, sort_keys=False, default=str) if run.config else ""
@@ -557,7 +553,6 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
     }
 
 
-# ------------------------------------------------------------------------------------ public
 def write_report(
     run_dir: str | os.PathLike, *, page_size: int = PAGE_SIZE, thumb_height: int = THUMB_HEIGHT
 ) -> Path:
@@ -567,11 +562,9 @@ def write_report(
     Cost and sizes: ``bench/views/README.md``.
 
     Args:
-        run_dir: a run directory (``records.parquet`` or ``records/*.json``; ``config.json``,
-            ``summary.json``, ``spf/*.npz`` and ``videos/*.mp4`` are used where present, and a
-            missing one is named in the report, never an error).
-        page_size: items per page (>= 1); page 1 is ``report.html``, page ``k`` is
-            ``report_assets/items-<kkk>.html``.
+        run_dir: a run directory (records; ``config.json``, ``summary.json``, ``spf/*.npz`` and
+            ``videos/*.mp4`` are used where present, a missing one is named in the report).
+        page_size: items per page (>= 1); page ``k > 1`` is ``report_assets/items-<kkk>.html``.
         thumb_height: keyframe thumbnail height, pixels (>= 8).
 
     Returns:
@@ -637,7 +630,6 @@ def write_report(
     return run.root / REPORT_NAME
 
 
-# ------------------------------------------------------------------------------------ leaderboard
 def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
     """``{(model, retime, embedder, pacing): config hashes}`` of a run's records."""
     df = read_run_records(run_dir)
@@ -699,23 +691,17 @@ def write_leaderboard_html(
     write_reports: bool = True,
     title: str = "spf-bench leaderboard",
 ) -> Path:
-    """Write ``leaderboard.html``: the leaderboard as a sortable table with CI bars, each row
-    linking to the ``report.html`` of the run(s) behind it.
+    """Write ``leaderboard.html`` atomically: the leaderboard as a sortable table with CI bars,
+    each row linking to the ``report.html`` of the run(s) behind it.
 
     Args:
-        df: the leaderboard (``pandas.DataFrame`` of
-            :func:`spf_bench.bench.views.leaderboard.build_leaderboard`: model, retime,
-            embedder, pacing, the ``linearity_*`` and ``delta_linearity*`` CI columns, and,
-            where present, ``config_hash`` or ``config_hashes`` (``+``-joined),
-            ``vbench_<dim>_mean/_std`` and ``ext_<metric>_*``).
-        path: output HTML file (written atomically), e.g. ``results/leaderboard.html``.
-        run_dirs: the run directories behind the rows. A row links to every run whose records
-            have its model, retime, embedder and pacing and, when the leaderboard has a config
-            hash column, one of its config hashes.
-        write_reports: write the ``report.html`` of a run that has none, or whose report is
-            older than its ``records.parquet`` (:func:`write_report`), so that no link is
-            broken. With ``False``, a row whose run has no report shows its run directory
-            without a link.
+        df: :func:`spf_bench.bench.views.leaderboard.build_leaderboard`'s table (``config_hash``
+            or ``config_hashes``, ``+``-joined, narrows a row's runs when present).
+        path: output HTML file, e.g. ``results/leaderboard.html``.
+        run_dirs: the run directories behind the rows; a row links to each run whose records
+            have its model, retime, embedder, pacing (and one of its config hashes).
+        write_reports: write a run's missing or stale (older than ``records.parquet``)
+            ``report.html`` first; with ``False`` such a row shows the directory unlinked.
         title: page heading.
 
     Returns:
@@ -771,7 +757,6 @@ def write_leaderboard_html(
     return path
 
 
-# ------------------------------------------------------------------------------------ command
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``report`` sub-command on ``spf-bench``'s sub-parsers.
 
