@@ -120,6 +120,10 @@ COLUMNS: dict[str, str] = {
 }
 
 
+#: Per-record metrics whose mean over the final records is a column ``<metric>_mean``.
+_MEAN_COLS = ("max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed")
+
+
 def _joined(values: Iterable[Any]) -> str:
     """Distinct non-empty values, sorted (numbers numerically), ``+``-joined."""
     vals = {v for v in values if str(v) != ""}
@@ -161,11 +165,7 @@ def _group_row(
         linearity_std=std(ls),
         linearity_ci_low=lo,
         linearity_ci_high=hi,
-        max_jump_mean=mean(ok.max_jump),
-        max_deviation_mean=mean(ok.max_deviation),
-        total_change_mean=mean(ok.total_change),
-        target_deviation_mean=mean(ok.target_deviation),
-        rms_s_vs_designed_mean=mean(ok.rms_s_vs_designed),
+        **{f"{c}_mean": mean(ok[c]) for c in _MEAN_COLS},
         n_paired=gain.n,
         baseline_linearity_mean=mean(gain.baseline),
         delta_linearity=gain.mean,
@@ -203,16 +203,7 @@ def _prepared(records: Any) -> Any:
     missing = [c for c in need if c not in records]
     if missing:
         raise ValueError(f"records lack column(s) {missing}")
-    df = records.copy()
-    for col in (
-        "max_jump",
-        "max_deviation",
-        "total_change",
-        "target_deviation",
-        "rms_s_vs_designed",
-    ):
-        if col not in df:
-            df[col] = np.nan
+    df = records.assign(**{c: np.nan for c in _MEAN_COLS if c not in records})
     if "degenerate" not in df:
         df["degenerate"] = False
     for col in ("config_hash", "git_sha", "run_dir"):

@@ -304,8 +304,8 @@ _METRIC_LABELS = {
 
 def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
     """Final Linearity and paired gain over iteration 0 with 95% BCa bootstrap CIs (seed 0),
-    for the guiding embedder (``emb=None``) or held-out ``emb``: the leaderboard's statistics
-    (:mod:`spf_bench.bench.results.stats`)."""
+    and the per-item gains (``items``), for the guiding embedder (``emb=None``) or held-out
+    ``emb``: the leaderboard's statistics (:mod:`spf_bench.bench.results.stats`)."""
     score = df["linearity_score"] if emb is None else heldout_column(df, emb)
     fin = final_records(df.assign(_score=score))
     ls = fin["_score"].to_numpy(np.float64)
@@ -319,33 +319,19 @@ def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
         "n_paired": gain.n,
         "gain": gain.mean,
         "gain_ci": gain.ci(),
+        "items": {str(k[-1]): float(v) for k, v in zip(gain.items, gain.gain, strict=True)},
     }
-
-
-def _item_gains(run: _Run) -> dict[str, dict[str, float]]:
-    """``{embedder: {item_id: paired gain}}`` (``""`` = the guiding embedder): the per-item
-    gains of :func:`spf_bench.bench.results.stats.paired_gain`; unpaired items are absent."""
-    out = {}
-    for emb in ("", *run.held):
-        df = run.records
-        g = paired_gain(df, df["linearity_score"] if not emb else heldout_column(df, emb))
-        out[emb] = {str(key[-1]): float(v) for key, v in zip(g.items, g.gain, strict=True)}
-    return out
 
 
 def _summary(run: _Run) -> dict[str, Any]:
     """The summary section: per-iteration table, final scores and gains, failures, VBench."""
     s = run.summary
     guide = str(s.get("embedder") or run.label().split(" / ")[2])
-    held = list(run.held)
     per_it = s.get("per_iteration") or {}
-    for st in per_it.values():
-        held.extend(k for k in (st.get("heldout") or {}) if k not in held)
-    metrics: list[str] = []
-    for st in per_it.values():
-        for k in st:
-            if k.endswith("_mean") and k[: -len("_mean")] not in metrics:
-                metrics.append(k[: -len("_mean")])
+    held = [*run.held, *(k for st in per_it.values() for k in (st.get("heldout") or {}))]
+    held = list(dict.fromkeys(held))
+    metrics = [k.removesuffix("_mean") for st in per_it.values() for k in st if k.endswith("_mean")]
+    metrics = list(dict.fromkeys(metrics))
     head = []
     for m in metrics:
         lbl = _METRIC_LABELS.get(m, m.replace("_", " "))
@@ -364,7 +350,7 @@ def _summary(run: _Run) -> dict[str, Any]:
     finals = []
     for emb in (None, *held):
         name = (f"guided: {guide}" if held else guide) if emb is None else f"held-out: {emb}"
-        finals.append({"name": name, **_final_stats(run.records, emb)})
+        finals.append({"name": name, "emb": emb or "", **_final_stats(run.records, emb)})
     fails = list(s.get("failures") or [])
     if not fails and len(run.records):
         bad = run.records[run.records.status != "ok"]
@@ -584,7 +570,7 @@ def write_report(
     n_pages = max(1, math.ceil(len(items) / int(page_size)))
     page_of = {it.item_id: it.page for it in items}
     summary = _summary(run)
-    gains = _item_gains(run)
+    gains = {f["emb"]: f["items"] for f in summary["finals"]}
     for f in summary["failures"]:
         if isinstance(f, dict) and f.get("item_id") in page_of:
             p = page_of[f["item_id"]]
