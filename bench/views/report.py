@@ -494,22 +494,15 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
             notes.append(f"{label}: {note}")
         if poster is None:
             continue
-        score = f"Linearity {fmt_num(r.linearity_score, '.4f')}" if r.status == "ok" else "failed"
-        videos.append(
-            {
-                "src": prefix + _url(str(r.video_path)),
-                "poster": prefix + _url(poster),
-                "caption": f"{label} · {score}",
-            }
-        )
+        src = prefix + _url(str(r.video_path))
+        videos.append({"src": src, "poster": prefix + _url(poster), "label": label, "r": r})
         fps, s = float(r.fps), progress.get(it_no)
         figs = [
             {
                 "src": prefix + _url(rel),
-                "alt": f"{label} keyframes frame {k}",
-                "caption": f"f {k} · "
-                + (f"{k / fps:.2f} s" if is_finite(fps) and fps > 0 else "")
-                + (f" · S {float(s[k]):.2f}" if s is not None and 0 <= k < s.size else ""),
+                "k": k,
+                "t": k / fps if is_finite(fps) and fps > 0 else None,
+                "s": float(s[k]) if s is not None and 0 <= k < s.size else None,
             }
             for k, rel in thumbs.items()
         ]
