@@ -133,6 +133,17 @@ def _pick_embedder(records: Any, prefer: Sequence[str] = ("siglip", "efficientne
     return next((e for e in prefer if e in present), present[0] if present else "")
 
 
+def _finish(ax: Any, xlabel: str, ylabel: str | None = None, legend: str | None = "upper left"):
+    """Label ``ax``, clamp its y axis to S's range, grid it and place its legend."""
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(loc=legend)
+
+
 def _note_figure(text: str, title: str, out_dir: Any, stem: str) -> list[Path]:
     """Save a figure that only says ``text`` as ``stem``."""
     plt = _pyplot()
@@ -192,9 +203,7 @@ def fig_spf_before_after(
                 f"{r.item_id} ({r.retime}, it. {r.iteration})\n"
                 f"Linearity {ls0} → {r.linearity_score:.2f}"
             )
-            ax.set_xlabel("frame")
-            ax.grid(alpha=0.3)
-            ax.set_ylim(-0.02, 1.02)
+            _finish(ax, "frame", legend=None)
         for ax in axes[:, 0]:
             ax.set_ylabel("S (normalised)")
         for ax in axes.ravel()[n:]:
@@ -230,9 +239,8 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
     """
     plt = _pyplot()
     ok = records[records.status == "ok"]
-    embs = [e for e in EMBEDDER_COLORS if e in set(ok.embedder)] + sorted(
-        set(ok.embedder) - set(EMBEDDER_COLORS)
-    )
+    order = [*EMBEDDER_COLORS, *sorted(set(ok.embedder) - set(EMBEDDER_COLORS))]
+    embs = [e for e in order if e in set(ok.embedder)]
     if not embs:
         return _note_figure("no ok records", "Pacing by model", out_dir, "pacing_by_model")
     styles = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "k"]
@@ -264,11 +272,8 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
                     _GRID, np.clip(m - s, 0, 1), np.clip(m + s, 0, 1), color=c, alpha=0.18, lw=0
                 )
             ax.set_title(f"embedder: {emb}")
-            ax.set_xlabel("normalised time t / (T − 1)")
             ax.set_xlim(0, 1)
-            ax.set_ylim(-0.02, 1.02)
-            ax.grid(alpha=0.3)
-            ax.legend(loc="upper left")
+            _finish(ax, "normalised time t / (T − 1)")
         axes[0, 0].set_ylabel("S (normalised), mean ± 1 std over items")
         fig.suptitle("Semantic pacing by model and retime stage", fontsize=9)
         fig.tight_layout()
@@ -318,10 +323,7 @@ def fig_pacing_gt(
                     label = f"{r.embedder} (RMS {r.rms_error:.3f})"
                     ax.plot(t, s, color=_color(r.embedder), lw=1.4, label=label)
                 ax.set_title(f"{tr}, {prof} profile\n{seq}")
-                ax.set_xlabel("frame")
-                ax.set_ylim(-0.02, 1.02)
-                ax.grid(alpha=0.3)
-                ax.legend(loc="lower right")
+                _finish(ax, "frame", legend="lower right")
             axes[i, 0].set_ylabel("progress (normalised)")
         title = "Ground-truth pacing: measured S vs designed progress"
         if skipped:
@@ -408,11 +410,7 @@ def fig_embedder_ablation(
             if n:
                 ax2.plot([0, n - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
             ax2.set_title(f"S of {model}/{item} per embedder (▼ top-5 semantic jumps)")
-            ax2.set_xlabel("frame")
-            ax2.set_ylabel("S (normalised)")
-            ax2.set_ylim(-0.02, 1.02)
-            ax2.grid(alpha=0.3)
-            ax2.legend(loc="upper left")
+            _finish(ax2, "frame", "S (normalised)")
         else:
             ax2.axis("off")
         title = "Embedder ablation"
@@ -424,21 +422,16 @@ def fig_embedder_ablation(
 
 
 def vbench_table(records: Any) -> Any:
-    """VBench original-vs-retimed table from records (``vbench_<dim>`` columns).
-
-    The rows are the one VBench verdict
-    (:func:`spf_bench.metrics.vbench.verdict.verdict_table`, the paper's fidelity criterion,
-    docs/method.md, Sec. 6): per (model, retime, embedder, pacing) group and VBench
-    dimension, the mean ± std of the group's iteration-0 videos
-    (original, one per item) and of each item's last iteration when it is > 0 (retimed), and
-    whether the retimed mean lies within one sample standard deviation of the original.
-    ``retime=none`` groups have no retimed column (``n_retimed`` 0, ``within_1_std`` None).
+    """VBench original-vs-retimed table: the one VBench verdict
+    (:func:`spf_bench.metrics.vbench.verdict.verdict_table`, docs/method.md, Sec. 6) per
+    (model, retime, embedder, pacing) group and dimension: mean ± std of the iteration-0 videos
+    and of each item's last iteration > 0, and whether the retimed mean lies within one sample
+    std of the original (``retime=none``: ``n_retimed`` 0, ``within_1_std`` None).
 
     Returns:
         ``pandas.DataFrame`` with ``model, retime, embedder, pacing, dimension, n_original,
-        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``
-        (the verdict's ``within_one_std``); empty (with these columns) when no record has a
-        VBench score.
+        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``;
+        empty (with these columns) when no record has a VBench score.
     """
     cols = [*GROUP_KEYS, "dimension", "n_original", "original_mean", "original_std"]
     cols += ["n_retimed", "retimed_mean", "retimed_std", "within_1_std"]
@@ -473,13 +466,8 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
         ]
         for r in tab.itertuples()
     ]
-    header = [
-        "model/retime/embedder",
-        "VBench dimension",
-        "original (iteration 0)",
-        "retimed (final iteration)",
-        "within 1 std",
-    ]
+    header = ["model/retime/embedder", "VBench dimension", "original (iteration 0)"]
+    header += ["retimed (final iteration)", "within 1 std"]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(9.0, 0.6 + 0.28 * (len(cells) + 1)))
         ax.axis("off")
@@ -587,22 +575,6 @@ def fig_keyframe_strip(
 
 
 # ----------------------------------------------------------------------------------- results
-def _readme(
-    out: Path, lb_md: str, gt_md: str, ab_md: str, vb_note: str, provenance: dict[str, Any]
-) -> str:
-    """``results/README.md`` (template ``results_readme.md.j2``): provenance, files, the
-    Markdown tables without their headings, and the result folders made by other commands."""
-    return render(
-        "results_readme.md.j2",
-        provenance=provenance,
-        leaderboard=lb_md.split("\n", 2)[2],
-        pacing_gt=gt_md.split("\n", 2)[2],
-        ablation=ab_md.split("\n", 2)[2],
-        vbench=vb_note,
-        exists=lambda rel: (out / rel).is_file(),
-    )
-
-
 def build_results(
     run_specs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -618,11 +590,9 @@ def build_results(
     Args:
         run_specs: run directories or globs.
         out: results folder (``figures/`` inside it).
-        gt: a :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` (its tables are written), or
-            ``None`` to leave the ground-truth tables and figure out; read from disk with
-            :func:`spf_bench.bench.studies.pacing_gt.read_outputs`.
-        ablation: a :class:`spf_bench.bench.studies.ablation.AblationResult`
-            (:func:`spf_bench.bench.studies.ablation.read_outputs`), or ``None`` to leave it out.
+        gt: the :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` to write
+            (:func:`spf_bench.bench.studies.pacing_gt.read_outputs`), or ``None``.
+        ablation: the :class:`spf_bench.bench.studies.ablation.AblationResult`, or ``None``.
         seed, n_resamples: bootstrap settings of the leaderboard.
         provenance: lines for ``README.md`` (only written when given).
 
@@ -635,10 +605,9 @@ def build_results(
     kw = {} if n_resamples is None else {"n_resamples": n_resamples}
     lb = build_leaderboard(records, seed=seed, **kw)
     runs = sorted({_relative(p) for p in records.run_dir})
-    written: dict[str, list[Path]] = {
-        "leaderboard": list(
-            write_leaderboard(lb, out / "leaderboard.csv", sources=f"Runs: {', '.join(runs)}")
-        )
+    lb_csv = out / "leaderboard.csv"
+    written = {
+        "leaderboard": list(write_leaderboard(lb, lb_csv, sources=f"Runs: {', '.join(runs)}"))
     }
     written["spf_before_after"] = fig_spf_before_after(records, figs)
     written["pacing_by_model"] = fig_pacing_by_model(records, figs)
@@ -663,21 +632,23 @@ def build_results(
         gt_md = (out / "pacing_gt_summary.md").read_text()
     if ablation is not None:
         written["ablation_tables"] = list(abl.write_outputs(ablation, out).values())
+        gt_rows, gt_skipped = (gt.rows, gt.skipped) if gt is not None else ([], {})
+        skipped = {**gt_skipped, **ablation.skipped}
         written["embedder_ablation"] = fig_embedder_ablation(
-            gt.rows if gt is not None else [],
-            ablation.rows,
-            ablation.curves,
-            figs,
-            skipped={**(gt.skipped if gt is not None else {}), **ablation.skipped},
+            gt_rows, ablation.rows, ablation.curves, figs, skipped=skipped
         )
         ab_md = (out / "ablation.md").read_text()
-    if provenance is not None:
-        lb_md = (out / "leaderboard.md").read_text()
-        written["readme"] = [
-            atomic_write_text(
-                out / "README.md", _readme(out, lb_md, gt_md, ab_md, vb_note, provenance)
-            )
-        ]
+    if provenance is not None:  # template results_readme.md.j2; the tables without headings
+        text = render(
+            "results_readme.md.j2",
+            provenance=provenance,
+            leaderboard=(out / "leaderboard.md").read_text().split("\n", 2)[2],
+            pacing_gt=gt_md.split("\n", 2)[2],
+            ablation=ab_md.split("\n", 2)[2],
+            vbench=vb_note,
+            exists=lambda rel: (out / rel).is_file(),
+        )
+        written["readme"] = [atomic_write_text(out / "README.md", text)]
     return written
 
 
