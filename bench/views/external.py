@@ -180,17 +180,13 @@ class ExternalJoin:
 
 def _scalar(v: Any) -> float | None:
     """A per-video value as a finite float (booleans 0/1, numeric strings parsed), else None."""
-    if isinstance(v, (bool, np.bool_)):
-        return float(v)
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return float(v) if math.isfinite(float(v)) else None
-    if isinstance(v, str):
-        try:
-            x = float(v.strip())
-        except ValueError:
-            return None
-        return x if math.isfinite(x) else None
-    return None
+    if not isinstance(v, (str, int, float, np.integer, np.floating, np.bool_)):
+        return None
+    try:
+        x = float(v.strip() if isinstance(v, str) else v)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _vbench_eval_results(data: dict[str, Any]) -> list[tuple[str, str, Any]] | None:
@@ -206,14 +202,11 @@ def _vbench_eval_results(data: dict[str, Any]) -> list[tuple[str, str, Any]] | N
         return None
     out = []
     for dim, (_, videos) in data.items():
-        spec = DIMENSIONS.get(dim)
-        scale = spec.per_video_scale if spec is not None else 1.0
+        scale = DIMENSIONS[dim].per_video_scale if dim in DIMENSIONS else 1.0
         for e in videos:
-            v = e["video_results"]
-            x = _scalar(v)
-            out.append(
-                (str(e["video_path"]), f"vbench_{dim_name(dim)}", v if x is None else x * scale)
-            )
+            x = _scalar(e["video_results"])
+            value = e["video_results"] if x is None else x * scale
+            out.append((str(e["video_path"]), f"vbench_{dim_name(dim)}", value))
     return out
 
 

@@ -562,12 +562,20 @@ def write_report(
     items = _items(run, int(page_size))
     n_pages = max(1, math.ceil(len(items) / int(page_size)))
     page_of = {it.item_id: it.page for it in items}
+
+    def href(item_id: str, here: int) -> str:  # link to an item's section from page ``here``
+        p = page_of[item_id]
+        return (
+            ("" if p == here else ("../" * (here > 1)) + _url(page_name(p)))
+            + "#"
+            + _anchor(item_id)
+        )
+
     summary = _summary(run)
     gains = {f["emb"]: f["items"] for f in summary["finals"]}
     for f in summary["failures"]:
         if isinstance(f, dict) and f.get("item_id") in page_of:
-            p = page_of[f["item_id"]]
-            f["_href"] = ("" if p == 1 else _url(page_name(p))) + "#" + _anchor(str(f["item_id"]))
+            f["_href"] = href(f["item_id"], 1)
     title = f"spf-bench report: {run.label()}"
     written = set()
     for page in range(n_pages, 0, -1):  # report.html last
@@ -588,12 +596,7 @@ def write_report(
             held=run.held,
             gains=gains,
             thumb_height=int(thumb_height),
-            index_href={
-                it.item_id: ("" if it.page == page else prefix + _url(page_name(it.page)))
-                + "#"
-                + _anchor(it.item_id)
-                for it in items
-            },
+            index_href={it.item_id: href(it.item_id, page) for it in items},
             sections=[
                 _item_section(run, it, prefix, int(thumb_height)) for it in items if it.page == page
             ],
