@@ -82,42 +82,17 @@ ROW_KEYS: tuple[str, ...] = (*GROUP_KEYS, "seed", "config_hash")
 #: The key of a row with ``--pool-seeds``: the setting names and the identity without seed.
 POOLED_KEYS: tuple[str, ...] = (*GROUP_KEYS, "settings_hash")
 
-#: Column name -> meaning; the leaderboard's fixed columns, in order (see module docs).
-COLUMNS: dict[str, str] = {
-    "model": "generator",
-    "retime": "retime mode",
-    "embedder": "frame embedder of the SPF",
-    "pacing": "target pacing curve",
-    "seed": "seed of the records ('+'-joined when seeds are pooled; -1 = not recorded)",
-    "config_hash": "run identity hash ('+'-joined when seeds are pooled)",
-    "settings_hash": "run identity hash without the seed (the key of --pool-seeds)",
-    "n_per_seed": "scored items per seed, 'seed:n' space-separated",
-    "n_runs": "run directories the row's records come from",
-    "n": "items with a final (ok) record, degenerate ones included",
-    "n_failed": "items whose last record failed",
-    "n_degenerate": "scored items with no semantic change (Linearity NaN)",
-    "final_iteration": "highest final iteration among scored items",
-    "linearity_mean": "mean Linearity Score of the final records",
-    "linearity_std": "sample std (ddof=1) of the Linearity Score",
-    "linearity_ci_low": "95% BCa bootstrap CI of linearity_mean, low",
-    "linearity_ci_high": "95% BCa bootstrap CI of linearity_mean, high",
-    "max_jump_mean": "mean largest single-frame share of total change",
-    "max_deviation_mean": "mean max |S - L| (fraction of total change)",
-    "total_change_mean": "mean total semantic change, radians",
-    "target_deviation_mean": "mean RMS of S minus the target pacing curve",
-    "rms_s_vs_designed_mean": "mean RMS of S minus designed progress (synthetic items, else NaN)",
-    "n_paired": "items with a baseline and a final iteration > 0",
-    "baseline_linearity_mean": "mean iteration-0 Linearity of the paired items",
-    "delta_linearity": "mean final - baseline Linearity of the paired items (NaN without pairs)",
-    "delta_linearity_ci_low": "95% paired BCa bootstrap CI of delta_linearity, low",
-    "delta_linearity_ci_high": "95% paired BCa bootstrap CI of delta_linearity, high",
-    "heldout_embedders": "embedders that scored the videos without guiding the retime, '+'-joined",
-    "heldout_linearity": "final Linearity by the held-out embedders (per video the mean over them)",
-    "heldout_delta": "paired held-out Linearity gain, final iteration minus iteration 0",
-    "heldout_delta_ci_low": "95% paired BCa bootstrap CI of heldout_delta, low",
-    "heldout_delta_ci_high": "95% paired BCa bootstrap CI of heldout_delta, high",
-    "git_shas": "distinct spf-bench commits of the records used, '+'-joined",
-}
+#: The leaderboard's fixed columns, in order (meanings: ``bench/views/README.md``).
+COLUMNS: tuple[str, ...] = tuple(
+    """
+    model retime embedder pacing seed config_hash settings_hash n_per_seed n_runs n n_failed
+    n_degenerate final_iteration linearity_mean linearity_std linearity_ci_low
+    linearity_ci_high max_jump_mean max_deviation_mean total_change_mean target_deviation_mean
+    rms_s_vs_designed_mean n_paired baseline_linearity_mean delta_linearity
+    delta_linearity_ci_low delta_linearity_ci_high heldout_embedders heldout_linearity
+    heldout_delta heldout_delta_ci_low heldout_delta_ci_high git_shas
+    """.split()
+)
 
 
 #: Per-record metrics whose mean over the final records is a column ``<metric>_mean``.
