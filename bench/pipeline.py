@@ -331,9 +331,12 @@ def _write_step(
 def run_benchmark(s: BenchSettings) -> dict[str, Any]:
     """Run (or resume) one benchmark configuration and write its run directory.
 
-    Writes ``records/*.json``, ``records.parquet``, ``records.csv``, ``spf/*.npz``,
-    ``videos/*.mp4``, ``plots/*.png``, ``config.json``, ``summary.json`` and (logger=wandb)
-    ``wandb/``. Item failures are recorded (status ``failed``) and do not stop the run.
+    Writes ``records/*.json``, ``spf/*.npz``, ``videos/*.mp4`` and ``config.json`` through
+    :class:`~spf_bench.bench.results.rundir.RunDir`, then hands the run's records (kept in
+    memory; every shard's, read under the lock, for one shard of a shared run directory) to
+    :func:`spf_bench.bench.stages.finish_run`: ``records.parquet``, ``records.csv``, the
+    stages the config asks for (plots, W&B, VBench, report) and ``summary.json``, written
+    once. Item failures are recorded (status ``failed``) and do not stop the run.
 
     Args:
         s: the settings.
