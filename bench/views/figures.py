@@ -133,12 +133,14 @@ def _pick_embedder(records: Any, prefer: Sequence[str] = ("siglip", "efficientne
     return next((e for e in prefer if e in present), present[0] if present else "")
 
 
-def _finish(ax: Any, xlabel: str, ylabel: str | None = None, legend: str | None = "upper left"):
+def _finish(
+    ax: Any, xlabel: str, ylabel: str | None = None, legend: str | None = "upper left", top=1.02
+):
     """Label ``ax``, clamp its y axis to S's range, grid it and place its legend."""
     ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(-0.02, top)
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(loc=legend)
@@ -545,22 +547,11 @@ def fig_keyframe_strip(
         ax.plot([0, t[-1]], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
         ax.plot(t, s, color=_color(emb), lw=1.6, label=f"S ({emb})")
         ax.plot(t[kf], s[kf], "o", color="tab:red", ms=4, label=f"keyframes ({how})")
-        for k in kf:
-            ax.axvline(t[k], color="tab:red", lw=0.6, alpha=0.35)
+        mark = {"textcoords": "offset points", "xytext": (3, -9), "fontsize": 7, "color": "tab:red"}
         for i, k in enumerate(kf):
-            ax.annotate(
-                str(i + 1),
-                (t[k], s[k]),
-                textcoords="offset points",
-                xytext=(3, -9),
-                fontsize=7,
-                color="tab:red",
-            )
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("S (normalised)")
-        ax.set_ylim(-0.02, 1.05)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left")
+            ax.axvline(t[k], color="tab:red", lw=0.6, alpha=0.35)
+            ax.annotate(str(i + 1), (t[k], s[k]), **mark)
+        _finish(ax, "time (s)", "S (normalised)", top=1.05)
         ax.set_title(
             f"{row.model}/{row.item_id}: semantic keyframes "
             f"(Linearity {row.linearity_score:.3f}, {s.size} frames at {fps:g} fps)"
