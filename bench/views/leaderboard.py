@@ -451,16 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"leaderboard: {e}", file=sys.stderr)
         return 2
-    joined = None
+    joined, boot = None, {"seed": args.seed, "n_resamples": args.resamples}
     if sources:
-        records, joined = join_external(
-            records, sources, seed=args.seed, n_resamples=args.resamples
-        )
+        records, joined = join_external(records, sources, **boot)
         for line in joined.problem_lines():
             print(f"leaderboard: external: {line}", file=sys.stderr)
-    lb = build_leaderboard(
-        records, seed=args.seed, n_resamples=args.resamples, pool_seeds=args.pool_seeds
-    )
+    lb = build_leaderboard(records, pool_seeds=args.pool_seeds, **boot)
     notes = grouping_notes(records, pool_seeds=args.pool_seeds)
     for line in notes:
         print(f"leaderboard: {line}")

@@ -97,16 +97,9 @@ def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def read_run_records(run_dir: Path) -> pd.DataFrame:
-    """The records of one run as a table.
-
-    Args:
-        run_dir: a run directory.
-
-    Returns:
-        ``records.parquet`` as written (with any ``vbench_*`` columns), else the
-        ``records/*.json`` files of an unfinished run
-        (:meth:`spf_bench.bench.results.rundir.RunDir.all_records`, as
-        :func:`spf_bench.bench.results.record.to_frame`).
+    """The records of one run: ``records.parquet`` as written (any ``vbench_*`` columns),
+    else an unfinished run's ``records/*.json`` (:meth:`spf_bench.bench.results.rundir.RunDir.
+    all_records` as :func:`spf_bench.bench.results.record.to_frame`).
 
     Raises:
         OSError, ValueError: ``records.parquet`` is unreadable (pyarrow's error).
@@ -203,14 +196,12 @@ def settings_hash(identity: Mapping[str, Any]) -> str:
     """The hash of a run identity without its seed: what ``--pool-seeds`` groups by.
 
     Args:
-        identity: a run identity (:func:`spf_bench.bench.config.run_identity`, as written to
-            ``identity.json``): ``{"config": {...}, "inputs": {...}, "results_version": int,
-            ...}``.
+        identity: a run identity (:func:`spf_bench.bench.config.run_identity`,
+            ``identity.json``): ``{"config": {...}, "inputs": {...}, "results_version": int}``.
 
     Returns:
-        10 lowercase hex digits: SHA-256 of the canonical JSON (sorted keys) of ``config``
-        without ``seed``, ``inputs`` and ``results_version``. Two runs that differ only in the
-        seed share it; any other difference changes it.
+        10 hex digits of SHA-256 of the sorted-key JSON of ``config`` without ``seed``,
+        ``inputs`` and ``results_version``: equal for runs that differ only in the seed.
     """
     cfg = {k: v for k, v in dict(identity.get("config") or {}).items() if k != "seed"}
     ident = {
