@@ -46,7 +46,7 @@ from spf_bench.bench.results.stats import (
     summarise,
 )
 from spf_bench.bench.views.load import GROUP_KEYS, VBENCH_PREFIX, load_records, read_run_records
-from spf_bench.bench.views.render import fmt_ci, fmt_num, fmt_pm, is_finite, render, suffixed
+from spf_bench.bench.views.render import fmt_num, fmt_pm, is_finite, render, suffixed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -631,29 +631,8 @@ def _row_hashes(row: Mapping[str, Any]) -> frozenset[str] | None:
     return None
 
 
-def _ci_bar(
-    m: Any, lo: Any, hi: Any, scale: tuple[float, float], zero: bool
-) -> dict[str, Any] | None:
-    """Geometry of a 150 x 16 px CI bar (``ci_bar`` macro of ``leaderboard.html.j2``): the CI
-    as a line on the shared scale ``[x0, x1]``, the mean as a dot, and (``zero``) a tick at 0;
-    ``None`` without a finite mean."""
-    x0, x1 = scale
-    w, pad = 150.0, 5.0
-    if not (is_finite(m) and x1 > x0):
-        return None
-
-    def x(v: float) -> str:
-        return f"{pad + (float(v) - x0) / (x1 - x0) * (w - 2 * pad):.1f}"
-
-    return {
-        "zero": x(0) if zero and x0 <= 0 <= x1 else None,
-        "ci": (x(lo), x(hi)) if is_finite(lo) and is_finite(hi) else None,
-        "m": x(m),
-        "tip": f"{float(m):.4f} {fmt_ci(lo, hi, '.4f')}",
-    }
-
-
 def _scale(lb: pd.DataFrame, cols: Sequence[str], zero: bool) -> tuple[float, float]:
+    """The shared x range of a column's CI bars: its finite values (and 0) plus 5% margins."""
     vals = np.concatenate([lb[c].to_numpy(np.float64) for c in cols if c in lb] or [np.array([])])
     vals = vals[np.isfinite(vals)]
     if zero:
@@ -717,14 +696,7 @@ def write_leaderboard_html(
                 except ValueError:  # another drive (Windows): no relative path exists
                     href = rep.resolve().as_uri()
             links.append({"href": href, "name": d.name or str(d), "dir": str(d)})
-        cells = dict(r)
-        for bar, m, ci, scale in (
-            ("bar_l", "linearity_mean", "linearity_ci", lin),
-            ("bar_d", "delta_linearity", "delta_linearity_ci", dlt),
-        ):
-            lo, hi = r.get(f"{ci}_low"), r.get(f"{ci}_high")
-            cells[bar] = _ci_bar(r.get(m), lo, hi, scale, zero=bar == "bar_d")
-        rows.append({"r": cells, "links": links})
+        rows.append({"r": r, "links": links})
     text = render(
         "leaderboard.html.j2",
         title=title,
@@ -734,6 +706,7 @@ def write_leaderboard_html(
         dims=suffixed(df, VBENCH_PREFIX, "_mean"),
         ext=suffixed(df, "ext_", "_mean"),
         rows=rows,
+        scales=(lin, dlt),
     )
     atomic_write_text(path, text)
     return path
