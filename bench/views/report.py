@@ -45,8 +45,14 @@ from spf_bench.bench.results.stats import (
     std,
     summarise,
 )
-from spf_bench.bench.views.load import GROUP_KEYS, VBENCH_PREFIX, load_records, read_run_records
-from spf_bench.bench.views.render import fmt_num, fmt_pm, is_finite, render, suffixed
+from spf_bench.bench.views.load import (
+    GROUP_KEYS,
+    VBENCH_PREFIX,
+    is_dim_column,
+    load_records,
+    read_run_records,
+)
+from spf_bench.bench.views.render import fmt_num, is_finite, render, suffixed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -295,13 +301,6 @@ def _provenance(run: _Run) -> dict[str, Any]:
     return {"rows": rows, "config": conf}
 
 
-_METRIC_LABELS = {
-    "linearity": "Linearity",
-    "max_jump": "max jump",
-    "rms_s_vs_designed": "RMS S vs designed",
-}
-
-
 def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
     """Final Linearity and paired gain over iteration 0 with 95% BCa bootstrap CIs (seed 0),
     and the per-item gains (``items``), for the guiding embedder (``emb=None``) or held-out
@@ -332,21 +331,7 @@ def _summary(run: _Run) -> dict[str, Any]:
     held = list(dict.fromkeys(held))
     metrics = [k.removesuffix("_mean") for st in per_it.values() for k in st if k.endswith("_mean")]
     metrics = list(dict.fromkeys(metrics))
-    head = []
-    for m in metrics:
-        lbl = _METRIC_LABELS.get(m, m.replace("_", " "))
-        head.append(f"{lbl} (guided: {guide})" if m == "linearity" and held else lbl)
-    head += [f"Linearity (held-out: {h})" for h in held]
-    rows = []
-    for it in sorted(per_it, key=lambda x: int(x)):
-        st = per_it[it]
-        cells = [int(it), st.get("n", "–"), st.get("n_degenerate", "–")]
-        cells += [fmt_pm(st.get(f"{m}_mean"), st.get(f"{m}_std"), ".4f") for m in metrics]
-        for h in held:
-            hs = (st.get("heldout") or {}).get(h) or {}
-            n = f" (n {hs['n']})" if "n" in hs and hs["n"] != st.get("n") else ""
-            cells.append(fmt_pm(hs.get("linearity_mean"), hs.get("linearity_std"), ".4f") + n)
-        rows.append(cells)
+    rows = [(int(k), per_it[k]) for k in sorted(per_it, key=int)]
     finals = []
     for emb in (None, *held):
         name = (f"guided: {guide}" if held else guide) if emb is None else f"held-out: {emb}"
@@ -357,9 +342,10 @@ def _summary(run: _Run) -> dict[str, Any]:
         fails = bad[["item_id", "iteration", "error"]].to_dict("records")
     vb = s.get("vbench")
     return {
-        "head": head,
+        "guide": guide,
+        "metrics": metrics,
         "rows": rows,
-        "held": bool(held),
+        "held": held,
         "finals": finals,
         "failures": fails,
         "vbench": json.dumps(vb, indent=2, default=str) if vb else "",
@@ -410,36 +396,19 @@ def _items(run: _Run, page_size: int) -> list[_Item]:
     return [_Item(k, v, 1 + i // page_size) for i, (k, v) in enumerate(sorted(rows.items()))]
 
 
-_SCORE_COLS = (
-    ("linearity_score", "Linearity", ".4f"),
-    ("max_deviation", "max dev.", ".4f"),
-    ("max_jump", "max jump", ".4f"),
-    ("total_change", "total change (rad)", ".3f"),
-    ("target_deviation", "target dev.", ".4f"),
-    ("rms_s_vs_designed", "RMS(S − designed)", ".4f"),
-)
-
-
 def _scores_table(run: _Run, it: _Item, prefix: str) -> dict[str, Any]:
-    cols = it.rows[0]._fields
-    vb = [c for c in cols if c.startswith(VBENCH_PREFIX) and c != "vbench_error"]
+    vb = [c for c in it.rows[0]._fields if is_dim_column(c)]
     vb = [c for c in vb if any(is_finite(getattr(r, c)) for r in it.rows)]
-    head = [lbl for _, lbl, _ in _SCORE_COLS]
-    head += [f"Linearity (held-out: {h})" for h in run.held]
-    head += [c.replace("_", " ") for c in vb]
     rows = []
     for r in it.rows:
         d = r._asdict()
-        cells = [fmt_num(d[c], spec) for c, _, spec in _SCORE_COLS]
-        cells += [fmt_num(it.score(r, h), ".4f") for h in run.held]
-        cells += [fmt_num(d[c], ".4f") for c in vb]
         files = [
             (prefix + _url(str(d[c])), name)
             for c, name in (("video_path", "mp4"), ("spf_path", "npz"))
             if d.get(c) and (run.root / str(d[c])).is_file()
         ]
-        rows.append({"r": d, "cells": cells, "files": files})
-    return {"head": head, "rows": rows}
+        rows.append({"r": d, "held": [it.score(r, h) for h in run.held], "files": files})
+    return {"vb": vb, "rows": rows}
 
 
 def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[str, Any]:
