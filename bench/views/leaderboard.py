@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,12 +51,6 @@ from spf_bench.bench.views.load import (
     vbench_dimensions,
 )
 from spf_bench.bench.views.render import (
-    fmt_ci,
-    fmt_gain,
-    fmt_num,
-    fmt_pm,
-    is_finite,
-    markdown_table,
     render,
     suffixed,
 )
@@ -296,53 +289,6 @@ def grouping_notes(
     return lines
 
 
-def _rho(rho: Any, lo: Any, hi: Any) -> str:
-    """``+0.50 [0.123, 0.800]``: Spearman's rho and its CI; ``–`` without a finite rho."""
-    return f"{float(rho):+.2f} {fmt_ci(lo, hi)}" if is_finite(rho) else "–"
-
-
-def _md_row(d: dict[str, Any], pooled: bool, dims: list[str], ext: list[str]) -> dict[str, Any]:
-    """One leaderboard row as the Markdown's cells."""
-    row = {k: d[k] for k in GROUP_KEYS} | {
-        "seed": d.get("seed", ""),
-        "config": d.get("config_hash", ""),
-    }
-    if pooled:
-        row["n per seed"] = d.get("n_per_seed", "")
-    held = d.get("heldout_linearity", math.nan)
-    names = str(d.get("heldout_embedders") or "").replace("+", ", ")
-    if not isinstance(held, float) or not math.isfinite(held):
-        held = "–"
-    else:
-        held = f"{held:.3f} ({names})" if names else f"{held:.3f}"
-    row |= {
-        "n": d["n"],
-        "Linearity (mean ± std)": fmt_pm(d["linearity_mean"], d["linearity_std"]),
-        "95% CI": fmt_ci(d["linearity_ci_low"], d["linearity_ci_high"]),
-        "Δ vs baseline [95% CI]": fmt_gain(
-            d["delta_linearity"], d["delta_linearity_ci_low"], d["delta_linearity_ci_high"]
-        ),
-        "held-out Linearity": held,
-        "held-out Δ [95% CI]": fmt_gain(
-            d.get("heldout_delta"), d.get("heldout_delta_ci_low"), d.get("heldout_delta_ci_high")
-        ),
-        "max jump": fmt_num(d["max_jump_mean"]),
-        "max dev.": fmt_num(d["max_deviation_mean"]),
-        "total change (rad)": fmt_num(d["total_change_mean"], ".2f"),
-        "RMS(S − designed)": fmt_num(d["rms_s_vs_designed_mean"]),
-        "failed": d["n_failed"],
-    }
-    for dim in dims:
-        row[f"VBench {dim}"] = fmt_pm(d[f"vbench_{dim}_mean"], d[f"vbench_{dim}_std"])
-    for m in ext:
-        c = EXT_PREFIX + m
-        row[f"{m} (mean)"] = fmt_num(d[f"{c}_mean"])
-        row[f"ρ({m}, Linearity) [95% CI]"] = _rho(
-            d[f"{c}_rho"], d[f"{c}_rho_ci_low"], d[f"{c}_rho_ci_high"]
-        )
-    return row
-
-
 def render_markdown(
     lb: Any,
     *,
@@ -363,29 +309,16 @@ def render_markdown(
     Returns:
         The Markdown page: title, sources, the table, its legend and the notes.
     """
-    dims, ext = suffixed(lb, VBENCH_PREFIX, "_mean"), suffixed(lb, EXT_PREFIX, "_rho")
-    pooled = any("+" in str(v) for v in lb.get("seed", []))
-    rows = [_md_row(d, pooled, dims, ext) for d in lb.to_dict("records")]
-    corr = pd.DataFrame(
-        [
-            {
-                "metric": m,
-                "videos": c["n"],
-                "ρ with Linearity": _rho(c["rho"], c["ci_low"], c["ci_high"]),
-            }
-            for m, c in (external.correlations.items() if external is not None else ())
-        ]
-    )
     return render(
         "leaderboard.md.j2",
         title=title,
         sources=sources,
-        body=markdown_table(pd.DataFrame(rows)) if rows else "_no records_\n",
-        dims=dims,
-        ext=ext,
+        rows=lb.to_dict("records"),
+        pooled=any("+" in str(v) for v in lb.get("seed", [])),
+        dims=suffixed(lb, VBENCH_PREFIX, "_mean"),
+        ext=suffixed(lb, EXT_PREFIX, "_rho"),
         notes=notes,
         external=external,
-        correlations=markdown_table(corr) if len(corr) else "",
         problems=external.problem_lines() if external is not None else [],
     )
 

@@ -99,6 +99,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _ENV.filters.update(num=fmt_num, pm=fmt_pm, ci=fmt_ci, gain=fmt_gain, dv=sort_key)
+_ENV.filters["md"] = lambda v: str(v).replace("|", "\\|")  # a Markdown table cell
 _ENV.tests["finite"] = is_finite
 
 
