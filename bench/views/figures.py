@@ -38,7 +38,6 @@ from spf_bench.metrics.video_io import read_video
 #: The checkout (run directories under it are listed relative to it).
 ROOT = Path(__file__).resolve().parents[2]
 
-log = logging.getLogger("spf_bench")
 
 __all__ = [
     "DEFAULT_ABLATION",
@@ -708,10 +707,6 @@ def provenance(
     return out
 
 
-def _optional_dir(value: str) -> str | None:
-    return None if value.strip().lower() in ("", "none") else value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``spf-bench figures`` (step 4 of the module docs): read the runs and tables, write
     ``--out``.
@@ -726,21 +721,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "runs", nargs="*", default=list(DEFAULT_RUNS), help="run directories or globs"
     )
-    parser.add_argument(
-        "--pacing-gt",
-        default=DEFAULT_PACING_GT,
-        help="folder of bench/studies/pacing_gt.py's tables and curves ('none' to leave them out)",
-    )
-    parser.add_argument(
-        "--ablation",
-        default=DEFAULT_ABLATION,
-        help="folder of bench/studies/ablation.py's tables and curves ('none' to leave them out)",
-    )
+    for flag, default, study in (
+        ("--pacing-gt", DEFAULT_PACING_GT, "pacing_gt"),
+        ("--ablation", DEFAULT_ABLATION, "ablation"),
+    ):
+        what = f"folder of bench/studies/{study}.py's tables and curves ('none' to leave them out)"
+        parser.add_argument(flag, default=default, help=what)
     parser.add_argument("--out", default="results", help="results folder")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    gt_dir, ab_dir = _optional_dir(args.pacing_gt), _optional_dir(args.ablation)
+    gt_dir, ab_dir = (
+        None if v.strip().lower() in ("", "none") else v for v in (args.pacing_gt, args.ablation)
+    )
     try:
         gt = pgt.read_outputs(gt_dir) if gt_dir else None
         ab = abl.read_outputs(ab_dir) if ab_dir else None

@@ -57,8 +57,6 @@ from spf_bench.bench.views.render import (
 from spf_bench.bench.views.report import write_leaderboard_html
 from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
 
-log = logging.getLogger("spf_bench")
-
 __all__ = [
     "COLUMNS",
     "POOLED_KEYS",

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -352,51 +353,31 @@ def _summary(run: _Run) -> dict[str, Any]:
     }
 
 
-@dataclass
-class _Item:
-    """One item's records as plain rows (named tuples; pandas per-row access is slow)."""
-
-    item_id: str
-    rows: list[Any]  # records of the item (named tuples of the record columns), by iteration
-    page: int
-
-    @property
-    def ok(self) -> list[Any]:
-        return [r for r in self.rows if r.status == "ok"]
-
-    @property
-    def all_ok(self) -> bool:
-        return all(r.status == "ok" for r in self.rows)
-
-    @property
-    def base(self) -> Any:
-        return self.rows[0]
-
-    @property
-    def last(self) -> Any:
-        ok = self.ok
-        return ok[-1] if ok else self.rows[-1]
-
-    def score(self, row: Any, emb: str | None) -> float:
-        """Linearity of one of its records by the guiding embedder or held-out ``emb``."""
-        if emb is None:
-            v = row.linearity_score
-        else:
-            v = parse_heldout(row.heldout).get(emb)
-            v = v.linearity_score if v is not None else math.nan
-        return float(v) if is_finite(v) else math.nan
+def _score(row: Any, emb: str | None) -> float:
+    """Linearity of a record by the guiding embedder (``None``) or held-out ``emb``."""
+    v = row.linearity_score if emb is None else parse_heldout(row.heldout).get(emb)
+    v = v if emb is None or v is None else v.linearity_score
+    return float(v) if is_finite(v) else math.nan
 
 
-def _items(run: _Run, page_size: int) -> list[_Item]:
+def _items(run: _Run, page_size: int) -> list[SimpleNamespace]:
+    """Per item (sorted): its records by iteration (named tuples; pandas row access is slow),
+    the ok ones, ``base`` (first), ``last`` (last ok, else last), ``all_ok`` and its page."""
     df = run.records.sort_values(["item_id", "iteration"], kind="stable")
     df.columns = [str(c) for c in df.columns]
     rows: dict[str, list[Any]] = {}
     for r in df.itertuples(index=False, name="Record"):
         rows.setdefault(str(r.item_id), []).append(r)
-    return [_Item(k, v, 1 + i // page_size) for i, (k, v) in enumerate(sorted(rows.items()))]
+    out = []
+    for i, (k, v) in enumerate(sorted(rows.items())):
+        ok = [r for r in v if r.status == "ok"]
+        item = SimpleNamespace(item_id=k, rows=v, ok=ok, base=v[0], last=(ok or v)[-1])
+        out.append(item)
+        item.all_ok, item.page = len(ok) == len(v), 1 + i // page_size
+    return out
 
 
-def _scores_table(run: _Run, it: _Item, prefix: str) -> dict[str, Any]:
+def _scores_table(run: _Run, it: SimpleNamespace, prefix: str) -> dict[str, Any]:
     vb = [c for c in it.rows[0]._fields if is_dim_column(c)]
     vb = [c for c in vb if any(is_finite(getattr(r, c)) for r in it.rows)]
     rows = []
@@ -407,11 +388,11 @@ def _scores_table(run: _Run, it: _Item, prefix: str) -> dict[str, Any]:
             for c, name in (("video_path", "mp4"), ("spf_path", "npz"))
             if d.get(c) and (run.root / str(d[c])).is_file()
         ]
-        rows.append({"r": d, "held": [it.score(r, h) for h in run.held], "files": files})
+        rows.append({"r": d, "held": [_score(r, h) for h in run.held], "files": files})
     return {"vb": vb, "rows": rows}
 
 
-def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[str, Any]:
+def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int) -> dict[str, Any]:
     """The context of one item's section (chart, videos, keyframe strips, scores)."""
     pacing = run.cfg.get("pacing", {}) if isinstance(run.cfg.get("pacing"), dict) else {}
     pname = str(pacing.get("name") or it.base.pacing or "linear")
@@ -485,7 +466,7 @@ def _item_section(run: _Run, it: _Item, prefix: str, thumb_height: int) -> dict[
     parts = []
     for emb in (None, *run.held):
         name = str(it.base.embedder) if emb is None else f"held-out {emb}"
-        b, f = it.score(it.base, emb), it.score(it.last, emb)
+        b, f = _score(it.base, emb), _score(it.last, emb)
         arrow = f" → {fmt_num(f, '.4f')}" if int(it.last.iteration) > 0 else ""
         parts.append(f"{name} {fmt_num(b, '.4f')}{arrow}")
     return {
