@@ -70,24 +70,19 @@ def resolve_runs(specs: Sequence[str | os.PathLike]) -> list[Path]:
         FileNotFoundError: if an explicit (non-glob) path holds no records, or nothing matched.
     """
     out: list[Path] = []
-    for spec in specs:
-        s = os.fspath(spec)
-        if glob.has_magic(s):
-            matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(s), recursive=True))
-            for p in matches:
-                d = p.parent if p.name == "records.parquet" else p
-                if RunDir(d).has_records():
-                    out.append(d)
-                elif p.is_dir():
-                    log.warning("leaderboard: %s holds no records, skipped", p)
-            continue
-        p = Path(s).expanduser()
-        d = p.parent if p.name == "records.parquet" else p
-        if not RunDir(d).has_records():
-            raise FileNotFoundError(
-                f"{s}: no records.parquet or records/*.json (is it a spf-bench run directory?)"
-            )
-        out.append(d)
+    for s in map(os.fspath, specs):
+        magic = glob.has_magic(s)
+        paths = glob.glob(os.path.expanduser(s), recursive=True) if magic else [s]
+        for p in sorted(Path(p).expanduser() for p in paths):
+            d = p.parent if p.name == "records.parquet" else p
+            if RunDir(d).has_records():
+                out.append(d)
+            elif not magic:
+                raise FileNotFoundError(
+                    f"{s}: no records.parquet or records/*.json (is it a spf-bench run directory?)"
+                )
+            elif p.is_dir():
+                log.warning("leaderboard: %s holds no records, skipped", p)
     seen: dict[str, Path] = {}
     for d in out:
         seen.setdefault(str(d.resolve()), d)

@@ -53,7 +53,7 @@ from spf_bench.bench.views.load import (
     load_records,
     read_run_records,
 )
-from spf_bench.bench.views.render import fmt_num, is_finite, render, suffixed
+from spf_bench.bench.views.render import is_finite, render, suffixed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -271,35 +271,22 @@ def _video_assets(
 
 
 def _provenance(run: _Run) -> dict[str, Any]:
-    """Rows ``(label, text, as code)`` of the provenance table and the resolved config."""
-    c, s = run.config, run.summary
-    rows: list[tuple[str, Any, bool]] = [
-        ("run directory", run.root.resolve(), True),
-        ("model / retime / embedder / pacing", run.label(), False),
-        ("config hash", c.get("config_hash", s.get("config_hash", "–")), True),
-        ("git sha", c.get("git_sha", s.get("git_sha", "–")), True),
-        (
-            "items / records / failed",
-            f"{s.get('n_items', '–')} / {s.get('n_records', '–')} / {s.get('n_failed', '–')}",
-            False,
-        ),
-    ]
-    if is_finite(s.get("wall_time_s")):
-        rows.append(("wall time", f"{float(s['wall_time_s']):.1f} s", False))
-    if isinstance(s.get("shard"), dict):
-        rows.append(("shard", json.dumps(s["shard"]), False))
-    versions = c.get("versions")
-    if isinstance(versions, dict) and versions:
-        rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()), False))
-    retime = run.cfg.get("retime")
-    for label, v in (
-        ("retime iterations", retime.get("iterations") if isinstance(retime, dict) else None),
-        ("SPF", run.cfg.get("spf")),
-    ):
-        if v is not None:
-            rows.append((label, json.dumps(v) if isinstance(v, dict) else v, False))
-    conf = json.dumps(run.config, indent=2, sort_keys=False, default=str) if run.config else ""
-    return {"rows": rows, "config": conf}
+    """What the provenance table (``report_overview.html.j2``) shows, JSON values as text."""
+    c, s, cfg = run.config, run.summary, run.cfg
+    retime, versions = cfg.get("retime"), c.get("versions")
+    return {
+        "c": c,
+        "s": s,
+        "root": run.root.resolve(),
+        "label": run.label(),
+        "shard": json.dumps(s["shard"]) if isinstance(s.get("shard"), dict) else None,
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items())
+        if isinstance(versions, dict) and versions
+        else None,
+        "iterations": retime.get("iterations") if isinstance(retime, dict) else None,
+        "spf": json.dumps(cfg["spf"]) if isinstance(cfg.get("spf"), dict) else cfg.get("spf"),
+        "config": json.dumps(c, indent=2, sort_keys=False, default=str) if c else "",
+    }
 
 
 def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
@@ -463,16 +450,12 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
         meta = json.dumps(json.loads(raw), indent=1) if raw else ""
     except ValueError:
         meta = raw
-    parts = []
-    for emb in (None, *run.held):
-        name = str(it.base.embedder) if emb is None else f"held-out {emb}"
-        b, f = _score(it.base, emb), _score(it.last, emb)
-        arrow = f" → {fmt_num(f, '.4f')}" if int(it.last.iteration) > 0 else ""
-        parts.append(f"{name} {fmt_num(b, '.4f')}{arrow}")
+    line = [(str(it.base.embedder), _score(it.base, None), _score(it.last, None))]
+    line += [(f"held-out {e}", _score(it.base, e), _score(it.last, e)) for e in run.held]
     return {
         "it": it,
         "anchor": _anchor(it.item_id),
-        "line": "Linearity: " + ", ".join(parts),
+        "line": line,
         "notes": notes,
         "chart": Markup(chart),
         "videos": videos,
