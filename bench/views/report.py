@@ -22,7 +22,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -555,15 +555,6 @@ def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
     return {k: frozenset(g) for k, g in df.config_hash.groupby([keys[c] for c in keys])}
 
 
-def _row_hashes(row: Mapping[str, Any]) -> frozenset[str] | None:
-    """Config hashes of a leaderboard row (``config_hash`` or ``config_hashes``, ``+``-joined);
-    ``None`` when the leaderboard has neither column or the row has no hash."""
-    for col in ("config_hash", "config_hashes"):
-        if col in row:
-            return frozenset(h for h in str(row[col]).split("+") if h) or None
-    return None
-
-
 def _scale(lb: pd.DataFrame, cols: Sequence[str], zero: bool) -> tuple[float, float]:
     """The shared x range of a column's CI bars: its finite values (and 0) plus 5% margins."""
     vals = np.concatenate([lb[c].to_numpy(np.float64) for c in cols if c in lb] or [np.array([])])
@@ -618,7 +609,8 @@ def write_leaderboard_html(
     rows = []
     for r in df.to_dict("records"):
         key = tuple(str(r[k]) for k in GROUP_KEYS)
-        hashes = _row_hashes(r)
+        col = next((c for c in ("config_hash", "config_hashes") if c in r), None)
+        hashes = (frozenset(h for h in str(r[col]).split("+") if h) or None) if col else None
         links = []
         for d in (d for d, g in runs if key in g and (hashes is None or g[key] & hashes)):
             rep = d / REPORT_NAME
