@@ -476,9 +476,7 @@ class HunyuanVideoGenerator(DiTGenerator):
             rope_dim = tuple(tcfg.get("rope_axes_dim", (16, 56, 56)))
             theta = float(tcfg.get("rope_theta", 256.0))
             temporal = int(vcfg.get("temporal_compression_ratio", 4))
-            spatial = int(vcfg.get("spatial_compression_ratio", 8)) * int(
-                tcfg.get("patch_size", 2)
-            )
+            spatial = int(vcfg.get("spatial_compression_ratio", 8)) * int(tcfg.get("patch_size", 2))
         return DiTLayout(
             temporal_factor=temporal,
             spatial_multiple=spatial,

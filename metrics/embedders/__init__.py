@@ -184,7 +184,7 @@ def plugin_embedders() -> dict[str, EmbedderBackend]:
             raise ValueError(f"{where} reuses the name of a built-in embedder")
         try:
             obj = ep.load()
-        except Exception as err:  # noqa: BLE001 - a plugin's import error, reported with its name
+        except Exception as err:  # a plugin's import error of any kind, reported with its name
             raise ValueError(f"{where} cannot be loaded: {type(err).__name__}: {err}") from err
         if isinstance(obj, EmbedderBackend):
             found[ep.name] = obj
