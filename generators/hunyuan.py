@@ -492,10 +492,10 @@ class HunyuanVideoGenerator(DiTGenerator):
 
             common = {"local_files_only": not self.allow_download, "cache_dir": self.cache_dir}
             vae = diffusers.AutoencoderKLHunyuanVideo.from_pretrained(
-                self._path, subfolder="vae", torch_dtype=torch_dtype(self.vae_dtype), **common
+                self._path, subfolder="vae", dtype=torch_dtype(self.vae_dtype), **common
             )
             pipe = diffusers.HunyuanVideoPipeline.from_pretrained(
-                self._path, vae=vae, torch_dtype=torch_dtype(self.dtype), **common
+                self._path, vae=vae, dtype=torch_dtype(self.dtype), **common
             )
             pipe.vae.enable_tiling()
         if self.shift is not None:
