@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "tests" / "plugin_pkg"
 
 pytestmark = pytest.mark.slow
+
+#: The commands of docs/extending.md, "Your own package", as this module runs them (the install
+#: is the fixture's, with --no-deps into a venv that borrows the third-party packages; the runs
+#: get ``QUIET`` appended). tests/test_extending_docs.py checks the page lists exactly these.
+DOC_COMMANDS = (
+    "pip install tests/plugin_pkg",
+    "spf-bench run model=sunset embedder=hue_hist",
+    "spf-bench run experiment=sunset_resample pacing=gentle_ease_in",
+)
+QUIET = ["logger=none", "progress=false"]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +79,7 @@ def test_plugin_model_and_embedder_run_from_outside_the_checkout(plugin_venv, tm
     venv, purelib = plugin_venv
     work = tmp_path / "elsewhere"
     work.mkdir()
-    quiet = ["logger=none", "progress=false", "eval_embedders=[pixel]"]
-    proc = _run(venv, ["spf-bench", "run", "model=sunset", "embedder=hue_hist", *quiet], work)
+    proc = _run(venv, [*shlex.split(DOC_COMMANDS[1]), *QUIET, "eval_embedders=[pixel]"], work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = [p for p in (work / "runs").iterdir() if not p.name.startswith(".")]
     assert run_dir.name.startswith("sunset-warped-hue_hist-linear-")
@@ -100,16 +110,7 @@ def test_plugin_experiment_retimes_the_black_box_post_hoc(plugin_venv, tmp_path)
     venv, _ = plugin_venv
     proc = _run(
         venv,
-        [
-            "spf-bench",
-            "run",
-            "experiment=sunset_resample",
-            "pacing=gentle_ease_in",
-            "logger=none",
-            "progress=false",
-            "eval_embedders=[]",
-            f"run_dir={tmp_path / 'run'}",
-        ],
+        [*shlex.split(DOC_COMMANDS[2]), *QUIET, "eval_embedders=[]", f"run_dir={tmp_path / 'run'}"],
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
