@@ -376,6 +376,9 @@ def _add_plugin_families() -> None:
 
 
 _add_plugin_families()
+# conf/config.yaml's hydra.searchpath reads this resolver: any code that composes it has this
+# module imported (the schemas live here), so composing works without register_configs() too.
+register_config_path_resolver()
 
 #: Keys of a ``conf/model`` file that are not constructor arguments of its generator.
 MODEL_META_KEYS = ("name", "_target_", "suite_size")
