@@ -227,3 +227,28 @@ def test_bench_retime_loop_runs_three_iterations(compose_cfg, tmp_path):
     # the default composition: each iteration on the previous one's positions
     assert [m["warp_composition"] for m in metas][1:] == ["reference"] * 3
     assert all(len(m["warp_max_rotation_rad"]) == 8 for m in metas)
+
+
+def test_the_adapter_rotates_at_the_same_positions_as_the_wan_rope():
+    """One formula across families: for the same warp, composition base and g, the adapter's
+    latent positions equal those the Wan rope rotates at (both causal VAEs with factor 4)."""
+    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
+
+    from spf_bench.generators.warped_rope import TemporalWarp, wan_rope_class
+
+    warp = TemporalWarp(8)
+    warp.record_applied = True
+    wan = wan_rope_class().from_stock(WanRotaryPosEmbed(48, (1, 2, 2), 64), warp, 4)
+    hunyuan = hunyuan_rope_class().from_stock(
+        HunyuanVideoRotaryPosEmbed(2, 1, [16, 8, 8], 256.0), warp, 4
+    )
+    target = 16.0 * np.linspace(0.0, 1.0, 17) ** 1.5
+    warp.set_positions(target, 17, base=0.5 * (target + np.arange(17.0)))
+    warp.set_timestep(700.0)
+    wan(torch.zeros(1, 4, 5, 4, 4))
+    _rope_tables(hunyuan, 5)
+    by_rope = {a["rope"]: a["positions"] for a in warp.applied}
+    np.testing.assert_allclose(
+        by_rope["WarpedHunyuanVideoRotaryPosEmbed"], by_rope["wan"], rtol=0, atol=1e-12
+    )
+    assert np.abs(by_rope["wan"] - np.arange(5.0)).max() > 0.3
