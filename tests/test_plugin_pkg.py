@@ -104,6 +104,12 @@ def test_plugin_model_and_embedder_run_from_outside_the_checkout(plugin_venv, tm
     rows = pd.read_csv(board)
     assert list(rows["model"]) == ["sunset"] and list(rows["embedder"]) == ["hue_hist"]
     assert not list((purelib / "spf_bench").rglob("runs"))
+    # What ran is the wheel and the installed plugin, not the checkout.
+    code = "import spf_bench.bench.config as c, spf_example_plugin as p\n"
+    code += "print(c.__file__, p.__file__)"
+    where = _run(venv, ["python", "-c", code], work)
+    assert where.returncode == 0, where.stderr[-2000:]
+    assert all(Path(f).is_relative_to(purelib) for f in where.stdout.split()), where.stdout
 
 
 def test_plugin_experiment_retimes_the_black_box_post_hoc(plugin_venv, tmp_path):
