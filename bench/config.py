@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spf_bench.bench.plugins import plugin_generators, register_config_path_resolver
 from spf_bench.generators.base import file_digest
 from spf_bench.generators.posthoc.resample import INTERPOLATIONS
 from spf_bench.generators.retime import (
@@ -353,14 +354,32 @@ class BenchConfig:
 
 # -------------------------------------------------------------------------------- model schemas
 #: Generator families: ``schema_<family>`` in the ``model`` group types ``conf/model/*.yaml``.
+#: The built-in ones, then those installed packages register by entry point
+#: (:func:`spf_bench.bench.plugins.plugin_generators`, docs/extending.md).
 MODEL_FAMILIES: dict[str, str] = {
     "morph": "spf_bench.generators.morph.MorphGenerator",
     "footage": "spf_bench.generators.footage.FootageGenerator",
     "pacing_gt": "spf_bench.generators.pacing_gt.PacingGTGenerator",
     "wan22": "spf_bench.generators.wan22.Wan22Generator",
     "ltx2": "spf_bench.generators.ltx2.LTX2Generator",
+    "hunyuan_video": "spf_bench.generators.hunyuan.HunyuanVideoGenerator",
     "wan22_toy": "spf_bench.generators.wan22_toy.Wan22ToyGenerator",
 }
+
+
+def _add_plugin_families() -> None:
+    for family, target in plugin_generators().items():
+        if family in MODEL_FAMILIES:
+            raise ValueError(
+                f"generator entry point {family!r} ({target}) reuses a built-in model family name"
+            )
+        MODEL_FAMILIES[family] = target
+
+
+_add_plugin_families()
+# conf/config.yaml's hydra.searchpath reads this resolver: any code that composes it has this
+# module imported (the schemas live here), so composing works without register_configs() too.
+register_config_path_resolver()
 
 #: Keys of a ``conf/model`` file that are not constructor arguments of its generator.
 MODEL_META_KEYS = ("name", "_target_", "suite_size")
@@ -466,10 +485,13 @@ def register_configs() -> None:
 
     ``bench_schema`` (top level), ``retime/_schema``, ``embedder/_schema``,
     ``pacing/_schema``, ``logger/_schema`` and ``model/schema_<family>`` for each of
-    :data:`MODEL_FAMILIES`.
+    :data:`MODEL_FAMILIES` (plugin generators included); also the resolver that gives
+    ``hydra.searchpath`` the outside config folders
+    (:func:`spf_bench.bench.plugins.register_config_path_resolver`).
     """
     from hydra.core.config_store import ConfigStore
 
+    register_config_path_resolver()
     cs = ConfigStore.instance()
     cs.store(name="bench_schema", node=BenchConfig)
     cs.store(group="retime", name="_schema", node=RetimeConfig)
@@ -769,9 +791,11 @@ def resolve_eval_embedders(value: list[str] | None, guide: str) -> list[str]:
     """
     if value is not None:
         return [str(v) for v in value]
-    from spf_bench.metrics.embedders import available_embedders
+    from spf_bench.metrics.embedders import EMBEDDERS, available_embedders
 
-    return [e for e in available_embedders(with_weights=True) if e != guide]
+    return [
+        e for e in available_embedders(with_weights=True) if e != guide and EMBEDDERS[e].heldout
+    ]
 
 
 def settings_from_config(cfg: Any, *, cwd: Path | None = None) -> BenchSettings:

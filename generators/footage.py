@@ -12,6 +12,11 @@ A clip whose container declares more frames than it holds (a cut file) is refuse
 ``allow_truncated=True`` (``model.allow_truncated=true``); then its decodable frames are the
 item, and the record's metadata says so (``truncated``, ``frames_declared``,
 ``frames_decoded``; see :func:`spf_bench.metrics.video_io.read_video`).
+
+Videos you already have (a closed model's outputs, your own pipeline's) come in with a
+**manifest** (``model.manifest=path``, :func:`read_manifest`): a CSV or JSON-lines table with
+one row per video, columns ``path`` (required; relative to the manifest's folder), ``item_id``
+(default: the file stem) and ``prompt`` (optional; recorded in the item and its metadata).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from spf_bench.generators.base import (
     GeneratedVideo,
@@ -31,7 +38,7 @@ from spf_bench.generators.base import (
 )
 from spf_bench.metrics.video_io import VideoDecodeError, bundled_clips, probe_video, read_video
 
-__all__ = ["VIDEO_SUFFIXES", "FootageGenerator"]
+__all__ = ["MANIFEST_COLUMNS", "VIDEO_SUFFIXES", "FootageGenerator", "ManifestRow", "read_manifest"]
 
 #: File suffixes picked up when a directory is given.
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
@@ -39,6 +46,82 @@ VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".av
 _WARP_MESSAGE = (
     "footage cannot be re-rendered at warped positions; use retime=resample or segmented"
 )
+
+
+#: Columns a manifest may have (``path`` is required).
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "item_id", "prompt")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One video of a manifest.
+
+    Attributes:
+        path: the video file (resolved against the manifest's folder).
+        item_id: the benchmark item id (file names, records).
+        prompt: the prompt the video was made from, or ``None``.
+    """
+
+    path: Path
+    item_id: str
+    prompt: str | None
+
+
+def read_manifest(manifest: str | os.PathLike) -> list[ManifestRow]:
+    """Read a footage manifest (pandas: ``read_csv`` for ``.csv``, ``read_json(lines=True)`` for
+    ``.jsonl``).
+
+    Args:
+        manifest: a ``.csv`` or ``.jsonl`` file; columns :data:`MANIFEST_COLUMNS`, ``path``
+            required, relative paths taken from the manifest's folder.
+
+    Returns:
+        The rows in file order.
+
+    Raises:
+        GeneratorError: the file is missing or of another suffix, has no ``path`` column or
+            other columns, an empty path, a video that does not exist, or two rows with one
+            ``item_id`` (naming the row, counted from 1).
+    """
+    file = Path(manifest).expanduser()
+    if not file.is_file():
+        raise GeneratorError(f"footage manifest not found: {manifest}")
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        table = pd.read_csv(file, dtype=str, keep_default_na=False)
+    elif suffix == ".jsonl":
+        table = pd.read_json(file, lines=True, dtype=False)
+    else:
+        raise GeneratorError(f"footage manifest {file} must be a .csv or .jsonl file")
+    unknown = sorted(set(table.columns) - set(MANIFEST_COLUMNS))
+    if "path" not in table.columns or unknown:
+        raise GeneratorError(
+            f"footage manifest {file} has columns {list(table.columns)}; it needs 'path' and "
+            f"may have {list(MANIFEST_COLUMNS[1:])} (unknown: {unknown})"
+        )
+    rows: list[ManifestRow] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(table.to_dict("records"), start=1):
+        text = str(rec.get("path") or "").strip()
+        if not text:
+            raise GeneratorError(f"footage manifest {file}, row {i}: empty path")
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() else file.parent / path
+        if not path.is_file():
+            raise GeneratorError(f"footage manifest {file}, row {i}: no video file {path}")
+        item_id = str(rec.get("item_id") or "").strip() or path.stem
+        if item_id in seen:
+            raise GeneratorError(
+                f"footage manifest {file}, rows {seen[item_id]} and {i} share the item id "
+                f"{item_id!r}"
+            )
+        seen[item_id] = i
+        prompt = rec.get("prompt")
+        prompt = str(prompt).strip() if isinstance(prompt, str) and prompt.strip() else None
+        rows.append(ManifestRow(path=path, item_id=item_id, prompt=prompt))
+    if not rows:
+        raise GeneratorError(f"footage manifest {file} lists no videos")
+    return rows
 
 
 def _resolve_one(spec: str) -> list[Path]:
@@ -87,10 +170,14 @@ class FootageGenerator:
         allow_truncated: measure the decodable frames of a truncated clip (container declares
             more frames than it holds) instead of failing the item; the metadata records
             ``truncated``, ``frames_declared`` and ``frames_decoded``.
+        manifest: a manifest file (:func:`read_manifest`) naming each video with its item id
+            and prompt, in place of ``paths`` (items keep the manifest's order).
 
     Raises:
         GeneratorError: if a path does not exist, a glob or directory matches no video file,
-            two files share a stem (item ids must be unique) or the bundled clips are missing.
+            two files share a stem (item ids must be unique), the bundled clips are missing,
+            the manifest is bad (:func:`read_manifest`) or both ``manifest`` and ``paths``
+            other than ``"bundled"`` are given.
         ValueError: if ``max_frames`` or ``size`` is not positive.
     """
 
@@ -100,14 +187,21 @@ class FootageGenerator:
 
     @classmethod
     def input_files(
-        cls, paths: str | os.PathLike | Sequence[str | os.PathLike] = "bundled", **_: object
+        cls,
+        paths: str | os.PathLike | Sequence[str | os.PathLike] = "bundled",
+        manifest: str | os.PathLike | None = None,
+        **_: object,
     ) -> list[Path]:
-        """The video files a generator with these arguments reads (their content is part of
-        the run identity, :func:`spf_bench.bench.config.run_identity`).
+        """The files a generator with these arguments reads (their content is part of the run
+        identity, :func:`spf_bench.bench.config.run_identity`): the videos, and the manifest
+        when there is one (its prompts and item ids count).
 
         Raises:
-            GeneratorError: as the constructor, for paths that match no video file.
+            GeneratorError: as the constructor, for paths that match no video file or a bad
+                manifest.
         """
+        if manifest is not None:
+            return [Path(manifest).expanduser(), *(r.path for r in read_manifest(manifest))]
         return _resolve(paths)
 
     def __init__(
@@ -116,6 +210,7 @@ class FootageGenerator:
         max_frames: int | None = None,
         size: int | None = None,
         allow_truncated: bool = False,
+        manifest: str | None = None,
     ) -> None:
         if max_frames is not None and int(max_frames) < 1:
             raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
@@ -124,26 +219,37 @@ class FootageGenerator:
         self.max_frames = None if max_frames is None else int(max_frames)
         self.size = None if size is None else int(size)
         self.allow_truncated = bool(allow_truncated)
-        self.paths: list[Path] = _resolve(paths)
-        stems: dict[str, Path] = {}
-        for p in self.paths:
-            if p.stem in stems:
+        if manifest is not None:
+            if not (isinstance(paths, str) and paths == "bundled"):
                 raise GeneratorError(
-                    f"two footage files share the item id {p.stem!r}: {stems[p.stem]} and {p}"
+                    "footage takes a manifest or paths, not both (manifest "
+                    f"{manifest!r}, paths {paths!r})"
                 )
-            stems[p.stem] = p
+            self.rows = read_manifest(manifest)
+        else:
+            self.rows = [ManifestRow(p, p.stem, None) for p in _resolve(paths)]
+        self.paths: list[Path] = [r.path for r in self.rows]
+        ids: dict[str, Path] = {}
+        for r in self.rows:
+            if r.item_id in ids:
+                raise GeneratorError(
+                    f"two footage files share the item id {r.item_id!r}: {ids[r.item_id]} and "
+                    f"{r.path}"
+                )
+            ids[r.item_id] = r.path
 
     def items(self, n_videos: int, seed: int) -> list[GenerationRequest]:
-        """The first ``n_videos`` clips in sorted path order, probed (not decoded).
+        """The first ``n_videos`` clips (sorted path order, or the manifest's), probed (not
+        decoded).
 
         Args:
             n_videos: number of clips wanted (>= 0).
             seed: recorded in each request; footage does not depend on it.
 
         Returns:
-            list of :class:`GenerationRequest`: ``item_id`` = file stem, ``n_frames`` = declared
-            frame count (capped by ``max_frames``), ``fps`` = the stream's rate,
-            ``extra = {"path": str}``.
+            list of :class:`GenerationRequest`: ``item_id`` = file stem (or the manifest's),
+            ``prompt`` = the manifest's (else ``None``), ``n_frames`` = declared frame count
+            (capped by ``max_frames``), ``fps`` = the stream's rate, ``extra = {"path": str}``.
 
         Raises:
             GeneratorError: if fewer than ``n_videos`` clips were found (names them), or a clip
@@ -158,15 +264,20 @@ class FootageGenerator:
                 f"asked for {n_videos} footage clips but found {len(self.paths)}: {names}"
             )
         out = []
-        for p in self.paths[: int(n_videos)]:
+        for r in self.rows[: int(n_videos)]:
             try:
-                info = probe_video(p)
+                info = probe_video(r.path)
             except (VideoDecodeError, FileNotFoundError) as e:
-                raise GeneratorError(f"cannot use footage {p}: {e}") from e
+                raise GeneratorError(f"cannot use footage {r.path}: {e}") from e
             n = info.n_frames if self.max_frames is None else min(info.n_frames, self.max_frames)
             out.append(
                 GenerationRequest(
-                    item_id=p.stem, seed=int(seed), n_frames=n, fps=info.fps, extra={"path": str(p)}
+                    item_id=r.item_id,
+                    seed=int(seed),
+                    n_frames=n,
+                    fps=info.fps,
+                    prompt=r.prompt,
+                    extra={"path": str(r.path)},
                 )
             )
         return out
@@ -183,7 +294,8 @@ class FootageGenerator:
             :class:`GeneratedVideo`: ``frames`` ``(T, H, W, 3)`` uint8 RGB, the first
             ``T = min(request.n_frames, max_frames)`` frames (fewer only for a truncated file
             read with ``allow_truncated``), ``fps`` of the file, ``metadata`` with ``source``
-            (path), ``fps``, ``n_frames`` (decoded), ``width``, ``height``, ``codec``,
+            (path), ``prompt`` (the request's, or ``None``), ``fps``, ``n_frames`` (decoded),
+            ``width``, ``height``, ``codec``,
             ``has_audio`` (audio is not decoded), ``truncated`` (bool), ``frames_declared``
             (the container's count, ``None`` when it declares none) and ``frames_decoded``.
 
@@ -202,12 +314,12 @@ class FootageGenerator:
                 raise GeneratorError(_WARP_MESSAGE)
         path = request.extra.get("path") if request.extra else None
         if path is None:
-            by_stem = {p.stem: p for p in self.paths}
-            if request.item_id not in by_stem:
+            by_id = {r.item_id: r.path for r in self.rows}
+            if request.item_id not in by_id:
                 raise GeneratorError(
-                    f"unknown footage item {request.item_id!r}; known: {sorted(by_stem)}"
+                    f"unknown footage item {request.item_id!r}; known: {sorted(by_id)}"
                 )
-            path = by_stem[request.item_id]
+            path = by_id[request.item_id]
         cap = int(request.n_frames)
         if self.max_frames is not None:
             cap = min(cap, self.max_frames)
@@ -223,6 +335,7 @@ class FootageGenerator:
             metadata={
                 "generator": self.name,
                 "source": str(path),
+                "prompt": request.prompt,
                 "fps": info.fps,
                 "n_frames": info.n_frames,
                 "width": info.width,

@@ -38,6 +38,11 @@ Torch modules (torch and diffusers are imported on first use, never at module im
   ``LTX2AudioVideoRotaryPosEmbed``, :func:`ltx2_rope_class`) for the video self-attention rope
   and the audio-video cross-attention ropes (:func:`install_ltx2_warp`).
 
+- :class:`LatentRopeAdapter`: the documented interface of a warped rope (what
+  :class:`TemporalWarp` calls: ``refresh`` and ``set_g``) with the latent-frame positions of a
+  rope indexed by latent frame, for a third architecture in a few lines
+  (:mod:`spf_bench.generators.hunyuan`; docs/extending.md).
+
 Both class names stay importable from this module (``from spf_bench.generators.warped_rope
 import WarpedWanRotaryPosEmbed``): a module ``__getattr__`` creates them on first access.
 """
@@ -59,6 +64,7 @@ if TYPE_CHECKING:  # annotations only: importing this module must not import tor
 __all__ = [
     "AV_CROSS_MODES",
     "AVCross",
+    "LatentRopeAdapter",
     "TemporalWarp",
     "WarpedLTX2RotaryPosEmbed",  # noqa: F822 - created on first access (module __getattr__)
     "WarpedWanRotaryPosEmbed",  # noqa: F822
@@ -547,6 +553,102 @@ def _to_device(module: Any, name: str, device: Any) -> Any:
         value = value.to(device)
         setattr(module, name, value)
     return value
+
+
+# --------------------------------------------------------------------------------------------
+# The rope adapter interface
+# --------------------------------------------------------------------------------------------
+
+
+class LatentRopeAdapter:
+    """The interface a warped rope meets, with the positions of a rope indexed by latent frame.
+
+    :class:`TemporalWarp` calls two methods of every rope attached to it
+    (:meth:`TemporalWarp.attach`): :meth:`refresh` after new positions are set and
+    :meth:`set_g` before each transformer call. This mixin implements both for a rope whose
+    temporal coordinate is the latent frame index of a causal video VAE (Wan, HunyuanVideo:
+    latent 0 <-> frame 0, latent ``i`` <-> frames ``k(i-1)+1 .. ki``), and gives the adapter's
+    ``forward`` the per-band positions to rotate at (:meth:`latent_positions`):
+
+        q_b(i) = i + e_b(i) + g * (d_b(i) - e_b(i))
+
+    with ``d_b`` the latent displacement of the target positions
+    (:func:`frames_to_latent_positions` minus ``i``), ``e_b`` that of the composition base
+    (0 without one) and ``g`` the modulation of the current call. Zero displacement gives
+    ``q_b(i) = i`` exactly, so an adapter that computes its temporal angles from ``q`` with the
+    stock module's own arithmetic reproduces the stock output bit for bit.
+
+    A family's adapter subclasses ``(LatentRopeAdapter, <diffusers rope class>)``, copies the
+    stock module's attributes, calls :meth:`bind` and overrides ``forward`` to recompute only
+    the temporal channels at :meth:`latent_positions` (docs/extending.md, "A video DiT with
+    temporal RoPE"). Band order is the bench's: band 0 the highest frequency.
+
+    Attributes:
+        warp: the shared :class:`TemporalWarp`.
+        temporal_factor: VAE temporal compression ``k``.
+        pin_endpoints: first-last-frame mode (:func:`frames_to_latent_positions`).
+    """
+
+    warp: TemporalWarp
+
+    def bind(self, warp: TemporalWarp, temporal_factor: int, pin_endpoints: bool = False) -> None:
+        """Attach to ``warp`` (call once, from the adapter's constructor).
+
+        Args:
+            warp: shared warp state; its ``bands`` must be the rope's temporal band count.
+            temporal_factor: VAE temporal compression.
+            pin_endpoints: first-last-frame mode.
+        """
+        self.temporal_factor = int(temporal_factor)
+        self.pin_endpoints = bool(pin_endpoints)
+        self._delta: np.ndarray | None = None  # (B, L) float64 latent displacement of P
+        self._base_delta: np.ndarray | None = None  # (B, L) float64 of the base, or None
+        self._g_value = float(warp.g)
+        self.warp = warp
+        warp.attach(self)
+
+    def _latent_displacement_of(self, positions: np.ndarray) -> np.ndarray:
+        q = frames_to_latent_positions(positions, self.temporal_factor, self.pin_endpoints)
+        return q - np.arange(q.shape[1], dtype=np.float64)[None, :]
+
+    def refresh(self) -> None:
+        """Recompute the latent displacements from ``warp.positions`` / ``warp.base``."""
+        p, b = self.warp.positions, self.warp.base
+        self._delta = None if p is None else self._latent_displacement_of(p)
+        self._base_delta = None if b is None else self._latent_displacement_of(b)
+
+    def set_g(self, g: float) -> None:
+        """Set the modulation ``g`` of the coming transformer call."""
+        self._g_value = float(g)
+
+    def latent_positions(self, n_latent: int) -> np.ndarray:
+        """Per-band positions of the coming call, ``q_b(i)`` above.
+
+        Args:
+            n_latent: latent frames ``L`` of the transformer input.
+
+        Returns:
+            ``np.ndarray`` of shape ``(B, L)``, float64, latent frames (exactly ``i`` in every
+            band when no positions are set).
+
+        Raises:
+            RuntimeError: the positions were set for another latent frame count.
+        """
+        grid = np.arange(int(n_latent), dtype=np.float64)
+        if self._delta is None:
+            q = np.broadcast_to(grid, (self.warp.bands, grid.size)).copy()
+        elif self._delta.shape[1] != n_latent:
+            raise RuntimeError(
+                f"warp positions map to {self._delta.shape[1]} latent frames but the transformer "
+                f"got {n_latent}; call TemporalWarp.set_positions with this request's frame count"
+            )
+        elif self._base_delta is None:
+            q = grid[None, :] + self._g_value * self._delta
+        else:
+            q = grid[None, :] + self._base_delta + self._g_value * (self._delta - self._base_delta)
+        if self.warp.record_applied:
+            self.warp.log_applied(type(self).__name__, q.copy())
+        return q
 
 
 # --------------------------------------------------------------------------------------------
@@ -1076,7 +1178,7 @@ def warped_ropes(modules: Sequence[Any]) -> list[Any]:
     found = []
     for m in modules:
         for sub in m.modules():
-            if isinstance(sub, (_WanRopeWarp, _LTX2RopeWarp)):
+            if isinstance(sub, (_WanRopeWarp, _LTX2RopeWarp, LatentRopeAdapter)):
                 found.append(sub)
     return found
 

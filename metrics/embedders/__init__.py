@@ -24,6 +24,13 @@ one with :func:`build_embedder`:
 Every one is a :class:`TorchEmbedder` (:mod:`.base`: batching, device, preprocessing in torch,
 progress bar, row checks).
 
+A separately installed package adds its own embedder by name through the Python entry-point
+group :data:`EMBEDDER_ENTRY_POINTS` (``spf_bench.embedders``): each entry point names an
+:class:`EmbedderBackend` or a builder function taking the keyword arguments above and returning
+an :class:`Embedder` (:func:`plugin_embedders`; docs/extending.md). They join :data:`EMBEDDERS`
+when this package is imported, so ``embedder=<name>`` is a valid choice of the bench's typed
+config and of ``spf-bench analyze --embedder``.
+
 Weights are resolved up front, never downloaded behind the caller's back (:mod:`._hub`): unless
 ``allow_download=True`` the Hugging Face hub is put in offline mode for the load
 (``HF_HUB_OFFLINE=1``, restored afterwards) and the cache is checked first, so missing weights
@@ -42,6 +49,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 from ._hub import MissingWeightsError, hf_hub_cache_dir, hub_files_present
@@ -77,6 +85,7 @@ from .transformers_backend import (
 __all__ = [
     "DINOV2_HUB_ID",
     "EMBEDDERS",
+    "EMBEDDER_ENTRY_POINTS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "OPENCLIP_ARCH",
@@ -98,6 +107,7 @@ __all__ = [
     "hf_hub_cache_dir",
     "hub_files_present",
     "map_efficientnet_lite0_keys",
+    "plugin_embedders",
 ]
 
 # Arguments every builder takes; anything else a builder accepts is an embedder-specific option.
@@ -116,10 +126,14 @@ class EmbedderBackend:
         locate_weights: where the default weights (``weights=None``) are, checked on disk without
             importing torch or loading a model; raises :class:`MissingWeightsError` if they are
             absent (the error the builder itself would raise).
+        heldout: whether a run whose ``eval_embedders`` is null uses it as a held-out judge when
+            its weights are present (``False`` for plugin embedders given as a bare builder:
+            name them in ``eval_embedders`` to use them so).
     """
 
     build: Callable[..., Embedder]
     locate_weights: Callable[[], str]
+    heldout: bool = True
 
     def __call__(self, **kwargs: Any) -> Embedder:
         """Call :attr:`build` with the same keyword arguments."""
@@ -135,7 +149,54 @@ EMBEDDERS: dict[str, EmbedderBackend] = {
     "dinov2": EmbedderBackend(build_dinov2, locate_dinov2_weights),
     "pixel": EmbedderBackend(build_pixel, locate_pixel_weights),
 }
-"""Registry: embedder name -> backend (builder and weights check). The single list of embedders."""
+"""Registry: embedder name -> backend (builder and weights check). The single list of embedders:
+the built-in ones above, then those of installed plugins (:func:`plugin_embedders`)."""
+
+#: Entry-point group through which an installed package registers embedders by name.
+EMBEDDER_ENTRY_POINTS = "spf_bench.embedders"
+
+
+def _no_weights_check() -> str:
+    return "not checked (plugin embedder without a weights check)"
+
+
+def plugin_embedders() -> dict[str, EmbedderBackend]:
+    """The embedders installed packages register in the entry-point group
+    :data:`EMBEDDER_ENTRY_POINTS` (``importlib.metadata.entry_points``), sorted by name.
+
+    An entry point ``name = "package.module:obj"`` names either an :class:`EmbedderBackend` or
+    a builder function; a builder gets ``device, dtype, batch_size, weights, allow_download,
+    progress`` plus its own keyword options and returns an :class:`Embedder` whose ``name`` is
+    the entry point's name. A bare builder has no weights check and is not a default held-out
+    judge (:attr:`EmbedderBackend.heldout` ``False``).
+
+    Returns:
+        ``{name: EmbedderBackend}``.
+
+    Raises:
+        ValueError: an entry point cannot be loaded, names something that is neither a backend
+            nor callable, or reuses a built-in embedder's name (naming the entry point and the
+            distribution that declares it).
+    """
+    found: dict[str, EmbedderBackend] = {}
+    for ep in sorted(entry_points(group=EMBEDDER_ENTRY_POINTS), key=lambda e: e.name):
+        where = f"entry point {ep.name!r} = {ep.value!r} (group {EMBEDDER_ENTRY_POINTS})"
+        if ep.name in EMBEDDERS:
+            raise ValueError(f"{where} reuses the name of a built-in embedder")
+        try:
+            obj = ep.load()
+        except Exception as err:  # a plugin's import error of any kind, reported with its name
+            raise ValueError(f"{where} cannot be loaded: {type(err).__name__}: {err}") from err
+        if isinstance(obj, EmbedderBackend):
+            found[ep.name] = obj
+        elif callable(obj):
+            found[ep.name] = EmbedderBackend(obj, _no_weights_check, heldout=False)
+        else:
+            raise ValueError(f"{where} is neither an EmbedderBackend nor a builder function")
+    return found
+
+
+EMBEDDERS.update(plugin_embedders())
 
 
 def available_embedders(*, with_weights: bool = False) -> list[str]:
