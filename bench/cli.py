@@ -70,7 +70,9 @@ def analyze_video(
     Returns:
         The JSON record: ``video, frames, fps, linearity_score, max_deviation, max_jump,
         max_jump_frame, total_change, degenerate, keyframes, embedder, spf_settings,
-        truncated, frames_declared, frames_decoded, spf``.
+        truncated, frames_declared, frames_decoded, duration_s, frames_dropped, gaps_s,
+        missing_s, keyframe_times, max_jump_time, times, spf`` (times in seconds from the first
+        decoded frame; scores and keyframes in time, docs/method.md, Sec. 6).
 
     Raises:
         spf_bench.metrics.video_io.VideoDecodeError: unreadable video.
@@ -89,6 +91,7 @@ def analyze_video(
     )
     sc = m.scores
     keyframes = list(m.keyframes)
+    times = m.frame_times(info.fps)
     out = {
         "video": str(path),
         "frames": m.n_frames,
@@ -103,6 +106,10 @@ def analyze_video(
         "embedder": embedder.name,
         "spf_settings": dataclasses.asdict(spf_settings),
         **info.decode_facts(),
+        **info.timing_facts(),
+        "keyframe_times": [float(times[k]) for k in keyframes],
+        "max_jump_time": None if sc.degenerate else float(times[sc.max_jump_frame]),
+        "times": times.tolist(),
         "spf": m.progress.tolist(),
     }
     out_dir = Path(out_dir)

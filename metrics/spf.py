@@ -63,6 +63,7 @@ __all__ = [
     "segment_progress",
     "semantic_progress",
     "semantic_progress_batch",
+    "time_axis",
 ]
 
 #: Calibrated penalty ``C`` per piece of segmented least squares on ``S`` in [0, 1]: the default
@@ -73,6 +74,10 @@ __all__ = [
 SEGMENT_PENALTY = 0.008
 #: The reference package's penalty per piece (the value before calibration).
 REFERENCE_SEGMENT_PENALTY = 0.02
+
+#: Frame times whose steps all lie within this fraction of their mean step are even (the
+#: rounding of timestamps to a container's time base): scores then use the frame index exactly.
+EVEN_TIME_TOLERANCE = 0.01
 
 #: Cosine clip used inside the arccos (docs/method.md, Sec. 1, step 3).
 CLIP_EPS = 1e-7
@@ -524,6 +529,48 @@ def semantic_progress_batch(
 # --------------------------------------------------------------------------------------------
 # Scores
 # --------------------------------------------------------------------------------------------
+def time_axis(times: np.ndarray | None, t: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The axis of the straight line of Linearity for frames shown at ``times``
+    (docs/method.md, Sec. 6).
+
+    Args:
+        times: presentation time of each frame, seconds (`np.ndarray` of shape ``(T,)``,
+            strictly increasing), or ``None`` (frames evenly spaced).
+        t: number of frames ``T`` the times must match.
+
+    Returns:
+        ``None`` when ``times`` is ``None`` or even (every step within
+        :data:`EVEN_TIME_TOLERANCE` of the mean step): the caller then uses the frame index, so a
+        constant-frame-rate clip scores bit-identically with or without its times. Otherwise
+        ``(u, w)``: ``u`` the times mapped affinely to [0, 1] and ``w`` the time each frame
+        stands for (half the interval to each neighbour, a full interval at the two ends),
+        normalised to mean 1; both ``(T,)`` float64. Equal steps give ``w == 1``.
+
+    Raises:
+        ValueError: if ``times`` is not ``(T,)``, not finite or not strictly increasing.
+    """
+    if times is None:
+        return None
+    x = np.asarray(times, dtype=np.float64)
+    if x.shape != (t,):
+        raise ValueError(f"times must have shape ({t},) to match the frames, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("times contains NaN or inf")
+    steps = np.diff(x)
+    if steps.size and not (steps > 0).all():
+        raise ValueError("times must be strictly increasing (one presentation time per frame)")
+    if (
+        steps.size == 0
+        or np.max(np.abs(steps - steps.mean())) <= EVEN_TIME_TOLERANCE * steps.mean()
+    ):
+        return None
+    u = (x - x[0]) / (x[-1] - x[0])
+    w = np.empty(t)
+    w[0], w[-1] = steps[0], steps[-1]
+    w[1:-1] = 0.5 * (steps[:-1] + steps[1:])
+    return u, w / w.mean()
+
+
 @dataclass(frozen=True)
 class SPFScores:
     """Pacing scores of one SPF curve (docs/method.md, Sec. 2).
@@ -563,8 +610,9 @@ def score_progress(
     degenerate: bool | None = None,
     pacing: str = "linear",
     temperature: float = 3.0,
+    times: np.ndarray | None = None,
 ) -> SPFScores:
-    """Score an SPF curve (docs/method.md, Sec. 2).
+    """Score an SPF curve (docs/method.md, Sec. 2; in time: Sec. 6).
 
     Args:
         progress: an :class:`SPFResult` (its ``total_change`` and ``degenerate`` are used), or
@@ -573,13 +621,17 @@ def score_progress(
         degenerate: overrides the flag; for an array it defaults to ``S_T == S_1``.
         pacing: target pacing curve for ``target_deviation`` (see :func:`pacing_curve`).
         temperature: temperature of exponential pacing curves.
+        times: presentation time of each frame, seconds (``(T,)``, strictly increasing), or
+            ``None`` for evenly spaced frames. Uneven times (:func:`time_axis`) put the straight
+            line and the target pacing on the time axis and weight each frame's deviation by the
+            time it stands for, so a clip is scored as it plays; even times change nothing.
 
     Returns:
         :class:`SPFScores`. A degenerate clip gets ``linearity_score = NaN`` (never a perfect
         score), ``max_jump_frame = -1`` and NaN deviations.
 
     Raises:
-        ValueError: if ``S`` is not 1-D with at least 3 finite values.
+        ValueError: if ``S`` is not 1-D with at least 3 finite values, or bad ``times``.
     """
     if isinstance(progress, SPFResult):
         total_change = progress.total_change if total_change is None else total_change
@@ -599,14 +651,15 @@ def score_progress(
         nan = float("nan")
         return SPFScores(nan, nan, nan, -1, total, True, nan)
     t = s.size
-    u = np.linspace(0.0, 1.0, t)
+    axis = time_axis(times, t)
+    u, w = (np.linspace(0.0, 1.0, t), None) if axis is None else axis
     line = s[0] + span * u
     dev = (s - line) / abs(span)
-    rms = float(np.sqrt(np.mean(dev**2)))
+    rms = float(np.sqrt(np.average(dev**2, weights=w)))
     steps = np.diff(s) / abs(span)
     j = int(np.argmax(steps))
     target = pacing_curve(pacing, u, temperature)
-    target_dev = float(np.sqrt(np.mean(((s - s[0]) / span - target) ** 2)))
+    target_dev = float(np.sqrt(np.average(((s - s[0]) / span - target) ** 2, weights=w)))
     return SPFScores(
         linearity_score=float(np.clip(1.0 - rms, 0.0, 1.0)),
         max_deviation=float(np.max(np.abs(dev))),
@@ -707,6 +760,7 @@ def invert_progress(
     num_frames: int | None = None,
     pacing: str = "linear",
     temperature: float = 3.0,
+    times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Warped time positions ``tau_k = S^{-1}(P(k / (n - 1)))`` (docs/method.md, Sec. 3).
 
@@ -720,14 +774,19 @@ def invert_progress(
         num_frames: number of output positions ``n`` (default ``T``).
         pacing: target pacing curve ``P`` (:data:`PACINGS`); ``linear`` evens the pace.
         temperature: temperature of exponential curves.
+        times: presentation time of each measured frame, seconds (``(T,)``, strictly
+            increasing), or ``None``. Given, ``S^{-1}`` interpolates time against ``S`` and the
+            positions come back in seconds (docs/method.md, Sec. 6).
 
     Returns:
         ``tau``: ``np.ndarray`` of shape ``(n,)``, float64, non-decreasing positions in the
-        frame units of the measured clip, ``tau_0 = 0`` and ``tau_{n-1} = T - 1`` exactly.
+        frame units of the measured clip, ``tau_0 = 0`` and ``tau_{n-1} = T - 1`` exactly; with
+        ``times``, in seconds: ``tau_0 = times[0]``, ``tau_{n-1} = times[-1]``.
 
     Raises:
         ValueError: if ``S`` is not 1-D, has NaN, decreases, has fewer than 2 frames, or is flat
-            (a degenerate clip has nothing to retime), or ``num_frames < 2``.
+            (a degenerate clip has nothing to retime), ``num_frames < 2``, or ``times`` does not
+            match ``S`` or does not increase.
     """
     s = np.asarray(progress, dtype=np.float64)
     if s.ndim != 1 or s.size < 2:
@@ -749,6 +808,13 @@ def invert_progress(
     s = ((s - s[0]) / span + ramp) / (1.0 + 1e-9)
     s = np.maximum.accumulate(s)
     target = pacing_curve(pacing, np.linspace(0.0, 1.0, n), temperature)
+    if times is not None:
+        x = np.asarray(times, dtype=np.float64)
+        if x.shape != (t,) or not np.isfinite(x).all() or np.any(np.diff(x) <= 0):
+            raise ValueError(f"times must be a strictly increasing ({t},) array of seconds")
+        tau = np.interp(target, s, x)
+        tau[0], tau[-1] = x[0], x[-1]
+        return tau
     tau = np.interp(target, s, np.arange(t, dtype=np.float64))
     tau[0], tau[-1] = 0.0, float(t - 1)
     return tau
@@ -757,9 +823,10 @@ def invert_progress(
 # --------------------------------------------------------------------------------------------
 # Segmented least squares
 # --------------------------------------------------------------------------------------------
-def _prefix_sums(y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Prefix sums of ``1, x, x^2, y, y^2, x y`` (x = frame index), each of shape (T + 1,)."""
-    x = np.arange(y.size, dtype=np.float64)
+def _prefix_sums(y: np.ndarray, x: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Prefix sums of ``1, x, x^2, y, y^2, x y`` (x = frame index, or the given frame times),
+    each of shape (T + 1,)."""
+    x = np.arange(y.size, dtype=np.float64) if x is None else x
     return tuple(
         np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(y.size), x, x * x, y, y * y, x * y)
     )
@@ -817,7 +884,11 @@ def _backtrack(arg: np.ndarray, end: int) -> list[int]:
 
 
 def segment_progress(
-    progress: np.ndarray, k: int | None = None, penalty: float = SEGMENT_PENALTY
+    progress: np.ndarray,
+    k: int | None = None,
+    penalty: float = SEGMENT_PENALTY,
+    *,
+    times: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Split ``S`` into near-linear pieces by segmented least squares (docs/method.md, Sec. 5).
 
@@ -835,9 +906,14 @@ def segment_progress(
             dynamic programme is solved instead. ``None``: minimise ``error + penalty * K``.
         penalty: cost ``C`` per piece for ``S`` in [0, 1] (default :data:`SEGMENT_PENALTY`,
             0.008, calibrated; the reference package uses 0.02).
+        times: presentation time of each frame, seconds (``(T,)``, strictly increasing), or
+            ``None``. Uneven times (:func:`time_axis`) fit each piece's line against time, so a
+            piece is straight as the clip plays (docs/method.md, Sec. 6); the error is in ``S``
+            units either way, so the penalty keeps its meaning.
 
     Returns:
-        List of ``(start, end)`` frame pairs, inclusive, in order.
+        List of ``(start, end)`` frame pairs, inclusive, in order (frame indices; the times of
+        the keyframes are ``times[start]``, ``times[end]``).
 
     Raises:
         ValueError: on a non-1-D or non-finite ``S``, ``T < 2``, ``k`` out of range or a
@@ -851,7 +927,8 @@ def segment_progress(
     if not (math.isfinite(penalty) and penalty >= 0):
         raise ValueError(f"penalty must be finite and >= 0, got {penalty!r}")
     t = y.size
-    c = _prefix_sums(y)
+    axis = time_axis(times, t)
+    c = _prefix_sums(y, None if axis is None else axis[0] * (t - 1))
     if k is None:
         pts = _sls_penalised(c, t, penalty)
     else:
