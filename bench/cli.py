@@ -11,8 +11,9 @@
 ``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
 max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
 (those fields under those names, plus the ``spf`` list) and ``DIR/<stem>.png``. It exits 0
-when every input was analysed, and 2 after analysing the good inputs when any input was bad,
-with one line per bad input on stderr and no traceback.
+when every input was analysed, and 2 after analysing the good inputs when any input was bad
+(unreadable, too short, or an embedder failure on its frames), with one line per bad input on
+stderr and no traceback; one bad file never stops the others.
 
 ``retime`` gives a video a target semantic pacing post hoc (:mod:`spf_bench.bench.retime_cli`).
 
@@ -159,7 +160,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from spf_bench.metrics.embedders import MissingWeightsError
+    from spf_bench.metrics.embedders import EmbeddingError, MissingWeightsError
     from spf_bench.metrics.video_io import VideoDecodeError
 
     try:
@@ -182,8 +183,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                     allow_truncated=args.allow_truncated,
                 )
             )
-        except (VideoDecodeError, FileNotFoundError, IsADirectoryError, ValueError) as err:
-            bad.append(f"{video}: {err}")
+        except (VideoDecodeError, OSError, ValueError, EmbeddingError) as err:
+            bad.append(f"{video}: {' '.join(str(err).split())}")
     if rows:
         _print_table(rows)
         print(f"wrote {len(rows)} JSON + PNG pair(s) to {args.out}")
