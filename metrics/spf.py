@@ -33,6 +33,7 @@ With ``bootstrap > 0`` the result also carries a bootstrap interval of the Linea
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -43,8 +44,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 
-from spf_bench.metrics import no_progress, uncertainty
-from spf_bench.metrics._banded import _monotone, _pair_weights, _rhs
+from spf_bench.metrics import estimators, no_progress, uncertainty
+from spf_bench.metrics._banded import _monotone, _pair_differences, _pair_weights, _rhs
 
 __all__ = [
     "CLIP_EPS",
@@ -266,6 +267,10 @@ class SPFResult:
         linearity_ci: ``(low, high)`` bootstrap interval of the Linearity Score
             (:func:`spf_bench.metrics.uncertainty.linearity_interval`, 95%); ``(nan, nan)``
             when not computed (``bootstrap=0``) or when the clip is degenerate.
+        estimator: the estimator that made ``raw`` and ``progress`` (``"paper"`` or
+            ``"link"``, :data:`spf_bench.metrics.estimators.ESTIMATORS`).
+        link_scale: the fitted asymptote ``c`` of the ``link`` estimator, radians**power (NaN
+            for ``paper``).
     """
 
     progress: np.ndarray
@@ -277,6 +282,8 @@ class SPFResult:
     progress_statistic: float = math.nan
     progress_threshold: float = 0.0
     linearity_ci: tuple[float, float] = (math.nan, math.nan)
+    estimator: str = "paper"
+    link_scale: float = math.nan
 
 
 def _effective_window(t: int, window: int) -> int:
@@ -343,6 +350,67 @@ def _finish(
     )
 
 
+def _finish_link(
+    paper_raw: np.ndarray,
+    t: int,
+    window: int,
+    sigma: float,
+    lam: float,
+    power: float,
+    *,
+    dist: np.ndarray,
+    statistic: float,
+    progress_threshold: float,
+    bootstrap: int,
+    seed: int,
+) -> SPFResult:
+    """The ``link`` estimator's result for one clip (:mod:`spf_bench.metrics.estimators`).
+
+    The degenerate flag is the paper solution's (the noise floor and the no-progress test are
+    calibrated on it). The bootstrap interval resamples the link's residuals at convergence,
+    ``d - f(x)`` around ``x = S_j - S_i``, through the paper's factorisation (docs/method.md,
+    Sec. 2).
+    """
+    flags = _finish(
+        paper_raw,
+        t,
+        window,
+        sigma,
+        lam,
+        power,
+        statistic=statistic,
+        progress_threshold=progress_threshold,
+    )
+    w = _pair_weights(window, sigma)
+    fit = estimators.link_solve(dist, paper_raw, w, lam)
+    s, total = _monotone(fit.raw)
+    total = float(total)
+    degenerate = flags.degenerate or not (math.isfinite(total) and total > 0)
+    ci = (math.nan, math.nan)
+    if bootstrap and not degenerate:
+        x = _pair_differences(fit.raw, window)
+        linearised = x + dist - estimators.saturating_link(x, fit.scale)[0]
+        ci = uncertainty.linearity_interval(
+            linearised,
+            fit.raw,
+            _factor(t, window, sigma, lam),
+            w,
+            n_boot=bootstrap,
+            seed=seed,
+            cache_key=(t, window, sigma, lam),
+        )
+    return dataclasses.replace(
+        flags,
+        progress=np.zeros(t) if degenerate else s / total,
+        raw=fit.raw,
+        total_change=total,
+        degenerate=bool(degenerate),
+        linearity_ci=ci,
+        estimator="link",
+        link_scale=float(fit.scale),
+    )
+
+
 def compute_spf(
     embeddings: np.ndarray,
     *,
@@ -353,6 +421,7 @@ def compute_spf(
     progress_threshold: float = no_progress.DEFAULT_PROGRESS_THRESHOLD,
     bootstrap: int = 0,
     seed: int = 0,
+    estimator: str = "paper",
 ) -> SPFResult:
     """Compute the SPF of one clip (paper Sec. 3; docs/method.md, Sec. 1).
 
@@ -369,6 +438,9 @@ def compute_spf(
             ``degenerate``. 0 turns the test off (only the arccos-clip floor remains).
         bootstrap: number of bootstrap resamples for ``linearity_ci`` (0 = none, else >= 2).
         seed: seed of the bootstrap.
+        estimator: ``"paper"`` (the authors' least squares, above) or ``"link"`` (the same
+            pairs with a fitted saturating link between progress difference and distance,
+            :mod:`spf_bench.metrics.estimators`; docs/method.md, Sec. 1, *Estimators*).
 
     Returns:
         :class:`SPFResult`.
@@ -385,9 +457,18 @@ def compute_spf(
         progress_threshold=progress_threshold,
         bootstrap=bootstrap,
     )
+    estimators.check_estimator(estimator)
     z = _check_embeddings(embeddings)
     return _solve_stack(
-        z[None], window, sigma, lam, power, progress_threshold, int(bootstrap), int(seed)
+        z[None],
+        window,
+        sigma,
+        lam,
+        power,
+        progress_threshold,
+        int(bootstrap),
+        int(seed),
+        estimator,
     )[0]
 
 
@@ -400,9 +481,11 @@ def _solve_stack(
     progress_threshold: float,
     bootstrap: int,
     seed: int,
+    estimator: str = "paper",
 ) -> list[SPFResult]:
     """SPFs of checked clips of equal shape ``(N, T, D)``, solved together as multiple
-    right-hand sides of one cached factorisation."""
+    right-hand sides of one cached factorisation (then refined per clip by the ``link``
+    estimator when asked)."""
     t = stack.shape[1]
     k = _effective_window(t, int(window))
     dist = _diagonal_distances(stack, k, power)  # (N, k, T)
@@ -411,6 +494,20 @@ def _solve_stack(
     stats = _statistic(dist, float(power), progress_threshold)
     return [
         _finish(
+            raw[:, n].copy(),
+            t,
+            k,
+            float(sigma),
+            float(lam),
+            float(power),
+            dist=dist[n],
+            statistic=float(stats[n]),
+            progress_threshold=float(progress_threshold),
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+        if estimator == "paper"
+        else _finish_link(
             raw[:, n].copy(),
             t,
             k,
@@ -466,6 +563,7 @@ def compute_spf_batch(
     progress_threshold: float = no_progress.DEFAULT_PROGRESS_THRESHOLD,
     bootstrap: int = 0,
     seed: int = 0,
+    estimator: str = "paper",
 ) -> list[SPFResult]:
     """Compute the SPF of many clips.
 
@@ -475,7 +573,7 @@ def compute_spf_batch(
     Args:
         embeddings: ``np.ndarray`` of shape ``(N, T, D)``, or a sequence of ``N`` arrays of
             shapes ``(T_n, D_n)`` (ragged lengths and widths allowed).
-        window, sigma, lam, power, progress_threshold, bootstrap, seed: as in
+        window, sigma, lam, power, progress_threshold, bootstrap, seed, estimator: as in
             :func:`compute_spf` (every clip's bootstrap uses ``seed``).
 
     Returns:
@@ -494,6 +592,7 @@ def compute_spf_batch(
     )
     if isinstance(embeddings, np.ndarray) and embeddings.ndim != 3:
         raise ValueError(f"batched embeddings must have shape (N, T, D), got {embeddings.shape}")
+    estimators.check_estimator(estimator)
     clips = list(embeddings)
     groups: dict[tuple[int, int], list[int]] = {}
     for n, z in enumerate(clips):
@@ -513,6 +612,7 @@ def compute_spf_batch(
             progress_threshold,
             int(bootstrap),
             int(seed),
+            estimator,
         )
         for n, res in zip(idx, solved, strict=True):
             out[n] = res
