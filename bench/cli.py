@@ -249,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spf_bench.bench.vbench_cmd import add_vbench_parser
 
     add_vbench_parser(sub)
+    from spf_bench.bench.studies.known_warp import add_known_warp_parser
+
+    add_known_warp_parser(sub)
     return parser
 
 

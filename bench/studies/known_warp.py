@@ -54,8 +54,10 @@ from spf_bench.metrics.video_io import bundled_clips, read_video
 __all__ = [
     "CLIPS",
     "EMBEDDERS",
+    "Case",
     "Clip",
     "add_known_warp_parser",
+    "build_cases",
     "evaluate",
     "linearity_in_time",
     "main",
@@ -208,36 +210,47 @@ def _half(frames: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Case:
-    """How one case's clip and truth derive from the source clip of ``T`` frames."""
+class Case:
+    """How one case's clip and its truth derive from a source clip of ``T`` frames.
 
-    frames: Callable[[np.ndarray], np.ndarray] | None  # new frames to embed, or None
-    index: np.ndarray | None  # or rows of the source embeddings
-    truth: Callable[[np.ndarray], np.ndarray]  # S(v) -> truth on the case's frames
-    times: np.ndarray | None = None  # presentation times (vfr)
+    Attributes:
+        frames: makes the case's new frames from the source's ``(T, H, W, 3)`` uint8 frames
+            (they are embedded), or ``None`` when the case re-uses source frames.
+        index: ``(T_c,)`` int rows of the source embeddings making the case (when ``frames``
+            is ``None``).
+        truth: maps the source's normalised ``S(v)`` (``(T,)``) to the truth on the case's
+            ``T_c`` frames (normalised again by :func:`evaluate`).
+        times: ``(T_c,)`` presentation times, seconds, when they are uneven (``vfr``).
+    """
+
+    frames: Callable[[np.ndarray], np.ndarray] | None
+    index: np.ndarray | None
+    truth: Callable[[np.ndarray], np.ndarray]
+    times: np.ndarray | None = None
 
 
-def _cases(t: int) -> dict[str, _Case]:
-    cases: dict[str, _Case] = {}
+def build_cases(t: int) -> dict[str, Case]:
+    """Every case of the study (module docs) for a source clip of ``t`` frames, by name."""
+    cases: dict[str, Case] = {}
     for warp in WARPS:
         pos = warp_positions(warp, t)
         idx = np.rint(pos).astype(int)
-        cases[f"{warp}/nearest"] = _Case(None, idx, lambda s, i=idx: s[i])
-        cases[f"{warp}/blend"] = _Case(
+        cases[f"{warp}/nearest"] = Case(None, idx, lambda s, i=idx: s[i])
+        cases[f"{warp}/blend"] = Case(
             lambda f, p=pos: _blend(f, p),
             None,
             lambda s, p=pos: np.interp(p, np.arange(s.size), s),
         )
     n = np.arange(t)
-    cases["reverse"] = _Case(None, n[::-1], lambda s: s[::-1])
-    cases["subsample2"] = _Case(None, n[::2], lambda s: s[::2])
+    cases["reverse"] = Case(None, n[::-1], lambda s: s[::-1])
+    cases["subsample2"] = Case(None, n[::2], lambda s: s[::2])
     for crf in (18, 30, 40):
-        cases[f"crf{crf}"] = _Case(lambda f, c=crf: _reencode(f, c), None, lambda s: s)
-    cases["half_res"] = _Case(_half, None, lambda s: s)
+        cases[f"crf{crf}"] = Case(lambda f, c=crf: _reencode(f, c), None, lambda s: s)
+    cases["half_res"] = Case(_half, None, lambda s: s)
     dup = np.repeat(n, 2)
-    cases["duplicate"] = _Case(None, dup, lambda s, i=dup: s[i])
+    cases["duplicate"] = Case(None, dup, lambda s, i=dup: s[i])
     kept = n[n % 3 != 2]
-    cases["vfr"] = _Case(None, kept, lambda s, i=kept: s[i], times=kept / 25.0)
+    cases["vfr"] = Case(None, kept, lambda s, i=kept: s[i], times=kept / 25.0)
     return cases
 
 
@@ -250,7 +263,7 @@ def _score(s: np.ndarray, times: np.ndarray | None) -> float:
 def evaluate(
     source: np.ndarray,
     case_embeddings: dict[str, np.ndarray],
-    cases: dict[str, _Case],
+    cases: dict[str, Case],
     estimator: str,
 ) -> list[dict[str, float | str]]:
     """Bias and RMS error of every case of one clip for one estimator.
@@ -259,7 +272,7 @@ def evaluate(
         source: ``(T, D)`` embeddings of the source clip.
         case_embeddings: ``{case: (T_c, D)}`` for cases with new frames; others index
             ``source``.
-        cases: from :func:`_cases`.
+        cases: ``{name: Case}``, e.g. from :func:`build_cases`.
         estimator: one of :data:`spf_bench.metrics.estimators.ESTIMATORS`.
 
     Returns:
@@ -301,7 +314,7 @@ def _embed_all(
     embedder = None
     changed = False
     for clip in clips:
-        cases = {n: c for n, c in _cases(clip.stop - clip.start + 1).items() if c.frames}
+        cases = {n: c for n, c in build_cases(clip.stop - clip.start + 1).items() if c.frames}
         keys = [f"{clip.label}/source"] + [f"{clip.label}/{n}" for n in cases]
         if all(k in cache for k in keys):
             continue
@@ -397,7 +410,7 @@ def run(
     for emb in embedders:
         cache = _embed_all(clips, emb, out / "cache" / f"{emb}.npz")
         for clip in clips:
-            cases = _cases(clip.stop - clip.start + 1)
+            cases = build_cases(clip.stop - clip.start + 1)
             source = cache[f"{clip.label}/source"]
             new = {n: cache[f"{clip.label}/{n}"] for n, c in cases.items() if c.frames}
             for est in estimators:
