@@ -381,11 +381,13 @@ def _finish_link(
         statistic=statistic,
         progress_threshold=progress_threshold,
     )
+    if flags.degenerate:  # nothing to fit: the paper's flag stands
+        return dataclasses.replace(flags, estimator="link")
     w = _pair_weights(window, sigma)
     fit = estimators.link_solve(dist, paper_raw, w, lam)
     s, total = _monotone(fit.raw)
     total = float(total)
-    degenerate = flags.degenerate or not (math.isfinite(total) and total > 0)
+    degenerate = not (math.isfinite(total) and total > 0)
     ci = (math.nan, math.nan)
     if bootstrap and not degenerate:
         x = _pair_differences(fit.raw, window)
