@@ -360,6 +360,22 @@ def _table(summary: pd.DataFrame) -> str:
     return markdown_table(out.reset_index())
 
 
+def _ramp_table(df: pd.DataFrame, case: str = "exp_up_T3/nearest") -> str:
+    """Markdown: the issue's per-clip table (measured and truth Linearity, bias) for ``case``."""
+    sel = df[df.case == case]
+    out = sel.pivot_table(
+        index=["embedder", "clip"],
+        columns="estimator",
+        values=["measured", "truth", "bias"],
+        sort=False,
+    )
+    out.columns = [f"{est} {col}" for col, est in out.columns]
+    order = [
+        f"{e} {c}" for e in dict.fromkeys(sel.estimator) for c in ("measured", "truth", "bias")
+    ]
+    return markdown_table(out[order].reset_index())
+
+
 def _figure(summary: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -423,7 +439,10 @@ def run(
     atomic_write_text(
         out / "table.md",
         "Linearity bias (measured - truth) [95% BCa CI over clips] / RMS error of S, mean over "
-        f"{len(clips)} clips\n\n" + _table(summary) + "\n",
+        f"{len(clips)} clips\n\n"
+        + _table(summary)
+        + "\n\nPer clip, exp_up temperature 3, nearest-frame sampling (Linearity of the warped "
+        "clip, of the truth S(v) o w, and their difference)\n\n" + _ramp_table(df) + "\n",
     )
     _figure(summary, out / "bias.png")
     return df
