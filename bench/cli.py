@@ -73,7 +73,7 @@ def analyze_video(
         max_jump_frame, total_change, degenerate, keyframes, embedder, spf_settings,
         truncated, frames_declared, frames_decoded, duration_s, frames_dropped, gaps_s,
         missing_s, keyframe_times, max_jump_time, times, spf`` (times in seconds from the first
-        decoded frame; scores and keyframes in time, docs/method.md, Sec. 6).
+        decoded frame; scores and keyframes in time, docs/method.md, Sec. 8).
 
     Raises:
         spf_bench.metrics.video_io.VideoDecodeError: unreadable video.

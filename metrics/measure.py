@@ -17,7 +17,7 @@ The steps (docs/method.md, Sec. 1-2 and 5):
    are the semantic keyframes. A degenerate clip (no change above noise) has none.
 
 Steps 3 and 4 work in time when the frames' presentation times are given (``times``;
-docs/method.md, Sec. 6): the straight line of Linearity and each keyframe piece are lines in
+docs/method.md, Sec. 8): the straight line of Linearity and each keyframe piece are lines in
 seconds, so a variable-frame-rate clip or one with timestamp gaps is measured as it plays.
 Without times (or with even ones) they use the frame index, bit-identically.
 

@@ -633,7 +633,7 @@ def semantic_progress_batch(
 # --------------------------------------------------------------------------------------------
 def time_axis(times: np.ndarray | None, t: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The axis of the straight line of Linearity for frames shown at ``times``
-    (docs/method.md, Sec. 6).
+    (docs/method.md, Sec. 8).
 
     Args:
         times: presentation time of each frame, seconds (`np.ndarray` of shape ``(T,)``,
@@ -714,7 +714,7 @@ def score_progress(
     temperature: float = 3.0,
     times: np.ndarray | None = None,
 ) -> SPFScores:
-    """Score an SPF curve (docs/method.md, Sec. 2; in time: Sec. 6).
+    """Score an SPF curve (docs/method.md, Sec. 2; in time: Sec. 8).
 
     Args:
         progress: an :class:`SPFResult` (its ``total_change`` and ``degenerate`` are used), or
@@ -878,7 +878,7 @@ def invert_progress(
         temperature: temperature of exponential curves.
         times: presentation time of each measured frame, seconds (``(T,)``, strictly
             increasing), or ``None``. Given, ``S^{-1}`` interpolates time against ``S`` and the
-            positions come back in seconds (docs/method.md, Sec. 6).
+            positions come back in seconds (docs/method.md, Sec. 8).
 
     Returns:
         ``tau``: ``np.ndarray`` of shape ``(n,)``, float64, non-decreasing positions in the
@@ -1010,7 +1010,7 @@ def segment_progress(
             0.008, calibrated; the reference package uses 0.02).
         times: presentation time of each frame, seconds (``(T,)``, strictly increasing), or
             ``None``. Uneven times (:func:`time_axis`) fit each piece's line against time, so a
-            piece is straight as the clip plays (docs/method.md, Sec. 6); the error is in ``S``
+            piece is straight as the clip plays (docs/method.md, Sec. 8); the error is in ``S``
             units either way, so the penalty keeps its meaning.
 
     Returns:

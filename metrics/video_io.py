@@ -24,7 +24,7 @@ flushes the decoder so the frames it buffered for reordering come out, and then:
   frames shown before it were cut off): the frames come back with their presentation times, so
   the hole is a gap in ``info.times``, not a missing index.
 
-Presentation times (docs/method.md, Sec. 6): every returned frame carries its presentation
+Presentation times (docs/method.md, Sec. 8): every returned frame carries its presentation
 time in seconds, ``frame.pts * stream.time_base``, made relative to the first returned frame
 (``info.times``, float64 ``(T,)``, ``times[0] == 0``, strictly increasing; the absolute
 start is ``info.start_time_s``). A frame without a timestamp gets the previous frame's time

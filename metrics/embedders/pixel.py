@@ -5,7 +5,7 @@ scaled to [0, 1] and flattened channel-first, then a constant homogeneous coordi
 :func:`black_level` is appended before L2-normalising: ``D = 3 * side * side + 1``. No model and
 no weights.
 
-Why the extra coordinate (docs/method.md, Sec. 1, step 1): a black frame is the zero vector,
+Why the extra coordinate (docs/method.md, Sec. 8): a black frame is the zero vector,
 which has no direction and cannot be L2-normalised, yet fades from black and title cards are
 everyday footage. With the constant appended, black maps to the fixed unit vector
 ``(0, ..., 0, 1)`` and a fade ``a * x`` from black is a monotone angle ``atan(a |x| / c)``
