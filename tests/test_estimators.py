@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from spf_bench.bench.config import settings_from_config
 from spf_bench.metrics import estimators, spf
 from spf_bench.metrics.measure import SPFSettings, measure_embeddings
 
@@ -93,3 +94,12 @@ def test_link_solve_errors_and_link_shape():
         estimators.link_solve(np.zeros((3, 10)), np.zeros(9), np.ones(3), 1e-5)
     with pytest.raises(ValueError, match="max_iter"):
         estimators.link_solve(np.zeros((3, 10)), np.zeros(10), np.ones(3), 1e-5, max_iter=0)
+
+
+def test_config_key_spf_estimator(compose_cfg, tmp_path):
+    cfg = compose_cfg(["spf.estimator=link", "embedder=pixel"])
+    settings = settings_from_config(cfg, cwd=tmp_path)
+    assert settings.spf.estimator == "link" and settings.spf.solver_kwargs()["estimator"] == "link"
+    assert settings_from_config(compose_cfg([]), cwd=tmp_path).spf.estimator == "paper"
+    with pytest.raises(Exception, match="kruskal"):
+        compose_cfg(["spf.estimator=kruskal"])
