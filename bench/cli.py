@@ -152,11 +152,21 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             "degenerate" if r["degenerate"] else _fmt(r["linearity_score"], ".4f"),
             _fmt(r["max_deviation"], ".4f"),
             _fmt(r["max_jump"], ".4f"),
-            str(r["max_jump_frame"]),
+            str(r["max_jump_frame"])
+            + ("" if r["max_jump_time"] is None else f" ({r['max_jump_time']:.2f} s)"),
             _fmt(r["total_change"], ".4f"),
             " ".join(map(str, r["keyframes"])),
         )
     Console(width=140).print(table)
+    for r in rows:  # what the timeline was missing (docs/method.md, Sec. 8)
+        if r["gaps_s"] or r["frames_dropped"] or r["truncated"]:
+            print(
+                f"{Path(r['video']).name}: {r['frames_declared']} frames declared, "
+                f"{r['frames_decoded']} decoded{' (truncated)' if r['truncated'] else ''}; "
+                f"{len(r['gaps_s'])} timestamp gap(s) missing {r['missing_s']:.2f} s; "
+                f"{r['frames_dropped']} frame(s) dropped for a repeated timestamp; "
+                f"measured over {r['duration_s']:.2f} s"
+            )
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
