@@ -75,6 +75,13 @@ def retime_video(
 ) -> dict[str, Any]:
     """Decode, measure, retime, re-measure and write the outputs of one video.
 
+    A clip with uneven presentation times (variable frame rate, timestamp gaps) is first
+    rendered evenly in time at its average frame rate
+    (:func:`spf_bench.generators.posthoc.even_time_positions`, then ``resample_frames`` with
+    ``interpolation``): the clip as it plays, so the retime positions and keyframe times are
+    in seconds (docs/method.md, Sec. 8). The record gives ``n_frames_decoded`` and the evenly
+    timed ``n_frames_before``.
+
     Args:
         path: video file.
         embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
@@ -104,7 +111,12 @@ def retime_video(
     """
     from spf_bench.bench.plots import plot_keyframe_strip, plot_spf
     from spf_bench.bench.records import atomic_write_json
-    from spf_bench.generators.posthoc import DEFAULT_PENALTY_PER_FRAME, retime_frames
+    from spf_bench.generators.posthoc import (
+        DEFAULT_PENALTY_PER_FRAME,
+        even_time_positions,
+        resample_frames,
+        retime_frames,
+    )
     from spf_bench.metrics.video_io import read_video, write_video
 
     t0 = time.perf_counter()
@@ -113,6 +125,9 @@ def retime_video(
     )
     if frames.shape[0] < 3:
         raise ValueError(f"{frames.shape[0]} frame(s): the SPF needs at least 3")
+    n_decoded = int(frames.shape[0])
+    if spf.time_axis(info.times, n_decoded) is not None:  # uneven times: retime as it plays
+        frames = resample_frames(frames, even_time_positions(info.times, info.fps), interpolation)
     temperature = pacing.temperature
     out = retime_frames(
         frames,
@@ -135,7 +150,7 @@ def retime_video(
         refine=refine,
     )
     fps = float(info.fps)
-    src_times = info.times if info.times is not None else np.arange(frames.shape[0]) / fps
+    src_times = np.arange(frames.shape[0]) / fps  # evenly timed (resampled if need be)
     n_out = out.frames.shape[0]
     s0, s1 = out.before.progress, out.after.progress
     target = spf.pacing_curve(pacing.name, np.linspace(0.0, 1.0, n_out), temperature)
@@ -190,6 +205,7 @@ def retime_video(
         "regenerator": getattr(regenerator, "name", None) or "none",
         "interpolation": interpolation,
         "fps": fps,
+        "n_frames_decoded": n_decoded,
         "n_frames_before": int(frames.shape[0]),
         "n_frames_after": int(n_out),
         **info.decode_facts(),

