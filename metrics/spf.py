@@ -215,15 +215,14 @@ def _diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np
     return dist[0] if single else dist
 
 
-@functools.lru_cache(maxsize=32)
-def _factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
-    """Banded Cholesky factor of ``A^T W A + lam I`` in LAPACK upper form, shape (k + 1, T).
+def _weights_factor(t: int, w: np.ndarray, lam: float) -> np.ndarray:
+    """Banded Cholesky factor of ``A^T W A + lam I`` for per-offset weights ``w`` (``(k,)``), in
+    LAPACK upper form, shape (k + 1, T).
 
     Band storage: ``ab[k - m, j]`` holds entry ``(j - m, j)``. For offset ``m`` every pair
     ``(i, i + m)`` adds ``w_m`` to both diagonal entries and ``-w_m`` off the diagonal.
     """
-    k = window
-    w = _pair_weights(k, sigma)
+    k = w.size
     ab = np.zeros((k + 1, t), dtype=np.float64)
     diag = np.full(t, lam, dtype=np.float64)
     for m in range(1, k + 1):
@@ -233,7 +232,14 @@ def _factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
         diag[m:] += w[m - 1]  # j as the later frame
         ab[k - m, m:] = -w[m - 1]
     ab[k] = diag
-    factor = cholesky_banded(ab, lower=False, check_finite=False)
+    return cholesky_banded(ab, lower=False, check_finite=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
+    """The paper's factor (:func:`_weights_factor` with the Gaussian pair weights), cached and
+    read-only: it depends only on ``(T, k, sigma, lam)``."""
+    factor = _weights_factor(t, _pair_weights(window, sigma), lam)
     factor.setflags(write=False)
     return factor
 
@@ -350,6 +356,26 @@ def _finish(
     )
 
 
+def _linearised(
+    dist: np.ndarray, fit: estimators.LinkFit, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The link fit linearised at convergence, for the bootstrap: targets
+    ``x + (d - f(x)) / f'(x)`` (``x = S_j - S_i``; ``f'`` floored at 1e-3) and per-offset
+    weights ``w_m`` times the mean ``f'^2`` of the pairs at offset ``m``."""
+    k, t = dist.shape
+    x = _pair_differences(fit.raw, k)
+    fx, fp = estimators.saturating_link(x, fit.scale)
+    lin = np.zeros_like(dist)
+    lin_w = np.array(w, dtype=np.float64)
+    for m in range(1, min(k, t - 1) + 1):
+        slope = np.maximum(fp[m - 1, : t - m], 1e-3)
+        lin[m - 1, : t - m] = (
+            x[m - 1, : t - m] + (dist[m - 1, : t - m] - fx[m - 1, : t - m]) / slope
+        )
+        lin_w[m - 1] *= float(np.mean(slope**2))
+    return lin, lin_w
+
+
 def _finish_link(
     paper_raw: np.ndarray,
     t: int,
@@ -367,9 +393,8 @@ def _finish_link(
     """The ``link`` estimator's result for one clip (:mod:`spf_bench.metrics.estimators`).
 
     The degenerate flag is the paper solution's (the noise floor and the no-progress test are
-    calibrated on it). The bootstrap interval resamples the link's residuals at convergence,
-    ``d - f(x)`` around ``x = S_j - S_i``, through the paper's factorisation (docs/method.md,
-    Sec. 2).
+    calibrated on it). The bootstrap interval (docs/method.md, Sec. 2) resamples the fit
+    linearised at convergence (:func:`_linearised`) through its own banded factorisation.
     """
     flags = _finish(
         paper_raw,
@@ -390,16 +415,14 @@ def _finish_link(
     degenerate = not (math.isfinite(total) and total > 0)
     ci = (math.nan, math.nan)
     if bootstrap and not degenerate:
-        x = _pair_differences(fit.raw, window)
-        linearised = x + dist - estimators.saturating_link(x, fit.scale)[0]
+        lin_dist, lin_w = _linearised(dist, fit, w)
         ci = uncertainty.linearity_interval(
-            linearised,
+            lin_dist,
             fit.raw,
-            _factor(t, window, sigma, lam),
-            w,
+            _weights_factor(t, lin_w, lam),
+            lin_w,
             n_boot=bootstrap,
             seed=seed,
-            cache_key=(t, window, sigma, lam),
         )
     return dataclasses.replace(
         flags,
