@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy
+.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy known-warp
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ bench: install ## Performance benchmarks (ratios against baselines measured in t
 	$(PY) bench/perf_spf.py
 	$(PY) bench/perf_measure.py
 	$(PY) bench/perf_rope.py
+
+known-warp: install ## Known-retiming benchmark on real footage, both SPF estimators (results/known_warp/, ~7 CPU-min first run)
+	OMP_NUM_THREADS=1 $(PY) -m spf_bench.bench.studies.known_warp --out results/known_warp
 
 # `make figures`: each stage is its own bench entry point writing under $(FIGURES_RUNS); then
 # bench/figures.py only reads them and writes results/. Runs: conf/experiment/figures_*.yaml,
