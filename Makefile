@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy
+.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy known-warp
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,6 +63,9 @@ bench: install ## Performance benchmarks (ratios against baselines measured in t
 	$(SPF) study perf_spf
 	$(SPF) study perf_measure
 	$(SPF) study perf_rope
+
+known-warp: install ## Known-retiming benchmark on real footage, both SPF estimators (results/known_warp/, ~7 CPU-min first run)
+	OMP_NUM_THREADS=1 $(SPF) study known_warp --out results/known_warp
 
 # `make figures`: each stage is its own bench entry point writing under $(FIGURES_RUNS); then
 # `spf-bench figures` only reads them and writes results/. Runs: conf/experiment/figures_*.yaml,

@@ -22,8 +22,9 @@ module's ``main(argv)`` (:data:`DELEGATED`), so they keep every flag of the modu
 ``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
 max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
 (those fields under those names, plus the ``spf`` list) and ``DIR/<stem>.png``. It exits 0
-when every input was analysed, and 2 after analysing the good inputs when any input was bad,
-with one line per bad input on stderr and no traceback.
+when every input was analysed, and 2 after analysing the good inputs when any input was bad
+(unreadable, too short, or an embedder failure on its frames), with one line per bad input on
+stderr and no traceback; one bad file never stops the others.
 
 ``retime`` gives a video a target semantic pacing post hoc (:mod:`spf_bench.bench.retime_cli`).
 
@@ -64,7 +65,7 @@ from spf_bench.bench.retime_cli import add_retime_parser
 from spf_bench.bench.vbench_cmd import add_vbench_parser
 from spf_bench.bench.views.report import add_parser as add_report_parser
 from spf_bench.metrics.atomic_io import atomic_write_json
-from spf_bench.metrics.embedders import MissingWeightsError
+from spf_bench.metrics.embedders import EmbeddingError, MissingWeightsError
 from spf_bench.metrics.measure import SPFSettings, measure_video
 from spf_bench.metrics.vbench.registry import provisioning_script
 from spf_bench.metrics.video_io import VideoDecodeError
@@ -79,6 +80,7 @@ STUDIES: tuple[str, ...] = (
     "calibrate_progress",
     "calibrate_segments",
     "calibrate_spf",
+    "known_warp",
     "pacing_gt",
     "perf_measure",
     "perf_rope",
@@ -123,7 +125,9 @@ def analyze_video(
     Returns:
         The JSON record: ``video, frames, fps, linearity_score, max_deviation, max_jump,
         max_jump_frame, total_change, degenerate, keyframes, embedder, spf_settings,
-        truncated, frames_declared, frames_decoded, spf``.
+        truncated, frames_declared, frames_decoded, duration_s, frames_dropped, gaps_s,
+        missing_s, keyframe_times, max_jump_time, times, spf`` (times in seconds from the first
+        decoded frame; scores and keyframes in time, docs/method.md, Sec. 8).
 
     Raises:
         spf_bench.metrics.video_io.VideoDecodeError: unreadable video.
@@ -141,6 +145,7 @@ def analyze_video(
     )
     sc = m.scores
     keyframes = list(m.keyframes)
+    times = m.frame_times(info.fps)
     out = {
         "video": str(path),
         "frames": m.n_frames,
@@ -155,6 +160,10 @@ def analyze_video(
         "embedder": embedder.name,
         "spf_settings": dataclasses.asdict(spf_settings),
         **info.decode_facts(),
+        **info.timing_facts(),
+        "keyframe_times": [float(times[k]) for k in keyframes],
+        "max_jump_time": None if sc.degenerate else float(times[sc.max_jump_frame]),
+        "times": times.tolist(),
         "spf": m.progress.tolist(),
     }
     out_dir = Path(out_dir)
@@ -193,11 +202,21 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             "degenerate" if r["degenerate"] else _fmt(r["linearity_score"], ".4f"),
             _fmt(r["max_deviation"], ".4f"),
             _fmt(r["max_jump"], ".4f"),
-            str(r["max_jump_frame"]),
+            str(r["max_jump_frame"])
+            + ("" if r["max_jump_time"] is None else f" ({r['max_jump_time']:.2f} s)"),
             _fmt(r["total_change"], ".4f"),
             " ".join(map(str, r["keyframes"])),
         )
     Console(width=140).print(table)
+    for r in rows:  # what the timeline was missing (docs/method.md, Sec. 8)
+        if r["gaps_s"] or r["frames_dropped"] or r["truncated"]:
+            print(
+                f"{Path(r['video']).name}: {r['frames_declared']} frames declared, "
+                f"{r['frames_decoded']} decoded{' (truncated)' if r['truncated'] else ''}; "
+                f"{len(r['gaps_s'])} timestamp gap(s) missing {r['missing_s']:.2f} s; "
+                f"{r['frames_dropped']} frame(s) dropped for a repeated timestamp; "
+                f"measured over {r['duration_s']:.2f} s"
+            )
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -221,8 +240,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                     allow_truncated=args.allow_truncated,
                 )
             )
-        except (VideoDecodeError, FileNotFoundError, IsADirectoryError, ValueError) as err:
-            bad.append(f"{video}: {err}")
+        except (VideoDecodeError, OSError, ValueError, EmbeddingError) as err:
+            bad.append(f"{video}: {' '.join(str(err).split())}")
     if rows:
         _print_table(rows)
         print(f"wrote {len(rows)} JSON + PNG pair(s) to {args.out}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spf_bench.metrics.estimators import ESTIMATORS
 from spf_bench.metrics.measure import SPFSettings
 
 __all__ = [
@@ -56,13 +57,19 @@ def add_embedder_args(p: argparse.ArgumentParser) -> None:
 def add_spf_args(
     p: argparse.ArgumentParser, keyframe_flags: tuple[str, ...] = ("--keyframe-penalty",)
 ) -> None:
-    """``--window --sigma --lam --power`` and ``keyframe_flags``; defaults from
+    """``--window --sigma --lam --power --estimator`` and ``keyframe_flags``; defaults from
     :class:`SPFSettings`."""
     d = SPFSettings()
     p.add_argument("--window", type=int, default=d.window, help="SPF window, frames")
     p.add_argument("--sigma", type=float, default=d.sigma, help="pair-weight width, frames")
     p.add_argument("--lam", type=float, default=d.lam, help="Tikhonov weight")
     p.add_argument("--power", type=float, default=d.power, help="distance exponent")
+    p.add_argument(
+        "--estimator",
+        choices=ESTIMATORS,
+        default=d.estimator,
+        help="how S is fitted to the pair distances (docs/method.md; default: %(default)s)",
+    )
     p.add_argument(
         *keyframe_flags,
         dest="keyframe_penalty",
@@ -83,6 +90,7 @@ def spf_from_args(args: argparse.Namespace) -> SPFSettings:
         sigma=args.sigma,
         lam=args.lam,
         power=args.power,
+        estimator=args.estimator,
         keyframe_penalty=args.keyframe_penalty,
     )
     s.check()

@@ -60,6 +60,7 @@ from spf_bench.generators.retime import (
     loop_settings,
 )
 from spf_bench.metrics import spf
+from spf_bench.metrics.estimators import ESTIMATORS
 from spf_bench.metrics.measure import PacingSettings, SPFSettings
 
 __all__ = [
@@ -131,6 +132,7 @@ RetimeMode = _choices("RetimeMode", RETIME_MODES)
 UpdateRule = _choices("UpdateRule", UPDATE_RULES)
 Interpolation = _choices("Interpolation", INTERPOLATIONS)
 PacingName = _choices("PacingName", spf.PACINGS)
+EstimatorName = _choices("EstimatorName", ESTIMATORS)
 EmbedderName = _choices("EmbedderName", _embedder_names())
 LoggerName = _choices("LoggerName", ("none", "wandb"))
 TorchDtype = _choices("TorchDtype", ("float32", "float16", "bfloat16"))
@@ -266,7 +268,12 @@ class RetimeSettings:
 
 
 #: The ``spf`` block: the fields of :class:`~spf_bench.metrics.measure.SPFSettings`.
-SPFConfig = _schema_of(SPFSettings, "SPFConfig", "SPF hyper-parameters (docs/method.md, Sec. 1).")
+SPFConfig = _schema_of(
+    SPFSettings,
+    "SPFConfig",
+    "SPF hyper-parameters (docs/method.md, Sec. 1).",
+    estimator=EstimatorName,
+)
 #: The ``retime`` group (``conf/retime/*.yaml``): the fields of :class:`RetimeSettings`.
 RetimeConfig = _schema_of(
     RetimeSettings,

@@ -15,9 +15,12 @@ this module is the one-clip command, measured by the same kernel
                         where they land in the output, the segment plan and the scores;
   ``X_keyframes.png``   the keyframe strip (:func:`spf_bench.bench.plots.plot_keyframe_strip`).
 
-  Exit 0 on success; 2 with one line on stderr (no traceback) on bad input: an unreadable
-  video, a static clip (nothing to retime), too many segments for the length, an unknown
-  embedder, pacing or regenerator, missing weights.
+  Several videos are retimed one after another (``spf-bench retime A B ...``): one bad file
+  never stops the others. Exit 0 when every video was retimed; 2 when any input was bad, after
+  retiming the good ones, with one line per bad input on stderr (no traceback): an unreadable
+  video, a static clip (nothing to retime), too many segments for the length, an embedder that
+  fails on the frames; or, before any video, an unknown embedder, pacing or regenerator,
+  missing weights.
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ def retime_video(
 ) -> dict[str, Any]:
     """Decode, measure, retime, re-measure and write the outputs of one video.
 
+    A clip with uneven presentation times (variable frame rate, timestamp gaps) is first
+    rendered evenly in time at its average frame rate
+    (:func:`spf_bench.generators.posthoc.even_time_positions`, then ``resample_frames`` with
+    ``interpolation``): the clip as it plays, so the retime positions and keyframe times are
+    in seconds (docs/method.md, Sec. 8). The record gives ``n_frames_decoded`` and the evenly
+    timed ``n_frames_before``.
+
     Args:
         path: video file.
         embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
@@ -100,7 +110,12 @@ def retime_video(
         spf_bench.generators.base.GeneratorError: the regenerator failed.
     """
     from spf_bench.bench.plots import plot_keyframe_strip, plot_spf
-    from spf_bench.generators.posthoc import DEFAULT_PENALTY_PER_FRAME, retime_frames
+    from spf_bench.generators.posthoc import (
+        DEFAULT_PENALTY_PER_FRAME,
+        even_time_positions,
+        resample_frames,
+        retime_frames,
+    )
     from spf_bench.metrics.atomic_io import atomic_write_json
     from spf_bench.metrics.video_io import read_video, write_video
 
@@ -110,6 +125,9 @@ def retime_video(
     )
     if frames.shape[0] < 3:
         raise ValueError(f"{frames.shape[0]} frame(s): the SPF needs at least 3")
+    n_decoded = int(frames.shape[0])
+    if spf.time_axis(info.times, n_decoded) is not None:  # uneven times: retime as it plays
+        frames = resample_frames(frames, even_time_positions(info.times, info.fps), interpolation)
     temperature = pacing.temperature
     out = retime_frames(
         frames,
@@ -132,6 +150,7 @@ def retime_video(
         refine=refine,
     )
     fps = float(info.fps)
+    src_times = np.arange(frames.shape[0]) / fps  # evenly timed (resampled if need be)
     n_out = out.frames.shape[0]
     s0, s1 = out.before.progress, out.after.progress
     target = spf.pacing_curve(pacing.name, np.linspace(0.0, 1.0, n_out), temperature)
@@ -186,15 +205,17 @@ def retime_video(
         "regenerator": getattr(regenerator, "name", None) or "none",
         "interpolation": interpolation,
         "fps": fps,
+        "n_frames_decoded": n_decoded,
         "n_frames_before": int(frames.shape[0]),
         "n_frames_after": int(n_out),
         **info.decode_facts(),
+        **info.timing_facts(),
         "penalty": out.penalty,
         "k": len(out.segments_before),
         "keyframes": [
             {
                 "frame": b,
-                "time_s": b / fps,
+                "time_s": float(src_times[b]),
                 "S": float(s0[b]),
                 "out_frame": int(o),
                 "out_time_s": int(o) / fps,
@@ -225,7 +246,6 @@ def _cmd_retime(args: argparse.Namespace) -> int:
     from spf_bench.generators.base import GeneratorError
     from spf_bench.metrics.embedders import MissingWeightsError
     from spf_bench.metrics.spf import PACINGS
-    from spf_bench.metrics.video_io import VideoDecodeError
 
     def bad(msg: Any) -> int:
         print(f"spf-bench retime: bad input: {msg}", file=sys.stderr)
@@ -249,9 +269,33 @@ def _cmd_retime(args: argparse.Namespace) -> int:
         embedder = embedder_from_args(args)
     except (MissingWeightsError, GeneratorError, ValueError, TypeError) as err:
         return bad(str(err).splitlines()[0])
+    status = EXIT_OK
+    for video in args.videos:
+        status = max(status, _retime_one(video, args, embedder, pacing, spf_settings, regenerator))
+    return status
+
+
+def _retime_one(
+    video: str,
+    args: argparse.Namespace,
+    embedder: Any,
+    pacing: PacingSettings,
+    spf_settings: SPFSettings,
+    regenerator: Any,
+) -> int:
+    """Retime one video of the command line and print its summary; a bad input gets one line
+    on stderr and :data:`EXIT_BAD_INPUT`, never an exception."""
+    from spf_bench.generators.base import GeneratorError
+    from spf_bench.metrics.embedders import EmbeddingError
+    from spf_bench.metrics.video_io import VideoDecodeError
+
+    def bad(msg: Any) -> int:
+        print(f"spf-bench retime: bad input: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
     try:
         rec = retime_video(
-            args.video,
+            video,
             embedder,
             args.out,
             mode=args.mode,
@@ -270,19 +314,19 @@ def _cmd_retime(args: argparse.Namespace) -> int:
             size=args.size,
             allow_truncated=args.allow_truncated,
         )
-    except (VideoDecodeError, FileNotFoundError, IsADirectoryError, ValueError) as err:
-        return bad(f"{args.video}: {str(err).splitlines()[0]}")
+    except (VideoDecodeError, OSError, ValueError, EmbeddingError) as err:
+        return bad(f"{video}: {str(err).splitlines()[0]}")
     except GeneratorError as err:
-        return bad(f"{args.video}: regenerator failed: {str(err).splitlines()[0]}")
+        return bad(f"{video}: regenerator failed: {str(err).splitlines()[0]}")
     b, a = rec["scores"]["before"], rec["scores"]["after"]
     kfs = ", ".join(f"{k['frame']} ({k['time_s']:.2f} s, S={k['S']:.3f})" for k in rec["keyframes"])
     print(
-        f"{Path(args.video).name}: {rec['mode']} to {rec['pacing']} pacing, "
+        f"{Path(video).name}: {rec['mode']} to {rec['pacing']} pacing, "
         f"{rec['n_frames_before']} -> {rec['n_frames_after']} frames\n"
         f"  Linearity {b['linearity_score']:.4f} -> {a['linearity_score']:.4f}   "
         f"target deviation {b['target_deviation']:.4f} -> {a['target_deviation']:.4f}\n"
         f"  keyframes: {kfs}\n"
-        f"  wrote {Path(args.out) / Path(args.video).stem}_{{retimed.mp4, spf.json, spf.png, "
+        f"  wrote {Path(args.out) / Path(video).stem}_{{retimed.mp4, spf.json, spf.png, "
         f"keyframes.json, keyframes.png}} in {rec['wall_s']:.1f} s"
     )
     return EXIT_OK
@@ -297,7 +341,7 @@ def add_retime_parser(sub: Any) -> argparse.ArgumentParser:
         help="retime a video to a target semantic pacing (post hoc: resample or segmented)",
         description=__doc__.split("\n\n")[0],
     )
-    rt.add_argument("video", help="video file (any format FFmpeg decodes)")
+    rt.add_argument("videos", nargs="+", help="video files (any format FFmpeg decodes)")
     rt.add_argument("--mode", choices=("resample", "segmented"), default="resample")
     rt.add_argument(
         "--pacing",

@@ -48,7 +48,7 @@ def normal_rhs(dist: np.ndarray, w: np.ndarray) -> np.ndarray:
     return rhs
 
 
-def _pair_differences(x: np.ndarray, k: int) -> np.ndarray:
+def pair_differences(x: np.ndarray, k: int) -> np.ndarray:
     """``x_{i+m} - x_i`` of a ``(T,)`` series for offsets ``m = 1..k``, shape ``(k, T)``."""
     t = x.shape[-1]
     out = np.zeros((k, t))

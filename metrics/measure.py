@@ -16,6 +16,11 @@ The steps (docs/method.md, Sec. 1-2 and 5):
    ``keyframe_penalty`` (:func:`spf_bench.metrics.spf.segment_progress`); the piece boundaries
    are the semantic keyframes. A degenerate clip (no change above noise) has none.
 
+Steps 3 and 4 work in time when the frames' presentation times are given (``times``;
+docs/method.md, Sec. 8): the straight line of Linearity and each keyframe piece are lines in
+seconds, so a variable-frame-rate clip or one with timestamp gaps is measured as it plays.
+Without times (or with even ones) they use the frame index, bit-identically.
+
 Pure numpy apart from the embedder call: no Hydra, no file layout of the bench.
 """
 
@@ -30,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spf_bench.metrics import spf
+from spf_bench.metrics.estimators import Estimator, check_estimator
 from spf_bench.metrics.no_progress import DEFAULT_PROGRESS_THRESHOLD
 from spf_bench.metrics.uncertainty import DEFAULT_BOOTSTRAP
 
@@ -81,6 +87,7 @@ class SPFSettings:
     keyframe_penalty: float = spf.SEGMENT_PENALTY
     progress_threshold: float = DEFAULT_PROGRESS_THRESHOLD
     bootstrap: int = DEFAULT_BOOTSTRAP
+    estimator: Estimator = "paper"
 
     def check(self) -> None:
         """Validate the values.
@@ -99,10 +106,15 @@ class SPFSettings:
         p = float(self.keyframe_penalty)
         if not (math.isfinite(p) and p >= 0):
             raise ValueError(f"spf.keyframe_penalty must be finite and >= 0, got {p!r}")
+        try:
+            check_estimator(str(self.estimator))
+        except ValueError as err:
+            raise ValueError(f"spf.{err}") from None
 
-    def solver_kwargs(self) -> dict[str, float | int]:
+    def solver_kwargs(self) -> dict[str, float | int | str]:
         """Keyword arguments of :func:`spf_bench.metrics.spf.compute_spf`."""
         return {
+            "estimator": str(self.estimator),
             "window": self.window,
             "sigma": self.sigma,
             "lam": self.lam,
@@ -148,6 +160,8 @@ class Measurement:
         embedder: name of the embedder that produced them (``""`` when given embeddings).
         settings: the :class:`SPFSettings` used.
         pacing: the :class:`PacingSettings` scored against.
+        times: presentation time of each frame, seconds (``(T,)`` float64), or ``None`` when
+            none were given (frames taken as evenly spaced).
     """
 
     spf: spf.SPFResult
@@ -158,6 +172,7 @@ class Measurement:
     embedder: str
     settings: SPFSettings
     pacing: PacingSettings = field(default_factory=PacingSettings)
+    times: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def progress(self) -> np.ndarray:
@@ -186,6 +201,19 @@ class Measurement:
         """Number of frames ``T``."""
         return int(self.spf.progress.shape[0])
 
+    def frame_times(self, fps: float) -> np.ndarray:
+        """Presentation time of each frame, seconds: ``times``, or ``index / fps`` without them.
+
+        Args:
+            fps: frame rate used when no times were given, frames per second (> 0).
+
+        Returns:
+            ``(T,)`` float64.
+        """
+        if self.times is not None:
+            return np.asarray(self.times, dtype=np.float64)
+        return np.arange(self.n_frames, dtype=np.float64) / float(fps)
+
     def record(self) -> dict[str, Any]:
         """The scalar columns of a record: the scores plus ``keyframes`` (list of frames)."""
         return {**self.scores.as_dict(), "keyframes": list(self.keyframes)}
@@ -197,11 +225,16 @@ def _finish(
     embedder: str,
     settings: SPFSettings,
     pacing: PacingSettings,
+    times: np.ndarray | None = None,
 ) -> Measurement:
-    scores = spf.score_progress(res, pacing=pacing.name, temperature=pacing.temperature)
+    scores = spf.score_progress(
+        res, pacing=pacing.name, temperature=pacing.temperature, times=times
+    )
     segments: list[tuple[int, int]] = []
     if not res.degenerate:
-        segments = spf.segment_progress(res.progress, penalty=settings.keyframe_penalty)
+        segments = spf.segment_progress(
+            res.progress, penalty=settings.keyframe_penalty, times=times
+        )
     return Measurement(
         spf=res,
         scores=scores,
@@ -211,6 +244,7 @@ def _finish(
         embedder=embedder,
         settings=settings,
         pacing=pacing,
+        times=None if times is None else np.asarray(times, dtype=np.float64),
     )
 
 
@@ -221,6 +255,7 @@ def measure_embeddings(
     *,
     embedder: str = "",
     keep_embeddings: bool = True,
+    times: np.ndarray | None = None,
 ) -> Measurement:
     """Measure a clip from its frame embeddings (steps 2-4 of the module docstring).
 
@@ -230,17 +265,22 @@ def measure_embeddings(
         pacing: target pacing for ``scores.target_deviation``.
         embedder: name recorded in the result.
         keep_embeddings: keep a float32 copy of the embeddings in the result.
+        times: presentation time of each frame, seconds (``(T,)``, strictly increasing), or
+            ``None`` for evenly spaced frames; scores and keyframes are then in time (module
+            docstring).
 
     Returns:
         :class:`Measurement`.
 
     Raises:
         ValueError: fewer than 3 frames, NaN/inf or zero-norm embeddings (naming the frames),
-            or a bad setting (from :func:`spf_bench.metrics.spf.compute_spf`).
+            a bad setting (from :func:`spf_bench.metrics.spf.compute_spf`), or ``times`` of
+            another length or not strictly increasing.
     """
+    spf.time_axis(times, np.asarray(embeddings).shape[0])  # bad times fail before the solve
     res = spf.compute_spf(embeddings, **settings.solver_kwargs())
     emb = np.asarray(embeddings, dtype=np.float32) if keep_embeddings else None
-    return _finish(res, emb, embedder, settings, pacing)
+    return _finish(res, emb, embedder, settings, pacing, times)
 
 
 def measure_frames(
@@ -250,13 +290,14 @@ def measure_frames(
     pacing: PacingSettings = PacingSettings(),
     *,
     keep_embeddings: bool = True,
+    times: np.ndarray | None = None,
 ) -> Measurement:
     """Embed and measure a clip (steps 1-4 of the module docstring).
 
     Args:
         frames: ``(T, H, W, 3)`` uint8 RGB frames, ``T >= 3``.
         embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
-        settings, pacing, keep_embeddings: see :func:`measure_embeddings`.
+        settings, pacing, keep_embeddings, times: see :func:`measure_embeddings`.
 
     Returns:
         :class:`Measurement`.
@@ -267,7 +308,12 @@ def measure_frames(
     """
     emb = embedder.embed(frames)
     return measure_embeddings(
-        emb, settings, pacing, embedder=embedder.name, keep_embeddings=keep_embeddings
+        emb,
+        settings,
+        pacing,
+        embedder=embedder.name,
+        keep_embeddings=keep_embeddings,
+        times=times,
     )
 
 
@@ -317,7 +363,8 @@ def measure_video(
     allow_truncated: bool = False,
     keep_embeddings: bool = True,
 ) -> tuple[Measurement, Any]:
-    """Decode a video file (PyAV, :func:`spf_bench.metrics.video_io.read_video`) and measure it.
+    """Decode a video file (PyAV, :func:`spf_bench.metrics.video_io.read_video`) and measure it
+    in time: the decoded presentation times (``info.times``) go to the scores and keyframes.
 
     Args:
         path: any container FFmpeg decodes.
@@ -339,4 +386,7 @@ def measure_video(
     frames, info = read_video(
         path, max_frames=max_frames, size=size, allow_truncated=allow_truncated
     )
-    return measure_frames(frames, embedder, settings, pacing, keep_embeddings=keep_embeddings), info
+    m = measure_frames(
+        frames, embedder, settings, pacing, keep_embeddings=keep_embeddings, times=info.times
+    )
+    return m, info

@@ -33,6 +33,7 @@ With ``bootstrap > 0`` the result also carries a bootstrap interval of the Linea
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -43,8 +44,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 
-from spf_bench.metrics import no_progress, uncertainty
-from spf_bench.metrics._banded import monotone, normal_rhs, pair_weights
+from spf_bench.metrics import estimators, no_progress, uncertainty
+from spf_bench.metrics._banded import monotone, normal_rhs, pair_differences, pair_weights
 
 __all__ = [
     "CLIP_EPS",
@@ -70,6 +71,7 @@ __all__ = [
     "segment_progress",
     "semantic_progress",
     "semantic_progress_batch",
+    "time_axis",
 ]
 
 #: Calibrated penalty ``C`` per piece of segmented least squares on ``S`` in [0, 1]: the default
@@ -80,6 +82,10 @@ __all__ = [
 SEGMENT_PENALTY = 0.008
 #: The reference package's penalty per piece (the value before calibration).
 REFERENCE_SEGMENT_PENALTY = 0.02
+
+#: Frame times whose steps all lie within this fraction of their mean step are even (the
+#: rounding of timestamps to a container's time base): scores then use the frame index exactly.
+EVEN_TIME_TOLERANCE = 0.01
 
 #: Cosine clip used inside the arccos (docs/method.md, Sec. 1, step 3).
 CLIP_EPS = 1e-7
@@ -231,13 +237,31 @@ def diagonal_distances(embeddings: np.ndarray, window: int, power: float) -> np.
     return dist[0] if single else dist
 
 
-@functools.lru_cache(maxsize=32)
-def banded_factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
-    """Banded Cholesky factor of ``A^T W A + lam I`` in LAPACK upper form, shape (k + 1, T).
+def _weights_factor(t: int, w: np.ndarray, lam: float) -> np.ndarray:
+    """Banded Cholesky factor of ``A^T W A + lam I`` for per-offset weights ``w`` (``(k,)``), in
+    LAPACK upper form, shape (k + 1, T).
 
     Band storage: ``ab[k - m, j]`` holds entry ``(j - m, j)``. For offset ``m`` every pair
     ``(i, i + m)`` adds ``w_m`` to both diagonal entries and ``-w_m`` off the diagonal
-    (docs/method.md, Sec. 1, step 5). Cached per ``(t, window, sigma, lam)``.
+    (docs/method.md, Sec. 1, step 5).
+    """
+    k = w.size
+    ab = np.zeros((k + 1, t), dtype=np.float64)
+    diag = np.full(t, lam, dtype=np.float64)
+    for m in range(1, k + 1):
+        if m >= t:
+            break
+        diag[: t - m] += w[m - 1]  # i as the earlier frame of a pair
+        diag[m:] += w[m - 1]  # j as the later frame
+        ab[k - m, m:] = -w[m - 1]
+    ab[k] = diag
+    return cholesky_banded(ab, lower=False, check_finite=False)
+
+
+@functools.lru_cache(maxsize=32)
+def banded_factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
+    """The paper's banded Cholesky factor of ``A^T W A + lam I`` (Gaussian pair weights), in
+    LAPACK upper form (docs/method.md, Sec. 1, step 5). Cached per ``(t, window, sigma, lam)``.
 
     Args:
         t: frames ``T``.
@@ -252,18 +276,7 @@ def banded_factor(t: int, window: int, sigma: float, lam: float) -> np.ndarray:
     Raises:
         numpy.linalg.LinAlgError: if the system is not positive definite (``lam <= 0``).
     """
-    k = window
-    w = pair_weights(k, sigma)
-    ab = np.zeros((k + 1, t), dtype=np.float64)
-    diag = np.full(t, lam, dtype=np.float64)
-    for m in range(1, k + 1):
-        if m >= t:
-            break
-        diag[: t - m] += w[m - 1]  # i as the earlier frame of a pair
-        diag[m:] += w[m - 1]  # j as the later frame
-        ab[k - m, m:] = -w[m - 1]
-    ab[k] = diag
-    factor = cholesky_banded(ab, lower=False, check_finite=False)
+    factor = _weights_factor(t, pair_weights(window, sigma), lam)
     factor.setflags(write=False)
     return factor
 
@@ -297,6 +310,10 @@ class SPFResult:
         linearity_ci: ``(low, high)`` bootstrap interval of the Linearity Score
             (:func:`spf_bench.metrics.uncertainty.linearity_interval`, 95%); ``(nan, nan)``
             when not computed (``bootstrap=0``) or when the clip is degenerate.
+        estimator: the estimator that made ``raw`` and ``progress`` (``"paper"`` or
+            ``"link"``, :data:`spf_bench.metrics.estimators.ESTIMATORS`).
+        link_scale: the fitted asymptote ``c`` of the ``link`` estimator, radians**power (NaN
+            for ``paper``).
     """
 
     progress: np.ndarray
@@ -308,6 +325,8 @@ class SPFResult:
     progress_statistic: float = math.nan
     progress_threshold: float = 0.0
     linearity_ci: tuple[float, float] = (math.nan, math.nan)
+    estimator: str = "paper"
+    link_scale: float = math.nan
 
 
 def _effective_window(t: int, window: int) -> int:
@@ -386,6 +405,86 @@ def _finish(
     )
 
 
+def _linearised(
+    dist: np.ndarray, fit: estimators.LinkFit, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The link fit linearised at convergence, for the bootstrap: targets
+    ``x + (d - f(x)) / f'(x)`` (``x = S_j - S_i``; ``f'`` floored at 1e-3) and per-offset
+    weights ``w_m`` times the mean ``f'^2`` of the pairs at offset ``m``."""
+    k, t = dist.shape
+    x = pair_differences(fit.raw, k)
+    fx, fp = estimators.saturating_link(x, fit.scale)
+    lin = np.zeros_like(dist)
+    lin_w = np.array(w, dtype=np.float64)
+    for m in range(1, min(k, t - 1) + 1):
+        slope = np.maximum(fp[m - 1, : t - m], 1e-3)
+        lin[m - 1, : t - m] = (
+            x[m - 1, : t - m] + (dist[m - 1, : t - m] - fx[m - 1, : t - m]) / slope
+        )
+        lin_w[m - 1] *= float(np.mean(slope**2))
+    return lin, lin_w
+
+
+def _finish_link(
+    paper_raw: np.ndarray,
+    t: int,
+    window: int,
+    sigma: float,
+    lam: float,
+    power: float,
+    *,
+    dist: np.ndarray,
+    statistic: float,
+    progress_threshold: float,
+    bootstrap: int,
+    seed: int,
+) -> SPFResult:
+    """The ``link`` estimator's result for one clip (:mod:`spf_bench.metrics.estimators`).
+
+    The degenerate flag is the paper solution's (the noise floor and the no-progress test are
+    calibrated on it). The bootstrap interval (docs/method.md, Sec. 2) resamples the fit
+    linearised at convergence (:func:`_linearised`) through its own banded factorisation.
+    """
+    flags = _finish(
+        paper_raw,
+        t,
+        window,
+        sigma,
+        lam,
+        power,
+        statistic=statistic,
+        progress_threshold=progress_threshold,
+    )
+    if flags.degenerate:  # nothing to fit: the paper's flag stands
+        return dataclasses.replace(flags, estimator="link")
+    w = pair_weights(window, sigma)
+    fit = estimators.link_solve(dist, paper_raw, w, lam)
+    s, total = monotone(fit.raw)
+    total = float(total)
+    degenerate = not (math.isfinite(total) and total > 0)
+    ci = (math.nan, math.nan)
+    if bootstrap and not degenerate:
+        lin_dist, lin_w = _linearised(dist, fit, w)
+        ci = uncertainty.linearity_interval(
+            lin_dist,
+            fit.raw,
+            _weights_factor(t, lin_w, lam),
+            lin_w,
+            n_boot=bootstrap,
+            seed=seed,
+        )
+    return dataclasses.replace(
+        flags,
+        progress=np.zeros(t) if degenerate else s / total,
+        raw=fit.raw,
+        total_change=total,
+        degenerate=bool(degenerate),
+        linearity_ci=ci,
+        estimator="link",
+        link_scale=float(fit.scale),
+    )
+
+
 def compute_spf(
     embeddings: np.ndarray,
     *,
@@ -396,6 +495,7 @@ def compute_spf(
     progress_threshold: float = no_progress.DEFAULT_PROGRESS_THRESHOLD,
     bootstrap: int = 0,
     seed: int = 0,
+    estimator: str = "paper",
 ) -> SPFResult:
     """Compute the SPF of one clip (paper Sec. 3; docs/method.md, Sec. 1).
 
@@ -412,6 +512,9 @@ def compute_spf(
             ``degenerate``. 0 turns the test off (only the arccos-clip floor remains).
         bootstrap: number of bootstrap resamples for ``linearity_ci`` (0 = none, else >= 2).
         seed: seed of the bootstrap.
+        estimator: ``"paper"`` (the authors' least squares, above) or ``"link"`` (the same
+            pairs with a fitted saturating link between progress difference and distance,
+            :mod:`spf_bench.metrics.estimators`; docs/method.md, Sec. 1, *Estimators*).
 
     Returns:
         :class:`SPFResult`.
@@ -428,9 +531,18 @@ def compute_spf(
         progress_threshold=progress_threshold,
         bootstrap=bootstrap,
     )
+    estimators.check_estimator(estimator)
     z = _check_embeddings(embeddings)
     return _solve_stack(
-        z[None], window, sigma, lam, power, progress_threshold, int(bootstrap), int(seed)
+        z[None],
+        window,
+        sigma,
+        lam,
+        power,
+        progress_threshold,
+        int(bootstrap),
+        int(seed),
+        estimator,
     )[0]
 
 
@@ -443,9 +555,11 @@ def _solve_stack(
     progress_threshold: float,
     bootstrap: int,
     seed: int,
+    estimator: str = "paper",
 ) -> list[SPFResult]:
     """SPFs of checked clips of equal shape ``(N, T, D)``, solved together as multiple
-    right-hand sides of one cached factorisation."""
+    right-hand sides of one cached factorisation (then refined per clip by the ``link``
+    estimator when asked)."""
     t = stack.shape[1]
     k = _effective_window(t, int(window))
     dist = diagonal_distances(stack, k, power)  # (N, k, T)
@@ -454,6 +568,20 @@ def _solve_stack(
     stats = _statistic(dist, float(power), progress_threshold)
     return [
         _finish(
+            raw[:, n].copy(),
+            t,
+            k,
+            float(sigma),
+            float(lam),
+            float(power),
+            dist=dist[n],
+            statistic=float(stats[n]),
+            progress_threshold=float(progress_threshold),
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+        if estimator == "paper"
+        else _finish_link(
             raw[:, n].copy(),
             t,
             k,
@@ -509,6 +637,7 @@ def compute_spf_batch(
     progress_threshold: float = no_progress.DEFAULT_PROGRESS_THRESHOLD,
     bootstrap: int = 0,
     seed: int = 0,
+    estimator: str = "paper",
 ) -> list[SPFResult]:
     """Compute the SPF of many clips.
 
@@ -518,7 +647,7 @@ def compute_spf_batch(
     Args:
         embeddings: ``np.ndarray`` of shape ``(N, T, D)``, or a sequence of ``N`` arrays of
             shapes ``(T_n, D_n)`` (ragged lengths and widths allowed).
-        window, sigma, lam, power, progress_threshold, bootstrap, seed: as in
+        window, sigma, lam, power, progress_threshold, bootstrap, seed, estimator: as in
             :func:`compute_spf` (every clip's bootstrap uses ``seed``).
 
     Returns:
@@ -537,6 +666,7 @@ def compute_spf_batch(
     )
     if isinstance(embeddings, np.ndarray) and embeddings.ndim != 3:
         raise ValueError(f"batched embeddings must have shape (N, T, D), got {embeddings.shape}")
+    estimators.check_estimator(estimator)
     clips = list(embeddings)
     groups: dict[tuple[int, int], list[int]] = {}
     for n, z in enumerate(clips):
@@ -556,6 +686,7 @@ def compute_spf_batch(
             progress_threshold,
             int(bootstrap),
             int(seed),
+            estimator,
         )
         for n, res in zip(idx, solved, strict=True):
             out[n] = res
@@ -572,6 +703,48 @@ def semantic_progress_batch(
 # --------------------------------------------------------------------------------------------
 # Scores
 # --------------------------------------------------------------------------------------------
+def time_axis(times: np.ndarray | None, t: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The axis of the straight line of Linearity for frames shown at ``times``
+    (docs/method.md, Sec. 8).
+
+    Args:
+        times: presentation time of each frame, seconds (`np.ndarray` of shape ``(T,)``,
+            strictly increasing), or ``None`` (frames evenly spaced).
+        t: number of frames ``T`` the times must match.
+
+    Returns:
+        ``None`` when ``times`` is ``None`` or even (every step within
+        :data:`EVEN_TIME_TOLERANCE` of the mean step): the caller then uses the frame index, so a
+        constant-frame-rate clip scores bit-identically with or without its times. Otherwise
+        ``(u, w)``: ``u`` the times mapped affinely to [0, 1] and ``w`` the time each frame
+        stands for (half the interval to each neighbour, a full interval at the two ends),
+        normalised to mean 1; both ``(T,)`` float64. Equal steps give ``w == 1``.
+
+    Raises:
+        ValueError: if ``times`` is not ``(T,)``, not finite or not strictly increasing.
+    """
+    if times is None:
+        return None
+    x = np.asarray(times, dtype=np.float64)
+    if x.shape != (t,):
+        raise ValueError(f"times must have shape ({t},) to match the frames, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("times contains NaN or inf")
+    steps = np.diff(x)
+    if steps.size and not (steps > 0).all():
+        raise ValueError("times must be strictly increasing (one presentation time per frame)")
+    if (
+        steps.size == 0
+        or np.max(np.abs(steps - steps.mean())) <= EVEN_TIME_TOLERANCE * steps.mean()
+    ):
+        return None
+    u = (x - x[0]) / (x[-1] - x[0])
+    w = np.empty(t)
+    w[0], w[-1] = steps[0], steps[-1]
+    w[1:-1] = 0.5 * (steps[:-1] + steps[1:])
+    return u, w / w.mean()
+
+
 @dataclass(frozen=True)
 class SPFScores:
     """Pacing scores of one SPF curve (docs/method.md, Sec. 2).
@@ -611,8 +784,9 @@ def score_progress(
     degenerate: bool | None = None,
     pacing: str = "linear",
     temperature: float = 3.0,
+    times: np.ndarray | None = None,
 ) -> SPFScores:
-    """Score an SPF curve (docs/method.md, Sec. 2).
+    """Score an SPF curve (docs/method.md, Sec. 2; in time: Sec. 8).
 
     Args:
         progress: an :class:`SPFResult` (its ``total_change`` and ``degenerate`` are used), or
@@ -621,13 +795,17 @@ def score_progress(
         degenerate: overrides the flag; for an array it defaults to ``S_T == S_1``.
         pacing: target pacing curve for ``target_deviation`` (see :func:`pacing_curve`).
         temperature: temperature of exponential pacing curves.
+        times: presentation time of each frame, seconds (``(T,)``, strictly increasing), or
+            ``None`` for evenly spaced frames. Uneven times (:func:`time_axis`) put the straight
+            line and the target pacing on the time axis and weight each frame's deviation by the
+            time it stands for, so a clip is scored as it plays; even times change nothing.
 
     Returns:
         :class:`SPFScores`. A degenerate clip gets ``linearity_score = NaN`` (never a perfect
         score), ``max_jump_frame = -1`` and NaN deviations.
 
     Raises:
-        ValueError: if ``S`` is not 1-D with at least 3 finite values.
+        ValueError: if ``S`` is not 1-D with at least 3 finite values, or bad ``times``.
     """
     if isinstance(progress, SPFResult):
         total_change = progress.total_change if total_change is None else total_change
@@ -647,14 +825,15 @@ def score_progress(
         nan = float("nan")
         return SPFScores(nan, nan, nan, -1, total, True, nan)
     t = s.size
-    u = np.linspace(0.0, 1.0, t)
+    axis = time_axis(times, t)
+    u, w = (np.linspace(0.0, 1.0, t), None) if axis is None else axis
     line = s[0] + span * u
     dev = (s - line) / abs(span)
-    rms = float(np.sqrt(np.mean(dev**2)))
+    rms = float(np.sqrt(np.average(dev**2, weights=w)))
     steps = np.diff(s) / abs(span)
     j = int(np.argmax(steps))
     target = pacing_curve(pacing, u, temperature)
-    target_dev = float(np.sqrt(np.mean(((s - s[0]) / span - target) ** 2)))
+    target_dev = float(np.sqrt(np.average(((s - s[0]) / span - target) ** 2, weights=w)))
     return SPFScores(
         linearity_score=float(np.clip(1.0 - rms, 0.0, 1.0)),
         max_deviation=float(np.max(np.abs(dev))),
@@ -755,6 +934,7 @@ def invert_progress(
     num_frames: int | None = None,
     pacing: str = "linear",
     temperature: float = 3.0,
+    times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Warped time positions ``tau_k = S^{-1}(P(k / (n - 1)))`` (docs/method.md, Sec. 3).
 
@@ -768,14 +948,19 @@ def invert_progress(
         num_frames: number of output positions ``n`` (default ``T``).
         pacing: target pacing curve ``P`` (:data:`PACINGS`); ``linear`` evens the pace.
         temperature: temperature of exponential curves.
+        times: presentation time of each measured frame, seconds (``(T,)``, strictly
+            increasing), or ``None``. Given, ``S^{-1}`` interpolates time against ``S`` and the
+            positions come back in seconds (docs/method.md, Sec. 8).
 
     Returns:
         ``tau``: ``np.ndarray`` of shape ``(n,)``, float64, non-decreasing positions in the
-        frame units of the measured clip, ``tau_0 = 0`` and ``tau_{n-1} = T - 1`` exactly.
+        frame units of the measured clip, ``tau_0 = 0`` and ``tau_{n-1} = T - 1`` exactly; with
+        ``times``, in seconds: ``tau_0 = times[0]``, ``tau_{n-1} = times[-1]``.
 
     Raises:
         ValueError: if ``S`` is not 1-D, has NaN, decreases, has fewer than 2 frames, or is flat
-            (a degenerate clip has nothing to retime), or ``num_frames < 2``.
+            (a degenerate clip has nothing to retime), ``num_frames < 2``, or ``times`` does not
+            match ``S`` or does not increase.
     """
     s = np.asarray(progress, dtype=np.float64)
     if s.ndim != 1 or s.size < 2:
@@ -797,6 +982,13 @@ def invert_progress(
     s = ((s - s[0]) / span + ramp) / (1.0 + 1e-9)
     s = np.maximum.accumulate(s)
     target = pacing_curve(pacing, np.linspace(0.0, 1.0, n), temperature)
+    if times is not None:
+        x = np.asarray(times, dtype=np.float64)
+        if x.shape != (t,) or not np.isfinite(x).all() or np.any(np.diff(x) <= 0):
+            raise ValueError(f"times must be a strictly increasing ({t},) array of seconds")
+        tau = np.interp(target, s, x)
+        tau[0], tau[-1] = x[0], x[-1]
+        return tau
     tau = np.interp(target, s, np.arange(t, dtype=np.float64))
     tau[0], tau[-1] = 0.0, float(t - 1)
     return tau
@@ -805,9 +997,10 @@ def invert_progress(
 # --------------------------------------------------------------------------------------------
 # Segmented least squares
 # --------------------------------------------------------------------------------------------
-def _prefix_sums(y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Prefix sums of ``1, x, x^2, y, y^2, x y`` (x = frame index), each of shape (T + 1,)."""
-    x = np.arange(y.size, dtype=np.float64)
+def _prefix_sums(y: np.ndarray, x: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Prefix sums of ``1, x, x^2, y, y^2, x y`` (x = frame index, or the given frame times),
+    each of shape (T + 1,)."""
+    x = np.arange(y.size, dtype=np.float64) if x is None else x
     return tuple(
         np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(y.size), x, x * x, y, y * y, x * y)
     )
@@ -865,7 +1058,11 @@ def _backtrack(arg: np.ndarray, end: int) -> list[int]:
 
 
 def segment_progress(
-    progress: np.ndarray, k: int | None = None, penalty: float = SEGMENT_PENALTY
+    progress: np.ndarray,
+    k: int | None = None,
+    penalty: float = SEGMENT_PENALTY,
+    *,
+    times: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Split ``S`` into near-linear pieces by segmented least squares (docs/method.md, Sec. 5).
 
@@ -883,9 +1080,14 @@ def segment_progress(
             dynamic programme is solved instead. ``None``: minimise ``error + penalty * K``.
         penalty: cost ``C`` per piece for ``S`` in [0, 1] (default :data:`SEGMENT_PENALTY`,
             0.008, calibrated; the reference package uses 0.02).
+        times: presentation time of each frame, seconds (``(T,)``, strictly increasing), or
+            ``None``. Uneven times (:func:`time_axis`) fit each piece's line against time, so a
+            piece is straight as the clip plays (docs/method.md, Sec. 8); the error is in ``S``
+            units either way, so the penalty keeps its meaning.
 
     Returns:
-        List of ``(start, end)`` frame pairs, inclusive, in order.
+        List of ``(start, end)`` frame pairs, inclusive, in order (frame indices; the times of
+        the keyframes are ``times[start]``, ``times[end]``).
 
     Raises:
         ValueError: on a non-1-D or non-finite ``S``, ``T < 2``, ``k`` out of range or a
@@ -899,7 +1101,8 @@ def segment_progress(
     if not (math.isfinite(penalty) and penalty >= 0):
         raise ValueError(f"penalty must be finite and >= 0, got {penalty!r}")
     t = y.size
-    c = _prefix_sums(y)
+    axis = time_axis(times, t)
+    c = _prefix_sums(y, None if axis is None else axis[0] * (t - 1))
     if k is None:
         pts = _sls_penalised(c, t, penalty)
     else:

@@ -55,7 +55,7 @@ import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 from scipy.special import ndtri
 
-from spf_bench.metrics._banded import _pair_differences, monotone, normal_rhs
+from spf_bench.metrics._banded import monotone, normal_rhs, pair_differences
 
 __all__ = ["DEFAULT_BOOTSTRAP", "linearity_batch", "linearity_interval"]
 
@@ -124,7 +124,7 @@ def _frame_effects(e: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _residuals(d: np.ndarray, factor: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Pair residuals ``e = d - (R_j - R_i)`` of the SPF fit of distances ``d`` ``(k, T)``."""
     r = cho_solve_banded((factor, False), normal_rhs(d, w), check_finite=False)
-    return d - _pair_differences(r, d.shape[0])
+    return d - pair_differences(r, d.shape[0])
 
 
 def _decompose(e: np.ndarray, w: np.ndarray) -> tuple[np.ndarray | None, list[np.ndarray]]:
@@ -233,7 +233,7 @@ def linearity_interval(
         return (math.nan, math.nan)
     w = np.asarray(weights, dtype=np.float64)
     # 1. fitted differences, residuals, frame effects and pair remainders
-    fit = _pair_differences(raw, k)
+    fit = pair_differences(raw, k)
     a, nu = _decompose(dist - fit, w)
     if a is None:
         return (math.nan, math.nan)

@@ -18,19 +18,35 @@ flushes the decoder so the frames it buffered for reordering come out, and then:
   and the flag that accepts them (``allow_truncated=True``; ``spf-bench analyze|retime
   --allow-truncated``; ``model.allow_truncated=true`` for footage), instead of returning a
   partial clip;
-- with ``allow_truncated=True`` returns the decodable frames and says so in the
-  :class:`VideoInfo` (``truncated``, ``frames_declared``, ``frames_decoded``). With B-frames
-  the decodable tail can have holes in presentation order (a P frame decodes, the B frames
-  shown before it were cut off); only the gap-free prefix is returned, so frame ``i`` is
-  always the ``i``-th frame of the clip. Gaps are found from the presentation timestamps and
-  packet durations (a step longer than 1.5 frame durations).
+- with ``allow_truncated=True`` returns **every** decodable frame and says so in the
+  :class:`VideoInfo` (``truncated``, ``frames_declared``, ``frames_decoded``, ``gaps``). With
+  B-frames the decodable tail can have holes in presentation order (a P frame decodes, the B
+  frames shown before it were cut off): the frames come back with their presentation times, so
+  the hole is a gap in ``info.times``, not a missing index.
+
+Presentation times (docs/method.md, Sec. 8): every returned frame carries its presentation
+time in seconds, ``frame.pts * stream.time_base``, made relative to the first returned frame
+(``info.times``, float64 ``(T,)``, ``times[0] == 0``, strictly increasing; the absolute
+start is ``info.start_time_s``). A frame without a timestamp gets the previous frame's time
+plus ``1 / fps``. A frame whose time does not increase (a duplicated timestamp) is dropped and
+counted in ``info.frames_dropped``: two frames cannot be shown at one instant. A step between
+consecutive frames longer than 1.5 nominal frame durations (``1 / fps``) is a **gap**, listed
+in ``info.gaps`` as ``(start_s, end_s)``; a variable-frame-rate file whose steps stay under
+that has none.
+
+Timestamp gaps are not truncation: a container that declares more frames than it holds packets
+(an AVI whose dropped frames are empty chunks; a variable-frame-rate MP4 re-muxed with a
+nominal count) is complete when the declared frames fit in the decoded time span
+(``frames_declared <= round((times[-1] - times[0]) * fps) + 1``): it is returned without the
+flag, its gaps reported. Fewer frames than that, or a packet flagged corrupt, is truncation.
 
 A decode error on a packet the demuxer did not flag (corrupt data, not a cut) raises
 ``VideoDecodeError("corrupt ...")``, naming the frame it stopped at, with or without the flag.
 
 Known limits: rotation metadata (display matrix, common on phone footage) and non-square
 sample aspect ratios are ignored: frames come back as stored. Variable-frame-rate files are
-decoded frame by frame without resampling to a constant rate; ``fps`` is the stream's average.
+decoded frame by frame without resampling to a constant rate (their times say when each frame
+plays); ``fps`` is the stream's average.
 Only the first video stream is read; audio is never decoded.
 """
 
@@ -39,9 +55,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -51,9 +68,11 @@ from spf_bench.metrics.atomic_io import atomic_path
 __all__ = [
     "ALLOW_TRUNCATED_HINT",
     "BUNDLED_CLIPS",
+    "GAP_FACTOR",
     "VideoDecodeError",
     "VideoInfo",
     "bundled_clips",
+    "find_gaps",
     "probe_video",
     "read_video",
     "write_video",
@@ -67,6 +86,9 @@ BUNDLED_CLIPS: dict[str, str] = {
 }
 
 _MAX_PREALLOC = 4096  # frames; a larger declared count is grown into, not trusted up front
+
+#: A step between consecutive frames longer than this many nominal frame durations is a gap.
+GAP_FACTOR = 1.5
 
 #: How a refusal of a truncated file names the switch that accepts it (one line).
 ALLOW_TRUNCATED_HINT = (
@@ -95,7 +117,8 @@ class VideoInfo:
         width: frame width in pixels (after any resize by :func:`read_video`).
         height: frame height in pixels (after any resize by :func:`read_video`).
         duration_s: duration of the video stream in seconds. From :func:`read_video`:
-            ``n_frames / fps`` of the decoded frames.
+            ``n_frames / fps`` when every frame was kept and there is no gap, else
+            ``times[-1] + 1 / fps`` (the decoded span plus the last frame's duration).
         codec: decoder name (e.g. ``"h264"``).
         has_audio: whether the container holds at least one audio stream.
         truncated: from :func:`read_video`: the stream was cut short (a packet the demuxer
@@ -107,6 +130,14 @@ class VideoInfo:
             when it declares none (some Matroska/WebM files).
         frames_decoded: from :func:`read_video`: frames decoded and returned (equals
             ``n_frames``); ``None`` from :func:`probe_video`, which decodes nothing.
+        times: from :func:`read_video`: presentation time of every returned frame, seconds
+            relative to the first (`np.ndarray` of shape ``(T,)``, float64, strictly increasing,
+            ``times[0] == 0``); ``None`` from :func:`probe_video`.
+        start_time_s: presentation time of the first returned frame, seconds (stream clock).
+        gaps: ``((start_s, end_s), ...)``: steps between consecutive returned frames longer
+            than :data:`GAP_FACTOR` frame durations, in the seconds of ``times``.
+        frames_dropped: decoded frames dropped because their time did not increase
+            (duplicated timestamps).
     """
 
     path: str
@@ -120,6 +151,10 @@ class VideoInfo:
     truncated: bool = False
     frames_declared: int | None = None
     frames_decoded: int | None = None
+    times: np.ndarray | None = field(default=None, compare=False, repr=False)
+    start_time_s: float = 0.0
+    gaps: tuple[tuple[float, float], ...] = ()
+    frames_dropped: int = 0
 
     def decode_facts(self) -> dict[str, bool | int | None]:
         """``{"truncated", "frames_declared", "frames_decoded"}``, for JSON outputs and records."""
@@ -127,6 +162,22 @@ class VideoInfo:
             "truncated": bool(self.truncated),
             "frames_declared": self.frames_declared,
             "frames_decoded": self.frames_decoded,
+        }
+
+    def timing_facts(self) -> dict[str, Any]:
+        """What the timeline of the decoded frames was, for JSON outputs.
+
+        Returns:
+            ``{"duration_s", "frames_dropped", "gaps_s", "missing_s"}``: the duration in
+            seconds, the frames dropped for a repeated timestamp, the gaps as ``[start_s,
+            end_s]`` pairs and the time they miss beyond one frame duration each, seconds.
+        """
+        step = 1.0 / self.fps
+        return {
+            "duration_s": float(self.duration_s),
+            "frames_dropped": int(self.frames_dropped),
+            "gaps_s": [[float(a), float(b)] for a, b in self.gaps],
+            "missing_s": float(sum(b - a - step for a, b in self.gaps)),
         }
 
 
@@ -234,27 +285,48 @@ def _resized_dims(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * size / height)), size
 
 
-def _gap_free_length(pts: list[int | None], step: dict[int, int], default_step: float) -> int:
-    """Length of the prefix of presentation-ordered frames without a missing frame.
+def find_gaps(times: np.ndarray, fps: float) -> tuple[tuple[float, float], ...]:
+    """The gaps of a timeline: steps longer than :data:`GAP_FACTOR` nominal frame durations.
 
     Args:
-        pts: presentation timestamps of the decoded frames, in output order (stream time base).
-        step: ``{pts: duration}`` of the packets read (stream time base; 0 when unknown).
-        default_step: frame duration in the stream time base when a packet gives none
-            (``1 / fps``).
+        times: presentation times, seconds (`np.ndarray` of shape ``(T,)``, increasing).
+        fps: nominal frame rate, frames per second (> 0).
 
     Returns:
-        ``k`` such that ``pts[:k]`` has no hole: each timestamp is at most 1.5 frame durations
-        after the previous one. ``len(pts)`` when any timestamp is unknown (nothing to judge).
+        ``((start_s, end_s), ...)``: the times of the frames on either side of each gap.
     """
-    if any(t is None for t in pts):
-        return len(pts)
-    for k in range(1, len(pts)):
-        prev = int(pts[k - 1])  # type: ignore[arg-type]
-        dur = step.get(prev) or default_step
-        if int(pts[k]) - prev > 1.5 * dur:  # type: ignore[arg-type]
-            return k
-    return len(pts)
+    t = np.asarray(times, dtype=np.float64)
+    steps = np.diff(t)
+    idx = np.flatnonzero(steps > GAP_FACTOR / float(fps))
+    return tuple((float(t[i]), float(t[i + 1])) for i in idx)
+
+
+def _frame_times(raw: list[float | None], fps: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Strictly increasing frame times from the decoded frames' presentation times.
+
+    Args:
+        raw: presentation time of every decoded frame in output order, seconds, ``None`` when
+            the frame has no timestamp.
+        fps: nominal frame rate, frames per second.
+
+    Returns:
+        ``(keep, times, start)``: indices of the frames kept (`np.ndarray` of int64), their
+        times relative to the first kept frame (float64, ``times[0] == 0``) and that frame's
+        absolute time, seconds. A frame without a time follows the previous one by
+        ``1 / fps``; a frame whose time does not exceed the previous kept one is dropped.
+    """
+    keep: list[int] = []
+    out: list[float] = []
+    for i, t in enumerate(raw):
+        if t is None:
+            t = out[-1] + 1.0 / fps if out else 0.0
+        if out and t <= out[-1]:
+            continue
+        keep.append(i)
+        out.append(float(t))
+    times = np.asarray(out, dtype=np.float64)
+    start = float(times[0]) if times.size else 0.0
+    return np.asarray(keep, dtype=np.int64), times - start, start
 
 
 def read_video(
@@ -279,15 +351,16 @@ def read_video(
             the aspect ratio (longer side rounded); done per frame by FFmpeg's swscale with
             area interpolation, so memory stays ``T * size^2 * aspect * 3`` bytes. Upscales
             too when ``size`` exceeds the shorter side.
-        allow_truncated: return the decodable frames of a truncated file (the gap-free
-            prefix, module docs) with ``info.truncated = True`` instead of raising; a warning
-            is logged (logger ``spf_bench``) with the counts.
+        allow_truncated: return every decodable frame of a truncated file (module docs)
+            with ``info.truncated = True`` instead of raising; a warning is logged (logger
+            ``spf_bench``) with the counts.
 
     Returns:
         ``(frames, info)``: ``frames`` (`np.ndarray` of shape ``(T, H, W, 3)``, uint8 RGB, in
         presentation order) and ``info`` (:class:`VideoInfo` with ``n_frames = frames_decoded
-        = T``, ``frames_declared`` as the container says, ``truncated``, the size after resize
-        and ``duration_s = T / fps`` in seconds).
+        = T``, ``frames_declared`` as the container says, ``truncated``, the size after resize,
+        ``times`` (presentation times, seconds, ``(T,)`` float64), ``gaps`` and ``duration_s``
+        in seconds).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -313,8 +386,8 @@ def read_video(
         if cap is not None:
             alloc = min(alloc, cap)
         buf: np.ndarray | None = None
-        pts: list[int | None] = []  # presentation timestamp of every kept frame
-        durations: dict[int, int] = {}  # packet pts -> duration, stream time base
+        pts: list[float | None] = []  # presentation time of every stored frame, seconds
+        tb = stream.time_base
         n_packets = 0
         cut = False  # the demuxer flagged a packet corrupt: the stream ends there
         dims: tuple[int, int] | None = None
@@ -345,7 +418,8 @@ def read_video(
             elif n == buf.shape[0]:
                 buf = np.concatenate([buf, np.empty_like(buf)], axis=0)
             buf[n] = rgb
-            pts.append(frame.pts)
+            base = frame.time_base or tb
+            pts.append(float(frame.pts * base) if frame.pts is not None and base else None)
             return cap is not None and n + 1 >= cap
 
         # 1.-3. demux, decode, convert.
@@ -357,8 +431,6 @@ def read_video(
                         cut = True
                         break
                     n_packets += 1
-                    if packet.pts is not None:
-                        durations[int(packet.pts)] = int(packet.duration or 0)
                 if any(take(f) for f in packet.decode()):
                     stopped_early = True
                     break
@@ -369,12 +441,13 @@ def read_video(
                 f"corrupt video {p}: decoding failed at frame {len(pts)}: {_msg(e)}"
             ) from e
 
-        # 4. complete, or truncated?
-        truncated = cut or (not stopped_early and 0 < declared and n_packets < declared)
-        n = len(pts)
-        if truncated and n:
-            tb = float(stream.time_base) if stream.time_base else 0.0
-            n = _gap_free_length(pts, durations, 1.0 / (fps * tb) if tb > 0 else 1.0)
+        # 4. times; complete, or truncated? (module docs)
+        keep, times, start = _frame_times(pts, fps)
+        n = int(keep.size)
+        span_frames = round(float(times[-1]) * fps) + 1 if n else 0
+        truncated = cut or (
+            not stopped_early and 0 < declared and n_packets < declared and span_frames < declared
+        )
         what = (
             f"container declares {declared} frames" if declared > 0 else "container is cut"
         ) + f", {n_packets} intact packets could be read"
@@ -387,19 +460,29 @@ def read_video(
             )
         if truncated:
             log.warning("truncated video %s: %s; analysing the %d decodable frames", p, what, n)
-        frames = buf[:n].copy() if n < buf.shape[0] else buf
+        if n == buf.shape[0] and n == len(pts):
+            frames = buf
+        elif n == len(pts):
+            frames = buf[:n].copy()
+        else:
+            frames = buf[keep]
+        gaps = find_gaps(times, fps)
         info = VideoInfo(
             path=str(p),
             fps=fps,
             n_frames=n,
             width=int(frames.shape[2]),
             height=int(frames.shape[1]),
-            duration_s=n / fps,
+            duration_s=float(times[-1]) + 1.0 / fps if gaps or n < len(pts) else n / fps,
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
             truncated=bool(truncated),
             frames_declared=declared if declared > 0 else None,
             frames_decoded=n,
+            times=times,
+            start_time_s=start,
+            gaps=gaps,
+            frames_dropped=len(pts) - n,
         )
         return frames, info
     finally:

@@ -94,3 +94,63 @@ def clip_dir(tmp_path_factory):
     (d / "notes.mp4").write_text("this is not a video\n")
     (d / "empty.mp4").write_bytes(b"")
     return d
+
+
+@pytest.fixture(scope="session")
+def timeline_clips(tmp_path_factory, bundled):
+    """Real footage with uneven timelines and dark frames (issue 18, items 4-5), written with the
+    real encoders through PyAV:
+
+    - ``vfr``: bikes.mp4 with every third frame dropped, the others keeping their presentation
+      times (H.264 MP4, time base 1/12800, 167 frames over 10 s: variable frame rate);
+    - ``gaps``: an AVI (MPEG-4 Part 2) of 444 frame slots at 24 fps of which 68 hold a frame
+      (slot 0, 66 slots drawn at random, slot 443): FFmpeg's AVI muxer writes the empty slots as
+      empty chunks, so the header declares 444 frames and 68 packets decode, with timestamp
+      gaps between them (the case of issue 18);
+    - ``fade``: the first 60 frames of carphone_pristine.mp4, black for 10 frames, then a
+      linear fade from black over 20 frames (H.264, CRF 18);
+    - ``black``: 24 all-black frames (H.264).
+    """
+    from fractions import Fraction
+
+    import av
+
+    from spf_bench.metrics.video_io import read_video, write_video
+
+    d = tmp_path_factory.mktemp("timeline")
+    bikes, _ = read_video(bundled["bikes"])
+    tb = Fraction(1, 12800)
+    with av.open(str(d / "bikes_vfr.mp4"), "w", format="mp4") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt, s.time_base = 640, 272, "yuv420p", tb
+        s.options = {"crf": "18"}
+        for i in range(bikes.shape[0]):
+            if i % 3 != 2:
+                f = av.VideoFrame.from_ndarray(bikes[i], format="rgb24")
+                f.pts, f.time_base = i * 512, tb  # 512 / 12800 s = 1 / 25 s per source frame
+                c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    rng = np.random.default_rng(0)
+    slots = [0, *np.sort(rng.choice(np.arange(1, 443), 66, replace=False)).tolist(), 443]
+    with av.open(str(d / "gaps.avi"), "w", format="avi") as c:
+        s = c.add_stream("mpeg4", rate=24)
+        s.width, s.height, s.pix_fmt = 320, 136, "yuv420p"
+        for k in slots:
+            img = np.ascontiguousarray(bikes[int(k * 249 / 443), ::2, ::2])
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = k, Fraction(1, 24)
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    car, _ = read_video(bundled["carphone_pristine"], max_frames=60)
+    a = np.clip((np.arange(60) - 10) / 20, 0.0, 1.0)
+    fade = np.rint(car.astype(np.float64) * a[:, None, None, None]).astype(np.uint8)
+    write_video(d / "fade.mp4", fade, Fraction(30000, 1001))
+    write_video(d / "black.mp4", np.zeros((24, 64, 64, 3), np.uint8), 24)
+    return {
+        "cfr": bundled["bikes"],
+        "vfr": d / "bikes_vfr.mp4",
+        "gaps": d / "gaps.avi",
+        "gap_slots": slots,
+        "fade": d / "fade.mp4",
+        "black": d / "black.mp4",
+    }

@@ -235,13 +235,14 @@ def test_non_array_frames_raise_type_error() -> None:
 def test_pixel_constant_colour_known_answer() -> None:
     side = 4
     emb = me.build_embedder("pixel", side=side, progress=False)
-    assert emb.dim == 3 * side * side
+    assert emb.dim == 3 * side * side + 1  # + the homogeneous coordinate
     frame = np.empty((1, 30, 50, 3), np.uint8)
     frame[...] = (255, 128, 0)
-    expected = np.concatenate([np.full(side * side, v / 255) for v in (255, 128, 0)])
+    c = np.sqrt(48) / 255  # one grey level per value (pixel.black_level)
+    expected = np.concatenate([np.full(side * side, v / 255) for v in (255, 128, 0)] + [[c]])
     expected /= np.linalg.norm(expected)
     z = emb.embed(frame)
-    assert z.shape == (1, 48) and z.dtype == np.float32
+    assert z.shape == (1, 49) and z.dtype == np.float32
     np.testing.assert_allclose(z[0], expected, atol=1e-6)
 
 
@@ -251,17 +252,48 @@ def test_pixel_area_resize_known_answer_and_identical_frames() -> None:
     frame[:, :4] = 255
     emb = me.build_embedder("pixel", side=2, progress=False)
     z = emb.embed(np.stack([frame, frame, frame[:, ::-1]]))
-    np.testing.assert_allclose(z[0], np.tile([1.0, 0.0], 6) / np.sqrt(6), atol=1e-6)
+    c2 = 12 / 255**2  # the homogeneous coordinate, squared
+    expected = np.append(np.tile([1.0, 0.0], 6), np.sqrt(c2)) / np.sqrt(6 + c2)
+    np.testing.assert_allclose(z[0], expected, atol=1e-6)
     assert float(z[0] @ z[1]) == pytest.approx(1.0, abs=1e-6)  # identical frames
-    assert float(z[0] @ z[2]) == pytest.approx(0.0, abs=1e-6)  # mirrored: disjoint support
+    # mirrored: disjoint pixel support, only the constant coordinate is shared
+    assert float(z[0] @ z[2]) == pytest.approx(c2 / (6 + c2), abs=1e-6)
 
 
-def test_pixel_black_frame_is_reported_by_index() -> None:
-    frames = np.full((3, 8, 8, 3), 200, np.uint8)
-    frames[1] = 0
-    emb = me.build_embedder("pixel", side=2, batch_size=2, progress=False)
-    with pytest.raises(me.EmbeddingError, match=r"zero-norm.*\[1\]"):
-        emb.embed(frames)
+def test_pixel_black_is_a_direction_and_a_fade_a_monotone_angle() -> None:
+    """Black embeds to (0, ..., 0, 1); a fade a * x from black is at angle atan(a |x| / c)."""
+    picture = np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.float64)
+    a = np.linspace(0.0, 1.0, 11)
+    frames = np.rint(a[:, None, None, None] * picture).astype(np.uint8)
+    emb = me.build_embedder("pixel", side=8, batch_size=4, progress=False)
+    z = emb.embed(frames)
+    black = np.zeros(emb.dim)
+    black[-1] = 1.0
+    np.testing.assert_allclose(z[0], black, atol=1e-7)
+    angle = np.arccos(np.clip(z @ black, -1, 1))
+    assert np.all(np.diff(angle) > 0)
+    x = frames[1:].reshape(10, -1).astype(np.float64) / 255  # side 8: no resize
+    c = np.sqrt(3 * 64) / 255
+    np.testing.assert_allclose(angle[1:], np.arctan(np.linalg.norm(x, axis=1) / c), atol=1e-5)
+
+
+def test_zero_model_output_is_reported_by_index() -> None:
+    """A model whose output collapses to zero cannot be L2-normalised: the frames are named."""
+    import torch
+
+    emb = me.build_embedder(
+        "dinov2",
+        random_init=True,
+        image_size=56,
+        config_overrides=TINY_DINO,
+        batch_size=2,
+        progress=False,
+    )
+    with torch.no_grad():
+        emb.model.layernorm.weight.zero_()
+        emb.model.layernorm.bias.zero_()
+    with pytest.raises(me.EmbeddingError, match=r"zero-norm.*\[0, 1\]"):
+        emb.embed(np.full((3, 20, 20, 3), 200, np.uint8))
 
 
 def test_progress_bar_only_on_long_inputs(capsys: pytest.CaptureFixture[str]) -> None:

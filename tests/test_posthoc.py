@@ -581,3 +581,19 @@ def test_interpolation_names_are_documented_in_the_config():
 
     text = (Path(__file__).resolve().parents[1] / "conf/retime/resample.yaml").read_text()
     assert all(name in text for name in INTERPOLATIONS)
+
+
+def test_even_time_positions_known_answer():
+    """Frames at 0, 0.1, 0.3 and 0.4 s shown at 10 fps: the gap between frames 1 and 2 is
+    crossed half way at 0.2 s."""
+    from spf_bench.generators.posthoc import even_time_positions
+
+    pos = even_time_positions(np.array([0.0, 0.1, 0.3, 0.4]), 10.0)
+    np.testing.assert_allclose(pos, [0.0, 1.0, 1.5, 2.0, 3.0])
+    frames = np.stack([np.full((4, 4, 3), v, np.uint8) for v in (0, 100, 200, 250)])
+    out = resample_frames(frames, pos)
+    assert [int(f[0, 0, 0]) for f in out] == [0, 100, 150, 200, 250]
+    even = np.arange(5) / 25
+    np.testing.assert_allclose(even_time_positions(even + 2.0, 25.0), np.arange(5.0))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        even_time_positions(np.array([0.0, 0.0, 1.0]), 10.0)

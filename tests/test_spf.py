@@ -514,3 +514,72 @@ def test_interval_coverage_on_synthetic_noisy_clips():
         lo, hi = spf.compute_spf(_noisy_path(33, 0.05, s), bootstrap=200, seed=s).linearity_ci
         hits += lo <= truth <= hi
     assert 0.85 <= hits / 80 <= 1.0
+
+
+# ------------------------------------------------------------------------ scores in time
+
+
+def _jumpy_s(t: int = 60) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.sort(rng.random(t))
+
+
+@pytest.mark.parametrize("fps", [25.0, 30000 / 1001, 24.0])
+def test_even_times_score_bit_identically(fps):
+    """Times of a constant-frame-rate clip (index / fps, or rounded to a time base) change no
+    score and no keyframe: the frame index is used exactly."""
+    s = _jumpy_s()
+    s[0], s[-1] = 0.0, 1.0
+    times = np.arange(s.size) / fps
+    rounded = np.round(times * 12800) / 12800  # a 1/12800 time base, as many MP4s have
+    for tt in (times, rounded, times + 3.7):
+        kw = {"total_change": 1.0}
+        got, ref = spf.score_progress(s, times=tt, **kw), spf.score_progress(s, **kw)
+        assert got == ref  # every field, bit for bit
+        assert spf.segment_progress(s, times=tt) == spf.segment_progress(s)
+        assert spf.time_axis(tt, s.size) is None
+
+
+def test_linearity_in_time_known_answer():
+    """Frames dense at the start and sparse at the end: S = time / duration is perfectly even
+    as the clip plays (Linearity 1 in time) and uneven by index."""
+    times = np.concatenate([np.arange(0, 2.0, 0.04), np.arange(2.0, 4.01, 0.2)])
+    s = times / times[-1]
+    in_time = spf.score_progress(s, times=times)
+    assert in_time.linearity_score == pytest.approx(1.0, abs=1e-12)
+    assert in_time.max_deviation == pytest.approx(0.0, abs=1e-12)
+    assert spf.score_progress(s).linearity_score < 0.85  # 0.809 by frame index
+    # one piece in time; the index view breaks where the rate changes
+    assert spf.segment_progress(s, times=times) == [(0, s.size - 1)]
+    assert len(spf.segment_progress(s)) > 1
+    # the target pacing is read on the time axis too
+    assert spf.score_progress(s, times=times).target_deviation == pytest.approx(0.0, abs=1e-12)
+
+
+def test_time_weights_known_answer():
+    u, w = spf.time_axis(np.array([0.0, 1.0, 3.0, 4.0]), 4)
+    np.testing.assert_allclose(u, [0.0, 0.25, 0.75, 1.0])
+    np.testing.assert_allclose(w, np.array([1.0, 1.5, 1.5, 1.0]) / 1.25)
+    # a deviation on a frame that stands for more time weighs more: RMS by hand
+    s = np.array([0.0, 0.25, 0.75, 1.0])
+    s_dev = s + np.array([0.0, 0.1, 0.0, 0.0])
+    got = spf.score_progress(s_dev, times=np.array([0.0, 1.0, 3.0, 4.0]))
+    assert got.linearity_score == pytest.approx(1 - math.sqrt(1.5 / 1.25 * 0.01 / 4))
+
+
+@pytest.mark.parametrize(
+    "times",
+    [np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 2.0, 1.0, 3.0]), np.arange(3.0)],
+)
+def test_bad_times_raise(times):
+    with pytest.raises(ValueError, match="times"):
+        spf.score_progress(np.linspace(0, 1, 4), times=times)
+
+
+def test_invert_progress_in_seconds():
+    times = np.concatenate([np.arange(0, 2.0, 0.04), np.arange(2.0, 4.01, 0.2)])
+    s = times / times[-1]
+    tau = spf.invert_progress(s, 21, times=times)  # S is even in time: positions are even
+    np.testing.assert_allclose(tau, np.linspace(0.0, 4.0, 21), atol=1e-9)
+    by_index = spf.invert_progress(s, 21)
+    np.testing.assert_allclose(tau, np.interp(by_index, np.arange(s.size), times), atol=1e-12)

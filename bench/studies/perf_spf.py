@@ -8,7 +8,11 @@ Prints, all measured in this one run:
   (target >= 100x at T = 2000);
 - time and peak memory (tracemalloc, numpy allocations) for T = 10^6 frames, D = 64
   (target < 30 s and < 2 GB);
-- time for a batch of 128 videos x 81 frames (target < 0.1 s), against looping single solves.
+- time for a batch of 128 videos x 81 frames (target < 0.1 s), against looping single solves;
+- the ``link`` estimator (:mod:`spf_bench.metrics.estimators`) on a random walk on the sphere
+  (a clip with progress and saturating distances): its time over the paper estimator's at
+  T = 10^4, D = 768 (target <= 5x), and time and peak memory at T = 10^6, D = 64 (target
+  < 60 s and < 2 GB).
 
 Usage: ``spf-bench study perf_spf [--quick]`` (``--quick`` skips T = 10^6 and T = 2000 dense).
 """
@@ -41,6 +45,14 @@ def dense_reference(z: np.ndarray, window=30, sigma=20.0, lam=1e-5) -> np.ndarra
     d = np.arccos(np.clip(np.einsum("ij,ij->i", z[i], z[j]), -1 + 1e-7, 1 - 1e-7))
     w = np.exp(-((j - i) ** 2) / (2 * sigma**2))
     return np.linalg.solve(a.T @ (w[:, None] * a) + lam * np.eye(t), a.T @ (w * d))
+
+
+def random_walk(t: int, d: int, seed: int = 0) -> np.ndarray:
+    """``(T, D)`` float32 Gaussian random walk (steps of norm ~0.1): progress everywhere,
+    distances that grow sub-additively with the frame offset, as real clips' do."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(scale=0.1 / np.sqrt(d), size=(t, d)).astype(np.float32)
+    return np.cumsum(steps, axis=0) + np.float32(1.0) / np.sqrt(np.float32(d))
 
 
 def best_of(fn, repeat: int) -> float:
@@ -99,6 +111,28 @@ def main(argv: list[str] | None = None) -> None:
             f"{'T=1e6 frames, D=64':<34}{'-':>12}{dt:>11.2f}s{'':>10}  < 30 s, < 2 GB: "
             f"peak {peak:.2f} GiB (beyond the input's {z.nbytes / 2**30:.2f} GiB) "
             f"{'PASS' if ok else 'FAIL'}; finite={np.isfinite(r.progress).all()}"
+        )
+    z = random_walk(10**4, 768)
+    paper = best_of(lambda: spf.compute_spf(z), 3)
+    link = best_of(lambda: spf.compute_spf(z, estimator="link"), 3)
+    print(
+        f"{'link estimator T=1e4 D=768':<34}{paper:>11.4f}s{link:>11.4f}s"
+        f"{link / paper:>9.1f}x  <= 5x paper: {'PASS' if link <= 5 * paper else 'FAIL'}"
+    )
+    if not args.quick:
+        z = random_walk(10**6, 64)
+        gc.collect()
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        r = spf.compute_spf(z, estimator="link")
+        dt = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**30
+        tracemalloc.stop()
+        ok = dt < 60 and peak < 2
+        print(
+            f"{'link estimator T=1e6, D=64':<34}{'-':>12}{dt:>11.2f}s{'':>10}  < 60 s, < 2 GB: "
+            f"peak {peak:.2f} GiB {'PASS' if ok else 'FAIL'}; "
+            f"degenerate={r.degenerate}, finite={np.isfinite(r.progress).all()}"
         )
 
 

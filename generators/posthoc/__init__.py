@@ -44,6 +44,7 @@ from spf_bench.generators.posthoc.render import (
 from spf_bench.generators.posthoc.resample import (
     INTERPOLATIONS,
     ResampledGenerator,
+    even_time_positions,
     flow_available,
     resample_curve,
     resample_frames,
@@ -58,6 +59,7 @@ __all__ = [
     "SegmentPlan",
     "SegmentedRetimer",
     "choose_segments",
+    "even_time_positions",
     "flow_available",
     "frame_step",
     "inverse_pacing",

@@ -27,6 +27,7 @@ __all__ = [
     "INTERPOLATIONS",
     "ResampledGenerator",
     "check_frames",
+    "even_time_positions",
     "flow_available",
     "resample_curve",
     "resample_frames",
@@ -170,6 +171,37 @@ def resample_frames(
             blend = (1.0 - w) * f[i].astype(np.float32) + w * f[i + 1].astype(np.float32)
             out[k] = np.clip(np.rint(blend), 0, 255)
     return out
+
+
+def even_time_positions(times: np.ndarray, fps: float) -> np.ndarray:
+    """Source positions of a clip shown at presentation ``times``, sampled at an even ``fps``
+    (docs/method.md, Sec. 8): the clip as it plays, as constant-frame-rate frames.
+
+    Rendered by :func:`resample_frames`, a variable-frame-rate clip or one with timestamp gaps
+    becomes an evenly timed clip, so that the ReTime loop's positions (frame units of that clip)
+    are times: position ``p`` is ``p / fps`` seconds.
+
+    Args:
+        times: presentation time of each source frame, seconds (`np.ndarray` of shape ``(T,)``,
+            strictly increasing).
+        fps: output frame rate, frames per second (> 0).
+
+    Returns:
+        ``np.ndarray`` of shape ``(round((times[-1] - times[0]) * fps) + 1,)``, float64:
+        fractional source frame indices (linear in time between source frames), from 0 to
+        ``T - 1``.
+
+    Raises:
+        ValueError: if ``times`` is not strictly increasing with ``T >= 2``, or ``fps <= 0``.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    if t.ndim != 1 or t.size < 2 or not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be a strictly increasing (T >= 2,) array of seconds")
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be > 0, got {fps}")
+    n = round(float(t[-1] - t[0]) * float(fps)) + 1
+    grid = t[0] + np.arange(n, dtype=np.float64) / fps
+    return np.interp(np.minimum(grid, t[-1]), t, np.arange(t.size, dtype=np.float64))
 
 
 def resample_curve(

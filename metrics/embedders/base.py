@@ -358,9 +358,8 @@ class TorchEmbedder:
                         f"Embedder {self.name!r} produced non-finite or zero-norm embeddings for "
                         f"{len(idx)} frame(s) in frames {start}..{start + x.shape[0] - 1}: "
                         f"[{shown}] "
-                        f"(dtype {self.info['dtype']}). Such rows cannot be L2-normalised; for "
-                        f"'pixel' an all-black frame does this; with float16/bfloat16 retry "
-                        f"dtype='float32'."
+                        f"(dtype {self.info['dtype']}). Such rows cannot be L2-normalised: the "
+                        f"model's output collapsed; with float16/bfloat16 retry dtype='float32'."
                     )
                 out[start : start + y.shape[0]] = (y / norms[:, None]).cpu().numpy()
         return out

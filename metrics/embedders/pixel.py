@@ -1,13 +1,22 @@
 """``pixel``: the paper's pixel baseline (docs/method.md, Sec. 1, step 1: "a pixel baseline").
 
 Each frame is area-resized (box average over the whole frame, aspect not kept) to ``side x side``,
-scaled to [0, 1] and flattened channel-first, ``D = 3 * side * side``. No model and no weights.
+scaled to [0, 1] and flattened channel-first, then a constant homogeneous coordinate
+:func:`black_level` is appended before L2-normalising: ``D = 3 * side * side + 1``. No model and
+no weights.
+
+Why the extra coordinate (docs/method.md, Sec. 8): a black frame is the zero vector,
+which has no direction and cannot be L2-normalised, yet fades from black and title cards are
+everyday footage. With the constant appended, black maps to the fixed unit vector
+``(0, ..., 0, 1)`` and a fade ``a * x`` from black is a monotone angle ``atan(a |x| / c)``
+from it; a constant grey frame is a direction like any other.
 
 Source: torch (``torch.nn.functional.interpolate(mode="area")``), imported lazily.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from .base import PreprocessConfig, TorchEmbedder
@@ -15,7 +24,29 @@ from .base import PreprocessConfig, TorchEmbedder
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["build_pixel", "locate_pixel_weights"]
+__all__ = ["LEVEL", "black_level", "build_pixel", "locate_pixel_weights"]
+
+#: One 8-bit grey level in the [0, 1] pixel scale: the value of the homogeneous coordinate per
+#: pixel value (:func:`black_level`).
+LEVEL = 1.0 / 255.0
+
+
+def black_level(n_values: int) -> float:
+    """The homogeneous coordinate appended to a pixel vector of ``n_values`` values.
+
+    ``c = LEVEL * sqrt(n_values)``: the norm of a frame one 8-bit grey level above black, the
+    smallest step the input can take. A frame darker than that on average (RMS) sits within
+    45 degrees of the black direction; a frame of RMS brightness ``r`` (in [0, 1]) has its angle to
+    another such frame changed by a relative ``~ (LEVEL / r) ** 2`` (1.5e-3 at ``r = 0.1``,
+    7.7e-5 at a typical ``r = 0.45``), so pixel numbers shift only slightly.
+
+    Args:
+        n_values: number of pixel values ``3 * side * side``.
+
+    Returns:
+        ``c``, in the [0, 1] pixel scale.
+    """
+    return LEVEL * math.sqrt(int(n_values))
 
 
 def locate_pixel_weights() -> str:
@@ -39,10 +70,12 @@ def build_pixel(
 ) -> TorchEmbedder:
     """Pixel baseline: each frame area-resized (box average, whole frame, aspect not kept) to
     ``side x side``, scaled to [0, 1], flattened channel-first (all R, then G, then B) to
-    ``3 * side * side`` values, then L2-normalised.
+    ``3 * side * side`` values, the homogeneous coordinate :func:`black_level` appended, then
+    L2-normalised (``D = 3 * side * side + 1``).
 
-    Computed in float32 whatever ``dtype`` says. An all-black frame has no direction and raises
-    ``EmbeddingError`` when embedded.
+    Computed in float32 whatever ``dtype`` says. An all-black frame embeds to
+    ``(0, ..., 0, 1)``; a constant clip embeds to one vector (no progress: degenerate, not an
+    error).
 
     Args:
         device: torch device string.
@@ -51,7 +84,7 @@ def build_pixel(
         weights: must be ``None``.
         allow_download: unused (nothing to download).
         progress: show a tqdm bar on inputs longer than 2 batches.
-        side: output side in pixels; ``D = 3 * side * side``.
+        side: output side in pixels; ``D = 3 * side * side + 1``.
 
     Returns:
         A :class:`TorchEmbedder` with ``model = None``.
@@ -65,13 +98,18 @@ def build_pixel(
     if int(side) < 1:
         raise ValueError(f"pixel: side must be >= 1, got {side}")
     del dtype
+    import torch  # heavy: imported when an embedder is built
+
+    n_values = 3 * int(side) ** 2
+    c = black_level(n_values)
 
     def features(x: torch.Tensor) -> torch.Tensor:
-        return x.float().flatten(1)
+        flat = x.float().flatten(1)
+        return torch.cat([flat, flat.new_full((flat.shape[0], 1), c)], dim=1)
 
     return TorchEmbedder(
         name="pixel",
-        dim=3 * int(side) ** 2,
+        dim=n_values + 1,
         model=None,
         features=features,
         preprocess_config=PreprocessConfig(
@@ -81,5 +119,8 @@ def build_pixel(
         dtype="float32",
         batch_size=batch_size,
         progress=progress,
-        info={"library": "torch", "model": f"area-resize {side}x{side}"},
+        info={
+            "library": "torch",
+            "model": f"area-resize {side}x{side} + homogeneous coordinate {c:.6g}",
+        },
     )
