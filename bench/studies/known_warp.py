@@ -25,7 +25,7 @@ Cases (docs/method.md, Sec. 1, *Estimators*, shows the evidence):
   :func:`linearity_in_time`).
 
 Per (embedder, estimator, case) the table gives the mean over clips with a BCa bootstrap
-interval over clips (:func:`spf_bench.bench.leaderboard.bootstrap_ci`). Each distinct set of
+interval over clips (:func:`spf_bench.bench.results.stats.bootstrap_ci`). Each distinct set of
 frames is embedded once (cached in ``<out>/cache/<embedder>.npz``, keyed by clip and case).
 
 Usage: ``spf-bench study known_warp [--out results/known_warp] [--quick]``.
@@ -44,7 +44,8 @@ import av
 import numpy as np
 import pandas as pd
 
-from spf_bench.bench.leaderboard import bootstrap_ci, markdown_table
+from spf_bench.bench.results.stats import bootstrap_ci
+from spf_bench.bench.views.render import markdown_table
 from spf_bench.metrics import spf
 from spf_bench.metrics.atomic_io import atomic_path, atomic_savez, atomic_write_text
 from spf_bench.metrics.estimators import ESTIMATORS
