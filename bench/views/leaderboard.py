@@ -90,6 +90,11 @@ COLUMNS: tuple[str, ...] = tuple(
 _MEAN_COLS = ("max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed")
 
 
+def _count(vals: np.ndarray) -> int:
+    """Finite values in ``vals``."""
+    return int(np.isfinite(vals).sum())
+
+
 def _joined(values: Iterable[Any]) -> str:
     """Distinct non-empty values, sorted (numbers numerically), ``+``-joined."""
     vals = {v for v in values if str(v) != ""}
@@ -147,18 +152,15 @@ def _group_row(
     for dim in vbench_dims:
         col = VBENCH_PREFIX + dim
         vals = ok[col].to_numpy(np.float64) if col in ok else np.array([])
-        row[f"{col}_mean"] = mean(vals)
-        row[f"{col}_std"] = std(vals)
-        row[f"{col}_n"] = int(np.isfinite(vals).sum())
+        row |= {f"{col}_mean": mean(vals), f"{col}_std": std(vals), f"{col}_n": _count(vals)}
     for m in ext_metrics:
         col = EXT_PREFIX + m
         vals = ok[col].to_numpy(np.float64) if col in ok else np.full(len(ok), np.nan)
-        rho, rlo, rhi, _ = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)
-        row[f"{col}_mean"] = mean(vals)
-        row[f"{col}_n"] = int(np.isfinite(vals).sum())
-        row[f"{col}_rho"] = rho
-        row[f"{col}_rho_ci_low"] = rlo
-        row[f"{col}_rho_ci_high"] = rhi
+        rho = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)[:3]
+        row |= {f"{col}_mean": mean(vals), f"{col}_n": _count(vals)}
+        row |= dict(
+            zip((f"{col}_rho", f"{col}_rho_ci_low", f"{col}_rho_ci_high"), rho, strict=True)
+        )
     return row
 
 
