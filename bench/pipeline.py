@@ -68,23 +68,15 @@ __all__ = [
 def git_sha() -> str:
     """Commit of the spf-bench checkout, ``-dirty`` when it has local changes; else ``unknown``."""
     root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        )
+        return out.stdout.strip()
+
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        sha, dirty = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return sha + ("-dirty" if dirty else "")
@@ -178,18 +170,22 @@ def _resume_point(s: BenchSettings, rd: RunDir, item: GenerationRequest) -> Resu
     )
 
 
+def _names(s: BenchSettings) -> dict[str, str]:
+    """The (model, retime, embedder, pacing) names of a run, as record and summary fields."""
+    return dict(
+        model=s.model_name, retime=s.retime.name, embedder=s.embedder_name, pacing=s.pacing.name
+    )
+
+
 def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -> dict[str, Any]:
-    return {
-        "model": s.model_name,
-        "retime": s.retime.name,
-        "embedder": s.embedder_name,
-        "pacing": s.pacing.name,
-        "item_id": item.item_id,
-        "seed": item.seed,
-        "iteration": it,
-        "config_hash": s.config_hash,
-        "git_sha": sha,
-    }
+    return dict(
+        _names(s),
+        item_id=item.item_id,
+        seed=item.seed,
+        iteration=it,
+        config_hash=s.config_hash,
+        git_sha=sha,
+    )
 
 
 def _heldout_scores(
@@ -393,10 +389,7 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
         records.extend(_process_item(s, rd, gen, embedder, item, sha, evals))
     info = {
         "git_sha": sha,
-        "model": s.model_name,
-        "retime": s.retime.name,
-        "embedder": s.embedder_name,
-        "pacing": s.pacing.name,
+        **_names(s),
         "n_items_expected": s.n_videos,
         "eval_embedders": list(s.eval_embedders),
         "shard": {"index": s.shard_index, "count": s.shard_count, "n_items": len(items)},
@@ -411,12 +404,8 @@ def run_benchmark(s: BenchSettings) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     if s.out_dir is not None:  # a sweep job: its own shard's tables; the sweep merges the run
         run = finish_run(rd, records, stages, out=out, info=info, config=s.config, wall_s=wall)
-    elif s.shard_count == 1:  # the whole run is in memory
+    else:  # the whole run in memory, or (one shard of a shared run directory) every shard's
         with rd.lock():
-            run = finish_run(rd, records, stages, info=info, config=s.config, wall_s=wall)
-    else:  # one shard of a shared run directory: every shard's records, locked
-        with rd.lock():
-            run = finish_run(
-                rd, rd.records(s.config_hash), stages, info=info, config=s.config, wall_s=wall
-            )
+            recs = records if s.shard_count == 1 else rd.records(s.config_hash)
+            run = finish_run(rd, recs, stages, info=info, config=s.config, wall_s=wall)
     return run.summary

@@ -73,17 +73,11 @@ def plot_spf(
         ax.plot(t, designed, color="tab:green", lw=1, alpha=0.7, label="designed (ground truth)")
     for label, s in curves.items():
         ax.plot(np.arange(s.size), s, lw=1.8, label=label)
-    for k in keyframes:
+    kf = list(keyframes)
+    for k in kf:
         ax.axvline(k, color="tab:red", lw=0.6, alpha=0.5)
-    if keyframes:
-        ax.plot(
-            list(keyframes),
-            first[list(keyframes)],
-            "o",
-            color="tab:red",
-            ms=3,
-            label="semantic keyframes",
-        )
+    if kf:
+        ax.plot(kf, first[kf], "o", color="tab:red", ms=3, label="semantic keyframes")
     ax.set_xlabel("frame")
     ax.set_ylabel("semantic progress S (normalised)")
     ax.set_ylim(-0.02, 1.02)
@@ -114,14 +108,10 @@ def plot_run(run_dir: str | os.PathLike | RunDir, df) -> list[Path]:
         g = g.sort_values("iteration")
         first, last = g.iloc[0], final.loc[item_id]
         curves = {}
-        for row, label in (
-            (first, "baseline (iteration 0)"),
-            (last, f"iteration {last.iteration}"),
-        ):
+        rows = [(first, "baseline (iteration 0)"), (last, f"iteration {last.iteration}")]
+        for row, label in rows[: 1 if len(g) == 1 else 2]:
             with np.load(run_dir / row.spf_path) as npz:
                 curves[label] = npz["progress"]
-            if row.iteration == first.iteration and len(g) == 1:
-                break
         s0 = next(iter(curves.values()))
         kf = [] if first.degenerate else keyframes_from_segments(segment_progress(s0))
         title = (

@@ -63,8 +63,6 @@ EXIT_OK, EXIT_FAILED, EXIT_OFFLINE = 0, 1, 2
 CONNECT_TIMEOUT_S = 1.5
 #: Socket timeout of a URL download (per read, not for the whole file).
 DOWNLOAD_TIMEOUT_S = 60.0
-#: Embedders whose weights ship with the package (nothing to fetch).
-PACKAGED_EMBEDDERS = ("efficientnet_lite0", "pixel")
 _DINO_GIT_URL = "https://github.com/facebookresearch/dino"
 _DINO_CODE_DIR = "dino_model/facebookresearch_dino_main"
 _RAFT_REL = "raft_model/models/raft-things.pth"
@@ -151,9 +149,7 @@ class OfflineError(RuntimeError):
         self.items = list(items)
 
 
-# --------------------------------------------------------------------------------------------
-# The plan
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------- The plan
 def _repo_folder(cache: Path, repo_id: str) -> Path:
     return cache / f"models--{repo_id.replace('/', '--')}"
 
@@ -197,17 +193,8 @@ def plan_prefetch(
         if name not in hub:  # packaged weights (efficientnet_lite0, pixel)
             continue
         repo_id, required, any_of = hub[name]
-        items.append(
-            Item(
-                name=name,
-                kind="hf",
-                destination=_repo_folder(cache, repo_id),
-                source=repo_id,
-                files=required,
-                any_of=any_of,
-                cache_dir=cache,
-            )
-        )
+        dest = _repo_folder(cache, repo_id)
+        items.append(Item(name, "hf", dest, repo_id, required, any_of, cache_dir=cache))
 
     if not vbench_dims:
         return items
@@ -233,24 +220,14 @@ def plan_prefetch(
             seen.add(dest)
             url = wf.source.split(" ")[0]
             if wf.path == _RAFT_REL:
-                items.append(
-                    Item(
-                        label,
-                        "zip",
-                        dest,
-                        url,
-                        extract_to=dest.parent.parent,
-                        files=("models/raft-things.pth",),
-                    )
-                )
+                raft = {"extract_to": dest.parent.parent, "files": ("models/raft-things.pth",)}
+                items.append(Item(label, "zip", dest, url, **raft))
             else:
                 items.append(Item(label, "url", dest, url))
     return items
 
 
-# --------------------------------------------------------------------------------------------
-# Connectivity
-# --------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------- Connectivity
 def _hf_offline_env() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -295,9 +272,7 @@ def check_online(items: Sequence[Item], timeout: float = CONNECT_TIMEOUT_S) -> N
         raise OfflineError(f"cannot reach {why}", list(items))
 
 
-# --------------------------------------------------------------------------------------------
-# Fetching
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------- Fetching
 def _size_mb(path: Path) -> float | None:
     if path.is_file():
         return path.stat().st_size / 1e6
@@ -416,9 +391,7 @@ def prefetch(items: Sequence[Item], *, dry_run: bool = False) -> list[ReportRow]
     return rows
 
 
-# --------------------------------------------------------------------------------------------
-# Output and the command line
-# --------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------- Output and the command line
 def format_report(rows: Sequence[ReportRow]) -> str:
     """The report as a plain-text table (item, destination, size MB, status), then one line per
     ``manual`` / ``failed`` row with its command or error."""
@@ -444,15 +417,15 @@ def format_report(rows: Sequence[ReportRow]) -> str:
 
 def format_plan(items: Sequence[Item]) -> str:
     """One line per item: name, destination and source (the offline message)."""
-    return "\n".join(
-        f"  {i.name}: {i.destination} <- {i.command or i.source}"
-        + (
+    lines = []
+    for i in items:
+        hf = (
             f" (files: {', '.join(i.files)}; one of {', '.join(i.any_of)})"
             if i.kind == "hf"
             else ""
         )
-        for i in items
-    )
+        lines.append(f"  {i.name}: {i.destination} <- {i.command or i.source}{hf}")
+    return "\n".join(lines)
 
 
 def _cmd_prefetch(args: argparse.Namespace) -> int:

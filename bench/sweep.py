@@ -87,6 +87,11 @@ STATUS_FILE = "job_status.json"
 SUMMARY_FILE = "sweep_summary.json"
 #: Failed-record rows kept per job in ``job_status.json`` (all of them are in the records).
 _MAX_LISTED = 50
+#: ``job_status.json`` fields copied into the sweep summary's job rows.
+_JOB_KEYS = (
+    "slurm_job_id host slurm_restart_count attempts wall_s started_unix ended_unix run_dir "
+    "config_hash shard_index shard_count n_items_expected n_items n_records n_failed_records error"
+).split()
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -426,26 +431,7 @@ def summarise_sweep(
             "status": (st or {}).get("status", "not started"),
             "dir": str(found.get(num, sweep_dir / str(num))),
         }
-        for key in (
-            "slurm_job_id",
-            "host",
-            "slurm_restart_count",
-            "attempts",
-            "wall_s",
-            "started_unix",
-            "ended_unix",
-            "run_dir",
-            "config_hash",
-            "shard_index",
-            "shard_count",
-            "n_items_expected",
-            "n_items",
-            "n_records",
-            "n_failed_records",
-            "error",
-        ):
-            if st and key in st:
-                job[key] = st[key]
+        job.update({k: st[k] for k in _JOB_KEYS if k in (st or {})})
         jobs.append(job)
         if job["status"] != "completed":
             failures.append(
@@ -501,11 +487,7 @@ def summarise_sweep(
                 )
         row = {
             "run_dir": run_dir,
-            "config_hash": c["config_hash"],
-            "model": c["model"],
-            "retime": c["retime"],
-            "embedder": c["embedder"],
-            "pacing": c["pacing"],
+            **{k: c[k] for k in ("config_hash", "model", "retime", "embedder", "pacing")},
             "jobs": c["jobs"],
             "n_videos": c["n_videos"],
             "n_items_finished": len(done),

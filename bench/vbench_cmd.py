@@ -46,16 +46,13 @@ def add_vbench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="VBench dimensions (default: all: %(default)s); temporal_flickering needs no weights",
     )
     p.add_argument(
-        "--cache-dir",
-        default=None,
-        help="VBench weights (default: $VBENCH_CACHE_DIR or ~/.cache/vbench)",
+        "--cache-dir", help="VBench weights (default: $VBENCH_CACHE_DIR or ~/.cache/vbench)"
     )
     p.add_argument(
         "--torch-home",
-        default=None,
         help="TORCH_HOME with the DINO checkpoint (default: $TORCH_HOME or ~/.cache/torch)",
     )
-    p.add_argument("--venv", default=None, help="the VBench venv (default: <repo>/.venv-vbench)")
+    p.add_argument("--venv", help="the VBench venv (default: <repo>/.venv-vbench)")
     p.add_argument("--device", default="cpu", help="cpu | cuda (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads in VBench")
     p.add_argument("--no-drift", action="store_true", help="skip the long-video drift figures")
@@ -74,11 +71,9 @@ def add_vbench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="frame embedder for the SPF pace drift of a plain folder (run directories use "
         "their spf/*.npz); 'none' skips it (default: %(default)s)",
     )
-    p.add_argument(
-        "--out", default=None, help="plain folders only: where vbench.json goes (default: DIR)"
-    )
-    p.add_argument("--work-dir", default=None, help="keep VBench's staged videos, output and log")
-    p.add_argument("--timeout", type=float, default=None, help="limit of the VBench process, s")
+    p.add_argument("--out", help="plain folders only: where vbench.json goes (default: DIR)")
+    p.add_argument("--work-dir", help="keep VBench's staged videos, output and log")
+    p.add_argument("--timeout", type=float, help="limit of the VBench process, s")
     p.set_defaults(func=cmd_vbench)
     return p
 
@@ -115,37 +110,16 @@ def _print_tables(payload: dict[str, Any]) -> None:
     for col in ("dimension", "VBench aggregate", "aggregation", "n", "mean", "std"):
         a.add_column(col, justify="left" if col in ("dimension", "aggregation") else "right")
     for d, st in payload["aggregate"].items():
-        a.add_row(
-            d,
-            _fmt(st["vbench"]),
-            st["aggregation"],
-            str(st["n"]),
-            _fmt(st["mean"]),
-            _fmt(st["std"]),
-        )
+        n = str(st["n"])
+        a.add_row(d, _fmt(st["vbench"]), st["aggregation"], n, _fmt(st["mean"]), _fmt(st["std"]))
     console.print(a)
     verdict = payload.get("verdict") or []
     if any(r["n_retimed"] for r in verdict):
         v = Table(title="Verdict: retimed mean within one std of the original (paper Sec. 6)")
-        for col in (
-            "model",
-            "retime",
-            "embedder",
-            "pacing",
-            "dimension",
-            "n orig",
-            "original mean ± std",
-            "n ret",
-            "retimed mean",
-            "delta / std",
-            "within 1 std",
-        ):
-            v.add_column(
-                col,
-                justify="left"
-                if col in ("model", "retime", "embedder", "pacing", "dimension")
-                else "right",
-            )
+        left = ("model", "retime", "embedder", "pacing", "dimension")
+        right = ("n orig", "original mean ± std", "n ret", "retimed mean", "delta / std")
+        for col in (*left, *right, "within 1 std"):
+            v.add_column(col, justify="left" if col in left else "right")
         for r in verdict:
             v.add_row(
                 r["model"],

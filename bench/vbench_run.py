@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.stats import mean, std
 from spf_bench.metrics.atomic_io import atomic_write_json
 from spf_bench.metrics.measure import SPFSettings
 from spf_bench.metrics.vbench import (
@@ -60,9 +61,7 @@ __all__ = [
 SCHEMA = "spf-bench/vbench/1"
 
 
-# --------------------------------------------------------------------------------------------
-# Records: merge and group statistics
-# --------------------------------------------------------------------------------------------
+# -------------------------------------------------------------- Records: merge and group statistics
 def merge_scores(df: Any, result: VBenchResult) -> Any:
     """Records plus ``vbench_<dim>``, ``drift_<metric>`` and ``vbench_error`` columns.
 
@@ -96,10 +95,6 @@ def merge_scores(df: Any, result: VBenchResult) -> Any:
     return out
 
 
-def _std(v: np.ndarray) -> float:
-    return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
-
-
 def group_stats(
     df: Any, columns: Sequence[str], by: Sequence[str] = ("model", "retime", "iteration")
 ) -> list[dict[str, Any]]:
@@ -125,19 +120,12 @@ def group_stats(
         row["n_videos"] = len(g)
         for col in columns:
             v = g[col].to_numpy(dtype=np.float64)
-            v = v[np.isfinite(v)]
-            row[col] = {
-                "n": int(v.size),
-                "mean": float(v.mean()) if v.size else math.nan,
-                "std": _std(v),
-            }
+            row[col] = {"n": int(np.isfinite(v).sum()), "mean": mean(v), "std": std(v)}
         rows.append(row)
     return rows
 
 
-# --------------------------------------------------------------------------------------------
-# What a run directory holds
-# --------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------- What a run directory holds
 def load_progress(run_dir: Path, df: Any) -> dict[str, np.ndarray]:
     """The SPF ``S`` of each record, from its ``spf/*.npz``, for the ``spf_pace`` drift.
 
@@ -186,9 +174,7 @@ def run_spf_settings(*dirs: str | os.PathLike) -> SPFSettings:
     )
 
 
-# --------------------------------------------------------------------------------------------
-# vbench.json
-# --------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------- vbench.json
 def result_payload(result: VBenchResult, s: VBenchSettings, **extra: Any) -> dict[str, Any]:
     """The JSON payload of a :class:`~spf_bench.metrics.vbench.VBenchResult`.
 
@@ -256,9 +242,7 @@ def brief(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Scoring
-# --------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------ Scoring
 def score_run(
     run_dir: str | os.PathLike,
     settings: VBenchSettings | None = None,

@@ -160,6 +160,15 @@ def _str(v: Any) -> str:
     return str(v)
 
 
+#: Field annotation -> reader of a stored value (missing or unreadable: NaN, -1, False, "").
+_READERS = {"float": _float, "int": _int, "bool": _bool}
+
+
+def _typed(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of dataclass ``cls`` read from ``d`` by its annotation (text otherwise)."""
+    return {f.name: _READERS.get(f.type, _str)(d.get(f.name)) for f in dataclasses.fields(cls)}
+
+
 @dataclass(frozen=True)
 class HeldoutScores:
     """The scores of one video by one held-out embedder (same SPF settings and pacing as the
@@ -192,15 +201,7 @@ class HeldoutScores:
     def from_dict(cls, d: Mapping[str, Any]) -> HeldoutScores:
         """From a stored ``{score: value}`` object; missing or non-numeric values are NaN (-1
         for ``max_jump_frame``, False for ``degenerate``); unknown keys are ignored."""
-        return cls(
-            linearity_score=_float(d.get("linearity_score")),
-            max_deviation=_float(d.get("max_deviation")),
-            max_jump=_float(d.get("max_jump")),
-            max_jump_frame=_int(d.get("max_jump_frame")),
-            total_change=_float(d.get("total_change")),
-            degenerate=_bool(d.get("degenerate")),
-            target_deviation=_float(d.get("target_deviation")),
-        )
+        return cls(**_typed(cls, d))
 
     def as_dict(self) -> dict[str, Any]:
         """The scores as a plain dict (the stored form)."""
@@ -317,21 +318,10 @@ class Record:
         d = {_RENAMED.get(k, k): v for k, v in d.items()}
         if _str(d.get("item_id")) == "" or _int(d.get("iteration"), -1) < 0:
             raise ValueError(f"not a spf-bench record (no item_id / iteration): {sorted(d)[:8]}")
-        kw: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            v = d.get(f.name)
-            if f.name == "heldout":
-                kw[f.name] = parse_heldout(v)
-            elif f.name == "metadata" and isinstance(v, Mapping):
-                kw[f.name] = json.dumps(v, default=json_default)
-            elif f.type == "int":
-                kw[f.name] = _int(v)
-            elif f.type == "float":
-                kw[f.name] = _float(v)
-            elif f.type == "bool":
-                kw[f.name] = _bool(v)
-            else:
-                kw[f.name] = _str(v)
+        kw = _typed(cls, d)
+        kw["heldout"] = parse_heldout(d.get("heldout"))
+        if isinstance(d.get("metadata"), Mapping):
+            kw["metadata"] = json.dumps(d["metadata"], default=json_default)
         if _str(d.get("status")) == "":
             kw["status"] = "failed"
         return cls(**kw)

@@ -99,6 +99,11 @@ def _settings_from(block: Any, path: Path) -> SPFSettings:
     return settings
 
 
+def _path(name: str, doc: str) -> property:
+    """A read-only ``Path`` attribute: ``name`` under the run directory."""
+    return property(lambda self: self.path / name, doc=doc)
+
+
 class RunDir:
     """One run directory: its paths, reads (one policy, module docs) and atomic writes.
 
@@ -119,65 +124,18 @@ class RunDir:
         return os.fspath(self.path)
 
     # ------------------------------------------------------------------------------- paths
-    @property
-    def records_dir(self) -> Path:
-        """``records/``: one JSON file per (item, iteration)."""
-        return self.path / "records"
-
-    @property
-    def spf_dir(self) -> Path:
-        """``spf/``: one npz per (item, iteration)."""
-        return self.path / "spf"
-
-    @property
-    def videos_dir(self) -> Path:
-        """``videos/``: one mp4 per (item, iteration)."""
-        return self.path / "videos"
-
-    @property
-    def plots_dir(self) -> Path:
-        """``plots/``: one png per item."""
-        return self.path / "plots"
-
-    @property
-    def summary_path(self) -> Path:
-        """``summary.json``."""
-        return self.path / SUMMARY_FILE
-
-    @property
-    def config_path(self) -> Path:
-        """``config.json``."""
-        return self.path / CONFIG_FILE
-
-    @property
-    def identity_path(self) -> Path:
-        """``identity.json``."""
-        return self.path / IDENTITY_FILE
-
-    @property
-    def report_path(self) -> Path:
-        """``report.html``."""
-        return self.path / "report.html"
-
-    @property
-    def parquet_path(self) -> Path:
-        """``records.parquet``."""
-        return self.path / "records.parquet"
-
-    @property
-    def csv_path(self) -> Path:
-        """``records.csv``."""
-        return self.path / "records.csv"
-
-    @property
-    def vbench_path(self) -> Path:
-        """``vbench.json``."""
-        return self.path / "vbench.json"
-
-    @property
-    def lock_path(self) -> Path:
-        """``.merge.lock``."""
-        return self.path / LOCK_FILE
+    records_dir = _path("records", "``records/``: one JSON file per (item, iteration).")
+    spf_dir = _path("spf", "``spf/``: one npz per (item, iteration).")
+    videos_dir = _path("videos", "``videos/``: one mp4 per (item, iteration).")
+    plots_dir = _path("plots", "``plots/``: one png per item.")
+    summary_path = _path(SUMMARY_FILE, "``summary.json``.")
+    config_path = _path(CONFIG_FILE, "``config.json``.")
+    identity_path = _path(IDENTITY_FILE, "``identity.json``.")
+    report_path = _path("report.html", "``report.html``.")
+    parquet_path = _path("records.parquet", "``records.parquet``.")
+    csv_path = _path("records.csv", "``records.csv``.")
+    vbench_path = _path("vbench.json", "``vbench.json``.")
+    lock_path = _path(LOCK_FILE, "``.merge.lock``.")
 
     @staticmethod
     def stem(item_id: str, iteration: int) -> str:
@@ -219,59 +177,33 @@ class RunDir:
         return self._read_json(path, what)
 
     def config(self) -> dict[str, Any]:
-        """``config.json`` (``{"config", "config_hash", "identity", "git_sha", "versions"}``).
-
-        Raises:
-            RunDirError: missing or unreadable.
-        """
+        """``config.json`` (``{"config", "config_hash", "identity", "git_sha", "versions"}``);
+        :class:`RunDirError` when missing or unreadable."""
         return self._read_json(self.config_path, "rerun the run, or point at its directory")
 
     def maybe_config(self) -> dict[str, Any] | None:
-        """``config.json``, or ``None`` when absent.
-
-        Raises:
-            RunDirError: present but unreadable.
-        """
+        """``config.json``, or ``None`` when absent (:class:`RunDirError` when unreadable)."""
         return self._maybe_json(self.config_path, "rerun the run to rewrite it")
 
     def identity(self) -> dict[str, Any]:
-        """``identity.json`` (:func:`spf_bench.bench.config.run_identity`).
-
-        Raises:
-            RunDirError: missing or unreadable.
-        """
+        """``identity.json`` (:func:`spf_bench.bench.config.run_identity`); :class:`RunDirError`
+        when missing or unreadable."""
         return self._read_json(self.identity_path, "rerun into it (resume=force rewrites it)")
 
     def maybe_identity(self) -> dict[str, Any] | None:
-        """``identity.json``, or ``None`` when absent.
-
-        Raises:
-            RunDirError: present but unreadable.
-        """
+        """``identity.json``, or ``None`` when absent (:class:`RunDirError` when unreadable)."""
         return self._maybe_json(self.identity_path, "rerun into it (resume=force rewrites it)")
 
     def summary(self) -> dict[str, Any]:
-        """``summary.json``.
-
-        Raises:
-            RunDirError: missing or unreadable.
-        """
+        """``summary.json``; :class:`RunDirError` when missing or unreadable."""
         return self._read_json(self.summary_path, "`spf-bench merge <run_dir>` rebuilds it")
 
     def maybe_summary(self) -> dict[str, Any] | None:
-        """``summary.json``, or ``None`` when absent.
-
-        Raises:
-            RunDirError: present but unreadable.
-        """
+        """``summary.json``, or ``None`` when absent (:class:`RunDirError` when unreadable)."""
         return self._maybe_json(self.summary_path, "`spf-bench merge <run_dir>` rebuilds it")
 
     def maybe_vbench(self) -> dict[str, Any] | None:
-        """``vbench.json``, or ``None`` when absent.
-
-        Raises:
-            RunDirError: present but unreadable.
-        """
+        """``vbench.json``, or ``None`` when absent (:class:`RunDirError` when unreadable)."""
         return self._maybe_json(self.vbench_path, "rerun `spf-bench vbench <run_dir>`")
 
     def config_hash(self) -> str:

@@ -82,29 +82,24 @@ N_RESAMPLES = 9999
 
 #: The columns that identify one item (video) across runs, in sort order; a table uses those
 #: it has.
-ITEM_KEYS: tuple[str, ...] = (
-    "model",
-    "retime",
-    "embedder",
-    "pacing",
-    "seed",
-    "config_hash",
-    "item_id",
-)
+ITEM_KEYS: tuple[str, ...] = tuple("model retime embedder pacing seed config_hash item_id".split())
 
 
 # ------------------------------------------------------------------------------- aggregates
+def _finite(x: Iterable[float]) -> np.ndarray:
+    a = np.asarray(x if isinstance(x, np.ndarray) else list(x), dtype=np.float64).ravel()
+    return a[np.isfinite(a)]
+
+
 def mean(x: Iterable[float]) -> float:
     """Mean of the finite values of ``x``; NaN when there is none."""
-    a = np.asarray(list(x), dtype=np.float64)
-    a = a[np.isfinite(a)]
+    a = _finite(x)
     return float(a.mean()) if a.size else math.nan
 
 
 def std(x: Iterable[float]) -> float:
     """Sample standard deviation (``ddof = 1``) of the finite values; NaN with fewer than 2."""
-    a = np.asarray(list(x), dtype=np.float64)
-    a = a[np.isfinite(a)]
+    a = _finite(x)
     return float(a.std(ddof=1)) if a.size > 1 else math.nan
 
 
@@ -137,8 +132,7 @@ def bootstrap_ci(
         raise ValueError(f"level must lie in (0, 1), got {level}")
     if int(n_resamples) < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    x = np.asarray(values, dtype=np.float64).ravel()
-    x = x[np.isfinite(x)]
+    x = _finite(values)
     if x.size < 2:
         return math.nan, math.nan
     if np.all(x == x[0]):
@@ -222,19 +216,12 @@ def heldout_frame(df: pd.DataFrame) -> pd.DataFrame:
         columns of :class:`~spf_bench.bench.results.record.HeldoutScores`, one row per record
         and held-out embedder.
     """
-    rows = []
-    cells = df["heldout"] if "heldout" in df else [""] * len(df)
-    for r, held in zip(df.itertuples(index=False), parse_heldout_column(cells), strict=True):
-        for emb, sc in held.items():
-            rows.append(
-                {
-                    "item_id": r.item_id,
-                    "seed": r.seed,
-                    "iteration": r.iteration,
-                    "embedder": emb,
-                    **sc.as_dict(),
-                }
-            )
+    cells = parse_heldout_column(df["heldout"] if "heldout" in df else [""] * len(df))
+    rows = [
+        dict(item_id=r.item_id, seed=r.seed, iteration=r.iteration, embedder=e, **sc.as_dict())
+        for r, held in zip(df.itertuples(index=False), cells, strict=True)
+        for e, sc in held.items()
+    ]
     cols = ["item_id", "seed", "iteration", "embedder", *HeldoutScores().as_dict()]
     out = pd.DataFrame(rows, columns=cols)
     out["linearity_score"] = pd.to_numeric(out["linearity_score"], errors="coerce")

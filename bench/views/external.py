@@ -374,15 +374,8 @@ def join_external(
                 rep.duplicates.append({**entry, "record": label[pos]})
             col[pos] = x
             matched += 1
-        rep.files.append(
-            {
-                "path": src.path,
-                "format": src.format,
-                "metrics": src.metrics,
-                "n_values": len(src.values),
-                "n_matched": matched,
-            }
-        )
+        info = {"path": src.path, "format": src.format, "metrics": src.metrics}
+        rep.files.append(info | {"n_values": len(src.values), "n_matched": matched})
     lin = df["linearity_score"].to_numpy(np.float64)
     for metric in sorted(values):
         df[EXT_PREFIX + metric] = values[metric]

@@ -228,15 +228,9 @@ def _stage_label(model: str, retime: str, iteration: int, final: bool) -> str:
 
 
 def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
-    """Per-model pacing: mean S over items on normalised time, with a ±1 std band.
-
-    One panel per embedder; one curve per model and stage (``retime=none`` models: their clips;
-    retimed models: the baseline and the final iteration), each the mean over items of ``S``
-    resampled to 101 points of normalised time ``t / (T - 1)``, the band ±1 standard deviation
-    across items (clipped to [0, 1]).
-
-    Returns:
-        The written paths (``pacing_by_model.{png,pdf}``).
+    """Per-model pacing, one panel per embedder: per model and stage (``retime=none``: the
+    clips; else baseline and final iteration) the mean over items of ``S`` on 101 points of
+    normalised time ``t / (T - 1)``, with a ±1 std band clipped to [0, 1]. Returns the paths.
     """
     plt = _pyplot()
     ok = records[records.status == "ok"]
@@ -656,19 +650,16 @@ def provenance(
 
     Args:
         run_specs: run directories or globs (:func:`spf_bench.bench.views.load.resolve_runs`).
-        gt: the :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` shown, if any (its
-            ``settings`` and skipped embedders are listed).
+        gt: the :class:`spf_bench.bench.studies.pacing_gt.PacingGTResult` shown, if any.
         command: how the inputs were made.
 
     Returns:
-        ``{label: text}``: the command, each run's settings (``model``, ``retime``,
-        ``embedder``, ``pacing``, ``n_videos``, the SPF settings and the config hash, from its
-        ``config.json``), the ground-truth benchmark's settings, and the git commits and
-        library versions the runs recorded.
+        ``{label: text}``: the command, each run's settings and config hash (``config.json``),
+        the ground-truth benchmark's settings, the git commits and library versions.
 
     Raises:
-        FileNotFoundError: if nothing matches ``run_specs``.
-        spf_bench.bench.results.rundir.RunDirError: if a run's ``config.json`` is missing or
+        FileNotFoundError: nothing matches ``run_specs``.
+        spf_bench.bench.results.rundir.RunDirError: a run's ``config.json`` is missing or
             unreadable.
     """
     runs, shas, versions = [], [], []

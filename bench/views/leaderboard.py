@@ -90,6 +90,11 @@ COLUMNS: tuple[str, ...] = tuple(
 _MEAN_COLS = ("max_jump", "max_deviation", "total_change", "target_deviation", "rms_s_vs_designed")
 
 
+def _count(vals: np.ndarray) -> int:
+    """Finite values in ``vals``."""
+    return int(np.isfinite(vals).sum())
+
+
 def _joined(values: Iterable[Any]) -> str:
     """Distinct non-empty values, sorted (numbers numerically), ``+``-joined."""
     vals = {v for v in values if str(v) != ""}
@@ -147,18 +152,15 @@ def _group_row(
     for dim in vbench_dims:
         col = VBENCH_PREFIX + dim
         vals = ok[col].to_numpy(np.float64) if col in ok else np.array([])
-        row[f"{col}_mean"] = mean(vals)
-        row[f"{col}_std"] = std(vals)
-        row[f"{col}_n"] = int(np.isfinite(vals).sum())
+        row |= {f"{col}_mean": mean(vals), f"{col}_std": std(vals), f"{col}_n": _count(vals)}
     for m in ext_metrics:
         col = EXT_PREFIX + m
         vals = ok[col].to_numpy(np.float64) if col in ok else np.full(len(ok), np.nan)
-        rho, rlo, rhi, _ = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)
-        row[f"{col}_mean"] = mean(vals)
-        row[f"{col}_n"] = int(np.isfinite(vals).sum())
-        row[f"{col}_rho"] = rho
-        row[f"{col}_rho_ci_low"] = rlo
-        row[f"{col}_rho_ci_high"] = rhi
+        rho = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)[:3]
+        row |= {f"{col}_mean": mean(vals), f"{col}_n": _count(vals)}
+        row |= dict(
+            zip((f"{col}_rho", f"{col}_rho_ci_low", f"{col}_rho_ci_high"), rho, strict=True)
+        )
     return row
 
 
@@ -186,21 +188,18 @@ def _prepared(records: Any) -> Any:
 def build_leaderboard(
     records: Any, *, seed: int = 0, n_resamples: int = N_RESAMPLES, pool_seeds: bool = False
 ) -> Any:
-    """The leaderboard table from records (see module docs for every column).
+    """The leaderboard table from records (columns: ``bench/views/README.md``).
 
     Args:
-        records: ``pandas.DataFrame`` of records (:func:`load_records`, optionally with
-            ``ext_*`` columns from :func:`join_external`; or rows with at least
-            :data:`GROUP_KEYS`, ``item_id``, ``iteration``, ``status`` and ``linearity_score``;
-            a missing ``seed`` counts as -1, a missing ``config_hash`` as ``""``, a missing
-            ``settings_hash`` as the ``config_hash``).
-        seed: bootstrap seed.
-        n_resamples: bootstrap resamples.
-        pool_seeds: one row per :data:`POOLED_KEYS` (seeds pooled on purpose) instead of one
-            per :data:`ROW_KEYS`.
+        records: ``pandas.DataFrame`` of records (:func:`load_records`, optionally with the
+            ``ext_*`` columns of :func:`join_external`), at least :data:`GROUP_KEYS`,
+            ``item_id``, ``iteration``, ``status`` and ``linearity_score`` (no ``seed``: -1;
+            no ``config_hash``: ``""``; no ``settings_hash``: the config hash).
+        seed, n_resamples: bootstrap seed and resamples.
+        pool_seeds: one row per :data:`POOLED_KEYS` instead of one per :data:`ROW_KEYS`.
 
     Returns:
-        ``pandas.DataFrame``: :data:`COLUMNS`, then ``vbench_<dim>_{mean,std,n}``, then
+        ``pandas.DataFrame``: :data:`COLUMNS`, ``vbench_<dim>_{mean,std,n}``, then
         ``ext_<metric>_{mean,n,rho,rho_ci_low,rho_ci_high}``; one row per key, sorted by it.
 
     Raises:
@@ -229,16 +228,14 @@ def grouping_notes(
     """What each leaderboard row groups, and which settings were kept apart (one line each).
 
     Args:
-        records: the records given to :func:`build_leaderboard`.
-        pool_seeds: as given to :func:`build_leaderboard`.
-        identities: config hash -> run identity (default: ``records.attrs["identities"]`` of
-            :func:`load_records`); used to name what differs between settings.
+        records, pool_seeds: as given to :func:`build_leaderboard`.
+        identities: config hash -> run identity (default ``records.attrs["identities"]``), to
+            name what differs between settings.
 
     Returns:
-        Lines: per row, its seed(s), config hash(es) and run directories (``pooled`` when
-        seeds were pooled); per model x retime x embedder x pacing with several settings, the
-        settings hashes and the identity keys that differ; runs without an identity file when
-        seeds are pooled.
+        Per row its seed(s), config hash(es) and run directories; per model x retime x
+        embedder x pacing with several settings, the identity keys that differ; with
+        ``pool_seeds``, the runs without an identity file.
     """
     df = _prepared(records)
     if identities is None:

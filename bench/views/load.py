@@ -247,14 +247,12 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     no_identity: list[str] = []
     for order, d in enumerate(resolve_runs(specs)):
         df = read_run_records(d)
-        for col, dtype in RECORD_COLUMNS.items():
-            if col not in df:
-                df[col] = {"float64": np.nan, "int64": -1, "bool": False}.get(dtype, "")
+        fill = {"float64": np.nan, "int64": -1, "bool": False}
+        df = df.assign(**{c: fill.get(t, "") for c, t in RECORD_COLUMNS.items() if c not in df})
         df["status"] = df["status"].fillna("failed").astype(str)
         df["iteration"] = pd.to_numeric(df["iteration"], errors="coerce").fillna(0).astype(int)
-        for col in df.columns:
-            if is_dim_column(col):
-                df[col] = _numeric(df[col])
+        for col in filter(is_dim_column, list(df.columns)):
+            df[col] = _numeric(df[col])
         df = _merge_vbench(df, d)
         df["run_dir"] = str(d)
         df["run_order"] = order
