@@ -1,15 +1,10 @@
-"""Building the run's objects from plain settings: the generator, its post-hoc retimer, the
-first-last-frame (FLF) regenerator and the measurement function.
-
-Used by the bench (``bench/pipeline.py``) and by ``spf-bench retime``; nothing here sees a
-Hydra config (``conf/model`` files are composed by :func:`spf_bench.bench.config.compose_model`).
-"""
+"""The run's objects from plain settings (for ``bench/pipeline.py`` and ``spf-bench retime``):
+the generator, its post-hoc retimer, the first-last-frame (FLF) regenerator, the measurement."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
-
-import numpy as np
 
 from spf_bench.bench.config import (
     PacingSettings,
@@ -20,7 +15,7 @@ from spf_bench.bench.config import (
 )
 from spf_bench.generators.base import Generator
 from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
-from spf_bench.metrics.measure import Measurement, measure_frames
+from spf_bench.metrics.measure import measure_frames
 
 __all__ = ["build_generator", "build_regenerator", "measure_with", "posthoc_generator"]
 
@@ -57,11 +52,7 @@ def build_regenerator(name: str | None, options: dict[str, Any] | None = None) -
 def measure_with(embedder: Any, spf: SPFSettings, pacing: PacingSettings):
     """``frames -> Measurement`` with the run's embedder, SPF settings and pacing
     (:func:`spf_bench.metrics.measure.measure_frames`)."""
-
-    def measure(frames: np.ndarray) -> Measurement:
-        return measure_frames(frames, embedder, spf, pacing)
-
-    return measure
+    return functools.partial(measure_frames, embedder=embedder, settings=spf, pacing=pacing)
 
 
 def posthoc_generator(
@@ -73,12 +64,7 @@ def posthoc_generator(
 ) -> Any:
     """Wrap ``gen`` for ``retime.name`` ``resample`` or ``segmented`` (docs/method.md, Sec. 5).
 
-    Args:
-        gen: the configured generator.
-        retime: the retime settings.
-        pacing: target pacing.
-        spf: SPF settings (the segmented planner measures its proxy renders with them).
-        embedder: the run's embedder.
+    ``spf`` and ``embedder`` measure the segmented planner's proxy renders.
 
     Returns:
         A :class:`spf_bench.generators.posthoc.ResampledGenerator` or

@@ -9,32 +9,16 @@
     spf-bench leaderboard RUNS ... [--out DIR]    (leaderboard.csv / .md from run directories)
     spf-bench figures [RUNS ...] [--out DIR]      (results/: figures, tables, README; only reads)
     spf-bench sweep SWEEP_DIR                     (a Hydra sweep's summary)
-    spf-bench study NAME [ARGS ...]               (a study of bench/studies/, see below)
+    spf-bench study NAME [ARGS ...]               (:data:`STUDIES`; NAME --help: its flags)
     spf-bench prefetch --embedder siglip dinov2 --vbench-dims ... [--dry-run]   (weights)
     spf-bench vbench-script [DIM ...]             (VBench's weight download script)
 
-``spf-bench study NAME --help`` lists a study's flags; the studies (:data:`STUDIES`) are
-``ablation``, ``calibrate_progress``, ``calibrate_segments``, ``calibrate_spf``,
-``pacing_gt``, ``perf_measure``, ``perf_rope``, ``perf_spf`` and ``train_toy``.
-``leaderboard``, ``figures``, ``sweep`` and ``study`` hand the rest of the command line to the
-module's ``main(argv)`` (:data:`DELEGATED`), so they keep every flag of the module.
-
-``analyze`` measures the SPF of any video: it prints a table (frames, fps, Linearity Score,
-max deviation, max jump and its frame, total change, keyframes) and writes ``DIR/<stem>.json``
-(those fields under those names, plus the ``spf`` list) and ``DIR/<stem>.png``. It exits 0
-when every input was analysed, and 2 after analysing the good inputs when any input was bad
-(unreadable, too short, or an embedder failure on its frames), with one line per bad input on
-stderr and no traceback; one bad file never stops the others.
-
-``retime`` gives a video a target semantic pacing post hoc (:mod:`spf_bench.bench.retime_cli`).
-
-``vbench`` scores a run directory or a folder of videos with VBench, in its own venv
-(:mod:`spf_bench.bench.vbench_cmd`, :mod:`spf_bench.metrics.vbench`; docs/vbench.md).
-
-A user error (missing weights or checkpoint, bad input, a run directory of another run, a full
-disk; :mod:`spf_bench.bench.errors`) prints ``spf-bench <command>: error: <message>`` on one
-line and exits 2, without a traceback; ``spf-bench --debug <command> ...`` shows the traceback
-(for ``run``: ``HYDRA_FULL_ERROR=1``).
+``leaderboard``, ``figures``, ``sweep``, ``study`` and ``run`` hand the rest of the command
+line to a module (:data:`DELEGATED`), so they keep its every flag. ``analyze`` and ``retime``
+exit 2 after the good inputs when any input was bad, one stderr line each. A user error
+(:mod:`spf_bench.bench.errors`) prints ``spf-bench <command>: error: <message>`` on one line and
+exits 2; ``spf-bench --debug <command> ...`` shows the traceback (for ``run``:
+``HYDRA_FULL_ERROR=1``).
 """
 
 from __future__ import annotations
@@ -55,6 +39,7 @@ from spf_bench.bench.cli_common import (
     add_decode_args,
     add_embedder_args,
     add_spf_args,
+    decode_kwargs,
     embedder_from_args,
     spf_from_args,
 )
@@ -166,8 +151,7 @@ def analyze_video(
         "times": times.tolist(),
         "spf": m.progress.tolist(),
     }
-    out_dir = Path(out_dir)
-    stem = Path(path).stem
+    out_dir, stem = Path(out_dir), Path(path).stem
     atomic_write_json(out_dir / f"{stem}.json", out)
     title = f"{stem} ({embedder.name}): Linearity " + (
         "n/a (degenerate)" if m.degenerate else f"{sc.linearity_score:.3f}"
@@ -182,17 +166,8 @@ def _fmt(v: Any, spec: str) -> str:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="Semantic Progress Function")
-    for col in (
-        "video",
-        "frames",
-        "fps",
-        "Linearity",
-        "max dev",
-        "max jump",
-        "jump frame",
-        "total change (rad)",
-        "keyframes",
-    ):
+    cols = "video|frames|fps|Linearity|max dev|max jump|jump frame|total change (rad)|keyframes"
+    for col in cols.split("|"):
         table.add_column(col, justify="left" if col in ("video", "keyframes") else "right")
     for r in rows:
         table.add_row(
@@ -226,19 +201,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     except (MissingWeightsError, ValueError) as err:
         print(f"spf-bench analyze: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rows, bad = [], []
+    rows, bad, kwargs = [], [], decode_kwargs(args)
     for video in args.videos:
         try:
             rows.append(
-                analyze_video(
-                    video,
-                    embedder,
-                    args.out,
-                    spf_settings=spf_settings,
-                    max_frames=args.max_frames,
-                    size=args.size,
-                    allow_truncated=args.allow_truncated,
-                )
+                analyze_video(video, embedder, args.out, spf_settings=spf_settings, **kwargs)
             )
         except (VideoDecodeError, OSError, ValueError, EmbeddingError) as err:
             bad.append(f"{video}: {' '.join(str(err).split())}")
@@ -338,10 +305,9 @@ def _delegated(argv: list[str]) -> tuple[str, list[str]] | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spf-bench`` console script; returns the exit code.
 
-    ``spf-bench run <hydra overrides>`` hands the rest of the command line to Hydra and runs
-    the bench exactly as ``python bench/run.py <overrides>`` does (:mod:`spf_bench.bench.run`,
-    which reports its own user errors). The :data:`DELEGATED` commands call their module's
-    ``main(argv)`` with the rest of the command line.
+    ``spf-bench run`` hands the rest of the command line to Hydra
+    (:mod:`spf_bench.bench.run`, which reports its own user errors); the other
+    :data:`DELEGATED` commands call their module's ``main(argv)``.
 
     Args:
         argv: the arguments after ``spf-bench``; ``None`` = ``sys.argv[1:]``. A leading

@@ -13,6 +13,7 @@ __all__ = [
     "add_decode_args",
     "add_embedder_args",
     "add_spf_args",
+    "decode_kwargs",
     "embedder_from_args",
     "spf_from_args",
 ]
@@ -22,10 +23,8 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
     """``--max-frames --size --allow-truncated``: the keyword arguments of
     :func:`spf_bench.metrics.video_io.read_video` (``args.max_frames``, ``args.size``,
     ``args.allow_truncated``; defaults ``None``, ``None``, ``False``)."""
-    p.add_argument(
-        "--max-frames", type=int, default=None, help="decode at most this many frames per video"
-    )
-    p.add_argument("--size", type=int, default=None, help="shorter-side resize on decode, pixels")
+    p.add_argument("--max-frames", type=int, help="decode at most this many frames per video")
+    p.add_argument("--size", type=int, help="shorter-side resize on decode, pixels")
     p.add_argument(
         "--allow-truncated",
         action="store_true",
@@ -33,6 +32,11 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
         "frames than it holds) instead of refusing it; the JSON records truncated, "
         "frames_declared and frames_decoded",
     )
+
+
+def decode_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~spf_bench.metrics.video_io.read_video` kwargs of :func:`add_decode_args`."""
+    return {k: getattr(args, k) for k in ("max_frames", "size", "allow_truncated")}
 
 
 def add_embedder_args(p: argparse.ArgumentParser) -> None:
@@ -85,14 +89,8 @@ def spf_from_args(args: argparse.Namespace) -> SPFSettings:
     Raises:
         ValueError: a bad value, naming it.
     """
-    s = SPFSettings(
-        window=args.window,
-        sigma=args.sigma,
-        lam=args.lam,
-        power=args.power,
-        estimator=args.estimator,
-        keyframe_penalty=args.keyframe_penalty,
-    )
+    keys = ("window", "sigma", "lam", "power", "estimator", "keyframe_penalty")
+    s = SPFSettings(**{k: getattr(args, k) for k in keys})
     s.check()
     return s
 

@@ -1,37 +1,14 @@
-"""Typed configuration, run identity and sharding: the one place the Hydra config becomes settings.
+"""Typed configuration, run identity and sharding: where the Hydra config becomes settings.
 
-``conf/`` holds the YAML; this module holds its **schema**: Hydra structured configs
-(dataclasses registered in Hydra's ConfigStore by :func:`register_configs`), so a misspelt
-key, a value of the wrong type or an unknown choice fails when Hydra composes the config,
-with Hydra's own message, before any work:
+``conf/`` holds the YAML; this module holds its schema: Hydra structured configs registered by
+:func:`register_configs` (:class:`BenchConfig` at the top level, one schema per group, and one
+per generator class built from its constructor by :func:`model_schema`), so a misspelt key, a
+wrong type or an unknown choice fails when Hydra composes, before any work.
+:func:`settings_from_config` checks the cross-field rules and returns :class:`BenchSettings`,
+all ``bench/pipeline.py`` sees; :func:`config_hash` is the run identity and
+:func:`shard_count` / :func:`shard_items` the one sharding rule.
 
-=============  ==========================================================================
-key / group    schema
-=============  ==========================================================================
-(top level)    :class:`BenchConfig` (``conf/config.yaml`` starts from ``bench_schema``)
-``model``      one schema per generator class, built from the class's constructor
-               signature (:func:`model_schema`): its type hints are the field types and
-               ``Literal`` choices become enums; ``conf/model/<name>.yaml`` starts from
-               ``schema_<family>`` (:data:`MODEL_FAMILIES`)
-``retime``     :class:`RetimeConfig` (``retime/_schema``)
-``embedder``   :class:`EmbedderConfig`, ``name`` one of the registered embedders
-``pacing``     :class:`PacingConfig`, ``name`` one of :data:`spf_bench.metrics.spf.PACINGS`
-``logger``     :class:`LoggerConfig`
-``spf``        :class:`SPFConfig` (docs/method.md, Sec. 1)
-``shard``      :class:`ShardConfig`
-``vbench``     :class:`VBenchConfig`
-=============  ==========================================================================
-
-Cross-field rules that a type cannot express (``retime=segmented`` runs exactly one pass, a
-shard index below the shard count...) are checked by :func:`settings_from_config`, still
-before any work.
-
-:func:`settings_from_config` turns the composed config into plain frozen settings
-(:class:`BenchSettings`), which is all ``bench/pipeline.py`` sees. :func:`config_hash` is the
-run identity; :func:`shard_count` / :func:`shard_items` the one sharding rule.
-
-This module deliberately does not use ``from __future__ import annotations``: OmegaConf reads
-the dataclass annotations at runtime.
+No ``from __future__ import annotations``: OmegaConf reads the annotations at runtime.
 """
 
 import dataclasses
@@ -104,8 +81,7 @@ POSTHOC_MODES = ("resample", "segmented")
 
 
 class _Choice(str, enum.Enum):
-    """A config choice: a ``str`` whose ``str()`` is its value, so ``${retime.name}`` in an
-    interpolation reads ``warped``, not ``RetimeMode.warped``."""
+    """A config choice whose ``str()`` is its value (``${retime.name}`` reads ``warped``)."""
 
     def __str__(self) -> str:
         return str(self.value)
@@ -115,8 +91,7 @@ class _Choice(str, enum.Enum):
 
 
 def _choices(name: str, values: Sequence[str]) -> type[enum.Enum]:
-    """An enum whose members are named and valued by ``values`` (OmegaConf accepts the name
-    on the command line and :func:`settings_from_config` turns it back into the string)."""
+    """An enum of ``values``, each member named and valued by its string."""
     choice = _Choice(name, [(v, v) for v in values], module=__name__)
     globals()[name] = choice  # importable by name: configs pickle (submitit) by reference
     return choice  # type: ignore[return-value]
@@ -158,8 +133,7 @@ class ShardConfig:
 
 
 def _schema_of(settings: type, schema_name: str, doc: str, **choices: type[enum.Enum]) -> type:
-    """A Hydra schema with the fields and defaults of a settings dataclass, so the two never
-    drift apart; ``choices`` retype fields as enums (checked when Hydra composes)."""
+    """A Hydra schema with the fields and defaults of ``settings``; ``choices`` retype as enums."""
     hints = typing.get_type_hints(settings)
     fields: list[tuple[str, Any, Any]] = []
     for f in dataclasses.fields(settings):
@@ -247,11 +221,10 @@ class RetimeSettings:
             raise ValueError(
                 f"retime.interpolation={self.interpolation!r} is not one of {INTERPOLATIONS}"
             )
-        if self.name == "resample":
-            if self.iterations < 1:
-                raise ValueError(f"retime=resample needs iterations >= 1, got {self.iterations}")
-            if self.regenerator is not None:
-                raise ValueError("retime.regenerator is used by retime=segmented only")
+        if self.name == "resample" and self.iterations < 1:
+            raise ValueError(f"retime=resample needs iterations >= 1, got {self.iterations}")
+        if self.name == "resample" and self.regenerator is not None:
+            raise ValueError("retime.regenerator is used by retime=segmented only")
         if self.name == "segmented" and self.iterations != 1:
             raise ValueError(
                 "retime=segmented is one regeneration pass: iterations must be 1, got "
@@ -374,16 +347,12 @@ MODEL_FAMILIES: dict[str, str] = {
 }
 
 
-def _add_plugin_families() -> None:
-    for family, target in plugin_generators().items():
-        if family in MODEL_FAMILIES:
-            raise ValueError(
-                f"generator entry point {family!r} ({target}) reuses a built-in model family name"
-            )
-        MODEL_FAMILIES[family] = target
-
-
-_add_plugin_families()
+for _family, _target in plugin_generators().items():
+    if _family in MODEL_FAMILIES:
+        raise ValueError(
+            f"generator entry point {_family!r} ({_target}) reuses a built-in model family name"
+        )
+    MODEL_FAMILIES[_family] = _target
 # conf/config.yaml's hydra.searchpath reads this resolver: any code that composes it has this
 # module imported (the schemas live here), so composing works without register_configs() too.
 register_config_path_resolver()
@@ -414,13 +383,7 @@ def _field_type(hint: Any, family: str, param: str) -> Any:
 
 
 def import_target(target: str) -> type:
-    """The class a Hydra ``_target_`` names (``"package.module.Class"``), imported.
-
-    Args:
-        target: dotted path of the class.
-
-    Returns:
-        The class (not an instance).
+    """The class (not an instance) a Hydra ``_target_`` names (``"package.module.Class"``).
 
     Raises:
         ValueError: if the module or the name cannot be imported, naming the target.
@@ -473,12 +436,10 @@ def model_schema(family: str, target: str) -> type:
             value = list(default) if not isinstance(default, dict) else dict(default)
             fields.append((pname, ftype, field(default_factory=lambda v=value: v)))
             continue
-        if isinstance(ftype, type) and issubclass(ftype, enum.Enum) and default is not None:
-            default = ftype[default]
-        elif typing.get_origin(ftype) in (typing.Union, types.UnionType):
-            inner = typing.get_args(ftype)[0]
-            if isinstance(inner, type) and issubclass(inner, enum.Enum) and default is not None:
-                default = inner[default]
+        optional = typing.get_origin(ftype) in (typing.Union, types.UnionType)
+        choice = typing.get_args(ftype)[0] if optional else ftype
+        if isinstance(choice, type) and issubclass(choice, enum.Enum) and default is not None:
+            default = choice[default]
         fields.append((pname, ftype, field(default=default)))
     name = f"{family.title().replace('_', '')}ModelConfig"
     schema = dataclasses.make_dataclass(name, fields)
@@ -517,9 +478,7 @@ def model_schemas() -> dict[str, type]:
 
 
 def __getattr__(name: str) -> Any:
-    """Module attribute fallback (PEP 562): the generated model schemas and their choice enums
-    exist once :func:`model_schemas` has run. A process that unpickles a composed config
-    without having composed one (a submitit job on a cluster node) gets them built here."""
+    """PEP 562 fallback: builds the model schemas and enums a config being unpickled names."""
     if not name.startswith("__"):
         model_schemas()
         if name in globals():
@@ -620,25 +579,14 @@ RESULTS_VERSION = 2
 #: Keys that do not change results, left out of the config hash (so n_videos=8 reuses the
 #: items of an n_videos=4 run, and logging or plotting choices never invalidate work).
 #: ``save_videos`` is *in* the hash: a run without videos cannot serve a later VBench pass.
-HASH_EXCLUDE = (
-    "logger",
-    "run_dir",
-    "n_videos",
-    "shard",
-    "plots",
-    "progress",
-    "hydra",
-    "vbench",
-    "resume",
-    "report",
+HASH_EXCLUDE = tuple(
+    "logger run_dir n_videos shard plots progress hydra vbench resume report".split()
 )
 
 
 def input_digests(target: str, kwargs: dict[str, Any]) -> dict[str, str]:
-    """Content digests of the files a generator reads (prompt suites, footage...).
-
-    A generator class lists them with an optional ``input_files(**kwargs) -> list[Path]``
-    classmethod (:class:`spf_bench.generators.base.Generator`); without it, no files.
+    """Content digests of the files a generator reads (prompt suites, footage...), as listed
+    by its optional ``input_files(**kwargs)`` classmethod (``generators.base.Generator``).
 
     Returns:
         ``{path: sha256 hex}``, sorted by path; files shipped inside spf-bench (prompt suite,
@@ -696,20 +644,15 @@ def identity_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two :func:`run_identity` values (empty if equal)."""
 
     def flat(d: Any, prefix: str = "") -> dict[str, Any]:
-        if isinstance(d, dict):
-            out: dict[str, Any] = {}
-            for k, v in d.items():
-                out.update(flat(v, f"{prefix}{k}."))
-            return out
-        return {prefix[:-1]: d}
+        if not isinstance(d, dict):
+            return {prefix[:-1]: d}
+        return {k: v for key, val in d.items() for k, v in flat(val, f"{prefix}{key}.").items()}
 
-    a = flat({k: old.get(k) for k in ("config", "inputs", "results_version")})
-    b = flat({k: new.get(k) for k in ("config", "inputs", "results_version")})
-    return [
-        f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
-        for k in sorted(set(a) | set(b))
-        if a.get(k, "<absent>") != b.get(k, "<absent>")
-    ]
+    a, b = (
+        flat({k: d.get(k) for k in ("config", "inputs", "results_version")}) for d in (old, new)
+    )
+    pairs = ((k, a.get(k, "<absent>"), b.get(k, "<absent>")) for k in sorted(set(a) | set(b)))
+    return [f"{k}: {x!r} -> {y!r}" for k, x, y in pairs if x != y]
 
 
 # -------------------------------------------------------------------------------- sharding
@@ -754,8 +697,7 @@ def shard_size(n_videos: int, index: int, count: int) -> int:
 def split_model_config(cfg: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     """Split a resolved ``model`` mapping into ``(name, "module.Class", kwargs)``.
 
-    ``name`` is recorded in every row, ``_target_`` is the generator class and ``suite_size`` the
-    model's default ``n_videos``; every other key is a constructor keyword argument.
+    ``suite_size`` (the default ``n_videos``) is dropped; the other keys are constructor kwargs.
 
     Raises:
         ValueError: if ``name`` or ``_target_`` is missing.
@@ -785,13 +727,11 @@ def resolve_eval_embedders(value: list[str] | None, guide: str) -> list[str]:
     """The held-out embedders of a run.
 
     Args:
-        value: ``eval_embedders`` as configured; ``None`` = every embedder whose weights are on
-            this machine (:func:`spf_bench.metrics.embedders.available_embedders` with
-            ``with_weights=True``) other than the guiding one. On a CPU machine with no hub
-            cache that is ``efficientnet_lite0`` and ``pixel``; on a GPU node whose cache holds
-            SigLIP, DINOv2 and OpenCLIP, a SigLIP-guided run is judged by the other two too.
-        guide: the guiding embedder's name (removed from the result; an explicit list that
-            names it is refused by :meth:`BenchSettings.check`).
+        value: ``eval_embedders`` as configured; ``None`` = every held-out embedder whose
+            weights are on this machine (:func:`spf_bench.metrics.embedders.available_embedders`)
+            other than the guiding one.
+        guide: the guiding embedder's name (an explicit list naming it is refused by
+            :meth:`BenchSettings.check`).
 
     Returns:
         Embedder names, registry order for the default, as given otherwise.

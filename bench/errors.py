@@ -1,18 +1,10 @@
 """User errors at the entry points: one clear line on stderr and a non-zero exit, no traceback.
 
-A *user error* is one the person at the keyboard can fix: missing weights or checkpoint
-(:class:`~spf_bench.metrics.embedders.MissingWeightsError`,
-:class:`~spf_bench.generators.common.MissingCheckpointError`), a run directory that holds
-another run (:class:`~spf_bench.bench.results.rundir.RunIdentityError`, a ``ValueError``), an
-unreadable video (:class:`~spf_bench.metrics.video_io.VideoDecodeError`), frames an embedder
-refuses (:class:`~spf_bench.metrics.embedders.EmbeddingError`), a generator that cannot do what
-was asked (:class:`~spf_bench.generators.base.GeneratorError`), bad input or settings
-(``ValueError``, the project's convention for them), a missing file or a refused permission,
-a full disk (``OSError`` ``ENOSPC``/``EDQUOT``), a bad Hydra override, and :class:`UserError`
-itself. The entry points (``spf-bench`` in :mod:`spf_bench.bench.cli`, the Hydra job in
-:mod:`spf_bench.bench.run`) report them with :func:`exit_on_user_error`; ``--debug`` or
-``HYDRA_FULL_ERROR=1`` shows the traceback instead. Anything else is a bug and keeps its
-traceback.
+A *user error* is one the person at the keyboard can fix (:data:`USER_ERRORS`: missing weights
+or checkpoint, a run directory of another run, an unreadable video, bad input or settings, a
+missing file, a full disk, a bad Hydra override...). ``spf-bench`` (:mod:`spf_bench.bench.cli`)
+and the Hydra job (:mod:`spf_bench.bench.run`) report them with :func:`exit_on_user_error`;
+``--debug`` or ``HYDRA_FULL_ERROR=1`` shows the traceback. Anything else keeps its traceback.
 """
 
 from __future__ import annotations
@@ -37,8 +29,7 @@ __all__ = [
     "one_line",
 ]
 
-#: Exit status of a user error (argparse's for a usage error, ``spf-bench analyze``'s for bad
-#: input).
+#: Exit status of a user error (argparse's for a usage error).
 EXIT_USER_ERROR = 2
 
 
@@ -46,8 +37,7 @@ class UserError(Exception):
     """An error the user can fix; its message says what to do (reported without traceback)."""
 
 
-#: The exception types reported as one line (plus ``OSError`` for a full disk, see
-#: :func:`is_user_error`).
+#: The exception types reported as one line (plus a full disk, :func:`is_user_error`).
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError,
     MissingWeightsError,
@@ -68,30 +58,13 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def is_user_error(err: BaseException) -> bool:
-    """Whether ``err`` is a user error (module docs).
-
-    Args:
-        err: the exception.
-
-    Returns:
-        ``True`` for the types of :data:`USER_ERRORS` and for ``OSError`` with ``errno``
-        ``ENOSPC`` or ``EDQUOT`` (disk full, quota exceeded).
-    """
-    if isinstance(err, USER_ERRORS):
-        return True
-    return isinstance(err, OSError) and err.errno in _DISK_FULL
+    """Whether ``err`` is of :data:`USER_ERRORS` or an ``OSError`` for a full disk or quota."""
+    return isinstance(err, USER_ERRORS) or (isinstance(err, OSError) and err.errno in _DISK_FULL)
 
 
 def one_line(err: BaseException) -> str:
-    """The error's message on one line (its lines joined, runs of white space collapsed).
-
-    Args:
-        err: the exception.
-
-    Returns:
-        ``"<message>"``, or the exception type's name when the message is empty; a full disk
-        reads ``"disk full: <message>"``.
-    """
+    """The error's message on one line (white space collapsed; the type's name when empty;
+    ``"disk full: <message>"`` for a full disk)."""
     text = " ".join(str(err).split()) or type(err).__name__
     if isinstance(err, OSError) and err.errno in _DISK_FULL and "disk full" not in text:
         text = f"disk full: {text}"

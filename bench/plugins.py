@@ -1,25 +1,11 @@
 """Outside configs and code: how a model or embedder that is not part of spf-bench gets in.
 
-docs/extending.md is the guide; this module is the mechanism, three small pieces:
-
-- **Config folders** (:func:`config_search_path`): Hydra's own ``hydra.searchpath`` works as in
-  any Hydra app (``spf-bench run hydra.searchpath=[file:///path/to/conf] model=mine``). Besides,
-  ``conf/config.yaml`` sets ``hydra.searchpath`` to the folders named by the environment variable
-  :data:`CONFIG_PATH_ENV` (``SPF_BENCH_CONFIG_PATH``, separated by ``os.pathsep``) and the
-  packages installed packages register in the entry-point group :data:`CONFIG_ENTRY_POINTS`
-  (``spf_bench.configs``). Such a folder holds ``model/``, ``embedder/``, ``pacing/`` and
-  ``experiment/`` files laid out like ``spf_bench/conf``; its options join the package's own.
-- **Generators** (:func:`plugin_generators`): an installed package registers a generator class
-  by name in the entry-point group :data:`GENERATOR_ENTRY_POINTS` (``spf_bench.generators``).
-  Each becomes a model family of the typed config (``schema_<name>`` in the ``model`` group,
-  built from the class's constructor by :func:`spf_bench.bench.config.model_schema`), so its
-  ``conf/model`` files are typed and a misspelt key fails when Hydra composes. A generator met
-  only by ``_target_`` (no entry point) still runs, untyped.
-- **Embedders**: the entry-point group ``spf_bench.embedders``
-  (:func:`spf_bench.metrics.embedders.plugin_embedders`), read by the embedder registry itself.
-
-Entry points are read with :func:`importlib.metadata.entry_points`; nothing is imported to list
-generators (their classes are imported when their schema is built).
+docs/extending.md is the guide; this module is the mechanism: extra config folders for
+``hydra.searchpath`` (:func:`config_search_path`, from :data:`CONFIG_PATH_ENV` and the
+:data:`CONFIG_ENTRY_POINTS` entry points) and generator classes registered by entry point
+(:func:`plugin_generators`), each a typed model family
+(:func:`spf_bench.bench.config.model_schema`). Embedder entry points are read by the embedder
+registry (:func:`spf_bench.metrics.embedders.plugin_embedders`). Listing imports nothing.
 """
 
 from __future__ import annotations

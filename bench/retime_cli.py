@@ -1,26 +1,9 @@
 """Post-hoc retiming from the bench and the command line (docs/method.md, Sec. 5).
 
 The bench's ``retime=resample|segmented`` wrappers are built by :mod:`spf_bench.bench.build`;
-this module is the one-clip command, measured by the same kernel
-(:mod:`spf_bench.metrics.measure`) and retimed by the same ReTime loop.
-
-- ``spf-bench retime VIDEO --mode resample|segmented [--pacing NAME] [--k K] --out DIR``
-  (:func:`retime_video`) writes, for ``VIDEO`` with stem ``X``:
-
-  ``X_retimed.mp4``     the retimed clip (source fps; the regenerator's frame size if any);
-  ``X_spf.json``        ``S`` before and after, the target curve on the output's frames, and
-                        the scores of both (``linearity_score``, ``target_deviation``...);
-  ``X_spf.png``         ``S`` before and after against the target pacing;
-  ``X_keyframes.json``  the semantic keyframes of the source (frame, time in seconds, ``S``),
-                        where they land in the output, the segment plan and the scores;
-  ``X_keyframes.png``   the keyframe strip (:func:`spf_bench.bench.plots.plot_keyframe_strip`).
-
-  Several videos are retimed one after another (``spf-bench retime A B ...``): one bad file
-  never stops the others. Exit 0 when every video was retimed; 2 when any input was bad, after
-  retiming the good ones, with one line per bad input on stderr (no traceback): an unreadable
-  video, a static clip (nothing to retime), too many segments for the length, an embedder that
-  fails on the frames; or, before any video, an unknown embedder, pacing or regenerator,
-  missing weights.
+this module is ``spf-bench retime VIDEO ... --out DIR`` (:func:`retime_video` per video,
+which names its outputs). One bad file never stops the others: exit 0 when every video was
+retimed, 2 when any input was bad, with one line per bad input on stderr and no traceback.
 """
 
 from __future__ import annotations
@@ -40,6 +23,7 @@ from spf_bench.bench.cli_common import (
     add_decode_args,
     add_embedder_args,
     add_spf_args,
+    decode_kwargs,
     embedder_from_args,
     spf_from_args,
 )
@@ -49,6 +33,11 @@ from spf_bench.metrics.measure import PacingSettings, SPFSettings
 __all__ = ["add_retime_parser", "retime_video"]
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _bad(msg: Any) -> int:
+    print(f"spf-bench retime: bad input: {msg}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 # -------------------------------------------------------------------------------- one video
@@ -73,7 +62,10 @@ def retime_video(
     size: int | None = None,
     allow_truncated: bool = False,
 ) -> dict[str, Any]:
-    """Decode, measure, retime, re-measure and write the outputs of one video.
+    """Decode, measure, retime, re-measure and write the outputs of one video: for stem ``X``,
+    ``X_retimed.mp4`` (source fps), ``X_spf.json`` / ``X_spf.png`` (``S`` before and after, the
+    target and both scores), ``X_keyframes.json`` / ``X_keyframes.png`` (the source keyframes,
+    where they land in the output, the segment plan; the keyframe strip).
 
     A clip with uneven presentation times (variable frame rate, timestamp gaps) is first
     rendered evenly in time at its average frame rate
@@ -129,6 +121,8 @@ def retime_video(
     if spf.time_axis(info.times, n_decoded) is not None:  # uneven times: retime as it plays
         frames = resample_frames(frames, even_time_positions(info.times, info.fps), interpolation)
     temperature = pacing.temperature
+    if penalty_per_frame is None:
+        penalty_per_frame = DEFAULT_PENALTY_PER_FRAME
     out = retime_frames(
         frames,
         measure_with(embedder, spf_settings, pacing),
@@ -139,9 +133,7 @@ def retime_video(
         interpolation=interpolation,
         k=k,
         penalty=penalty,
-        penalty_per_frame=DEFAULT_PENALTY_PER_FRAME
-        if penalty_per_frame is None
-        else penalty_per_frame,
+        penalty_per_frame=penalty_per_frame,
         regenerator=regenerator,
         item_id=Path(path).stem,
         seed=seed,
@@ -164,15 +156,12 @@ def retime_video(
     stem = Path(path).stem
     write_video(out_dir / f"{stem}_retimed.mp4", out.frames, fps)
     scores = {"before": sc0.as_dict(), "after": sc1.as_dict()}
+    head = {"video": str(path), "mode": mode, "pacing": pacing.name, "temperature": temperature}
+    head |= {"embedder": embedder.name, "spf_settings": dataclasses.asdict(spf_settings)}
     atomic_write_json(
         out_dir / f"{stem}_spf.json",
         {
-            "video": str(path),
-            "mode": mode,
-            "pacing": pacing.name,
-            "temperature": temperature,
-            "embedder": embedder.name,
-            "spf_settings": dataclasses.asdict(spf_settings),
+            **head,
             "fps": fps,
             "scores": scores,
             "before": s0.tolist(),
@@ -196,12 +185,7 @@ def retime_video(
         else spf.pacing_curve(pacing.name, np.linspace(0.0, 1.0, s0.size), temperature),
     )
     record = {
-        "video": str(path),
-        "mode": mode,
-        "pacing": pacing.name,
-        "temperature": temperature,
-        "embedder": embedder.name,
-        "spf_settings": dataclasses.asdict(spf_settings),
+        **head,
         "regenerator": getattr(regenerator, "name", None) or "none",
         "interpolation": interpolation,
         "fps": fps,
@@ -232,10 +216,7 @@ def retime_video(
     }
     atomic_write_json(out_dir / f"{stem}_keyframes.json", record)
     plot_keyframe_strip(
-        [
-            ("source", frames, kf, s0, fps),
-            ("retimed", out.frames, kf_out, s1, fps),
-        ],
+        [("source", frames, kf, s0, fps), ("retimed", out.frames, kf_out, s1, fps)],
         out_dir / f"{stem}_keyframes.png",
         title=f"{stem}: semantic keyframes ({mode}, {pacing.name})",
     )
@@ -247,16 +228,12 @@ def _cmd_retime(args: argparse.Namespace) -> int:
     from spf_bench.metrics.embedders import MissingWeightsError
     from spf_bench.metrics.spf import PACINGS
 
-    def bad(msg: Any) -> int:
-        print(f"spf-bench retime: bad input: {msg}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
     if args.pacing not in PACINGS:
-        return bad(f"--pacing {args.pacing!r} is not one of {', '.join(PACINGS)}")
+        return _bad(f"--pacing {args.pacing!r} is not one of {', '.join(PACINGS)}")
     if args.k is not None and args.k < 1:
-        return bad(f"--k must be >= 1, got {args.k}")
+        return _bad(f"--k must be >= 1, got {args.k}")
     if args.mode == "resample" and args.regenerator not in (None, "none"):
-        return bad("--regenerator is used by --mode segmented only")
+        return _bad("--regenerator is used by --mode segmented only")
     try:  # the cheap checks first: a bad argument fails before any model loads
         spf_settings = spf_from_args(args)
         pacing = PacingSettings(args.pacing, args.temperature)
@@ -268,7 +245,7 @@ def _cmd_retime(args: argparse.Namespace) -> int:
         )
         embedder = embedder_from_args(args)
     except (MissingWeightsError, GeneratorError, ValueError, TypeError) as err:
-        return bad(str(err).splitlines()[0])
+        return _bad(str(err).splitlines()[0])
     status = EXIT_OK
     for video in args.videos:
         status = max(status, _retime_one(video, args, embedder, pacing, spf_settings, regenerator))
@@ -283,41 +260,28 @@ def _retime_one(
     spf_settings: SPFSettings,
     regenerator: Any,
 ) -> int:
-    """Retime one video of the command line and print its summary; a bad input gets one line
-    on stderr and :data:`EXIT_BAD_INPUT`, never an exception."""
+    """Retime one video of the command line and print its summary (:data:`EXIT_BAD_INPUT`)."""
     from spf_bench.generators.base import GeneratorError
     from spf_bench.metrics.embedders import EmbeddingError
     from spf_bench.metrics.video_io import VideoDecodeError
 
-    def bad(msg: Any) -> int:
-        print(f"spf-bench retime: bad input: {msg}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
+    keys = "mode iterations interpolation k penalty_per_frame prompt seed refine".split()
+    kwargs = {k: getattr(args, k) for k in keys} | decode_kwargs(args)
+    kwargs["penalty"] = None if args.penalty_per_frame is not None else args.penalty
     try:
         rec = retime_video(
             video,
             embedder,
             args.out,
-            mode=args.mode,
             pacing=pacing,
             spf_settings=spf_settings,
-            iterations=args.iterations,
-            interpolation=args.interpolation,
-            k=args.k,
-            penalty=None if args.penalty_per_frame is not None else args.penalty,
-            penalty_per_frame=args.penalty_per_frame,
             regenerator=regenerator,
-            prompt=args.prompt,
-            seed=args.seed,
-            refine=args.refine,
-            max_frames=args.max_frames,
-            size=args.size,
-            allow_truncated=args.allow_truncated,
+            **kwargs,
         )
     except (VideoDecodeError, OSError, ValueError, EmbeddingError) as err:
-        return bad(f"{video}: {str(err).splitlines()[0]}")
+        return _bad(f"{video}: {str(err).splitlines()[0]}")
     except GeneratorError as err:
-        return bad(f"{video}: regenerator failed: {str(err).splitlines()[0]}")
+        return _bad(f"{video}: regenerator failed: {str(err).splitlines()[0]}")
     b, a = rec["scores"]["before"], rec["scores"]["after"]
     kfs = ", ".join(f"{k['frame']} ({k['time_s']:.2f} s, S={k['S']:.3f})" for k in rec["keyframes"])
     print(
@@ -378,9 +342,7 @@ def add_retime_parser(sub: Any) -> argparse.ArgumentParser:
     rt.add_argument("--prompt", default=None, help="prompt of the regenerated segments")
     rt.add_argument("--seed", type=int, default=0)
     rt.add_argument("--iterations", type=int, default=3, help="resample refinements")
-    rt.add_argument(
-        "--refine", type=int, default=2, help="segmented: refinements of the segment plan"
-    )
+    rt.add_argument("--refine", type=int, default=2, help="segmented: refinements of the plan")
     rt.add_argument("--interpolation", choices=INTERPOLATIONS, default="linear")
     rt.add_argument("--out", default="spf_retime", help="output folder (default: %(default)s)")
     add_embedder_args(rt)

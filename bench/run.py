@@ -5,12 +5,9 @@
     python bench/run.py model=wan22 retime=warped n_videos=128      # on a GPU node
     python bench/run.py -m embedder=pixel,efficientnet_lite0        # a sweep
 
-Also installed as ``spf-bench run <overrides>`` (the same function). Composes
-``conf/config.yaml`` (package data, ``pkg://spf_bench.conf``) on its typed schema
-(:mod:`spf_bench.bench.config`), turns it into plain
-:class:`~spf_bench.bench.config.BenchSettings` and calls
-:func:`spf_bench.bench.pipeline.run_benchmark`. Without ``run_dir`` the run lands in
-``./runs/`` under the current working directory. See ``conf/`` for every option.
+Also ``spf-bench run <overrides>``. Composes ``conf/config.yaml`` on its typed schema
+(:mod:`spf_bench.bench.config`) and calls :func:`spf_bench.bench.pipeline.run_benchmark`;
+without ``run_dir`` the run lands in ``./runs/``. See ``conf/`` for every option.
 """
 
 from __future__ import annotations
