@@ -83,6 +83,7 @@ _RC = dict.fromkeys(("font.size", "axes.titlesize", "axes.labelsize"), 8) | dict
     ("legend.fontsize", "xtick.labelsize", "ytick.labelsize"), 7
 )
 _GRID = np.linspace(0.0, 1.0, 101)
+_PDF_DATES = ("CreationDate", "Producer", "Creator")  # left out of the PDF metadata
 
 
 def _color(embedder: str) -> str:
@@ -98,23 +99,28 @@ def _pyplot():
     return plt
 
 
-def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``stem.png`` (150 dpi) and ``stem.pdf`` atomically; close the figure."""
-    plt = _pyplot()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
+def _save(fig: Any, out_dir: str | os.PathLike, stem: str) -> list[Path]:
+    """Write ``stem.png`` (150 dpi) and ``stem.pdf`` (date-free) atomically; close the figure."""
+    paths = [Path(out_dir) / f"{stem}.{ext}" for ext in ("png", "pdf")]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    kws = ({"dpi": 150, "metadata": {"Software": None}}, {"metadata": dict.fromkeys(_PDF_DATES)})
     try:
-        for ext, kw in (
-            ("png", {"dpi": 150, "metadata": {"Software": None}}),
-            ("pdf", {"metadata": {"CreationDate": None, "Producer": None, "Creator": None}}),
-        ):
-            path = out_dir / f"{stem}.{ext}"
+        for path, kw in zip(paths, kws, strict=True):
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, bbox_inches="tight", **kw)
-            paths.append(path)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
     return paths
+
+
+def _grid(rows: int, cols: int, w: float, h: float, **kw: Any) -> tuple[Any, Any]:
+    """``rows`` x ``cols`` panels of ``w`` x ``h`` inches each (``axes`` always 2-D)."""
+    return _pyplot().subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False, **kw)
+
+
+def _diagonal(ax: Any, end: float) -> None:
+    """The even-pacing line from ``(0, 0)`` to ``(end, 1)``."""
+    ax.plot([0, end], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
 
 
 def _progress(row: Any) -> np.ndarray:
@@ -152,7 +158,7 @@ def _note_figure(text: str, title: str, out_dir: Any, stem: str) -> list[Path]:
     ax.axis("off")
     ax.set_title(title, fontsize=9)
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, wrap=True)
-    return _save(fig, Path(out_dir), stem)
+    return _save(fig, out_dir, stem)
 
 
 # ----------------------------------------------------------------------------------- figures
@@ -183,15 +189,13 @@ def fig_spf_before_after(
     cols = min(4, n)
     rows = math.ceil(n / cols)
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(
-            rows, cols, figsize=(2.4 * cols, 2.3 * rows), squeeze=False, sharex=False, sharey=True
-        )
+        fig, axes = _grid(rows, cols, 2.4, 2.3, sharey=True)
         key = ["model", "retime", "pacing", "item_id"]
         base = sel[sel.iteration == 0].drop_duplicates(key).set_index(key)
         for ax, r in zip(axes.ravel(), fin.itertuples(), strict=False):
             s1 = _progress(r)
             t = np.arange(s1.size)
-            ax.plot([0, s1.size - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+            _diagonal(ax, s1.size - 1)
             ls0 = "?"
             if (r.model, r.retime, r.pacing, r.item_id) in base.index:
                 b = base.loc[(r.model, r.retime, r.pacing, r.item_id)]
@@ -209,16 +213,14 @@ def fig_spf_before_after(
             ax.set_ylabel("S (normalised)")
         for ax in axes.ravel()[n:]:
             ax.axis("off")
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02), frameon=False
-        )
+        legend = dict(loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02), frameon=False)
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), **legend)
         models = ", ".join(sorted(set(fin.model)))
         fig.suptitle(
             f"Semantic progress S before and after retiming ({models}; embedder {emb})", fontsize=9
         )
         fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return _save(fig, Path(out_dir), "spf_before_after")
+    return _save(fig, out_dir, "spf_before_after")
 
 
 def _stage_label(model: str, retime: str, iteration: int, final: bool) -> str:
@@ -240,9 +242,7 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
         return _note_figure("no ok records", "Pacing by model", out_dir, "pacing_by_model")
     styles = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "k"]
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(
-            1, len(embs), figsize=(3.6 * len(embs), 3.4), squeeze=False, sharey=True
-        )
+        fig, axes = _grid(1, len(embs), 3.6, 3.4, sharey=True)
         for ax, emb in zip(axes[0], embs, strict=True):
             sub = ok[ok.embedder == emb]
             curves: dict[str, list[np.ndarray]] = {}
@@ -257,7 +257,7 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
                 curves.setdefault(_stage_label(model, retime, last, True), []).extend(
                     _on_grid(_progress(r)) for r in fin.itertuples()
                 )
-            ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+            _diagonal(ax, 1)
             for i, (label, cs) in enumerate(sorted(curves.items())):
                 a = np.stack(cs)
                 m, s = a.mean(0), a.std(0, ddof=1) if len(a) > 1 else np.zeros(a.shape[1])
@@ -272,7 +272,7 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
         axes[0, 0].set_ylabel("S (normalised), mean ± 1 std over items")
         fig.suptitle("Semantic pacing by model and retime stage", fontsize=9)
         fig.tight_layout()
-    return _save(fig, Path(out_dir), "pacing_by_model")
+    return _save(fig, out_dir, "pacing_by_model")
 
 
 def fig_pacing_gt(
@@ -295,13 +295,7 @@ def fig_pacing_gt(
     profiles = [p for p in profiles if p in set(df.profile)] or [df.profile.iloc[0]]
     transforms = [t for t in TRANSFORMS if t in set(df["transform"])]
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(
-            len(profiles),
-            len(transforms),
-            figsize=(3.0 * len(transforms), 2.7 * len(profiles)),
-            squeeze=False,
-            sharey=True,
-        )
+        fig, axes = _grid(len(profiles), len(transforms), 3.0, 2.7, sharey=True)
         for i, prof in enumerate(profiles):
             for j, tr in enumerate(transforms):
                 ax = axes[i, j]
@@ -325,7 +319,7 @@ def fig_pacing_gt(
             title += f"\n(skipped, no weights: {', '.join(skipped)})"
         fig.suptitle(title, fontsize=9)
         fig.tight_layout()
-    return _save(fig, Path(out_dir), "pacing_gt")
+    return _save(fig, out_dir, "pacing_gt")
 
 
 def fig_embedder_ablation(
@@ -383,13 +377,9 @@ def fig_embedder_ablation(
         ax1.grid(axis="y", alpha=0.3)
         ax1.legend(loc="upper left")
         if not ab.empty:
-            if clip is None:
-                clip = (
-                    ("footage", "bikes")
-                    if ((ab.model == "footage") & (ab.item_id == "bikes")).any()
-                    else (str(ab.model.iloc[0]), str(ab.item_id.iloc[0]))
-                )
-            model, item = clip
+            bikes = ((ab.model == "footage") & (ab.item_id == "bikes")).any()
+            first = (str(ab.model.iloc[0]), str(ab.item_id.iloc[0]))
+            model, item = clip or (("footage", "bikes") if bikes else first)
             sub = ab[(ab.model == model) & (ab.item_id == item)]
             n = 0
             for r in sub.itertuples():
@@ -403,7 +393,7 @@ def fig_embedder_ablation(
                 if jumps:
                     ax2.plot(jumps, s[jumps], "v", color=_color(r.embedder), ms=5)
             if n:
-                ax2.plot([0, n - 1], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+                _diagonal(ax2, n - 1)
             ax2.set_title(f"S of {model}/{item} per embedder (▼ top-5 semantic jumps)")
             _finish(ax2, "frame", "S (normalised)")
         else:
@@ -413,7 +403,7 @@ def fig_embedder_ablation(
             title += " — skipped (weights not on this machine): " + ", ".join(skipped)
         fig.suptitle(title, fontsize=9)
         fig.tight_layout()
-    return _save(fig, Path(out_dir), "embedder_ablation")
+    return _save(fig, out_dir, "embedder_ablation")
 
 
 def vbench_table(records: Any) -> Any:
@@ -471,7 +461,7 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
         t.set_fontsize(7)
         t.auto_set_column_width(list(range(len(header))))
         ax.set_title("VBench scores: original vs retimed (mean ± std over items)", fontsize=9)
-    return _save(fig, Path(out_dir), "vbench"), tab
+    return _save(fig, out_dir, "vbench"), tab
 
 
 def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[int], str]:
@@ -537,7 +527,7 @@ def fig_keyframe_strip(
         gs = fig.add_gridspec(2, n, height_ratios=[2.8, thumb_h], hspace=0.5)
         ax = fig.add_subplot(gs[0, :])
         t = np.arange(s.size) / fps
-        ax.plot([0, t[-1]], [0, 1], color="0.6", ls="--", lw=1, label="even pacing")
+        _diagonal(ax, t[-1])
         ax.plot(t, s, color=_color(emb), lw=1.6, label=f"S ({emb})")
         ax.plot(t[kf], s[kf], "o", color="tab:red", ms=4, label=f"keyframes ({how})")
         mark = {"textcoords": "offset points", "xytext": (3, -9), "fontsize": 7, "color": "tab:red"}
@@ -552,10 +542,9 @@ def fig_keyframe_strip(
         for i, k in enumerate(kf):
             a = fig.add_subplot(gs[1, i])
             a.imshow(frames[min(k, len(frames) - 1)])
-            a.set_xticks([])
-            a.set_yticks([])
+            a.set(xticks=[], yticks=[])
             a.set_xlabel(f"#{i + 1}: frame {k}\n{k / fps:.2f} s, S = {s[k]:.2f}", fontsize=7)
-    return _save(fig, Path(out_dir), "keyframe_strip")
+    return _save(fig, out_dir, "keyframe_strip")
 
 
 # ----------------------------------------------------------------------------------- results
@@ -588,11 +577,9 @@ def build_results(
     records = load_records(run_specs)
     kw = {} if n_resamples is None else {"n_resamples": n_resamples}
     lb = build_leaderboard(records, seed=seed, **kw)
-    runs = sorted({_relative(p) for p in records.run_dir})
+    runs = ", ".join(sorted({_relative(p) for p in records.run_dir}))
     lb_csv = out / "leaderboard.csv"
-    written = {
-        "leaderboard": list(write_leaderboard(lb, lb_csv, sources=f"Runs: {', '.join(runs)}"))
-    }
+    written = {"leaderboard": list(write_leaderboard(lb, lb_csv, sources=f"Runs: {runs}"))}
     written["spf_before_after"] = fig_spf_before_after(records, figs)
     written["pacing_by_model"] = fig_pacing_by_model(records, figs)
     vb_paths, vb = fig_vbench(records, figs)

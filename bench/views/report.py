@@ -174,10 +174,8 @@ def _spf_svg(
         if kf:
             ax.plot(kf, s[kf], "o", ms=4, color=colour, mec="tab:red", mew=1.0)
     last = max(n - 1, 1)
-    ax.set_xlim(0, last)
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_xticks(np.unique(np.linspace(0, last, min(last + 1, 6)).round().astype(int)))
-    ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
+    xticks = np.unique(np.linspace(0, last, min(last + 1, 6)).round().astype(int))
+    ax.set(xlim=(0, last), ylim=(-0.03, 1.03), xticks=xticks, yticks=[0.0, 0.25, 0.5, 0.75, 1.0])
     ax.set_xlabel("frame", fontsize=8, labelpad=1)
     ax.set_ylabel("S (share of total change)", fontsize=8, labelpad=2)
     ax.tick_params(labelsize=7, pad=2)
@@ -498,11 +496,8 @@ def write_report(
 
     def href(item_id: str, here: int) -> str:  # link to an item's section from page ``here``
         p = page_of[item_id]
-        return (
-            ("" if p == here else ("../" * (here > 1)) + _url(page_name(p)))
-            + "#"
-            + _anchor(item_id)
-        )
+        page = "" if p == here else ("../" * (here > 1)) + _url(page_name(p))
+        return f"{page}#{_anchor(item_id)}"
 
     summary = _summary(run)
     gains = {f["emb"]: f["items"] for f in summary["finals"]}
@@ -654,12 +649,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "keyframe strips and the scores. It opens from disk in any browser (no network).",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
-    p.add_argument(
-        "--page-size",
-        type=int,
-        default=PAGE_SIZE,
-        help="items per page of the report (default: %(default)s)",
-    )
+    page_help = "items per page of the report (default: %(default)s)"
+    p.add_argument("--page-size", type=int, default=PAGE_SIZE, help=page_help)
     p.set_defaults(func=run_command)
     return p
 
