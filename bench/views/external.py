@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,9 @@ def _rank_corr_rows(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row pair of ``xs``, ``ys`` (``(B, n)``): Pearson's correlation of
     the average ranks (ties get their mean rank, as :func:`scipy.stats.spearmanr`); NaN for a
     row where either side is constant."""
-    rx = rankdata(xs, axis=1)
-    ry = rankdata(ys, axis=1)
-    rx -= rx.mean(axis=1, keepdims=True)
-    ry -= ry.mean(axis=1, keepdims=True)
+    rx, ry = (
+        r - r.mean(axis=1, keepdims=True) for r in (rankdata(xs, axis=1), rankdata(ys, axis=1))
+    )
     den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
     num = (rx * ry).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,15 +149,9 @@ class ExternalJoin:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (schema ``spf-bench/external/1``)."""
-        return {
-            "schema": "spf-bench/external/1",
-            "files": self.files,
-            "correlations_with_linearity": self.correlations,
-            "unmatched": self.unmatched,
-            "ambiguous": self.ambiguous,
-            "invalid": self.invalid,
-            "duplicates": self.duplicates,
-        }
+        d = asdict(self)
+        corr = {"correlations_with_linearity": d.pop("correlations")}
+        return {"schema": "spf-bench/external/1", "files": d.pop("files"), **corr, **d}
 
     def problem_lines(self, limit: int = 50) -> list[str]:
         """One line per file and kind of problem, naming up to ``limit`` video ids."""

@@ -199,11 +199,8 @@ def settings_hash(identity: Mapping[str, Any]) -> str:
         ``inputs`` and ``results_version``: equal for runs that differ only in the seed.
     """
     cfg = {k: v for k, v in dict(identity.get("config") or {}).items() if k != "seed"}
-    ident = {
-        "config": cfg,
-        "inputs": dict(identity.get("inputs") or {}),
-        "results_version": identity.get("results_version"),
-    }
+    ident = {"config": cfg, "inputs": dict(identity.get("inputs") or {})}
+    ident["results_version"] = identity.get("results_version")
     blob = json.dumps(ident, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:10]
 
@@ -264,12 +261,9 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
             same = df["config_hash"] == str(ident["hash"])
             df["settings_hash"] = np.where(same, settings_hash(ident), df["config_hash"])
             if not same.all():
+                msg = "leaderboard: %s: %d record(s) carry another config hash than identity.json"
                 log.warning(
-                    "leaderboard: %s: %d record(s) carry another config hash than identity.json "
-                    "(%s); their seeds are not pooled",
-                    d,
-                    int((~same).sum()),
-                    ident["hash"],
+                    msg + " (%s); their seeds are not pooled", d, (~same).sum(), ident["hash"]
                 )
         else:
             df["settings_hash"] = df["config_hash"]
@@ -279,13 +273,9 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     key = [*GROUP_KEYS, "seed", "config_hash", "item_id", "iteration"]
     dup = df.duplicated(key, keep=False)
     if dup.any():
-        names = sorted(set(df.loc[dup, "item_id"].astype(str)))
-        log.warning(
-            "leaderboard: %d records appear in several run directories with the same seed and "
-            "config hash (items %s); the run listed last wins",
-            int(dup.sum()),
-            ", ".join(names[:10]),
-        )
+        names = ", ".join(sorted(set(df.loc[dup, "item_id"].astype(str)))[:10])
+        msg = "leaderboard: %d records appear in several run directories with the same seed and "
+        log.warning(msg + "config hash (items %s); the run listed last wins", dup.sum(), names)
         df = df.sort_values("run_order", kind="stable").drop_duplicates(key, keep="last")
     df = df.sort_values([*key], kind="stable").reset_index(drop=True)
     df.attrs["identities"] = identities
