@@ -6,16 +6,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from spf_bench.bench.config import (
-    PacingSettings,
-    RetimeSettings,
-    SPFSettings,
-    compose_model,
-    import_target,
-)
+from spf_bench.bench.config import RetimeSettings, compose_model, import_target
 from spf_bench.generators.base import Generator
 from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
-from spf_bench.metrics.measure import measure_frames
+from spf_bench.metrics.measure import PacingSettings, SPFSettings, measure_frames
 
 __all__ = ["build_generator", "build_regenerator", "measure_with", "posthoc_generator"]
 

@@ -26,17 +26,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_module
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from spf_bench.bench.plugins import plugin_generators, register_config_path_resolver
+from spf_bench.conf import CONF_DIR
 from spf_bench.generators.base import file_digest
 from spf_bench.generators.posthoc.resample import INTERPOLATIONS
 from spf_bench.generators.retime import (
     COMPOSITIONS,
-    G_MODES,
     LOOP_MODES,
     UPDATE_RULES,
     loop_settings,
 )
 from spf_bench.metrics import spf
+from spf_bench.metrics.embedders import EMBEDDERS, available_embedders
 from spf_bench.metrics.estimators import ESTIMATORS
 from spf_bench.metrics.measure import PacingSettings, SPFSettings
 
@@ -50,16 +58,13 @@ __all__ = [
     "EmbedderConfig",
     "LoggerConfig",
     "PacingConfig",
-    "PacingSettings",
     "RetimeConfig",
     "RetimeSettings",
     "SPFConfig",
-    "SPFSettings",
     "ShardConfig",
     "VBenchConfig",
     "compose_model",
     "config_hash",
-    "file_digest",
     "identity_difference",
     "import_target",
     "input_digests",
@@ -98,8 +103,6 @@ def _choices(name: str, values: Sequence[str]) -> type[enum.Enum]:
 
 
 def _embedder_names() -> tuple[str, ...]:
-    from spf_bench.metrics.embedders import EMBEDDERS
-
     return tuple(EMBEDDERS)
 
 
@@ -111,12 +114,10 @@ EstimatorName = _choices("EstimatorName", ESTIMATORS)
 EmbedderName = _choices("EmbedderName", _embedder_names())
 LoggerName = _choices("LoggerName", ("none", "wandb"))
 TorchDtype = _choices("TorchDtype", ("float32", "float16", "bfloat16"))
-GMode = _choices("GMode", G_MODES)
 CompositionChoice = _choices("CompositionChoice", COMPOSITIONS)
 RetimeLoopMode = _choices("RetimeLoopMode", LOOP_MODES)
-#: ``auto``: resume a run directory of the same identity, refuse one of another;
-#: ``never``: refuse a run directory that already holds records; ``force``: run in it anyway,
-#: recomputing (and overwriting) whatever another identity left there.
+#: ``auto``: resume a run directory of the same identity, refuse another's; ``never``: refuse
+#: one that holds records; ``force``: run in it anyway, overwriting another identity's work.
 RESUME_POLICIES = ("auto", "never", "force")
 ResumePolicy = _choices("ResumePolicy", RESUME_POLICIES)
 
@@ -134,15 +135,15 @@ class ShardConfig:
 
 def _schema_of(settings: type, schema_name: str, doc: str, **choices: type[enum.Enum]) -> type:
     """A Hydra schema with the fields and defaults of ``settings``; ``choices`` retype as enums."""
-    hints = typing.get_type_hints(settings)
-    fields: list[tuple[str, Any, Any]] = []
+    hints, fields = typing.get_type_hints(settings), []
     for f in dataclasses.fields(settings):
         ftype = choices.get(f.name, hints[f.name])
-        if f.default is not dataclasses.MISSING:
-            default = ftype[f.default] if f.name in choices else f.default
-            fields.append((f.name, ftype, field(default=default)))
-        else:
+        if f.default is dataclasses.MISSING:
             fields.append((f.name, ftype, field(default_factory=f.default_factory)))
+        else:
+            fields.append(
+                (f.name, ftype, field(default=ftype[f.default] if f.name in choices else f.default))
+            )
     schema = dataclasses.make_dataclass(schema_name, fields)
     schema.__module__, schema.__qualname__, schema.__doc__ = __name__, schema_name, doc
     return schema
@@ -155,28 +156,19 @@ class RetimeSettings:
     Attributes:
         name: one of :data:`RETIME_MODES`.
         iterations: refinements after the baseline (0 for ``none``, 1 for ``segmented``).
-        mode: ``default`` (``update`` and ``composition`` as set) or ``paper`` (the reference's
-            in-model positions: additive update, reference composition;
-            :func:`spf_bench.generators.retime.loop_settings`).
-        update: position-update rule (:data:`spf_bench.generators.retime.UPDATE_RULES`).
-        composition: how the timestep modulation ``g`` applies the warp in the model:
-            ``reference`` (default: ``g`` scales only this iteration's correction, earlier
-            iterations' warp stays, as the reference node does) or ``accumulated`` (``g``
-            scales the whole accumulated warp).
+        mode, update, composition: the loop's position rules
+            (:func:`spf_bench.generators.retime.loop_settings`; docs/method.md, Sec. 4).
         a_low, a_high, lam: band schedule (:func:`spf_bench.generators.retime.band_strengths`).
         interpolation: post-hoc resampling (``nearest`` | ``linear`` | ``flow``).
         regenerator: ``conf/model`` name of the first-last-frame (FLF) regenerator of
             ``segmented`` or ``None``; ``regenerator_options`` overrides its keys.
-        k, penalty, penalty_per_frame: the number of segments ``K`` of ``segmented``: ``k``
-            exactly, else the penalised criterion with cost ``penalty`` per piece on ``S`` in
-            [0, 1] (default :data:`spf_bench.metrics.spf.SEGMENT_PENALTY` = 0.008, calibrated in
-            ``results/segment_calibration/``), or, with ``penalty=None``,
-            ``penalty_per_frame * T``.
+        k, penalty, penalty_per_frame: the number of segments ``K``: ``k`` exactly, else cost
+            ``penalty`` per piece on ``S`` in [0, 1] or, with ``penalty=None``,
+            ``penalty_per_frame * T`` (docs/method.md, Sec. 5).
         prompt: prompt of the regenerated segments when the item has none.
         refine: refinements of the segment plan.
-        heldout_stop: stop an item's refinements once its held-out Linearity (mean over the
-            held-out embedders) gains less than ``heldout_min_gain`` over the last iteration.
-        heldout_min_gain: that threshold (Linearity units).
+        heldout_stop, heldout_min_gain: stop an item's refinements once its mean held-out
+            Linearity gains less than ``heldout_min_gain`` over the last iteration.
     """
 
     name: str = "none"
@@ -396,20 +388,10 @@ def import_target(target: str) -> type:
 
 
 def model_schema(family: str, target: str) -> type:
-    """A Hydra structured-config schema for a generator class, from its constructor.
-
-    Every keyword parameter of ``target.__init__`` becomes a field with its default; its type
-    hint becomes the field type when OmegaConf can enforce it (``int``, ``float``, ``bool``,
-    ``str``, ``Optional`` and lists of those, ``Literal`` string choices as an enum) and
-    ``Any`` otherwise. ``name``, ``_target_`` (default ``target``) and ``suite_size`` (the
-    model's default ``n_videos``) are added. The constructor stays the one source of truth.
-
-    Args:
-        family: key of :data:`MODEL_FAMILIES` (names the dataclass).
-        target: ``"module.Class"``.
-
-    Returns:
-        A dataclass type.
+    """A Hydra structured-config dataclass for generator ``target`` (``"module.Class"``) of
+    ``family``, from its constructor: each keyword parameter becomes a field with its default,
+    typed by its hint when OmegaConf can enforce it (scalars, ``Optional`` and lists of those,
+    ``Literal`` choices as an enum), else ``Any``; plus ``name``, ``_target_``, ``suite_size``.
 
     Raises:
         ValueError: the target cannot be imported.
@@ -423,9 +405,11 @@ def model_schema(family: str, target: str) -> type:
         ("suite_size", int, field(default=4)),
     ]
     for pname, p in sig.parameters.items():
-        if pname == "self" or pname in MODEL_META_KEYS:
-            continue
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if (
+            pname == "self"
+            or pname in MODEL_META_KEYS
+            or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ):
             continue
         ftype = _field_type(hints.get(pname, Any), family, pname)
         default = p.default
@@ -449,16 +433,8 @@ def model_schema(family: str, target: str) -> type:
 
 
 def register_configs() -> None:
-    """Register every schema in Hydra's ConfigStore (idempotent; call before composing).
-
-    ``bench_schema`` (top level), ``retime/_schema``, ``embedder/_schema``,
-    ``pacing/_schema``, ``logger/_schema`` and ``model/schema_<family>`` for each of
-    :data:`MODEL_FAMILIES` (plugin generators included); also the resolver that gives
-    ``hydra.searchpath`` the outside config folders
-    (:func:`spf_bench.bench.plugins.register_config_path_resolver`).
-    """
-    from hydra.core.config_store import ConfigStore
-
+    """Register every schema in Hydra's ConfigStore, ``model/schema_<family>`` for each of
+    :data:`MODEL_FAMILIES`, and the config-path resolver (idempotent; call before composing)."""
     register_config_path_resolver()
     cs = ConfigStore.instance()
     cs.store(name="bench_schema", node=BenchConfig)
@@ -492,11 +468,9 @@ class BenchSettings:
     """Everything one benchmark run needs, as plain values (what ``bench/pipeline.py`` sees).
 
     Attributes:
-        model_name: generator name recorded in every row.
-        model_target: ``"module.Class"`` of the generator.
-        model_kwargs: constructor keyword arguments of the generator.
-        embedder_name: embedder name (:data:`spf_bench.metrics.embedders.EMBEDDERS`).
-        embedder_kwargs: keyword arguments of :func:`spf_bench.metrics.embedders.build_embedder`.
+        model_name, model_target, model_kwargs: the generator's recorded name, ``"module.Class"``
+            and constructor keyword arguments.
+        embedder_name, embedder_kwargs: :func:`spf_bench.metrics.embedders.build_embedder`'s.
         eval_embedders: held-out embedders that score every iteration's video besides the
             guiding one (resolved: never contains ``embedder_name``).
         run_dir: output directory (created).
@@ -507,8 +481,7 @@ class BenchSettings:
         config_hash: run identity hash (:func:`run_identity`), recorded in every row.
         identity: the full :func:`run_identity` (written to ``identity.json``).
         resume: one of :data:`RESUME_POLICIES`.
-        save_videos, plots, progress: outputs and progress bars.
-        report: write ``report.html`` (:func:`spf_bench.bench.views.report.write_report`).
+        save_videos, plots, report, progress: outputs (``report.html``) and progress bars.
         logger: ``{"name": "wandb" | "none", ...}``.
         config: the resolved config, saved to ``config.json`` for provenance.
         out_dir: where this run's tables, ``summary.json``, ``config.json`` and W&B files go;
@@ -599,8 +572,6 @@ def input_digests(target: str, kwargs: dict[str, Any]) -> dict[str, str]:
     lister = getattr(import_target(target), "input_files", None)
     if lister is None:
         return {}
-    from spf_bench.conf import CONF_DIR
-
     root = CONF_DIR.parent.resolve()  # the package: the checkout, or site-packages/spf_bench
 
     def key(p: Path) -> str:  # files shipped with spf-bench by package path: same on any host
@@ -659,8 +630,7 @@ def identity_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def shard_count(shard: dict[str, Any], n_videos: int) -> int:
     """Number of shards of a configuration from its ``shard`` node.
 
-    ``shard.size`` (items per job), when set, wins: ``ceil(n_videos / size)`` shards;
-    otherwise ``shard.count``.
+    ``shard.size`` (items per job) wins when set: ``ceil(n_videos / size)``; else ``shard.count``.
 
     Raises:
         ValueError: ``shard.size`` or ``shard.count`` is not a positive integer.
@@ -715,8 +685,6 @@ def split_model_config(cfg: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
 def resolved_config(cfg: Any) -> dict[str, Any]:
     """The composed config as plain containers: interpolations resolved, enums as their names,
     no ``hydra`` node (what is hashed and saved to ``config.json``)."""
-    from omegaconf import OmegaConf
-
     out = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
     assert isinstance(out, dict)
     out.pop("hydra", None)
@@ -726,20 +694,12 @@ def resolved_config(cfg: Any) -> dict[str, Any]:
 def resolve_eval_embedders(value: list[str] | None, guide: str) -> list[str]:
     """The held-out embedders of a run.
 
-    Args:
-        value: ``eval_embedders`` as configured; ``None`` = every held-out embedder whose
-            weights are on this machine (:func:`spf_bench.metrics.embedders.available_embedders`)
-            other than the guiding one.
-        guide: the guiding embedder's name (an explicit list naming it is refused by
-            :meth:`BenchSettings.check`).
-
     Returns:
-        Embedder names, registry order for the default, as given otherwise.
+        ``value`` as given, or for ``None`` every held-out embedder whose weights are on this
+        machine (:func:`spf_bench.metrics.embedders.available_embedders`) other than ``guide``.
     """
     if value is not None:
         return [str(v) for v in value]
-    from spf_bench.metrics.embedders import EMBEDDERS, available_embedders
-
     return [
         e for e in available_embedders(with_weights=True) if e != guide and EMBEDDERS[e].heldout
     ]
@@ -771,7 +731,8 @@ def settings_from_config(cfg: Any, *, cwd: Path | None = None) -> BenchSettings:
     )
     if retime.get("regenerator") in ("", "none", "null"):
         retime["regenerator"] = None
-    n_videos = int(resolved["n_videos"])
+    n_videos, shard = int(resolved["n_videos"]), resolved["shard"]
+    flags = {k: bool(resolved.get(k, True)) for k in ("save_videos", "plots", "report", "progress")}
     settings = BenchSettings(
         model_name=name,
         model_target=target,
@@ -785,15 +746,12 @@ def settings_from_config(cfg: Any, *, cwd: Path | None = None) -> BenchSettings:
         spf=SPFSettings(**resolved["spf"]),
         n_videos=n_videos,
         seed=int(resolved["seed"]),
-        shard_index=int(resolved["shard"]["index"]),
-        shard_count=shard_count(resolved["shard"], n_videos),
+        shard_index=int(shard["index"]),
+        shard_count=shard_count(shard, n_videos),
         config_hash=digest,
         identity=identity,
         resume=str(resolved.get("resume", "auto")),
-        save_videos=bool(resolved["save_videos"]),
-        plots=bool(resolved["plots"]),
-        report=bool(resolved.get("report", True)),
-        progress=bool(resolved["progress"]),
+        **flags,
         logger=dict(resolved["logger"]),
         vbench=dict(resolved.get("vbench") or {}),
         config=resolved,
@@ -809,28 +767,14 @@ def compose_model(
 ) -> tuple[str, str, dict[str, Any]]:
     """Compose ``conf/model/<name>.yaml`` on its schema, as ``bench/run.py`` would, and split it.
 
-    Used for the first-last-frame regenerator of ``retime=segmented`` (inside a run or from
-    ``spf-bench retime``). Inside a running Hydra app the app's config search path is used;
-    otherwise the package's ``spf_bench.conf``.
-
-    Args:
-        name: a ``conf/model`` option (``wan22_flf``, ``wan22_flf_tiny``...).
-        overrides: values replacing the file's keys (``{"mode": "flf"}``); typed by the
-            schema like command-line overrides.
-
-    Returns:
-        ``(name, "module.Class", kwargs)``.
+    For the FLF regenerator of ``retime=segmented``; uses the running Hydra app's search path,
+    else the package's ``spf_bench.conf``. ``overrides`` (``{"mode": "flf"}``) replace the
+    file's keys, typed by the schema. Returns ``(name, "module.Class", kwargs)``.
 
     Raises:
         ValueError: unknown option (listing the available ones), a misspelt key or a wrong
             type in ``overrides``.
     """
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
     register_configs()
     over = [f"model={name}"] + [
         f"model.{k}={json.dumps(v) if not isinstance(v, str) else v}"
@@ -843,8 +787,6 @@ def compose_model(
             with initialize_config_module("spf_bench.conf", version_base="1.3"):
                 cfg = compose("config", overrides=over)
     except (HydraException, OmegaConfBaseException) as err:
-        from spf_bench.conf import CONF_DIR
-
         known = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
         what = f"no model config {name!r}" if name not in known else f"model {name!r}"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

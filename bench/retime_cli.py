@@ -27,8 +27,19 @@ from spf_bench.bench.cli_common import (
     embedder_from_args,
     spf_from_args,
 )
+from spf_bench.generators.base import GeneratorError
+from spf_bench.generators.posthoc import (
+    DEFAULT_PENALTY_PER_FRAME,
+    INTERPOLATIONS,
+    even_time_positions,
+    resample_frames,
+    retime_frames,
+)
 from spf_bench.metrics import spf
+from spf_bench.metrics.atomic_io import atomic_write_json
+from spf_bench.metrics.embedders import EmbeddingError, MissingWeightsError
 from spf_bench.metrics.measure import PacingSettings, SPFSettings
+from spf_bench.metrics.video_io import VideoDecodeError, read_video, write_video
 
 __all__ = ["add_retime_parser", "retime_video"]
 
@@ -101,15 +112,7 @@ def retime_video(
         ValueError: static clip, too many segments, bad settings.
         spf_bench.generators.base.GeneratorError: the regenerator failed.
     """
-    from spf_bench.bench.plots import plot_keyframe_strip, plot_spf
-    from spf_bench.generators.posthoc import (
-        DEFAULT_PENALTY_PER_FRAME,
-        even_time_positions,
-        resample_frames,
-        retime_frames,
-    )
-    from spf_bench.metrics.atomic_io import atomic_write_json
-    from spf_bench.metrics.video_io import read_video, write_video
+    from spf_bench.bench.plots import plot_keyframe_strip, plot_spf  # matplotlib, when drawing
 
     t0 = time.perf_counter()
     frames, info = read_video(
@@ -224,12 +227,8 @@ def retime_video(
 
 
 def _cmd_retime(args: argparse.Namespace) -> int:
-    from spf_bench.generators.base import GeneratorError
-    from spf_bench.metrics.embedders import MissingWeightsError
-    from spf_bench.metrics.spf import PACINGS
-
-    if args.pacing not in PACINGS:
-        return _bad(f"--pacing {args.pacing!r} is not one of {', '.join(PACINGS)}")
+    if args.pacing not in spf.PACINGS:
+        return _bad(f"--pacing {args.pacing!r} is not one of {', '.join(spf.PACINGS)}")
     if args.k is not None and args.k < 1:
         return _bad(f"--k must be >= 1, got {args.k}")
     if args.mode == "resample" and args.regenerator not in (None, "none"):
@@ -261,10 +260,6 @@ def _retime_one(
     regenerator: Any,
 ) -> int:
     """Retime one video of the command line and print its summary (:data:`EXIT_BAD_INPUT`)."""
-    from spf_bench.generators.base import GeneratorError
-    from spf_bench.metrics.embedders import EmbeddingError
-    from spf_bench.metrics.video_io import VideoDecodeError
-
     keys = "mode iterations interpolation k penalty_per_frame prompt seed refine".split()
     kwargs = {k: getattr(args, k) for k in keys} | decode_kwargs(args)
     kwargs["penalty"] = None if args.penalty_per_frame is not None else args.penalty
@@ -298,8 +293,6 @@ def _retime_one(
 
 def add_retime_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``retime`` sub-command on ``sub`` (an argparse sub-parsers object)."""
-    from spf_bench.generators.posthoc import INTERPOLATIONS
-
     rt = sub.add_parser(
         "retime",
         help="retime a video to a target semantic pacing (post hoc: resample or segmented)",
