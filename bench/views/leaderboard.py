@@ -50,10 +50,7 @@ from spf_bench.bench.views.load import (
     load_records,
     vbench_dimensions,
 )
-from spf_bench.bench.views.render import (
-    render,
-    suffixed,
-)
+from spf_bench.bench.views.render import render, suffixed
 from spf_bench.bench.views.report import write_leaderboard_html
 from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
 
@@ -156,11 +153,9 @@ def _group_row(
     for m in ext_metrics:
         col = EXT_PREFIX + m
         vals = ok[col].to_numpy(np.float64) if col in ok else np.full(len(ok), np.nan)
-        rho = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)[:3]
-        row |= {f"{col}_mean": mean(vals), f"{col}_n": _count(vals)}
-        row |= dict(
-            zip((f"{col}_rho", f"{col}_rho_ci_low", f"{col}_rho_ci_high"), rho, strict=True)
-        )
+        rho, rlo, rhi, _ = spearman_ci(vals, ls, seed=seed, n_resamples=n_resamples)
+        row |= {f"{col}_mean": mean(vals), f"{col}_n": _count(vals), f"{col}_rho": rho}
+        row |= {f"{col}_rho_ci_low": rlo, f"{col}_rho_ci_high": rhi}
     return row
 
 
@@ -179,9 +174,7 @@ def _prepared(records: Any) -> Any:
     df["seed"] = (
         pd.to_numeric(df["seed"], errors="coerce").fillna(-1).astype(int) if "seed" in df else -1
     )
-    if "settings_hash" not in df:
-        df["settings_hash"] = df["config_hash"]
-    df["settings_hash"] = df["settings_hash"].fillna("").astype(str)
+    df["settings_hash"] = df.get("settings_hash", df["config_hash"]).fillna("").astype(str)
     return df
 
 
@@ -211,11 +204,8 @@ def build_leaderboard(
     keys = list(POOLED_KEYS if pool_seeds else ROW_KEYS)
     rows = [_group_row(g, dims, ext, seed, n_resamples) for _, g in df.groupby(keys, sort=True)]
     cols = list(COLUMNS) + [f"{VBENCH_PREFIX}{d}_{s}" for d in dims for s in ("mean", "std", "n")]
-    cols += [
-        f"{EXT_PREFIX}{m}_{s}"
-        for m in ext
-        for s in ("mean", "n", "rho", "rho_ci_low", "rho_ci_high")
-    ]
+    stats = ("mean", "n", "rho", "rho_ci_low", "rho_ci_high")
+    cols += [f"{EXT_PREFIX}{m}_{s}" for m in ext for s in stats]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -331,9 +321,8 @@ def write_leaderboard(
     that did not join, and the correlations). Returns the CSV and Markdown paths."""
     out = Path(out)
     csv = atomic_write_text(out, lb.to_csv(index=False))
-    md = atomic_write_text(
-        out.with_suffix(".md"), render_markdown(lb, sources=sources, notes=notes, external=external)
-    )
+    text = render_markdown(lb, sources=sources, notes=notes, external=external)
+    md = atomic_write_text(out.with_suffix(".md"), text)
     if external is not None:
         atomic_write_json(out.with_suffix(".external.json"), external.as_dict())
     return csv, md
@@ -356,21 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="results/leaderboard.csv", help="CSV path (.md beside)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples")
-    parser.add_argument(
-        "--pool-seeds",
-        action="store_true",
-        help="one row per setting with every seed pooled (n per seed shown); default: one row "
-        "per seed and config hash",
-    )
-    parser.add_argument(
-        "--external",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="FILE",
-        help="per-video metric files to join (VBench eval_results JSON, ChronoMagic-Bench "
-        "MTScore/CHScore/GPT4o-MTScore JSON, or CSV video,metric,value)",
-    )
+    pool = "one row per setting with every seed pooled (n per seed shown); default: one row "
+    parser.add_argument("--pool-seeds", action="store_true", help=pool + "per seed and config hash")
+    ext = "per-video metric files to join (VBench eval_results JSON, ChronoMagic-Bench "
+    ext += "MTScore/CHScore/GPT4o-MTScore JSON, or CSV video,metric,value)"
+    kw = {"nargs": "+", "action": "extend", "default": [], "metavar": "FILE", "help": ext}
+    parser.add_argument("--external", **kw)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -389,9 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in notes:
         print(f"leaderboard: {line}")
     runs = sorted(set(records.run_dir))
-    csv, md = write_leaderboard(
-        lb, args.out, sources=f"Runs: {', '.join(runs)}", notes=notes, external=joined
-    )
+    line = f"Runs: {', '.join(runs)}"
+    csv, md = write_leaderboard(lb, args.out, sources=line, notes=notes, external=joined)
     html = write_leaderboard_html(lb, Path(args.out).with_suffix(".html"), runs)
     print(render_markdown(lb, external=joined))  # the grouping lines were printed above
     print(f"wrote {csv}, {md} and {html}")
