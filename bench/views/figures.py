@@ -193,17 +193,13 @@ def fig_spf_before_after(
         key = ["model", "retime", "pacing", "item_id"]
         base = sel[sel.iteration == 0].drop_duplicates(key).set_index(key)
         for ax, r in zip(axes.ravel(), fin.itertuples(), strict=False):
-            s1 = _progress(r)
-            t = np.arange(s1.size)
+            s1, ls0 = _progress(r), "?"
             _diagonal(ax, s1.size - 1)
-            ls0 = "?"
             if (r.model, r.retime, r.pacing, r.item_id) in base.index:
                 b = base.loc[(r.model, r.retime, r.pacing, r.item_id)]
-                s0 = _progress(b)
-                label = "baseline (iteration 0)"
-                ax.plot(np.arange(s0.size), s0, color="tab:red", lw=1.5, label=label)
+                ax.plot(_progress(b), color="tab:red", lw=1.5, label="baseline (iteration 0)")
                 ls0 = f"{b.linearity_score:.2f}"
-            ax.plot(t, s1, color="tab:blue", lw=1.5, label="retimed (final iteration)")
+            ax.plot(s1, color="tab:blue", lw=1.5, label="retimed (final iteration)")
             ax.set_title(
                 f"{r.item_id} ({r.retime}, it. {r.iteration})\n"
                 f"Linearity {ls0} → {r.linearity_score:.2f}"
@@ -304,13 +300,14 @@ def fig_pacing_gt(
                     ax.axis("off")
                     continue
                 seq = sel.seq_id.iloc[0]
-                p = curves[f"designed/{seq}"]
-                t = np.arange(p.size)
-                ax.plot(t, p, color="k", ls="--", lw=1.4, label="designed progress")
+                ax.plot(
+                    curves[f"designed/{seq}"], color="k", ls="--", lw=1.4, label="designed progress"
+                )
                 for r in sel[sel.seq_id == seq].itertuples():
-                    s = curves[f"{r.embedder}/{seq}"]
                     label = f"{r.embedder} (RMS {r.rms_error:.3f})"
-                    ax.plot(t, s, color=_color(r.embedder), lw=1.4, label=label)
+                    ax.plot(
+                        curves[f"{r.embedder}/{seq}"], color=_color(r.embedder), lw=1.4, label=label
+                    )
                 ax.set_title(f"{tr}, {prof} profile\n{seq}")
                 _finish(ax, "frame", legend="lower right")
             axes[i, 0].set_ylabel("progress (normalised)")
@@ -344,14 +341,12 @@ def fig_embedder_ablation(
     gt = pd.DataFrame(gt_rows)
     ab = pd.DataFrame(ablation_rows)
     groups: dict[str, Any] = {}
-    if not gt.empty:
-        for tr, g in gt.groupby("transform", sort=False):
-            groups[f"GT {tr}"] = g[["embedder", "rms_error"]]
-    if not ab.empty:
-        for model, g in ab.groupby("model"):
-            g = g[np.isfinite(g.rms_s_vs_designed.astype(float))]
-            if len(g):
-                groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.rms_s_vs_designed)
+    for tr, g in gt.groupby("transform", sort=False) if len(gt) else ():
+        groups[f"GT {tr}"] = g[["embedder", "rms_error"]]
+    for model, g in ab.groupby("model") if len(ab) else ():
+        g = g[np.isfinite(g.rms_s_vs_designed.astype(float))]
+        if len(g):
+            groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.rms_s_vs_designed)
     embs = list(dict.fromkeys([*gt.get("embedder", []), *ab.get("embedder", [])]))
     with plt.rc_context(_RC):
         fig, (ax1, ax2) = plt.subplots(
@@ -370,8 +365,7 @@ def fig_embedder_ablation(
                 ax1.bar(x, v.mean(), width * 0.9, color=_color(emb), label=label, alpha=0.85)
                 labelled.add(emb)
                 ax1.plot(np.full(v.size, x), v, ".", color="k", ms=2.5, alpha=0.6)
-        ax1.set_xticks(range(len(groups)))
-        ax1.set_xticklabels(list(groups), rotation=15)
+        ax1.set_xticks(range(len(groups)), list(groups), rotation=15)
         ax1.set_ylabel("RMS error of S vs designed progress\n(fraction of total progress)")
         ax1.set_title("Ground-truth error per embedder (bar: mean; dots: sequences)")
         ax1.grid(axis="y", alpha=0.3)
@@ -388,7 +382,7 @@ def fig_embedder_ablation(
                     continue
                 n = s.size
                 label = f"{r.embedder} (Linearity {r.linearity_score:.3f})"
-                ax2.plot(np.arange(s.size), s, color=_color(r.embedder), lw=1.4, label=label)
+                ax2.plot(s, color=_color(r.embedder), lw=1.4, label=label)
                 jumps = [int(f) for f in str(r.jump_frames).split(";") if f.strip().isdigit()]
                 if jumps:
                     ax2.plot(jumps, s[jumps], "v", color=_color(r.embedder), ms=5)
@@ -696,17 +690,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 2 when an input is missing (one line on stderr saying what to run).
     """
     parser = argparse.ArgumentParser(prog="spf-bench figures", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "runs", nargs="*", default=list(DEFAULT_RUNS), help="run directories or globs"
-    )
-    for flag, default, study in (
-        ("--pacing-gt", DEFAULT_PACING_GT, "pacing_gt"),
-        ("--ablation", DEFAULT_ABLATION, "ablation"),
-    ):
-        what = f"folder of bench/studies/{study}.py's tables and curves ('none' to leave them out)"
-        parser.add_argument(flag, default=default, help=what)
-    parser.add_argument("--out", default="results", help="results folder")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")
+    add = parser.add_argument
+    add("runs", nargs="*", default=list(DEFAULT_RUNS), help="run directories or globs")
+    what = "folder of bench/studies/{}.py's tables and curves ('none' to leave them out)"
+    add("--pacing-gt", default=DEFAULT_PACING_GT, help=what.format("pacing_gt"))
+    add("--ablation", default=DEFAULT_ABLATION, help=what.format("ablation"))
+    add("--out", default="results", help="results folder")
+    add("--seed", type=int, default=0, help="bootstrap seed of the leaderboard")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     gt_dir, ab_dir = (
