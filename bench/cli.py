@@ -35,14 +35,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from spf_bench.bench.cli_common import (
-    add_decode_args,
-    add_embedder_args,
-    add_spf_args,
-    decode_kwargs,
-    embedder_from_args,
-    spf_from_args,
-)
+from spf_bench.bench import cli_common
 from spf_bench.bench.errors import EXIT_USER_ERROR, exit_on_user_error
 from spf_bench.bench.merge import merge_run
 from spf_bench.bench.prefetch import add_prefetch_parser
@@ -60,17 +53,9 @@ __all__ = ["DELEGATED", "STUDIES", "analyze_video", "build_parser", "main"]
 EXIT_OK, EXIT_BAD_INPUT = 0, EXIT_USER_ERROR
 
 #: The studies, ``spf-bench study NAME``: modules of :mod:`spf_bench.bench.studies`.
-STUDIES: tuple[str, ...] = (
-    "ablation",
-    "calibrate_progress",
-    "calibrate_segments",
-    "calibrate_spf",
-    "known_warp",
-    "pacing_gt",
-    "perf_measure",
-    "perf_rope",
-    "perf_spf",
-    "train_toy",
+STUDIES: tuple[str, ...] = tuple(
+    "ablation calibrate_progress calibrate_segments calibrate_spf known_warp pacing_gt "
+    "perf_measure perf_rope perf_spf train_toy".split()
 )
 
 #: Commands handed whole to a module's ``main(argv)``, imported when run (they pull pandas,
@@ -102,10 +87,8 @@ def analyze_video(
         embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
         out_dir: output folder (created).
         spf_settings: SPF settings, including the keyframe segmentation penalty.
-        max_frames: decode at most this many frames.
-        size: shorter-side resize on decode, pixels.
-        allow_truncated: analyse the decodable frames of a truncated file instead of refusing
-            it (:func:`spf_bench.metrics.video_io.read_video`).
+        max_frames, size, allow_truncated: frame limit, shorter-side size (pixels) and whether
+            to accept a truncated file (:func:`spf_bench.metrics.video_io.read_video`).
 
     Returns:
         The JSON record: ``video, frames, fps, linearity_score, max_deviation, max_jump,
@@ -196,12 +179,12 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     try:
-        spf_settings = spf_from_args(args)
-        embedder = embedder_from_args(args)
+        spf_settings = cli_common.spf_from_args(args)
+        embedder = cli_common.embedder_from_args(args)
     except (MissingWeightsError, ValueError) as err:
         print(f"spf-bench analyze: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rows, bad, kwargs = [], [], decode_kwargs(args)
+    rows, bad, kwargs = [], [], cli_common.decode_kwargs(args)
     for video in args.videos:
         try:
             rows.append(
@@ -254,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyze", help="measure the SPF and Linearity Score of videos")
     an.add_argument("videos", nargs="+", help="video files (any format FFmpeg decodes)")
     an.add_argument("--out", default="spf_analysis", help="output folder (default: %(default)s)")
-    add_embedder_args(an)
-    add_spf_args(an, ("--keyframe-penalty", "--penalty"))
-    add_decode_args(an)
+    cli_common.add_embedder_args(an)
+    cli_common.add_spf_args(an, ("--keyframe-penalty", "--penalty"))
+    cli_common.add_decode_args(an)
     an.set_defaults(func=_cmd_analyze)
     mg = sub.add_parser(
         "merge",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spf_bench.metrics.embedders import build_embedder
 from spf_bench.metrics.estimators import ESTIMATORS
 from spf_bench.metrics.measure import SPFSettings
 
@@ -20,9 +21,7 @@ __all__ = [
 
 
 def add_decode_args(p: argparse.ArgumentParser) -> None:
-    """``--max-frames --size --allow-truncated``: the keyword arguments of
-    :func:`spf_bench.metrics.video_io.read_video` (``args.max_frames``, ``args.size``,
-    ``args.allow_truncated``; defaults ``None``, ``None``, ``False``)."""
+    """``--max-frames --size --allow-truncated`` (:func:`decode_kwargs`; defaults: no limit)."""
     p.add_argument("--max-frames", type=int, help="decode at most this many frames per video")
     p.add_argument("--size", type=int, help="shorter-side resize on decode, pixels")
     p.add_argument(
@@ -102,8 +101,6 @@ def embedder_from_args(args: argparse.Namespace) -> Any:
         spf_bench.metrics.embedders.MissingWeightsError: weights absent.
         ValueError: unknown embedder.
     """
-    from spf_bench.metrics.embedders import build_embedder
-
     return build_embedder(
         args.embedder,
         device=args.device,

@@ -37,12 +37,7 @@ from spf_bench.bench.plugins import plugin_generators, register_config_path_reso
 from spf_bench.conf import CONF_DIR
 from spf_bench.generators.base import file_digest
 from spf_bench.generators.posthoc.resample import INTERPOLATIONS
-from spf_bench.generators.retime import (
-    COMPOSITIONS,
-    LOOP_MODES,
-    UPDATE_RULES,
-    loop_settings,
-)
+from spf_bench.generators.retime import COMPOSITIONS, LOOP_MODES, UPDATE_RULES, loop_settings
 from spf_bench.metrics import spf
 from spf_bench.metrics.embedders import EMBEDDERS, available_embedders
 from spf_bench.metrics.estimators import ESTIMATORS

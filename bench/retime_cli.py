@@ -18,23 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from spf_bench.bench import cli_common
 from spf_bench.bench.build import build_regenerator, measure_with
-from spf_bench.bench.cli_common import (
-    add_decode_args,
-    add_embedder_args,
-    add_spf_args,
-    decode_kwargs,
-    embedder_from_args,
-    spf_from_args,
-)
+from spf_bench.generators import posthoc
 from spf_bench.generators.base import GeneratorError
-from spf_bench.generators.posthoc import (
-    DEFAULT_PENALTY_PER_FRAME,
-    INTERPOLATIONS,
-    even_time_positions,
-    resample_frames,
-    retime_frames,
-)
 from spf_bench.metrics import spf
 from spf_bench.metrics.atomic_io import atomic_write_json
 from spf_bench.metrics.embedders import EmbeddingError, MissingWeightsError
@@ -78,12 +65,9 @@ def retime_video(
     target and both scores), ``X_keyframes.json`` / ``X_keyframes.png`` (the source keyframes,
     where they land in the output, the segment plan; the keyframe strip).
 
-    A clip with uneven presentation times (variable frame rate, timestamp gaps) is first
-    rendered evenly in time at its average frame rate
-    (:func:`spf_bench.generators.posthoc.even_time_positions`, then ``resample_frames`` with
-    ``interpolation``): the clip as it plays, so the retime positions and keyframe times are
-    in seconds (docs/method.md, Sec. 8). The record gives ``n_frames_decoded`` and the evenly
-    timed ``n_frames_before``.
+    A clip with uneven presentation times is first rendered evenly in time at its average
+    frame rate (``even_time_positions``, ``interpolation``), so positions and keyframe times
+    are in seconds (docs/method.md, Sec. 8): ``n_frames_decoded`` then ``n_frames_before``.
 
     Args:
         path: video file.
@@ -100,9 +84,8 @@ def retime_video(
         regenerator: a first-last-frame generator for ``segmented``, or ``None``.
         prompt, seed: fields of the regenerator's requests.
         refine: refinements of the segment plan (:func:`spf_bench.generators.posthoc.refine_plan`).
-        max_frames, size: decode limits (:func:`spf_bench.metrics.video_io.read_video`).
-        allow_truncated: retime the decodable frames of a truncated file instead of refusing
-            it; the record says ``truncated``, ``frames_declared``, ``frames_decoded``.
+        max_frames, size, allow_truncated: decode limits and whether to accept a truncated
+            file (:func:`spf_bench.metrics.video_io.read_video`).
 
     Returns:
         The keyframes JSON record (also written).
@@ -122,11 +105,13 @@ def retime_video(
         raise ValueError(f"{frames.shape[0]} frame(s): the SPF needs at least 3")
     n_decoded = int(frames.shape[0])
     if spf.time_axis(info.times, n_decoded) is not None:  # uneven times: retime as it plays
-        frames = resample_frames(frames, even_time_positions(info.times, info.fps), interpolation)
+        frames = posthoc.resample_frames(
+            frames, posthoc.even_time_positions(info.times, info.fps), interpolation
+        )
     temperature = pacing.temperature
     if penalty_per_frame is None:
-        penalty_per_frame = DEFAULT_PENALTY_PER_FRAME
-    out = retime_frames(
+        penalty_per_frame = posthoc.DEFAULT_PENALTY_PER_FRAME
+    out = posthoc.retime_frames(
         frames,
         measure_with(embedder, spf_settings, pacing),
         mode,
@@ -234,7 +219,7 @@ def _cmd_retime(args: argparse.Namespace) -> int:
     if args.mode == "resample" and args.regenerator not in (None, "none"):
         return _bad("--regenerator is used by --mode segmented only")
     try:  # the cheap checks first: a bad argument fails before any model loads
-        spf_settings = spf_from_args(args)
+        spf_settings = cli_common.spf_from_args(args)
         pacing = PacingSettings(args.pacing, args.temperature)
         pacing.check()
         regenerator = (
@@ -242,7 +227,7 @@ def _cmd_retime(args: argparse.Namespace) -> int:
             if args.mode == "segmented"
             else None
         )
-        embedder = embedder_from_args(args)
+        embedder = cli_common.embedder_from_args(args)
     except (MissingWeightsError, GeneratorError, ValueError, TypeError) as err:
         return _bad(str(err).splitlines()[0])
     status = EXIT_OK
@@ -261,7 +246,7 @@ def _retime_one(
 ) -> int:
     """Retime one video of the command line and print its summary (:data:`EXIT_BAD_INPUT`)."""
     keys = "mode iterations interpolation k penalty_per_frame prompt seed refine".split()
-    kwargs = {k: getattr(args, k) for k in keys} | decode_kwargs(args)
+    kwargs = {k: getattr(args, k) for k in keys} | cli_common.decode_kwargs(args)
     kwargs["penalty"] = None if args.penalty_per_frame is not None else args.penalty
     try:
         rec = retime_video(
@@ -336,10 +321,10 @@ def add_retime_parser(sub: Any) -> argparse.ArgumentParser:
     rt.add_argument("--seed", type=int, default=0)
     rt.add_argument("--iterations", type=int, default=3, help="resample refinements")
     rt.add_argument("--refine", type=int, default=2, help="segmented: refinements of the plan")
-    rt.add_argument("--interpolation", choices=INTERPOLATIONS, default="linear")
+    rt.add_argument("--interpolation", choices=posthoc.INTERPOLATIONS, default="linear")
     rt.add_argument("--out", default="spf_retime", help="output folder (default: %(default)s)")
-    add_embedder_args(rt)
-    add_spf_args(rt)
-    add_decode_args(rt)
+    cli_common.add_embedder_args(rt)
+    cli_common.add_spf_args(rt)
+    cli_common.add_decode_args(rt)
     rt.set_defaults(func=_cmd_retime)
     return rt
