@@ -82,6 +82,8 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 _PAGE_RE = re.compile(r"^items-\d{3,}\.html$")
 _SAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHART_VERSION = "1"  # bump when _spf_svg draws differently: cached charts are redrawn
+#: One S curve of a chart: ``(label, S (T,) in [0, 1], colour, keyframes)``.
+Curve = tuple[str, np.ndarray, str, list[int]]
 
 
 class NotARunError(FileNotFoundError):
@@ -150,13 +152,9 @@ def _load_run(run_dir: str | os.PathLike) -> _Run:
 
 
 def _spf_svg(
-    curves: Sequence[tuple[str, np.ndarray, str, list[int]]],
-    target: np.ndarray | None,
-    target_label: str,
-    salt: str,
-    title: str,
+    curves: Sequence[Curve], target: np.ndarray | None, target_label: str, salt: str, title: str
 ) -> str:
-    """``S`` curves (``(label, S (T,), colour, keyframes)``, S in [0, 1]) against the target
+    """``S`` curves (:data:`Curve`: label, S (T,) in [0, 1], colour, keyframes) against the target
     pacing ``(T,)`` as an inline ``<svg>`` (fixed layout: ~0.1 s a chart); ``salt`` makes its
     element ids unique in a page."""
     import matplotlib  # heavy: imported when a chart is drawn
@@ -167,9 +165,9 @@ def _spf_svg(
     ax = fig.subplots()
     n = max(len(s) for _, s, _, _ in curves)
     if target is not None:
-        ax.plot(np.arange(target.size), target, color="0.45", ls="--", lw=1.1, label=target_label)
+        ax.plot(target, color="0.45", ls="--", lw=1.1, label=target_label)
     for label, s, colour, kf in curves:
-        ax.plot(np.arange(s.size), s, color=colour, lw=1.7, label=label)
+        ax.plot(s, color=colour, lw=1.7, label=label)
         kf = [k for k in kf if 0 <= k < s.size]
         if kf:
             ax.plot(kf, s[kf], "o", ms=4, color=colour, mec="tab:red", mew=1.0)
@@ -191,12 +189,7 @@ def _spf_svg(
 
 
 def _chart(
-    run: _Run,
-    item_id: str,
-    curves: Sequence[tuple[str, np.ndarray, str, list[int]]],
-    target: np.ndarray | None,
-    target_label: str,
-    title: str,
+    run: _Run, item_id: str, curves: Sequence[Curve], target: Any, target_label: str, title: str
 ) -> str:
     """:func:`_spf_svg`, cached in ``report_assets/charts/<item>-<key>.svg``: the key hashes
     every input (curves, keyframes, target, labels), so a rewrite redraws only what changed."""
@@ -243,29 +236,23 @@ def _video_assets(
         return None, {}, "no video file" + (f" ({video_rel})" if video_rel else "")
     poster = f"{ASSETS_DIR}/posters/{stem}.jpg"
     thumbs = {k: f"{ASSETS_DIR}/thumbs/{stem}__f{k:05d}.jpg" for k in keyframes if k >= 0}
-    todo = [k for k, p in thumbs.items() if _stale(run.root / p, video)]
-    if _stale(run.root / poster, video):
-        todo.append(0)
-    if not todo:
+    stale = [k for k, p in thumbs.items() if _stale(run.root / p, video)]
+    new_poster = _stale(run.root / poster, video)
+    if not stale and not new_poster:
         return poster, thumbs, ""
     try:
-        frames, _ = read_video(video, max_frames=max(todo) + 1)
+        frames, _ = read_video(video, max_frames=max([*stale, 0]) + 1)
     except (VideoDecodeError, OSError, ValueError) as e:
         return None, {}, f"video unreadable: {e}"
-    note = ""
-    if _stale(run.root / poster, video):
+    if new_poster:
         _save_jpeg(Image.fromarray(frames[0]), run.root / poster)
-    for k in list(thumbs):
-        if not _stale(run.root / thumbs[k], video):
-            continue
-        if k >= len(frames):  # frames were decoded up to the largest stale keyframe
-            note = f"keyframe(s) beyond the video's {len(frames)} frames"
-            del thumbs[k]
-            continue
+    beyond = {k for k in stale if k >= len(frames)}  # frames were decoded up to max(stale)
+    for k in (k for k in stale if k not in beyond):
         img = Image.fromarray(frames[k])
         w = max(1, round(img.width * thumb_height / img.height))
         _save_jpeg(img.resize((w, thumb_height), Image.Resampling.LANCZOS), run.root / thumbs[k])
-    return poster, thumbs, note
+    note = f"keyframe(s) beyond the video's {len(frames)} frames" if beyond else ""
+    return poster, {k: p for k, p in thumbs.items() if k not in beyond}, note
 
 
 def _provenance(run: _Run) -> dict[str, Any]:
@@ -322,10 +309,8 @@ def _summary(run: _Run) -> dict[str, Any]:
     for emb in (None, *held):
         name = (f"guided: {guide}" if held else guide) if emb is None else f"held-out: {emb}"
         finals.append({"name": name, "emb": emb or "", **_final_stats(run.records, emb)})
-    fails = list(s.get("failures") or [])
-    if not fails and len(run.records):
-        bad = run.records[run.records.status != "ok"]
-        fails = bad[["item_id", "iteration", "error"]].to_dict("records")
+    bad = run.records[run.records.status != "ok"][["item_id", "iteration", "error"]]
+    fails = list(s.get("failures") or []) or bad.to_dict("records")
     vb = s.get("vbench")
     return {
         "guide": guide,
@@ -382,7 +367,7 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
     pacing = run.cfg.get("pacing", {}) if isinstance(run.cfg.get("pacing"), dict) else {}
     pname = str(pacing.get("name") or it.base.pacing or "linear")
     temperature = float(pacing.get("temperature", 3.0) or 3.0)
-    curves: list[tuple[str, np.ndarray, str, list[int]]] = []
+    curves: list[Curve] = []
     progress: dict[int, np.ndarray] = {}
     notes = []
     ok = it.ok
@@ -432,11 +417,12 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
         src = prefix + _url(str(r.video_path))
         videos.append({"src": src, "poster": prefix + _url(poster), "label": label, "r": r})
         fps, s = float(r.fps), progress.get(it_no)
+        fps = fps if is_finite(fps) and fps > 0 else None
         figs = [
             {
                 "src": prefix + _url(rel),
                 "k": k,
-                "t": k / fps if is_finite(fps) and fps > 0 else None,
+                "t": k / fps if fps else None,
                 "s": float(s[k]) if s is not None and 0 <= k < s.size else None,
             }
             for k, rel in thumbs.items()
