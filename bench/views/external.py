@@ -76,8 +76,7 @@ def spearman_ci(
     Raises:
         ValueError: ``x`` and ``y`` differ in length, ``level`` not in (0, 1), ``n_resamples < 1``.
     """
-    a = np.asarray(x, dtype=np.float64).ravel()
-    b = np.asarray(y, dtype=np.float64).ravel()
+    a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (x, y))
     if a.shape != b.shape:
         raise ValueError(f"x and y must have the same length, got {a.size} and {b.size}")
     if not 0.0 < level < 1.0:
@@ -293,11 +292,10 @@ def _video_index(df: pd.DataFrame) -> tuple[dict[str, dict[str, set[int]]], dict
     record for messages."""
     by: dict[str, dict[str, set[int]]] = {"path": {}, "name": {}, "stem": {}, "item": {}}
     label: dict[int, str] = {}
-    runs = df["run_dir"].astype(str) if "run_dir" in df else [""] * len(df)
-    vps = df["video_path"].fillna("").astype(str) if "video_path" in df else [""] * len(df)
-    for pos, (rd, vp, item, it) in enumerate(
-        zip(runs, vps, df["item_id"].astype(str), df["iteration"], strict=True)
-    ):
+    blank = pd.Series("", index=df.index)
+    runs, vps = (df.get(c, blank).fillna("").astype(str) for c in ("run_dir", "video_path"))
+    items = df["item_id"].astype(str)
+    for pos, (rd, vp, item, it) in enumerate(zip(runs, vps, items, df["iteration"], strict=True)):
         label[pos] = f"{rd + ':' if rd else ''}{vp or f'{item}@it{int(it)}'}"
         if vp:
             by["path"].setdefault(vp, set()).add(pos)

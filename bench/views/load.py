@@ -174,9 +174,7 @@ def _merge_vbench(df: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
             for c in filter(is_dim_column, vb.columns):
                 _fill(df, c, keys.map(_numeric(vb[c])).to_numpy(np.float64, na_value=np.nan))
     scores = _vbench_json(run_dir)
-    by_name: dict[str, dict[str, float]] = {}
-    for k, v in scores.items():
-        by_name.setdefault(Path(k).name, v)
+    by_name = {Path(k).name: v for k, v in reversed(scores.items())}  # the first one wins
     root = run_dir.resolve()
     found = [
         scores.get(vp) or scores.get(str(root / vp)) or (by_name.get(Path(vp).name) if vp else None)

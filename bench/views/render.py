@@ -68,11 +68,8 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """
 
     def cell(v: Any) -> str:
-        return (
-            fmt_num(v, floatfmt)
-            if isinstance(v, (float, np.floating))
-            else str(v).replace("|", "\\|")
-        )
+        isfloat = isinstance(v, (float, np.floating))
+        return fmt_num(v, floatfmt) if isfloat else str(v).replace("|", "\\|")
 
     lines = [
         "| " + " | ".join(map(str, df.columns)) + " |",
