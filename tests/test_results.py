@@ -131,9 +131,10 @@ def test_old_version_records_folder_reads_as_typed_records(tmp_path):
 def test_spf_settings_strict_with_defaults_for_absent_keys(tmp_path):
     rd = RunDir(tmp_path)
     changed = {
-        f.name: (f.default * 2 if not isinstance(f.default, bool) else f.default)
+        f.name: (f.default * 2 if not isinstance(f.default, bool | str) else f.default)
         for f in dataclasses.fields(SPFSettings)
     }
+    changed["estimator"] = "link"  # a choice: the other estimator, not a doubled string
     changed["window"], changed["bootstrap"] = 12, 0
     rd.write_config({"config": {"spf": changed}})
     assert rd.spf_settings() == SPFSettings(**changed)  # every field read, whatever its name
