@@ -159,15 +159,8 @@ def _resume_point(s: BenchSettings, rd: RunDir, item: GenerationRequest) -> Resu
     previous = None
     if emb is not None and not finished:
         previous = measure_embeddings(emb, s.spf, s.pacing, embedder=s.embedder_name)
-    return ResumePoint(
-        start=last + 1,
-        positions=positions,
-        previous=previous,
-        base=base,
-        finished=finished,
-        heldout=heldout_mean(done[-1].heldout) if done else math.nan,
-        records=tuple(done),
-    )
+    held = heldout_mean(done[-1].heldout) if done else math.nan
+    return ResumePoint(last + 1, positions, previous, base, finished, held, tuple(done))
 
 
 def _names(s: BenchSettings) -> dict[str, str]:
@@ -218,11 +211,8 @@ def _process_item(
     if resume.finished:
         return written
     evals = evals or {}
-    strengths = (
-        band_strengths(gen.bands, s.retime.a_low, s.retime.a_high, s.retime.lam)
-        if gen.bands
-        else None
-    )
+    r = s.retime
+    strengths = band_strengths(gen.bands, r.a_low, r.a_high, r.lam) if gen.bands else None
     loop = retime_loop(
         renderer_for(gen, item),
         measure_with(embedder, s.spf, s.pacing),

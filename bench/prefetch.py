@@ -481,15 +481,11 @@ def add_prefetch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         metavar="DIM",
         help=f"VBench dimensions ({', '.join(DIMENSIONS)})",
     )
-    p.add_argument("--hf-cache", default=None, help="HF hub cache (default: HF_HUB_CACHE/HF_HOME)")
+    p.add_argument("--hf-cache", help="HF hub cache (default: HF_HUB_CACHE/HF_HOME)")
     p.add_argument(
-        "--cache-dir",
-        default=None,
-        help="VBench cache (default: $VBENCH_CACHE_DIR or ~/.cache/vbench)",
+        "--cache-dir", help="VBench cache (default: $VBENCH_CACHE_DIR or ~/.cache/vbench)"
     )
-    p.add_argument(
-        "--torch-home", default=None, help="TORCH_HOME (default: $TORCH_HOME or ~/.cache/torch)"
-    )
+    p.add_argument("--torch-home", help="TORCH_HOME (default: $TORCH_HOME or ~/.cache/torch)")
     p.add_argument("--dry-run", action="store_true", help="list the plan; no network")
     p.set_defaults(func=_cmd_prefetch)
     return p

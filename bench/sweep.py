@@ -500,8 +500,7 @@ def summarise_sweep(
                 _merge_config(Path(run_dir), c, c["plots"] if plots is None else plots, rows)
             )
         config_rows.append(row)
-    starts = [j["started_unix"] for j in jobs if "started_unix" in j]
-    ends = [j["ended_unix"] for j in jobs if "ended_unix" in j]
+    starts, ends = ([j[k] for j in jobs if k in j] for k in ("started_unix", "ended_unix"))
     summary = {
         "sweep_dir": str(sweep_dir),
         "sweep_id": sweep_dir.name,

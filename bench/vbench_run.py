@@ -78,13 +78,10 @@ def merge_scores(df: Any, result: VBenchResult) -> Any:
     """
     out = df.copy()
     paths = out["video_path"].astype(str)
-    for dim in result.dims:
-        out[f"vbench_{dim}"] = [
-            result.scores.get(p, {}).get(dim, math.nan) if p else math.nan for p in paths
-        ]
-    for metric in result.drift_metrics:
-        out[f"drift_{metric}"] = [
-            result.drift.get(p, {}).get(metric, math.nan) if p else math.nan for p in paths
+    cols = [("vbench", result.scores, d) for d in result.dims]
+    for prefix, table, name in cols + [("drift", result.drift, m) for m in result.drift_metrics]:
+        out[f"{prefix}_{name}"] = [
+            table.get(p, {}).get(name, math.nan) if p else math.nan for p in paths
         ]
     out["vbench_error"] = [
         "; ".join(f"{d}: {m.splitlines()[0]}" for d, m in result.errors.get(p, {}).items())

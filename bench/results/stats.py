@@ -199,10 +199,7 @@ def heldout_column(df: pd.DataFrame, embedder: str | None = None) -> pd.Series:
 
 def heldout_embedders(df: pd.DataFrame) -> list[str]:
     """The held-out embedders that scored at least one row of ``df``, sorted."""
-    names: set[str] = set()
-    for held in parse_heldout_column(df.get("heldout", [])):
-        names.update(held)
-    return sorted(names)
+    return sorted({e for held in parse_heldout_column(df.get("heldout", [])) for e in held})
 
 
 def heldout_frame(df: pd.DataFrame) -> pd.DataFrame:
