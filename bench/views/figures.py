@@ -244,15 +244,11 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
             curves: dict[str, list[np.ndarray]] = {}
             for (model, retime, _pacing), g in sub.groupby(["model", "retime", "pacing"]):
                 fin = final_records(g)
-                base = g[g.iteration == 0]
-                if retime != "none":
-                    curves.setdefault(_stage_label(model, retime, 0, False), []).extend(
-                        _on_grid(_progress(r)) for r in base.itertuples()
-                    )
                 last = int(fin.iteration.max()) if len(fin) else 0
-                curves.setdefault(_stage_label(model, retime, last, True), []).extend(
-                    _on_grid(_progress(r)) for r in fin.itertuples()
-                )
+                stages = [(False, g[g.iteration == 0])] if retime != "none" else []
+                for final, recs in [*stages, (True, fin)]:
+                    cs = curves.setdefault(_stage_label(model, retime, last, final), [])
+                    cs.extend(_on_grid(_progress(r)) for r in recs.itertuples())
             _diagonal(ax, 1)
             for i, (label, cs) in enumerate(sorted(curves.items())):
                 a = np.stack(cs)
@@ -501,11 +497,9 @@ def fig_keyframe_strip(
         return _note_figure(note, "Keyframe strip", out_dir, "keyframe_strip")
     emb = embedder or _pick_embedder(base)
     base = base[base.embedder == emb].sort_values(["model", "item_id"])
-    if item is None:
-        bikes = base[(base.model == "footage") & (base.item_id == "bikes")]
-        row = (bikes if len(bikes) else base).iloc[0]
-    else:
-        row = base[(base.model == item[0]) & (base.item_id == item[1])].iloc[0]
+    model, item_id = item or ("footage", "bikes")
+    pick = base[(base.model == model) & (base.item_id == item_id)]
+    row = (pick if len(pick) or item else base).iloc[0]
     s = _progress(row)
     kf, how = _keyframes_for(row, s, max_keyframes)
     video = Path(row.run_dir) / str(row.video_path)
@@ -648,10 +642,7 @@ def provenance(
         info = RunDir(d).config()
         cfg = info.get("config", {})
         spf = cfg.get("spf") or {}
-        desc = " ".join(
-            f"{k}={(cfg.get(k) or {}).get('name', '?')}"
-            for k in ("model", "retime", "embedder", "pacing")
-        )
+        desc = " ".join(f"{k}={(cfg.get(k) or {}).get('name', '?')}" for k in GROUP_KEYS)
         spf_desc = ", ".join(f"{k} {v}" for k, v in spf.items())
         runs.append(
             f"\n  - `{_relative(d)}`: `{desc} n_videos={cfg.get('n_videos', '?')}` "
