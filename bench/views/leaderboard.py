@@ -119,33 +119,21 @@ def _group_row(
     fin = pd.concat([ok, failed_items(g_all)])  # every item's last record: seeds, hashes
     first = g_all.iloc[0]
     row: dict[str, Any] = {k: first[k] for k in GROUP_KEYS}
-    row.update(
-        seed=_joined(int(v) for v in fin.seed),
-        config_hash=_joined(fin.config_hash.astype(str)),
-        settings_hash=_joined(fin.settings_hash.astype(str)),
-        n_per_seed=_n_per_seed(fin, ok),
-        n_runs=len({str(r) for r in g_all.run_dir if str(r)}),
-        n=len(ok),
-        n_failed=len(failed_items(g_all)),
-        n_degenerate=int(ok.degenerate.astype(bool).sum()),
-        final_iteration=int(ok.iteration.max()) if len(ok) else -1,
-        linearity_mean=mean(ls),
-        linearity_std=std(ls),
-        linearity_ci_low=lo,
-        linearity_ci_high=hi,
-        **{f"{c}_mean": mean(ok[c]) for c in _MEAN_COLS},
-        n_paired=gain.n,
-        baseline_linearity_mean=mean(gain.baseline),
-        delta_linearity=gain.mean,
-        delta_linearity_ci_low=dlo,
-        delta_linearity_ci_high=dhi,
-        heldout_embedders="+".join(heldout_embedders(g_all)),
-        heldout_linearity=mean(heldout_column(ok)),
-        heldout_delta=hgain.mean,
-        heldout_delta_ci_low=hdlo,
-        heldout_delta_ci_high=hdhi,
-        git_shas="+".join(sorted({str(h) for h in fin.git_sha if str(h)})),
-    )
+    row |= dict(seed=_joined(int(v) for v in fin.seed), config_hash=_joined(fin.config_hash))
+    row |= dict(settings_hash=_joined(fin.settings_hash), n_per_seed=_n_per_seed(fin, ok))
+    row |= dict(n_runs=len({str(r) for r in g_all.run_dir if str(r)}), n=len(ok))
+    row |= dict(n_failed=len(failed_items(g_all)))
+    row |= dict(n_degenerate=int(ok.degenerate.astype(bool).sum()))
+    row |= dict(final_iteration=int(ok.iteration.max()) if len(ok) else -1)
+    row |= dict(linearity_mean=mean(ls), linearity_std=std(ls))
+    row |= dict(linearity_ci_low=lo, linearity_ci_high=hi)
+    row |= {f"{c}_mean": mean(ok[c]) for c in _MEAN_COLS}
+    row |= dict(n_paired=gain.n, baseline_linearity_mean=mean(gain.baseline))
+    row |= dict(delta_linearity=gain.mean, delta_linearity_ci_low=dlo, delta_linearity_ci_high=dhi)
+    row |= dict(heldout_embedders="+".join(heldout_embedders(g_all)))
+    row |= dict(heldout_linearity=mean(heldout_column(ok)), heldout_delta=hgain.mean)
+    row |= dict(heldout_delta_ci_low=hdlo, heldout_delta_ci_high=hdhi)
+    row["git_shas"] = "+".join(sorted({str(h) for h in fin.git_sha if str(h)}))
     for dim in vbench_dims:
         col = VBENCH_PREFIX + dim
         vals = ok[col].to_numpy(np.float64) if col in ok else np.array([])
