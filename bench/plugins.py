@@ -14,6 +14,8 @@ import os
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 __all__ = [
     "CONFIG_ENTRY_POINTS",
     "CONFIG_PATH_ENV",
@@ -56,16 +58,13 @@ def config_search_path(environ: dict[str, str] | None = None) -> list[str]:
         if not folder.is_dir():
             raise ValueError(f"{CONFIG_PATH_ENV} names {part!r}, which is not a folder")
         out.append(f"file://{folder}")
-    for ep in sorted(entry_points(group=CONFIG_ENTRY_POINTS), key=lambda e: e.name):
-        out.append(f"pkg://{ep.value.split(':')[0].strip()}")
-    return out
+    eps = sorted(entry_points(group=CONFIG_ENTRY_POINTS), key=lambda e: e.name)
+    return out + [f"pkg://{ep.value.split(':')[0].strip()}" for ep in eps]
 
 
 def register_config_path_resolver() -> None:
     """Register the OmegaConf resolver ``${spf_bench_config_path:}`` (:func:`config_search_path`)
     that ``conf/config.yaml`` gives ``hydra.searchpath`` (idempotent)."""
-    from omegaconf import OmegaConf
-
     if not OmegaConf.has_resolver(CONFIG_PATH_RESOLVER):
         OmegaConf.register_new_resolver(
             CONFIG_PATH_RESOLVER, lambda: config_search_path(), use_cache=False
