@@ -282,18 +282,11 @@ def render_markdown(
     Returns:
         The Markdown page: title, sources, the table, its legend and the notes.
     """
-    return render(
-        "leaderboard.md.j2",
-        title=title,
-        sources=sources,
-        rows=lb.to_dict("records"),
-        pooled=any("+" in str(v) for v in lb.get("seed", [])),
-        dims=suffixed(lb, VBENCH_PREFIX, "_mean"),
-        ext=suffixed(lb, EXT_PREFIX, "_rho"),
-        notes=notes,
-        external=external,
-        problems=external.problem_lines() if external is not None else [],
-    )
+    ctx = dict(title=title, sources=sources, rows=lb.to_dict("records"), notes=notes)
+    ctx |= dict(pooled=any("+" in str(v) for v in lb.get("seed", [])), external=external)
+    ctx |= dict(dims=suffixed(lb, VBENCH_PREFIX, "_mean"), ext=suffixed(lb, EXT_PREFIX, "_rho"))
+    problems = external.problem_lines() if external is not None else []
+    return render("leaderboard.md.j2", **ctx, problems=problems)
 
 
 def write_leaderboard(

@@ -282,17 +282,11 @@ def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
     fin = final_records(df.assign(_score=score))
     ls = fin["_score"].to_numpy(np.float64)
     gain = paired_gain(df, score)
-    return {
-        "n": int(np.isfinite(ls).sum()),
-        "final_iteration": int(fin.iteration.max()) if len(fin) else -1,
-        "mean": mean(ls),
-        "std": std(ls),
-        "ci": bootstrap_ci(ls),
-        "n_paired": gain.n,
-        "gain": gain.mean,
-        "gain_ci": gain.ci(),
-        "items": {str(k[-1]): float(v) for k, v in zip(gain.items, gain.gain, strict=True)},
-    }
+    last = int(fin.iteration.max()) if len(fin) else -1
+    out = dict(n=int(np.isfinite(ls).sum()), final_iteration=last)
+    out |= dict(mean=mean(ls), std=std(ls), ci=bootstrap_ci(ls), n_paired=gain.n, gain=gain.mean)
+    items = {str(k[-1]): float(v) for k, v in zip(gain.items, gain.gain, strict=True)}
+    return out | dict(gain_ci=gain.ci(), items=items)
 
 
 def _summary(run: _Run) -> dict[str, Any]:
@@ -311,16 +305,9 @@ def _summary(run: _Run) -> dict[str, Any]:
         finals.append({"name": name, "emb": emb or "", **_final_stats(run.records, emb)})
     bad = run.records[run.records.status != "ok"][["item_id", "iteration", "error"]]
     fails = list(s.get("failures") or []) or bad.to_dict("records")
-    vb = s.get("vbench")
-    return {
-        "guide": guide,
-        "metrics": metrics,
-        "rows": rows,
-        "held": held,
-        "finals": finals,
-        "failures": fails,
-        "vbench": json.dumps(vb, indent=2, default=str) if vb else "",
-    }
+    vb = json.dumps(s["vbench"], indent=2, default=str) if s.get("vbench") else ""
+    out = dict(guide=guide, metrics=metrics, rows=rows, held=held, finals=finals)
+    return out | dict(failures=fails, vbench=vb)
 
 
 def _score(row: Any, emb: str | None) -> float:
@@ -436,17 +423,9 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
         meta = raw
     line = [(str(it.base.embedder), _score(it.base, None), _score(it.last, None))]
     line += [(f"held-out {e}", _score(it.base, e), _score(it.last, e)) for e in run.held]
-    return {
-        "it": it,
-        "anchor": _anchor(it.item_id),
-        "line": line,
-        "notes": notes,
-        "chart": Markup(chart),
-        "videos": videos,
-        "strips": strips,
-        "scores": _scores_table(run, it, prefix),
-        "meta": meta,
-    }
+    out = dict(it=it, anchor=_anchor(it.item_id), line=line, notes=notes, chart=Markup(chart))
+    scores = _scores_table(run, it, prefix)
+    return out | dict(videos=videos, strips=strips, scores=scores, meta=meta)
 
 
 def write_report(
@@ -491,29 +470,24 @@ def write_report(
         if isinstance(f, dict) and f.get("item_id") in page_of:
             f["_href"] = href(f["item_id"], 1)
     title = f"spf-bench report: {run.label()}"
+    ctx = dict(title=title, run_name=run.root.name, report_name=REPORT_NAME, items=items)
+    ctx |= dict(summary=summary, held=run.held, gains=gains, thumb_height=int(thumb_height))
     written = set()
     for page in range(n_pages, 0, -1):  # report.html last
         prefix = "" if page == 1 else "../"
         lo, hi = (page - 1) * int(page_size) + 1, min(page * int(page_size), len(items))
+        here = [it for it in items if it.page == page]
+        sections = [_item_section(run, it, prefix, int(thumb_height)) for it in here]
         text = render(
             "report.html.j2",
-            title=title,
+            **ctx,
             page_title=f"{title} ({lo}-{hi})" if page > 1 else title,
             page=page,
             pages=[(p, prefix + _url(page_name(p))) for p in range(1, n_pages + 1)],
             span=(lo, hi),
-            run_name=run.root.name,
-            report_name=REPORT_NAME,
-            items=items,
             provenance=_provenance(run) if page == 1 else None,
-            summary=summary,
-            held=run.held,
-            gains=gains,
-            thumb_height=int(thumb_height),
             index_href={it.item_id: href(it.item_id, page) for it in items},
-            sections=[
-                _item_section(run, it, prefix, int(thumb_height)) for it in items if it.page == page
-            ],
+            sections=sections,
         )
         name = page_name(page)
         written.add(Path(name).name)
