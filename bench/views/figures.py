@@ -598,15 +598,10 @@ def build_results(
         )
         ab_md = (out / "ablation.md").read_text()
     if provenance is not None:  # template results_readme.md.j2; the tables without headings
-        text = render(
-            "results_readme.md.j2",
-            provenance=provenance,
-            leaderboard=(out / "leaderboard.md").read_text().split("\n", 2)[2],
-            pacing_gt=gt_md.split("\n", 2)[2],
-            ablation=ab_md.split("\n", 2)[2],
-            vbench=vb_note,
-            exists=lambda rel: (out / rel).is_file(),
-        )
+        md = dict(leaderboard=(out / "leaderboard.md").read_text(), pacing_gt=gt_md, ablation=ab_md)
+        ctx = {k: v.split("\n", 2)[2] for k, v in md.items()} | dict(vbench=vb_note)
+        ctx |= dict(provenance=provenance, exists=lambda rel: (out / rel).is_file())
+        text = render("results_readme.md.j2", **ctx)
         written["readme"] = [atomic_write_text(out / "README.md", text)]
     return written
 

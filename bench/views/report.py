@@ -577,17 +577,9 @@ def write_leaderboard_html(
                     href = rep.resolve().as_uri()
             links.append({"href": href, "name": d.name or str(d), "dir": str(d)})
         rows.append({"r": r, "links": links})
-    text = render(
-        "leaderboard.html.j2",
-        title=title,
-        page_title=title,
-        group_keys=[*GROUP_KEYS, *ident],
-        ident=ident,
-        dims=suffixed(df, VBENCH_PREFIX, "_mean"),
-        ext=suffixed(df, "ext_", "_mean"),
-        rows=rows,
-        scales=(lin, dlt),
-    )
+    ctx = dict(title=title, page_title=title, group_keys=[*GROUP_KEYS, *ident], ident=ident)
+    ctx |= dict(dims=suffixed(df, VBENCH_PREFIX, "_mean"), ext=suffixed(df, "ext_", "_mean"))
+    text = render("leaderboard.html.j2", **ctx, rows=rows, scales=(lin, dlt))
     atomic_write_text(path, text)
     return path
 
