@@ -215,9 +215,8 @@ def grouping_notes(
         embedder x pacing with several settings, the identity keys that differ; with
         ``pool_seeds``, the runs without an identity file.
     """
-    df = _prepared(records)
-    if identities is None:
-        identities = records.attrs.get("identities", {}) if hasattr(records, "attrs") else {}
+    df, attrs = _prepared(records), getattr(records, "attrs", {})
+    identities = attrs.get("identities", {}) if identities is None else identities
     keys = list(POOLED_KEYS if pool_seeds else ROW_KEYS)
     lines = []
     for key, g in df.groupby(keys, sort=True):
@@ -225,23 +224,19 @@ def grouping_notes(
         runs = sorted({str(r) for r in g.run_dir if str(r)})
         where = f"{len(runs)} run dir(s): {', '.join(runs)}" if runs else "no run dir recorded"
         pairs = sorted({(int(s), str(h)) for s, h in zip(g.seed, g.config_hash, strict=True)})
+        s, h = pairs[0]
+        what = f"seed {s}, config {h or '?'}"
         if pool_seeds and len(pairs) > 1:
             per = ", ".join(f"seed {s} = config {h or '?'}" for s, h in pairs)
-            lines.append(
-                f"{name}: POOLED (--pool-seeds, settings {key[-1] or '?'}): {per}; {where}"
-            )
-        else:
-            s, h = pairs[0]
-            lines.append(f"{name}: seed {s}, config {h or '?'}; {where}")
+            what = f"POOLED (--pool-seeds, settings {key[-1] or '?'}): {per}"
+        lines.append(f"{name}: {what}; {where}")
     for key, g in df.groupby(list(GROUP_KEYS), sort=True):
         settings = sorted({str(h) for h in g.settings_hash})
         if len(settings) < 2:
             continue
         name = " / ".join(map(str, key))
-        line = (
-            f"{name}: {len(settings)} different settings kept as separate rows "
-            f"(settings hashes {', '.join(settings)})"
-        )
+        line = f"{name}: {len(settings)} different settings kept as separate rows "
+        line += f"(settings hashes {', '.join(settings)})"
         by_setting: dict[str, Mapping[str, Any]] = {}
         for h, sh in zip(g.config_hash, g.settings_hash, strict=True):
             if str(h) in identities:
@@ -254,12 +249,8 @@ def grouping_notes(
                 if len(diff) > 8:
                     line += f"; ... ({len(diff) - 8} more)"
         lines.append(line)
-    if pool_seeds:
-        for d in records.attrs.get("no_identity", []) if hasattr(records, "attrs") else []:
-            lines.append(
-                f"{d}: no identity.json (or config.json identity): its seeds were not pooled"
-            )
-    return lines
+    why = "no identity.json (or config.json identity): its seeds were not pooled"
+    return lines + ([f"{d}: {why}" for d in attrs.get("no_identity", [])] if pool_seeds else [])
 
 
 def render_markdown(

@@ -248,9 +248,7 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
         df["iteration"] = pd.to_numeric(df["iteration"], errors="coerce").fillna(0).astype(int)
         for col in filter(is_dim_column, list(df.columns)):
             df[col] = _numeric(df[col])
-        df = _merge_vbench(df, d)
-        df["run_dir"] = str(d)
-        df["run_order"] = order
+        df = _merge_vbench(df, d).assign(run_dir=str(d), run_order=order)
         df["seed"] = pd.to_numeric(df["seed"], errors="coerce").fillna(-1).astype(int)
         df["config_hash"] = df["config_hash"].fillna("").astype(str)
         ident = _read_identity(d)

@@ -259,19 +259,14 @@ def _provenance(run: _Run) -> dict[str, Any]:
     """What the provenance table (``report_overview.html.j2``) shows, JSON values as text."""
     c, s, cfg = run.config, run.summary, run.cfg
     retime, versions = cfg.get("retime"), c.get("versions")
-    return {
-        "c": c,
-        "s": s,
-        "root": run.root.resolve(),
-        "label": run.label(),
-        "shard": json.dumps(s["shard"]) if isinstance(s.get("shard"), dict) else None,
-        "versions": ", ".join(f"{k} {v}" for k, v in versions.items())
-        if isinstance(versions, dict) and versions
-        else None,
-        "iterations": retime.get("iterations") if isinstance(retime, dict) else None,
-        "spf": json.dumps(cfg["spf"]) if isinstance(cfg.get("spf"), dict) else cfg.get("spf"),
-        "config": json.dumps(c, indent=2, sort_keys=False, default=str) if c else "",
-    }
+    out = dict(c=c, s=s, root=run.root.resolve(), label=run.label())
+    out["shard"] = json.dumps(s["shard"]) if isinstance(s.get("shard"), dict) else None
+    versions = versions if isinstance(versions, dict) else {}
+    out["versions"] = ", ".join(f"{k} {v}" for k, v in versions.items()) or None
+    out["iterations"] = retime.get("iterations") if isinstance(retime, dict) else None
+    out["spf"] = json.dumps(cfg["spf"]) if isinstance(cfg.get("spf"), dict) else cfg.get("spf")
+    out["config"] = json.dumps(c, indent=2, sort_keys=False, default=str) if c else ""
+    return out
 
 
 def _final_stats(df: pd.DataFrame, emb: str | None) -> dict[str, Any]:
