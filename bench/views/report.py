@@ -507,10 +507,8 @@ def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
 
 def _scale(lb: pd.DataFrame, cols: Sequence[str], zero: bool) -> tuple[float, float]:
     """The shared x range of a column's CI bars: its finite values (and 0) plus 5% margins."""
-    vals = np.concatenate([lb[c].to_numpy(np.float64) for c in cols if c in lb] or [np.array([])])
+    vals = np.concatenate([lb[c].to_numpy(np.float64) for c in cols if c in lb] + [np.zeros(zero)])
     vals = vals[np.isfinite(vals)]
-    if zero:
-        vals = np.append(vals, 0.0)
     if not vals.size:
         return 0.0, 1.0
     lo, hi = float(vals.min()), float(vals.max())
@@ -610,11 +608,9 @@ def run_command(args: argparse.Namespace) -> int:
     bad = []
     for d in args.run_dirs:
         try:
-            path = write_report(d, page_size=args.page_size)
+            print(f"wrote {write_report(d, page_size=args.page_size)}")
         except (NotARunError, ValueError) as err:
             bad.append(f"spf-bench report: bad input: {err}")
-            continue
-        print(f"wrote {path}")
     for line in bad:
         print(line, file=sys.stderr)
     return EXIT_BAD_INPUT if bad else EXIT_OK
