@@ -507,7 +507,8 @@ def _run_groups(run_dir: Path) -> dict[tuple[str, ...], frozenset[str]]:
 
 def _scale(lb: pd.DataFrame, cols: Sequence[str], zero: bool) -> tuple[float, float]:
     """The shared x range of a column's CI bars: its finite values (and 0) plus 5% margins."""
-    vals = np.concatenate([lb[c].to_numpy(np.float64) for c in cols if c in lb] + [np.zeros(zero)])
+    vals = [lb[c].to_numpy(np.float64) for c in cols if c in lb] + [np.zeros(int(zero))]
+    vals = np.concatenate(vals)
     vals = vals[np.isfinite(vals)]
     if not vals.size:
         return 0.0, 1.0
