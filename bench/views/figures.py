@@ -212,9 +212,8 @@ def fig_spf_before_after(
         legend = dict(loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02), frameon=False)
         fig.legend(*axes[0, 0].get_legend_handles_labels(), **legend)
         models = ", ".join(sorted(set(fin.model)))
-        fig.suptitle(
-            f"Semantic progress S before and after retiming ({models}; embedder {emb})", fontsize=9
-        )
+        title = f"Semantic progress S before and after retiming ({models}; embedder {emb})"
+        fig.suptitle(title, fontsize=9)
         fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return _save(fig, out_dir, "spf_before_after")
 
@@ -255,9 +254,8 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
                 m, s = a.mean(0), a.std(0, ddof=1) if len(a) > 1 else np.zeros(a.shape[1])
                 c = styles[i % len(styles)]
                 ax.plot(_GRID, m, color=c, lw=1.6, label=f"{label} (n={len(a)})")
-                ax.fill_between(
-                    _GRID, np.clip(m - s, 0, 1), np.clip(m + s, 0, 1), color=c, alpha=0.18, lw=0
-                )
+                lo, hi = np.clip(m - s, 0, 1), np.clip(m + s, 0, 1)
+                ax.fill_between(_GRID, lo, hi, color=c, alpha=0.18, lw=0)
             ax.set_title(f"embedder: {emb}")
             ax.set_xlim(0, 1)
             _finish(ax, "normalised time t / (T − 1)")
@@ -296,14 +294,12 @@ def fig_pacing_gt(
                     ax.axis("off")
                     continue
                 seq = sel.seq_id.iloc[0]
-                ax.plot(
-                    curves[f"designed/{seq}"], color="k", ls="--", lw=1.4, label="designed progress"
-                )
+                designed = curves[f"designed/{seq}"]
+                ax.plot(designed, color="k", ls="--", lw=1.4, label="designed progress")
                 for r in sel[sel.seq_id == seq].itertuples():
                     label = f"{r.embedder} (RMS {r.rms_error:.3f})"
-                    ax.plot(
-                        curves[f"{r.embedder}/{seq}"], color=_color(r.embedder), lw=1.4, label=label
-                    )
+                    s = curves[f"{r.embedder}/{seq}"]
+                    ax.plot(s, color=_color(r.embedder), lw=1.4, label=label)
                 ax.set_title(f"{tr}, {prof} profile\n{seq}")
                 _finish(ax, "frame", legend="lower right")
             axes[i, 0].set_ylabel("progress (normalised)")
@@ -345,9 +341,7 @@ def fig_embedder_ablation(
             groups[f"{model} baseline"] = g[["embedder"]].assign(rms_error=g.rms_s_vs_designed)
     embs = list(dict.fromkeys([*gt.get("embedder", []), *ab.get("embedder", [])]))
     with plt.rc_context(_RC):
-        fig, (ax1, ax2) = plt.subplots(
-            1, 2, figsize=(10.0, 3.8), gridspec_kw={"width_ratios": [1.1, 1.0]}
-        )
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 3.8), width_ratios=[1.1, 1.0])
         width = 0.8 / max(1, len(embs))
         labelled: set[str] = set()
         for j, emb in enumerate(embs):
