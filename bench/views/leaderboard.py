@@ -159,9 +159,8 @@ def _prepared(records: Any) -> Any:
         df["degenerate"] = False
     for col in ("config_hash", "git_sha", "run_dir"):
         df[col] = df[col].fillna("").astype(str) if col in df else ""
-    df["seed"] = (
-        pd.to_numeric(df["seed"], errors="coerce").fillna(-1).astype(int) if "seed" in df else -1
-    )
+    seed = pd.to_numeric(df["seed"], errors="coerce") if "seed" in df else pd.Series(-1, df.index)
+    df["seed"] = seed.fillna(-1).astype(int)
     df["settings_hash"] = df.get("settings_hash", df["config_hash"]).fillna("").astype(str)
     return df
 
@@ -310,9 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 2 when no records are found or an ``--external`` file is missing or
         unreadable (one line on stderr; unmatched video ids are reported, not errors).
     """
-    parser = argparse.ArgumentParser(
-        prog="spf-bench leaderboard", description="Leaderboard CSV + Markdown + HTML from runs."
-    )
+    desc = "Leaderboard CSV + Markdown + HTML from runs."
+    parser = argparse.ArgumentParser(prog="spf-bench leaderboard", description=desc)
     parser.add_argument("runs", nargs="+", help="run directories, records.parquet files or globs")
     parser.add_argument("--out", default="results/leaderboard.csv", help="CSV path (.md beside)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")

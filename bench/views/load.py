@@ -253,14 +253,12 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
         df["config_hash"] = df["config_hash"].fillna("").astype(str)
         ident = _read_identity(d)
         if ident is not None:
-            identities[str(ident["hash"])] = ident
-            same = df["config_hash"] == str(ident["hash"])
+            h = str(ident["hash"])
+            identities[h], same = ident, df["config_hash"] == h
             df["settings_hash"] = np.where(same, settings_hash(ident), df["config_hash"])
             if not same.all():
                 msg = "leaderboard: %s: %d record(s) carry another config hash than identity.json"
-                log.warning(
-                    msg + " (%s); their seeds are not pooled", d, (~same).sum(), ident["hash"]
-                )
+                log.warning(msg + " (%s); their seeds are not pooled", d, (~same).sum(), h)
         else:
             df["settings_hash"] = df["config_hash"]
             no_identity.append(str(d))
