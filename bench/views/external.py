@@ -209,9 +209,8 @@ def _parse_external_json(data: Any, path: str) -> tuple[str, list[tuple[str, str
     if isinstance(vids, list) and all(
         isinstance(e, dict) and "video_name" in e and "metamorphic_score" in e for e in vids
     ):
-        return "ChronoMagic-Bench MTScore", [
-            (str(e["video_name"]), "mtscore", e["metamorphic_score"]) for e in vids
-        ]
+        vals = [(str(e["video_name"]), "mtscore", e["metamorphic_score"]) for e in vids]
+        return "ChronoMagic-Bench MTScore", vals
     alls = data.get("all_scores")
     if isinstance(alls, list) and all(isinstance(e, dict) and len(e) == 1 for e in alls):
         vals = []
@@ -222,9 +221,8 @@ def _parse_external_json(data: Any, path: str) -> tuple[str, list[tuple[str, str
         return "ChronoMagic-Bench CHScore", vals
     fmt = data.get("Formatted Data")
     if isinstance(fmt, dict) and all(isinstance(e, dict) for e in fmt.values()):
-        return "ChronoMagic-Bench GPT4o-MTScore", [
-            (str(video), "gpt4o_mtscore", e.get("Score")) for video, e in fmt.items()
-        ]
+        vals = [(str(video), "gpt4o_mtscore", e.get("Score")) for video, e in fmt.items()]
+        return "ChronoMagic-Bench GPT4o-MTScore", vals
     vb = _vbench_eval_results(data)
     if vb is not None:
         return "VBench eval_results", vb
@@ -232,15 +230,12 @@ def _parse_external_json(data: Any, path: str) -> tuple[str, list[tuple[str, str
         (data[k] for k in ("videos", "per_video") if isinstance(data.get(k), dict)), None
     )
     if wrapped is not None or str(data.get("schema", "")).startswith("spf-bench/vbench"):
-        return "spf-bench vbench.json", [
-            (video, f"vbench_{d}", v)
-            for video, scores in vbench_json_scores(wrapped or {}).items()
-            for d, v in scores.items()
-        ]
+        per = vbench_json_scores(wrapped or {}).items()
+        vals = [(video, f"vbench_{d}", v) for video, scores in per for d, v in scores.items()]
+        return "spf-bench vbench.json", vals
     if data and all(isinstance(e, dict) for e in data.values()):
-        return "JSON {video: {metric: value}}", [
-            (str(video), dim_name(m), v) for video, e in data.items() for m, v in e.items()
-        ]
+        vals = [(str(video), dim_name(m), v) for video, e in data.items() for m, v in e.items()]
+        return "JSON {video: {metric: value}}", vals
     raise ValueError(
         f"{path}: not a recognised per-video format (VBench <dim>_eval_results.json, spf-bench "
         "vbench.json, ChronoMagic-Bench *_MTScore.json / *_CHScore.json / "

@@ -323,9 +323,8 @@ def _items(run: _Run, page_size: int) -> list[SimpleNamespace]:
     out = []
     for i, (k, v) in enumerate(sorted(rows.items())):
         ok = [r for r in v if r.status == "ok"]
-        item = SimpleNamespace(item_id=k, rows=v, ok=ok, base=v[0], last=(ok or v)[-1])
-        out.append(item)
-        item.all_ok, item.page = len(ok) == len(v), 1 + i // page_size
+        out.append(SimpleNamespace(item_id=k, rows=v, ok=ok, base=v[0], last=(ok or v)[-1]))
+        out[-1].all_ok, out[-1].page = len(ok) == len(v), 1 + i // page_size
     return out
 
 
@@ -352,10 +351,9 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
     curves: list[Curve] = []
     progress: dict[int, np.ndarray] = {}
     notes = []
-    ok = it.ok
-    last_it = max((int(r.iteration) for r in ok), default=-1)
+    last_it = max((int(r.iteration) for r in it.ok), default=-1)
     palette = ("#8c564b", "#9467bd", "#2ca02c", "#17becf", "#7f7f7f", "#bcbd22")
-    for j, r in enumerate(ok):
+    for j, r in enumerate(it.ok):
         p = run.root / str(r.spf_path) if r.spf_path else None
         if p is None or not p.is_file():
             notes.append(f"iteration {r.iteration}: SPF file missing ({r.spf_path or 'none'})")
