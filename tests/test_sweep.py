@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from spf_bench.bench.config import settings_from_config, shard_items, shard_size
+from spf_bench.bench.config import register_configs, settings_from_config, shard_items, shard_size
 from spf_bench.bench.sweep import SUMMARY_FILE, expected_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +23,7 @@ def _compose_with_hydra(conf_dir: Path, overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    register_configs()  # the typed schemas the config's defaults name (logger/_schema, ...)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
