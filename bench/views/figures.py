@@ -566,13 +566,9 @@ def build_results(
     written["pacing_by_model"] = fig_pacing_by_model(records, figs)
     vb_paths, vb = fig_vbench(records, figs)
     written["vbench"] = vb_paths
-    if vb.empty:
-        vb_note = (
-            "No VBench records: none of the runs carries `vbench_<dimension>` columns or a "
-            "`vbench.json` (see the VBench contract in `bench/views/load.py`).\n"
-        )
-    else:
-        vb_note = markdown_table(vb)
+    no_vb = "No VBench records: none of the runs carries `vbench_<dimension>` columns or a "
+    no_vb += "`vbench.json` (see the VBench contract in `bench/views/load.py`).\n"
+    vb_note = no_vb if vb.empty else markdown_table(vb)
     written["vbench_table"] = [
         atomic_write_text(out / "vbench_table.csv", vb.to_csv(index=False)),
         atomic_write_text(out / "vbench_table.md", "# VBench: original vs retimed\n\n" + vb_note),
