@@ -566,22 +566,9 @@ def _solve_stack(
     rhs = normal_rhs(dist, pair_weights(k, sigma)).T  # (T, N)
     raw = cho_solve_banded((banded_factor(t, k, float(sigma), float(lam)), False), rhs)
     stats = _statistic(dist, float(power), progress_threshold)
+    finish = _finish if estimator == "paper" else _finish_link
     return [
-        _finish(
-            raw[:, n].copy(),
-            t,
-            k,
-            float(sigma),
-            float(lam),
-            float(power),
-            dist=dist[n],
-            statistic=float(stats[n]),
-            progress_threshold=float(progress_threshold),
-            bootstrap=bootstrap,
-            seed=seed,
-        )
-        if estimator == "paper"
-        else _finish_link(
+        finish(
             raw[:, n].copy(),
             t,
             k,
