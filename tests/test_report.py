@@ -49,8 +49,9 @@ def runs(tmp_path_factory):
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from spf_bench.bench.config import register_configs, settings_from_config
+    from spf_bench.bench.config import settings_from_config
     from spf_bench.bench.pipeline import run_benchmark
+    from spf_bench.conf.schema import register_configs
 
     base = tmp_path_factory.mktemp("report_runs")
     register_configs()
