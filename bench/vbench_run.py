@@ -119,13 +119,11 @@ def load_progress(run_dir: Path, df: Any) -> dict[str, np.ndarray]:
         ``video_path`` -> ``progress`` (``(T,)`` float64, 0 to 1); records without a video or
         an SPF file, or with an unreadable one, are left out (their drift is then NaN).
     """
-    out = {}
+    out, rd = {}, RunDir(run_dir)
     for vp, sp in zip(df["video_path"].astype(str), df["spf_path"].astype(str), strict=True):
-        if not vp or not sp:
-            continue
         try:
-            with np.load(run_dir / sp) as npz:
-                out[vp] = np.asarray(npz["progress"], dtype=np.float64)
+            if vp and sp:
+                out[vp] = rd.progress(sp)
         except (OSError, KeyError, ValueError):
             continue
     return out
