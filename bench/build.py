@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from spf_bench.bench.config import RetimeSettings, compose_model, import_target
+from spf_bench.bench.config import compose_model
+from spf_bench.conf.schema import RetimeSettings, import_target
 from spf_bench.generators.base import Generator
 from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
 from spf_bench.metrics.measure import PacingSettings, SPFSettings, measure_frames

@@ -37,14 +37,14 @@ from rich.table import Table
 
 from spf_bench.bench import cli_common
 from spf_bench.bench.errors import EXIT_USER_ERROR, exit_on_user_error
-from spf_bench.bench.merge import merge_run
-from spf_bench.bench.prefetch import add_prefetch_parser
 from spf_bench.bench.retime_cli import add_retime_parser
-from spf_bench.bench.vbench_cmd import add_vbench_parser
+from spf_bench.bench.stages import merge_run
+from spf_bench.bench.vbench_run import add_vbench_parser
 from spf_bench.bench.views.report import add_parser as add_report_parser
 from spf_bench.metrics.atomic_io import atomic_write_json
 from spf_bench.metrics.embedders import EmbeddingError, MissingWeightsError
 from spf_bench.metrics.measure import SPFSettings, measure_video
+from spf_bench.metrics.prefetch import add_prefetch_parser
 from spf_bench.metrics.vbench.registry import provisioning_script
 from spf_bench.metrics.video_io import VideoDecodeError
 

@@ -42,11 +42,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from spf_bench.bench.build import build_generator, measure_with, posthoc_generator
-from spf_bench.bench.config import POSTHOC_MODES, BenchSettings, shard_items
+from spf_bench.bench.config import BenchSettings, shard_items
 from spf_bench.bench.results.record import HeldoutScores, Record, metadata_json
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import heldout_mean
 from spf_bench.bench.stages import finish_run, stages_from_settings
+from spf_bench.conf.schema import POSTHOC_MODES
 from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
 from spf_bench.generators.retime import RetimeStep, band_strengths, renderer_for, retime_loop
 from spf_bench.metrics.embedders import build_embedder

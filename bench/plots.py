@@ -21,10 +21,11 @@ from spf_bench.bench.results.stats import final_records
 from spf_bench.metrics.atomic_io import atomic_path
 from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
 
-__all__ = ["plot_keyframe_strip", "plot_run", "plot_spf"]
+__all__ = ["plot_keyframe_strip", "plot_run", "plot_spf", "pyplot"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (imported when a figure is drawn)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -62,7 +63,7 @@ def plot_spf(
     Returns:
         The written path.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
     first = next(iter(curves.values()))
     t = np.arange(first.size)
@@ -100,7 +101,6 @@ def plot_run(run_dir: str | os.PathLike | RunDir, df) -> list[Path]:
         df: records table (:func:`spf_bench.bench.results.record.to_frame`).
     """
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-    run_dir = rd.path
     ok = df[df.status == "ok"]
     final = final_records(ok).set_index("item_id")
     out = []
@@ -110,8 +110,7 @@ def plot_run(run_dir: str | os.PathLike | RunDir, df) -> list[Path]:
         curves = {}
         rows = [(first, "baseline (iteration 0)"), (last, f"iteration {last.iteration}")]
         for row, label in rows[: 1 if len(g) == 1 else 2]:
-            with np.load(run_dir / row.spf_path) as npz:
-                curves[label] = npz["progress"]
+            curves[label] = rd.progress(row.spf_path)
         s0 = next(iter(curves.values()))
         kf = [] if first.degenerate else keyframes_from_segments(segment_progress(s0))
         title = (
@@ -121,7 +120,7 @@ def plot_run(run_dir: str | os.PathLike | RunDir, df) -> list[Path]:
             title += f" -> {last.linearity_score:.3f}"
         out.append(plot_spf(curves, rd.plots_dir / f"{item_id}.png", title=title, keyframes=kf))
     if len(ok):
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(4.5, 3.2))
         stats = ok.groupby("iteration").linearity_score.agg(["mean", "std", "count"])
         ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3)
@@ -158,7 +157,7 @@ def plot_keyframe_strip(
     Raises:
         ValueError: if a row has no keyframes or a keyframe is out of range.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n_cols = max(len(r[2]) for r in rows)
     aspects = [min(r[1].shape[1] / r[1].shape[2], 1.5) for r in rows]  # height / width
     fig, axes = plt.subplots(

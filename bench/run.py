@@ -21,10 +21,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from spf_bench.bench.config import register_configs, settings_from_config
+from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.errors import exit_on_user_error
 from spf_bench.bench.pipeline import run_benchmark
 from spf_bench.bench.sweep import sweep_job_settings
+from spf_bench.conf.schema import register_configs
 
 log = logging.getLogger("spf_bench")
 

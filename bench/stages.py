@@ -10,11 +10,17 @@ the run's config (``plots``, ``logger``, ``vbench.enabled``, ``report``).
 A stage is a small object with a ``name`` (its key in the summary), ``after_summary`` (it
 reads ``summary.json``) and ``__call__(run)`` returning its summary entry; a stage that runs
 after the summary says beforehand what it will write (``entry(run)``).
+
+:func:`merge_run` rebuilds a run directory from *every* record of its identity under the run
+directory's lock: shards of a sweep write only their own per-(item, iteration) record files, and
+whoever finishes (a shard, the sweep driver, ``spf-bench merge``) merges; it is idempotent, so
+the last one to finish sees every finished record.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,9 +31,10 @@ from spf_bench.bench.plots import plot_run
 from spf_bench.bench.results.record import Record
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import summarise
-from spf_bench.bench.vbench_run import brief, score_run
+from spf_bench.bench.vbench_run import score_run
 from spf_bench.bench.views.report import write_report
 from spf_bench.bench.wandb_log import log_to_wandb
+from spf_bench.metrics.vbench.payload import brief
 
 __all__ = [
     "FinishedRun",
@@ -37,6 +44,7 @@ __all__ = [
     "VBenchStage",
     "WandbStage",
     "finish_run",
+    "merge_run",
     "run_stages",
     "stages_from_settings",
 ]
@@ -215,3 +223,40 @@ def finish_run(
     run = FinishedRun(rundir, out, records, table, summary, dict(config or {}))
     run_stages(run, stages)
     return run
+
+
+def merge_run(
+    run_dir: str | os.PathLike | RunDir,
+    config_hash: str | None = None,
+    *,
+    plots: bool = True,
+    extra: Mapping[str, Any] | None = None,
+    wall_s: float = math.nan,
+    stages: Sequence[Stage] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`finish_run` on every record of one identity, under the run directory's lock
+    (:meth:`spf_bench.bench.results.rundir.RunDir.lock`; module docs).
+
+    Args:
+        run_dir: the run directory.
+        config_hash: the identity hash to merge; ``None`` = the run directory's
+            (:meth:`RunDir.config_hash`).
+        plots: also redraw ``plots/`` (when ``stages`` is not given).
+        extra: fields added to the summary (model, retime, embedder, n_items_expected...).
+        wall_s: wall time to report (NaN: unknown, e.g. a merge after the fact).
+        stages: the stages to run (default: plots when ``plots``).
+
+    Returns:
+        ``(records DataFrame, summary dict)`` as :func:`finish_run` wrote them.
+
+    Raises:
+        spf_bench.bench.results.rundir.RunDirError: no ``config_hash`` given and the directory
+            has no identity or config file.
+    """
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    config_hash = rd.config_hash() if config_hash is None else str(config_hash)
+    stages = ([PlotsStage()] if plots else []) if stages is None else stages
+    info = {**(extra or {}), "config_hash": config_hash}
+    with rd.lock():
+        run = finish_run(rd, rd.records(config_hash), stages, info=info, wall_s=wall_s)
+    return run.table, run.summary

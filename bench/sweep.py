@@ -64,10 +64,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from spf_bench.bench.config import shard_size
-from spf_bench.bench.merge import merge_run
 from spf_bench.bench.results.record import Record
 from spf_bench.bench.results.rundir import RunDir
-from spf_bench.bench.stages import PlotsStage, ReportStage
+from spf_bench.bench.stages import PlotsStage, ReportStage, merge_run
 from spf_bench.metrics.atomic_io import atomic_write_json
 
 log = logging.getLogger("spf_bench")
@@ -362,7 +361,7 @@ def _merge_config(
     run_dir: Path, info: dict[str, Any], plots: bool, rows: list[Record]
 ) -> dict[str, Any]:
     """Merge every record of ``run_dir`` under the config hash into its tables and summary
-    (:func:`spf_bench.bench.merge.merge_run`, under the run directory's lock, which reads the
+    (:func:`spf_bench.bench.stages.merge_run`, under the run directory's lock, which reads the
     records again), with the plots and report stages the configuration asks for. ``rows``: the
     records of that hash the caller has already read (counted here; nothing is merged when
     there are none)."""

@@ -1,11 +1,11 @@
-"""VBench scoring of a run directory or a folder of videos, and the files it writes.
+"""VBench on a run directory, and ``spf-bench vbench DIR [--dims DIM ...]``.
 
-The VBench adapter itself (:mod:`spf_bench.metrics.vbench`) scores videos given by path and
-knows nothing of the bench's files; this module knows the run directory
+The VBench adapter (:mod:`spf_bench.metrics.vbench`) scores videos given by path and knows
+nothing of the bench's files; this module knows the run directory
 (:func:`spf_bench.bench.pipeline.run_benchmark`): ``records.parquet``, the records'
 ``video_path`` (``videos/*.mp4``) and ``spf_path`` (``spf/*.npz``), ``config.json`` (its
 ``config.spf`` block: the run's SPF settings). Used by ``bench/run.py ... vbench.enabled=true``
-(after the records are written) and by ``spf-bench vbench DIR`` (:mod:`spf_bench.bench.vbench_cmd`).
+(after the records are written) and by ``spf-bench vbench DIR`` (:func:`cmd_vbench`).
 
 The run's ``records.parquet`` is left untouched; VBench results go to
 
@@ -17,79 +17,64 @@ The run's ``records.parquet`` is left untouched; VBench results go to
   per scored dimension, ``drift_<metric>`` columns and ``vbench_error`` (NaN / ``""`` where a
   record has no video or its scoring failed), joined on ``video_path``.
 
-A plain folder (:func:`score_folder`) gets ``vbench.json`` without ``groups`` and ``verdict``,
-keyed by each video's path relative to the folder.
+``spf-bench vbench DIR``: ``DIR`` is either a run directory (it has ``records.parquet``; its
+videos are the records' ``video_path``) or any folder of videos (every
+``.mp4/.mov/.mkv/.webm/.avi/.m4v`` under it, keyed by the path relative to ``DIR``:
+:func:`spf_bench.metrics.vbench.payload.score_folder`, without ``groups`` and ``verdict``).
+VBench 0.1.5 runs in ``.venv-vbench``; the command prints the per-video scores, the
+aggregates, the long-video drift and, for a run directory, the verdict table (is the retimed
+mean within one std of the original?), and writes ``DIR/vbench.json`` (run directories also
+get ``records_vbench.parquet``).
+
+Exit status: 0 when every video was scored on every dimension; 2 when something could not be
+scored (missing weights or VBench environment: nothing runs, the message lists what is missing;
+unreadable videos or a failed dimension: the rest is scored and written, then one line per
+failure on stderr). No traceback either way.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import mean, std
-from spf_bench.metrics.atomic_io import atomic_write_json
+from spf_bench.metrics.embedders import MissingWeightsError, build_embedder
 from spf_bench.metrics.measure import SPFSettings
 from spf_bench.metrics.vbench import (
     DIMENSIONS,
-    VBENCH_VERSION,
-    VBenchResult,
+    VBenchError,
     VBenchSettings,
+    preflight,
     score_videos,
     verdict_table,
     videos_in,
 )
+from spf_bench.metrics.vbench.payload import (
+    merge_scores,
+    print_tables,
+    result_payload,
+    score_folder,
+)
 
 __all__ = [
-    "SCHEMA",
-    "brief",
+    "add_vbench_parser",
+    "cmd_vbench",
     "group_stats",
     "load_progress",
-    "merge_scores",
-    "result_payload",
     "run_spf_settings",
-    "score_folder",
     "score_run",
 ]
 
-#: Schema tag of ``vbench.json``.
-SCHEMA = "spf-bench/vbench/1"
-
-
-# -------------------------------------------------------------- Records: merge and group statistics
-def merge_scores(df: Any, result: VBenchResult) -> Any:
-    """Records plus ``vbench_<dim>``, ``drift_<metric>`` and ``vbench_error`` columns.
-
-    Args:
-        df: records ``pandas.DataFrame`` (:func:`spf_bench.bench.results.record.to_frame` columns;
-            ``video_path`` relative to the run directory, ``""`` for a record without video).
-        result: scores keyed by ``video_path``.
-
-    Returns:
-        A new DataFrame, same rows and order; ``vbench_<dim>`` (float, normalised score),
-        ``drift_<metric>`` (float, percent) and ``vbench_error`` (str: ``"<dim>: <reason>"``
-        joined by ``"; "``, ``""`` when scored, ``"no video"``). Records without a video or
-        whose scoring failed get NaN.
-    """
-    out = df.copy()
-    paths = out["video_path"].astype(str)
-    cols = [("vbench", result.scores, d) for d in result.dims]
-    for prefix, table, name in cols + [("drift", result.drift, m) for m in result.drift_metrics]:
-        out[f"{prefix}_{name}"] = [
-            table.get(p, {}).get(name, math.nan) if p else math.nan for p in paths
-        ]
-    out["vbench_error"] = [
-        "; ".join(f"{d}: {m.splitlines()[0]}" for d, m in result.errors.get(p, {}).items())
-        if p
-        else "no video"
-        for p in paths
-    ]
-    return out
+EXIT_OK, EXIT_FAILED = 0, 2
 
 
 def group_stats(
@@ -122,7 +107,7 @@ def group_stats(
     return rows
 
 
-# ----------------------------------------------------------------------- What a run directory holds
+# ---------------------------------------------------------------------- what a run directory holds
 def load_progress(run_dir: Path, df: Any) -> dict[str, np.ndarray]:
     """The SPF ``S`` of each record, from its ``spf/*.npz``, for the ``spf_pace`` drift.
 
@@ -134,13 +119,11 @@ def load_progress(run_dir: Path, df: Any) -> dict[str, np.ndarray]:
         ``video_path`` -> ``progress`` (``(T,)`` float64, 0 to 1); records without a video or
         an SPF file, or with an unreadable one, are left out (their drift is then NaN).
     """
-    out = {}
+    out, rd = {}, RunDir(run_dir)
     for vp, sp in zip(df["video_path"].astype(str), df["spf_path"].astype(str), strict=True):
-        if not vp or not sp:
-            continue
         try:
-            with np.load(run_dir / sp) as npz:
-                out[vp] = np.asarray(npz["progress"], dtype=np.float64)
+            if vp and sp:
+                out[vp] = rd.progress(sp)
         except (OSError, KeyError, ValueError):
             continue
     return out
@@ -171,75 +154,6 @@ def run_spf_settings(*dirs: str | os.PathLike) -> SPFSettings:
     )
 
 
-# -------------------------------------------------------------------------------------- vbench.json
-def result_payload(result: VBenchResult, s: VBenchSettings, **extra: Any) -> dict[str, Any]:
-    """The JSON payload of a :class:`~spf_bench.metrics.vbench.VBenchResult`.
-
-    Args:
-        result: the scores.
-        s: the settings they were scored with (device, paths).
-        extra: keys inserted after ``schema`` (``run_dir`` or ``videos_dir``).
-
-    Returns:
-        The ``vbench.json`` fields of :func:`score_run` but ``groups`` and ``verdict``, which
-        need records.
-    """
-    cache, torch_home, _ = s.paths()
-    stats = result.video_stats()
-    videos = {}
-    for key in result.scores:
-        videos[key] = {
-            "scores": result.scores[key],
-            "raw": result.raw.get(key, {}),
-            "n_frames": result.n_frames.get(key),
-            "drift": result.drift.get(key, {}),
-            "errors": result.errors.get(key, {}),
-        }
-    return {
-        "schema": SCHEMA,
-        **extra,
-        "dimensions": result.dims,
-        "vbench_version": result.versions.get("vbench", VBENCH_VERSION),
-        "torch_version": result.versions.get("torch", ""),
-        "device": s.device,
-        "cache_dir": str(cache),
-        "torch_home": str(torch_home),
-        "seconds": result.seconds,
-        "videos": videos,
-        "aggregate": {
-            d: {
-                "vbench": result.vbench_aggregate.get(d, math.nan),
-                **stats[d],
-                "aggregation": DIMENSIONS[d].aggregate,
-            }
-            for d in result.dims
-        },
-        "drift_metrics": result.drift_metrics,
-        "dimension_errors": result.dimension_errors,
-        "n_failed": len(result.failed),
-        "failures": result.failed,
-    }
-
-
-def brief(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a ``vbench.json`` payload that goes into a run's ``summary.json``.
-
-    Returns:
-        ``{"file": "vbench.json", "dimensions", "aggregate", "verdict", "n_failed",
-        "dimension_errors" (first lines), "seconds" (total, s)}``.
-    """
-    return {
-        "file": "vbench.json",
-        "dimensions": payload["dimensions"],
-        "aggregate": payload["aggregate"],
-        "verdict": payload.get("verdict", []),
-        "n_failed": payload["n_failed"],
-        "dimension_errors": {k: v.splitlines()[0] for k, v in payload["dimension_errors"].items()},
-        "seconds": payload["seconds"].get("total"),
-    }
-
-
-# ------------------------------------------------------------------------------------------ Scoring
 def score_run(
     run_dir: str | os.PathLike,
     settings: VBenchSettings | None = None,
@@ -288,8 +202,6 @@ def score_run(
         ValueError: an unusable ``config.spf`` block.
         The errors of :func:`spf_bench.metrics.vbench.score_videos`.
     """
-    import pandas as pd
-
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
     s = settings or VBenchSettings()
@@ -316,41 +228,100 @@ def score_run(
     return payload
 
 
-def score_folder(
-    folder: str | os.PathLike,
-    settings: VBenchSettings | None = None,
-    *,
-    out_dir: str | os.PathLike | None = None,
-    embedder: Any = None,
-    spf: SPFSettings | None = None,
-    work_dir: str | os.PathLike | None = None,
-) -> dict[str, Any]:
-    """Score every video under a plain folder (:func:`spf_bench.metrics.vbench.videos_in`).
+# -------------------------------------------------------------------------------------- the command
+def add_vbench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``vbench`` sub-command on ``spf-bench``'s sub-parsers."""
+    p = sub.add_parser(
+        "vbench",
+        help="VBench scores, one-std verdict and long-video drift of a run or a folder",
+        description=__doc__.split("\n\n")[-2],
+    )
+    p.add_argument("dir", help="a run directory (with records.parquet) or a folder of videos")
+    p.add_argument(
+        "--dims",
+        nargs="+",
+        default=list(DIMENSIONS),
+        choices=list(DIMENSIONS),
+        metavar="DIM",
+        help="VBench dimensions (default: all: %(default)s); temporal_flickering needs no weights",
+    )
+    p.add_argument(
+        "--cache-dir", help="VBench weights (default: $VBENCH_CACHE_DIR or ~/.cache/vbench)"
+    )
+    p.add_argument(
+        "--torch-home",
+        help="TORCH_HOME with the DINO checkpoint (default: $TORCH_HOME or ~/.cache/torch)",
+    )
+    p.add_argument("--venv", help="the VBench venv (default: <repo>/.venv-vbench)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads in VBench")
+    p.add_argument("--no-drift", action="store_true", help="skip the long-video drift figures")
+    p.add_argument(
+        "--drift-dims",
+        nargs="*",
+        default=None,
+        choices=list(DIMENSIONS),
+        metavar="DIM",
+        help="VBench dimensions also scored on the first/last 15%% of frames "
+        "(default: imaging_quality and aesthetic_quality among --dims)",
+    )
+    p.add_argument(
+        "--embedder",
+        default="efficientnet_lite0",
+        help="frame embedder for the SPF pace drift of a plain folder (run directories use "
+        "their spf/*.npz); 'none' skips it (default: %(default)s)",
+    )
+    p.add_argument("--out", help="plain folders only: where vbench.json goes (default: DIR)")
+    p.add_argument("--work-dir", help="keep VBench's staged videos, output and log")
+    p.add_argument("--timeout", type=float, help="limit of the VBench process, s")
+    p.set_defaults(func=cmd_vbench)
+    return p
 
-    Args:
-        folder: any folder of videos (recursive).
-        settings: VBench settings.
-        out_dir: where ``vbench.json`` goes; default ``folder``.
-        embedder: a :class:`spf_bench.metrics.embedders.Embedder` for the ``spf_pace`` drift
-            (``None`` skips it).
-        spf: SPF settings of that measurement; ``None`` -> the defaults of
-            :class:`spf_bench.metrics.measure.SPFSettings`.
-        work_dir: keep VBench's intermediate files here.
 
-    Returns:
-        The ``vbench.json`` payload (:func:`result_payload` with ``videos_dir``), keyed by each
-        video's path relative to ``folder``.
-
-    Raises:
-        FileNotFoundError: no video file under ``folder``.
-        The errors of :func:`spf_bench.metrics.vbench.score_videos`.
-    """
-    folder = Path(folder)
-    videos = videos_in(folder)
-    if not videos:
-        raise FileNotFoundError(f"no video files under {folder}")
-    s = settings or VBenchSettings()
-    result = score_videos(videos, s, embedder=embedder, spf=spf, work_dir=work_dir)
-    payload = result_payload(result, s, videos_dir=str(folder))
-    atomic_write_json(Path(out_dir if out_dir is not None else folder) / "vbench.json", payload)
-    return payload
+def cmd_vbench(args: argparse.Namespace) -> int:
+    """Run the ``vbench`` sub-command; returns the exit status."""
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        print(f"spf-bench vbench: not a directory: {folder}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        s = VBenchSettings(
+            enabled=True,
+            dims=tuple(args.dims),
+            cache_dir=args.cache_dir,
+            torch_home=args.torch_home,
+            venv=args.venv,
+            device=args.device,
+            threads=args.threads,
+            drift=not args.no_drift,
+            drift_dims=None if args.drift_dims is None else tuple(args.drift_dims),
+            timeout_s=args.timeout,
+        )
+        preflight(s)
+        out = Path(args.out) if args.out else folder
+        if (folder / "records.parquet").is_file():
+            if args.out:
+                raise ValueError("--out is for plain folders: a run directory keeps vbench.json")
+            payload = score_run(folder, s, work_dir=args.work_dir)
+        else:
+            if not videos_in(folder):  # before building an embedder
+                print(f"spf-bench vbench: no video files under {folder}", file=sys.stderr)
+                return EXIT_FAILED
+            embedder = None
+            if not args.no_drift and args.embedder != "none":
+                embedder = build_embedder(args.embedder, progress=False)
+            payload = score_folder(
+                folder, s, out_dir=out, embedder=embedder, work_dir=args.work_dir
+            )
+    except (VBenchError, MissingWeightsError, ValueError, FileNotFoundError) as err:
+        print(f"spf-bench vbench: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print_tables(payload)
+    print(f"wrote {out / 'vbench.json'} ({payload['seconds'].get('total', math.nan):.1f} s)")
+    for key in payload["failures"]:
+        errs = payload["videos"][key]["errors"]
+        line = "; ".join(f"{d}: {m.splitlines()[0]}" for d, m in errs.items())
+        print(f"spf-bench vbench: failed: {key}: {line}", file=sys.stderr)
+    for dim, err in payload["dimension_errors"].items():
+        print(f"spf-bench vbench: dimension {dim} failed: {err.splitlines()[0]}", file=sys.stderr)
+    return EXIT_FAILED if payload["failures"] or payload["dimension_errors"] else EXIT_OK

@@ -41,7 +41,7 @@ def _compose(overrides):
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from spf_bench.bench.config import register_configs
+    from spf_bench.conf.schema import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()
@@ -377,7 +377,7 @@ def test_save_writes_atomically_and_leaves_no_temp_file(tmp_path):
     from spf_bench.metrics.atomic_io import is_temp_file
 
     out = tmp_path / "out"  # tmp_path also holds conftest's environment folder
-    plt = fg._pyplot()
+    plt = fg.pyplot()
     fig, ax = plt.subplots(figsize=(2, 1.5))
     ax.plot([0, 1], [0, 1])
     paths = fg._save(fig, out, "x")

@@ -190,7 +190,7 @@ def _compose(overrides: list[str]):
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from spf_bench.bench.config import register_configs
+    from spf_bench.conf.schema import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

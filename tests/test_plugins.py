@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from spf_bench.bench.config import resolve_eval_embedders
-from spf_bench.bench.plugins import (
+from spf_bench.conf.plugins import (
     CONFIG_PATH_ENV,
     config_search_path,
     plugin_generators,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from spf_bench.bench import prefetch as pf
+from spf_bench.metrics import prefetch as pf
 from spf_bench.metrics.embedders import open_clip_backend as oc
 from spf_bench.metrics.embedders import transformers_backend as tb
 from spf_bench.metrics.vbench.registry import DIMENSIONS
@@ -78,7 +78,7 @@ def test_plan_names_repo_ids_files_and_destinations(caches):
 def _cli(*args, env_extra=None, timeout=60):
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "spf_bench.bench.prefetch", *args],
+        [sys.executable, "-m", "spf_bench.metrics.prefetch", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -49,8 +49,9 @@ def runs(tmp_path_factory):
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from spf_bench.bench.config import register_configs, settings_from_config
+    from spf_bench.bench.config import settings_from_config
     from spf_bench.bench.pipeline import run_benchmark
+    from spf_bench.conf.schema import register_configs
 
     base = tmp_path_factory.mktemp("report_runs")
     register_configs()
@@ -360,9 +361,9 @@ def test_summary_leaderboard_and_report_agree_when_a_final_iteration_failed(comp
     import json
 
     from spf_bench.bench.config import settings_from_config
-    from spf_bench.bench.merge import merge_run
     from spf_bench.bench.pipeline import run_benchmark
     from spf_bench.bench.results.rundir import RunDir
+    from spf_bench.bench.stages import merge_run
     from spf_bench.metrics.atomic_io import atomic_write_json
 
     rd = tmp_path / "run"

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spf_bench.bench.merge import merge_run
 from spf_bench.bench.results import stats
 from spf_bench.bench.results.record import (
     COLUMNS,
@@ -23,6 +22,7 @@ from spf_bench.bench.results.record import (
     to_frame,
 )
 from spf_bench.bench.results.rundir import RunDir, RunDirError
+from spf_bench.bench.stages import merge_run
 from spf_bench.bench.views.leaderboard import build_leaderboard
 from spf_bench.bench.views.load import load_records
 from spf_bench.bench.views.report import write_report

@@ -154,7 +154,7 @@ def test_bad_config_values_fail_before_work(compose_cfg, tmp_path, override, mat
     ],
 )
 def test_wrong_key_type_or_choice_fails_at_compose_time(compose_cfg, override, match):
-    # The typed schemas (bench/config.py) make Hydra itself refuse these while composing.
+    # The typed schemas (conf/schema.py) make Hydra itself refuse these while composing.
     from hydra.errors import ConfigCompositionException
 
     with pytest.raises(ConfigCompositionException) as info:
@@ -207,7 +207,7 @@ def test_default_embedder_end_to_end_shard(compose_cfg, tmp_path):
 @pytest.mark.parametrize("model", ["morph", "footage", "wan22_tiny", "ltx2_tiny", "pacing_gt"])
 def test_composed_config_pickles_by_reference(compose_cfg, model):
     # submitit ships each job's config to the cluster by pickle: the schema classes and choice
-    # enums must be importable by name (bench/config.py), and the round trip must be exact.
+    # enums must be importable by name (conf/schema.py), and the round trip must be exact.
     import pickle
     import subprocess
     import sys

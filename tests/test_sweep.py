@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from spf_bench.bench.config import register_configs, settings_from_config, shard_items, shard_size
+from spf_bench.bench.config import settings_from_config, shard_items, shard_size
 from spf_bench.bench.sweep import SUMMARY_FILE, expected_jobs
+from spf_bench.conf.schema import register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 

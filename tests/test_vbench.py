@@ -29,6 +29,7 @@ from spf_bench.bench.results.rundir import RunDir
 from spf_bench.metrics import atomic_io
 from spf_bench.metrics import vbench as vb
 from spf_bench.metrics.measure import SPFSettings, measure_frames
+from spf_bench.metrics.vbench import payload as vbp
 from spf_bench.metrics.video_io import read_video, write_video
 
 ALL_WEIGHT_FILES = 10  # distinct files the seven dimensions need (DINO: 2 code + 2 weights)
@@ -367,7 +368,7 @@ def test_verdict_and_groups_by_hand():
             scores[vp] = {"temporal_flickering": val}
     rows.append({"model": "morph", "item_id": "bad", "iteration": 0, "status": "failed"})
     res = vb.VBenchResult(dims=["temporal_flickering"], scores=scores)
-    merged = vr.merge_scores(_records(rows), res)
+    merged = vbp.merge_scores(_records(rows), res)
     assert merged["vbench_temporal_flickering"].isna().sum() == 1
     assert merged.loc[merged.item_id == "bad", "vbench_error"].item() == "no video"
     (v,) = vb.verdict_table(merged, ["temporal_flickering"])
@@ -382,7 +383,7 @@ def test_verdict_and_groups_by_hand():
     # moving the retimed videos 1.5 std away flips the verdict
     for item in orig:
         scores[f"videos/{item}__it2.mp4"]["temporal_flickering"] = orig[item] + 0.03
-    (v2,) = vb.verdict_table(vr.merge_scores(_records(rows), res), ["temporal_flickering"])
+    (v2,) = vb.verdict_table(vbp.merge_scores(_records(rows), res), ["temporal_flickering"])
     assert v2["within_one_std"] is False and v2["delta_in_std"] == pytest.approx(1.5)
 
 
@@ -395,7 +396,7 @@ def test_verdict_needs_two_originals():
         dims=["temporal_flickering"],
         scores={"a.mp4": {"temporal_flickering": 0.9}, "b.mp4": {"temporal_flickering": 0.8}},
     )
-    (v,) = vb.verdict_table(vr.merge_scores(_records(rows), res), ["temporal_flickering"])
+    (v,) = vb.verdict_table(vbp.merge_scores(_records(rows), res), ["temporal_flickering"])
     assert v["within_one_std"] is None and math.isnan(v["original_std"])
 
 
@@ -961,7 +962,7 @@ def test_score_run_writes_its_files_and_passes_the_run_spf_settings_down(
     assert (rd / "records.parquet").read_bytes() == before
     merged = pd.read_parquet(rd / "records_vbench.parquet")
     on_disk = json.loads((rd / "vbench.json").read_text())
-    assert on_disk["schema"] == vr.SCHEMA and on_disk["run_dir"] == str(rd)
+    assert on_disk["schema"] == vbp.SCHEMA and on_disk["run_dir"] == str(rd)
     assert set(on_disk["videos"]) == set(progress) | {"videos/i1__it1.mp4"}
     for row in merged.itertuples():
         if row.status != "ok":
@@ -978,7 +979,7 @@ def test_score_run_writes_its_files_and_passes_the_run_spf_settings_down(
     (v,) = payload["verdict"]
     assert (v["n_original"], v["n_retimed"]) == (2, 2)
     assert [g["iteration"] for g in payload["groups"]] == [0, 1]
-    b = vr.brief(payload)
+    b = vbp.brief(payload)
     assert b["file"] == "vbench.json" and b["verdict"] == payload["verdict"] and b["n_failed"] == 0
 
     # an explicit spf wins (checked without running VBench again); without it, a run

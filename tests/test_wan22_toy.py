@@ -158,11 +158,12 @@ def test_input_files_and_literal_choices():
 
 
 def test_model_config_composes_on_its_schema(compose_cfg, monkeypatch):
-    # schema_wan22_toy is typed by the constructor (bench/config.py MODEL_FAMILIES)
+    # schema_wan22_toy is typed by the constructor (conf/schema.py MODEL_FAMILIES)
     from spf_bench.bench import config as bc
+    from spf_bench.conf import schema
 
-    monkeypatch.setitem(bc.MODEL_FAMILIES, "wan22_toy", TARGET)
-    bc.register_configs()
+    monkeypatch.setitem(schema.MODEL_FAMILIES, "wan22_toy", TARGET)
+    schema.register_configs()
     cfg = compose_cfg(["model=wan22_toy", "model.g_mode=cosine"])
     name, target, kwargs = bc.split_model_config(bc.resolved_config(cfg)["model"])
     assert (name, target, kwargs["g_mode"], cfg.n_videos) == ("wan22_toy", TARGET, "cosine", 16)
@@ -177,7 +178,7 @@ def test_model_config_composes_on_its_schema(compose_cfg, monkeypatch):
 
 def test_checkpoint_digest_is_the_sha256_of_the_file(gen, tmp_path):
     """One digest for the run identity, the generator's metadata and the training script
-    (generators.base.file_digest, re-exported by bench.config): SHA-256 of the bytes, also for
+    (generators.base.file_digest, imported by bench.config): SHA-256 of the bytes, also for
     files spanning several 1 MiB read blocks and for an empty file."""
     import hashlib
 

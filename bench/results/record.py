@@ -82,49 +82,14 @@ __all__ = [
     "HeldoutScores",
     "Record",
     "from_frame",
-    "heldout_json",
     "metadata_json",
     "parse_heldout",
-    "parse_heldout_column",
     "to_frame",
 ]
 
 #: Version of the record file written now (3: ``heldout`` nested, ``record_version`` field).
 #: Files without the field are version 2 or older; :meth:`Record.from_dict` reads them all.
 RECORD_VERSION = 3
-
-#: Table column -> pandas dtype, in table order (module docs give the meaning of each).
-COLUMNS: dict[str, str] = {
-    "model": "string",
-    "retime": "string",
-    "embedder": "string",
-    "pacing": "string",
-    "item_id": "string",
-    "seed": "int64",
-    "iteration": "int64",
-    "n_frames": "int64",
-    "fps": "float64",
-    "linearity_score": "float64",
-    "max_deviation": "float64",
-    "max_jump": "float64",
-    "max_jump_frame": "int64",
-    "total_change": "float64",
-    "degenerate": "bool",
-    "target_deviation": "float64",
-    "linearity_ci_low": "float64",
-    "linearity_ci_high": "float64",
-    "progress_statistic": "float64",
-    "keyframes": "string",
-    "heldout": "string",
-    "rms_s_vs_designed": "float64",
-    "video_path": "string",
-    "spf_path": "string",
-    "config_hash": "string",
-    "git_sha": "string",
-    "status": "string",
-    "error": "string",
-    "metadata": "string",
-}
 
 #: Old column names -> current ones (read side only).
 _RENAMED = {"gt_rms_error": "rms_s_vs_designed"}
@@ -233,28 +198,9 @@ def parse_heldout(value: Any) -> dict[str, HeldoutScores]:
     }
 
 
-def parse_heldout_column(values: Iterable[Any]) -> list[dict[str, HeldoutScores]]:
-    """:func:`parse_heldout` of every cell of a table's ``heldout`` column (one call per table).
-
-    Args:
-        values: the column's cells, in row order.
-
-    Returns:
-        One ``{embedder: HeldoutScores}`` per cell.
-    """
-    return [parse_heldout(v) for v in values]
-
-
 def metadata_json(metadata: Mapping[str, Any]) -> str:
     """The ``metadata`` field's JSON text (numpy scalars and arrays, paths made plain)."""
     return json.dumps(dict(metadata), default=json_default)
-
-
-def heldout_json(heldout: Mapping[str, HeldoutScores]) -> str:
-    """The table form of held-out scores: JSON text, embedders sorted (``"{}"`` when none)."""
-    return json.dumps(
-        {k: heldout[k].as_dict() for k in sorted(heldout)}, default=json_default, allow_nan=True
-    )
 
 
 @dataclass(frozen=True)
@@ -347,10 +293,23 @@ class Record:
         return out
 
     def as_row(self) -> dict[str, Any]:
-        """The table row: exactly :data:`COLUMNS`, ``heldout`` as JSON text."""
+        """The table row: exactly :data:`COLUMNS`, ``heldout`` as JSON text (embedders sorted,
+        ``"{}"`` when none)."""
+        held = {k: self.heldout[k].as_dict() for k in sorted(self.heldout)}
         row = {c: getattr(self, c) for c in COLUMNS if c != "heldout"}
-        row["heldout"] = heldout_json(self.heldout)
+        row["heldout"] = json.dumps(held, default=json_default, allow_nan=True)
         return {c: row[c] for c in COLUMNS}
+
+
+#: Table column -> pandas dtype, in table order (module docs give the meaning of each): the
+#: :class:`Record` fields, typed by their annotation (text, and ``heldout`` as JSON text).
+COLUMNS: dict[str, str] = {
+    c: {"int": "int64", "float": "float64", "bool": "bool"}.get(Record.__annotations__[c], "string")
+    for c in """model retime embedder pacing item_id seed iteration n_frames fps linearity_score
+    max_deviation max_jump max_jump_frame total_change degenerate target_deviation
+    linearity_ci_low linearity_ci_high progress_statistic keyframes heldout rms_s_vs_designed
+    video_path spf_path config_hash git_sha status error metadata""".split()
+}
 
 
 def to_frame(records: Iterable[Record | Mapping[str, Any]]) -> pd.DataFrame:

@@ -206,6 +206,16 @@ class RunDir:
         """``vbench.json``, or ``None`` when absent (:class:`RunDirError` when unreadable)."""
         return self._maybe_json(self.vbench_path, "rerun `spf-bench vbench <run_dir>`")
 
+    def progress(self, spf_path: str | os.PathLike) -> np.ndarray:
+        """``S`` of one SPF file (a record's ``spf_path``, relative to the run directory): the
+        one reader of ``spf/*.npz``'s ``progress``, shape ``(T,)``, float64 in [0, 1].
+
+        Raises:
+            OSError, KeyError, ValueError: the file is missing, unreadable or has no ``progress``.
+        """
+        with np.load(self.path / spf_path) as npz:
+            return np.asarray(npz["progress"], dtype=np.float64)
+
     def config_hash(self) -> str:
         """The run identity's hash: ``identity.json``'s ``hash``, else ``config.json``'s
         ``config_hash`` (runs made before identity files).

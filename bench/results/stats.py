@@ -56,7 +56,6 @@ from spf_bench.bench.results.record import (
     HeldoutScores,
     Record,
     parse_heldout,
-    parse_heldout_column,
     to_frame,
 )
 
@@ -189,7 +188,7 @@ def heldout_column(df: pd.DataFrame, embedder: str | None = None) -> pd.Series:
     """
     if "heldout" not in df:
         return pd.Series(np.nan, index=df.index, dtype="float64")
-    held = parse_heldout_column(df["heldout"])
+    held = [parse_heldout(v) for v in df["heldout"]]
     if embedder is None:
         vals = [heldout_mean(h) for h in held]
     else:
@@ -199,7 +198,7 @@ def heldout_column(df: pd.DataFrame, embedder: str | None = None) -> pd.Series:
 
 def heldout_embedders(df: pd.DataFrame) -> list[str]:
     """The held-out embedders that scored at least one row of ``df``, sorted."""
-    return sorted({e for held in parse_heldout_column(df.get("heldout", [])) for e in held})
+    return sorted({e for held in map(parse_heldout, df.get("heldout", [])) for e in held})
 
 
 def heldout_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +212,7 @@ def heldout_frame(df: pd.DataFrame) -> pd.DataFrame:
         columns of :class:`~spf_bench.bench.results.record.HeldoutScores`, one row per record
         and held-out embedder.
     """
-    cells = parse_heldout_column(df["heldout"] if "heldout" in df else [""] * len(df))
+    cells = map(parse_heldout, df["heldout"] if "heldout" in df else [""] * len(df))
     rows = [
         dict(item_id=r.item_id, seed=r.seed, iteration=r.iteration, embedder=e, **sc.as_dict())
         for r, held in zip(df.itertuples(index=False), cells, strict=True)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spf_bench.bench.plots import pyplot
 from spf_bench.bench.results.rundir import RunDir, RunDirError
 from spf_bench.bench.results.stats import final_records
 from spf_bench.bench.studies import ablation as abl
@@ -90,15 +91,6 @@ def _color(embedder: str) -> str:
     return EMBEDDER_COLORS.get(embedder, "tab:gray")
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, out_dir: str | os.PathLike, stem: str) -> list[Path]:
     """Write ``stem.png`` (150 dpi) and ``stem.pdf`` (date-free) atomically; close the figure."""
     paths = [Path(out_dir) / f"{stem}.{ext}" for ext in ("png", "pdf")]
@@ -109,13 +101,13 @@ def _save(fig: Any, out_dir: str | os.PathLike, stem: str) -> list[Path]:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, bbox_inches="tight", **kw)
     finally:
-        _pyplot().close(fig)
+        pyplot().close(fig)
     return paths
 
 
 def _grid(rows: int, cols: int, w: float, h: float, **kw: Any) -> tuple[Any, Any]:
     """``rows`` x ``cols`` panels of ``w`` x ``h`` inches each (``axes`` always 2-D)."""
-    return _pyplot().subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False, **kw)
+    return pyplot().subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False, **kw)
 
 
 def _diagonal(ax: Any, end: float) -> None:
@@ -125,8 +117,7 @@ def _diagonal(ax: Any, end: float) -> None:
 
 def _progress(row: Any) -> np.ndarray:
     """S of one record (``run_dir`` + ``spf_path``), shape ``(T,)``."""
-    with np.load(Path(row.run_dir) / row.spf_path) as npz:
-        return np.asarray(npz["progress"], dtype=np.float64)
+    return RunDir(row.run_dir).progress(row.spf_path)
 
 
 def _on_grid(s: np.ndarray) -> np.ndarray:
@@ -153,7 +144,7 @@ def _finish(
 
 def _note_figure(text: str, title: str, out_dir: Any, stem: str) -> list[Path]:
     """Save a figure that only says ``text`` as ``stem``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 1.6))
     ax.axis("off")
     ax.set_title(title, fontsize=9)
@@ -175,7 +166,7 @@ def fig_spf_before_after(
         The paths of ``spf_before_after.{png,pdf}`` in ``out_dir`` (a labelled note figure
         without retimed records).
     """
-    plt = _pyplot()
+    plt = pyplot()
     ok = records[records.status == "ok"]
     retimed = ok[(ok.retime != "none") & (ok.iteration > 0)]
     if retimed.empty:
@@ -229,7 +220,7 @@ def fig_pacing_by_model(records: Any, out_dir: str | os.PathLike) -> list[Path]:
     clips; else baseline and final iteration) the mean over items of ``S`` on 101 points of
     normalised time ``t / (T - 1)``, with a ±1 std band clipped to [0, 1]. Returns the paths.
     """
-    plt = _pyplot()
+    plt = pyplot()
     ok = records[records.status == "ok"]
     order = [*EMBEDDER_COLORS, *sorted(set(ok.embedder) - set(EMBEDDER_COLORS))]
     embs = [e for e in order if e in set(ok.embedder)]
@@ -278,7 +269,7 @@ def fig_pacing_gt(
     with its RMS error. ``rows``, ``curves``: :class:`spf_bench.bench.studies.pacing_gt.
     PacingGTResult`; ``skipped``: ``{embedder: reason}``, noted. Returns the written paths.
     """
-    plt = _pyplot()
+    plt = pyplot()
     df = pd.DataFrame(rows)
     if df.empty:
         return _note_figure("no pacing_gt rows", "Ground-truth pacing", out_dir, "pacing_gt")
@@ -329,7 +320,7 @@ def fig_embedder_ablation(
     ``ablation_curves`` (``"<embedder>/<model>/<item_id>"``), its top semantic jumps marked.
     ``skipped``: ``{embedder: reason}``, listed. Returns the written paths.
     """
-    plt = _pyplot()
+    plt = pyplot()
     gt = pd.DataFrame(gt_rows)
     ab = pd.DataFrame(ablation_rows)
     groups: dict[str, Any] = {}
@@ -416,7 +407,7 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
     Returns:
         ``(paths, table)``. Without VBench scores the figure is a note saying so.
     """
-    plt = _pyplot()
+    plt = pyplot()
     tab = vbench_table(records)
     if tab.empty:
         note = (
@@ -483,7 +474,7 @@ def fig_keyframe_strip(
     Raises:
         FileNotFoundError: the record's video file is missing (run with ``save_videos=true``).
     """
-    plt = _pyplot()
+    plt = pyplot()
     ok = records[records.status == "ok"]
     base = ok[(ok.iteration == 0) & ~ok.degenerate.astype(bool)]
     if base.empty:

@@ -359,8 +359,7 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
             notes.append(f"iteration {r.iteration}: SPF file missing ({r.spf_path or 'none'})")
             continue
         try:
-            with np.load(p) as npz:
-                s = np.asarray(npz["progress"], dtype=np.float64)
+            s = RunDir(run.root).progress(str(r.spf_path))
         except (OSError, ValueError, KeyError) as e:
             notes.append(f"iteration {r.iteration}: SPF file unreadable: {e}")
             continue

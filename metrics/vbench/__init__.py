@@ -24,6 +24,8 @@ module                     what
 :mod:`.verdict`            the one "within one standard deviation" verdict
                            (:func:`verdict_table`)
 :mod:`.score`              :func:`score_videos`, the entry point, and :func:`videos_in`
+:mod:`.payload`            ``vbench.json`` (:func:`~.payload.result_payload`), a plain folder
+                           scored (:func:`~.payload.score_folder`), the command's tables
 =========================  ===================================================================
 
 Run directories (``records.parquet``, ``vbench.json``, ``records_vbench.parquet``) are the

@@ -85,7 +85,7 @@ def compose(overrides: list[str]) -> Any:
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from spf_bench.bench.config import register_configs
+    from spf_bench.conf.schema import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

@@ -465,22 +465,13 @@ def add_prefetch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
         help="download every weight a run needs into the caches (for offline nodes)",
         description=__doc__.split("\n\n")[1],
     )
-    p.add_argument(
-        "--embedder",
-        nargs="+",
-        default=[],
-        choices=list(EMBEDDERS),
-        metavar="NAME",
-        help=f"embedders ({', '.join(EMBEDDERS)}); efficientnet_lite0 and pixel need nothing",
-    )
-    p.add_argument(
-        "--vbench-dims",
-        nargs="+",
-        default=[],
-        choices=list(DIMENSIONS),
-        metavar="DIM",
-        help=f"VBench dimensions ({', '.join(DIMENSIONS)})",
-    )
+    for flag, names, meta, note in (
+        ("--embedder", EMBEDDERS, "NAME", "; efficientnet_lite0 and pixel need nothing"),
+        ("--vbench-dims", DIMENSIONS, "DIM", ""),
+    ):
+        what = "embedders" if meta == "NAME" else "VBench dimensions"
+        kw = dict(nargs="+", default=[], choices=list(names), metavar=meta)
+        p.add_argument(flag, **kw, help=f"{what} ({', '.join(names)}){note}")
     p.add_argument("--hf-cache", help="HF hub cache (default: HF_HUB_CACHE/HF_HOME)")
     p.add_argument(
         "--cache-dir", help="VBench cache (default: $VBENCH_CACHE_DIR or ~/.cache/vbench)"
@@ -492,7 +483,7 @@ def add_prefetch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m spf_bench.bench.prefetch ...`` (the same as ``spf-bench prefetch ...``)."""
+    """``python -m spf_bench.metrics.prefetch ...`` (the same as ``spf-bench prefetch ...``)."""
     parser = argparse.ArgumentParser(prog="spf-bench")
     add_prefetch_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["prefetch", *(sys.argv[1:] if argv is None else argv)])

@@ -4,7 +4,7 @@ docs/extending.md is the guide; this module is the mechanism: extra config folde
 ``hydra.searchpath`` (:func:`config_search_path`, from :data:`CONFIG_PATH_ENV` and the
 :data:`CONFIG_ENTRY_POINTS` entry points) and generator classes registered by entry point
 (:func:`plugin_generators`), each a typed model family
-(:func:`spf_bench.bench.config.model_schema`). Embedder entry points are read by the embedder
+(:func:`spf_bench.conf.schema.model_schema`). Embedder entry points are read by the embedder
 registry (:func:`spf_bench.metrics.embedders.plugin_embedders`). Listing imports nothing.
 """
 
@@ -76,7 +76,7 @@ def plugin_generators() -> dict[str, str]:
 
     Returns:
         ``{family name: "module.Class"}`` sorted by name, in the form of
-        :data:`spf_bench.bench.config.MODEL_FAMILIES` (the class is not imported here).
+        :data:`spf_bench.conf.schema.MODEL_FAMILIES` (the class is not imported here).
 
     Raises:
         ValueError: an entry point whose value is not ``module:Class``.
