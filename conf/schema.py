@@ -297,7 +297,7 @@ class BenchConfig:
 # -------------------------------------------------------------------------------- model schemas
 #: Generator families: ``schema_<family>`` in the ``model`` group types ``conf/model/*.yaml``.
 #: The built-in ones, then those installed packages register by entry point
-#: (:func:`spf_bench.bench.plugins.plugin_generators`, docs/extending.md).
+#: (:func:`spf_bench.conf.plugins.plugin_generators`, docs/extending.md).
 MODEL_FAMILIES: dict[str, str] = {
     "morph": "spf_bench.generators.morph.MorphGenerator",
     "footage": "spf_bench.generators.footage.FootageGenerator",
