@@ -13,7 +13,9 @@ Record file (``records/<item_id>__it<iteration>.json``, version :data:`RECORD_VE
     - version 2 (no ``record_version``): ``heldout`` is JSON *text* inside the JSON;
     - older files without ``heldout``, ``linearity_ci_low/high`` or ``progress_statistic``
       (read as ``{}`` and NaN);
-    - ``gt_rms_error``, the old name of ``rms_s_vs_designed``.
+    - ``gt_rms_error``, the old name of ``rms_s_vs_designed``;
+    - files and tables without ``estimator`` (written before ``spf.estimator`` existed): the
+      authors' estimator, ``paper``.
 
 Table form (``records.parquet`` and ``records.csv``), the one flattening
     One row per record with exactly :data:`COLUMNS`, typed (missing numbers NaN, missing
@@ -29,6 +31,10 @@ model                  str         generator name (``morph``, ``footage``, ``wan
 retime                 str         ``none``, ``warped``, ``resample`` or ``segmented``
 embedder               str         frame embedder of the SPF
 pacing                 str         target pacing curve of the retime
+estimator              str         SPF estimator that made every score of the record
+                                   (``spf.estimator``: ``link`` or ``paper``; docs/method.md,
+                                   Sec. 1, *Estimators*); records written before the key read
+                                   as ``paper``, the only estimator there was
 item_id                str         benchmark item
 seed                   int         seed of the item
 iteration              int         0 = baseline, 1..N = ReTime refinements
@@ -78,6 +84,7 @@ from spf_bench.metrics.spf import SPFScores
 
 __all__ = [
     "COLUMNS",
+    "LEGACY_ESTIMATOR",
     "RECORD_VERSION",
     "HeldoutScores",
     "Record",
@@ -99,6 +106,7 @@ COLUMNS: dict[str, str] = {
     "retime": "string",
     "embedder": "string",
     "pacing": "string",
+    "estimator": "string",
     "item_id": "string",
     "seed": "int64",
     "iteration": "int64",
@@ -125,6 +133,9 @@ COLUMNS: dict[str, str] = {
     "error": "string",
     "metadata": "string",
 }
+
+#: The estimator of a record or table without the ``estimator`` key (written before it existed).
+LEGACY_ESTIMATOR = "paper"
 
 #: Old column names -> current ones (read side only).
 _RENAMED = {"gt_rms_error": "rms_s_vs_designed"}
@@ -275,6 +286,7 @@ class Record:
     iteration: int
     config_hash: str = ""
     git_sha: str = ""
+    estimator: str = LEGACY_ESTIMATOR
     status: str = "ok"
     error: str = ""
     n_frames: int = -1
@@ -324,6 +336,7 @@ class Record:
             kw["metadata"] = json.dumps(d["metadata"], default=json_default)
         if _str(d.get("status")) == "":
             kw["status"] = "failed"
+        kw["estimator"] = kw["estimator"] or LEGACY_ESTIMATOR
         return cls(**kw)
 
     @classmethod
@@ -332,7 +345,7 @@ class Record:
 
         Args:
             base: the identifying fields (model, retime, embedder, pacing, item_id, seed,
-                iteration, config_hash, git_sha).
+                iteration, config_hash, git_sha, estimator).
             error: ``"<ExceptionType>: <message>"``.
             metadata: JSON text (e.g. the traceback).
         """
