@@ -39,6 +39,7 @@ from scipy.linalg import cho_solve_banded, cholesky_banded
 from scipy.optimize import minimize_scalar
 
 __all__ = [
+    "DEFAULT_ESTIMATOR",
     "ESTIMATORS",
     "LINK_FIT_PAIRS",
     "Estimator",
@@ -52,6 +53,11 @@ __all__ = [
 #: link, this module).
 Estimator = Literal["paper", "link"]
 ESTIMATORS: tuple[str, ...] = get_args(Estimator)
+#: The estimator of the measurement settings (``SPFSettings``, ``spf.estimator``, the CLI),
+#: chosen on the known-retiming benchmark (docs/method.md, Sec. 1, *Estimators*). The solver
+#: functions of :mod:`spf_bench.metrics.spf` keep ``estimator="paper"`` as their own default:
+#: called bare they are the authors' method.
+DEFAULT_ESTIMATOR: Estimator = "link"
 #: At most this many pairs (evenly strided over the window) give the starting value of ``c``.
 LINK_FIT_PAIRS = 1 << 16
 #: Most step halvings of one Gauss-Newton step's line search.
