@@ -61,6 +61,7 @@ __all__ = [
     "evaluate",
     "linearity_in_time",
     "main",
+    "summarise",
     "verdicts",
     "warp_positions",
 ]
@@ -333,10 +334,20 @@ def _embed_all(
     return cache
 
 
-def _summarise(df: pd.DataFrame) -> pd.DataFrame:
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """Per (embedder, estimator, case): means over clips with BCa intervals, and for every
-    estimator but ``paper`` the paired differences from ``paper`` on the same clips
-    (``d_abs_bias``: ``|bias|`` minus the paper's, ``d_rms``: RMS minus the paper's)."""
+    estimator but ``paper`` the paired differences from ``paper`` on the same clips.
+
+    Args:
+        df: per-clip rows (columns ``embedder, estimator, clip, case, bias, rms``), as
+            :func:`run` collects them from :func:`evaluate`.
+
+    Returns:
+        One row per (embedder, estimator, case): ``n_clips``, ``bias`` and ``rms`` with
+        ``_low``/``_high`` (95% BCa, seed 0), ``abs_bias``; for estimators other than
+        ``paper`` also ``d_abs_bias`` (``|bias|`` minus the paper's) and ``d_rms`` (RMS minus
+        the paper's), the means of the per-clip differences, with their intervals.
+    """
     rows = []
     ref = df[df.estimator == REFERENCE].set_index(["embedder", "case", "clip"])
     for (emb, est, case), g in df.groupby(["embedder", "estimator", "case"], sort=False):
@@ -373,7 +384,7 @@ def verdicts(summary: pd.DataFrame, cases: Sequence[str] = INVARIANCES) -> pd.Da
     below 0, ``tie`` when it holds 0), the stricter of the two.
 
     Args:
-        summary: :func:`_summarise`'s table.
+        summary: :func:`summarise`'s table.
         cases: the cases judged.
 
     Returns:
@@ -492,7 +503,7 @@ def run(
                 for r in evaluate(source, new, cases, est):
                     rows.append({"embedder": emb, "estimator": est, "clip": clip.label, **r})
     df = pd.DataFrame(rows)
-    summary = _summarise(df)
+    summary = summarise(df)
     atomic_write_text(out / "per_clip.csv", df.to_csv(index=False, float_format="%.5f"))
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.5f"))
     if len(set(df.estimator)) > 1:
