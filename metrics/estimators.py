@@ -26,6 +26,13 @@ rise; rounds stop when ``S`` moves by less than ``tol`` of its range and ``log c
 costs one banded factorisation, ``O(T k^2)`` time and ``O(T k)`` memory, like the paper's
 solve. Pure numpy/scipy (LAPACK ``pbtrf``/``pbtrs`` through
 :func:`scipy.linalg.cholesky_banded`).
+
+The fitted ``S`` is then normalised by forward differences
+(:func:`spf_bench.metrics.spf.monotone_forward`: exact under reversal, where the paper's
+central differences shift ``S`` by half a frame), and its Linearity interval is the wider of
+the linearised link bootstrap and the paper's (docs/method.md, Sec. 1, *Estimators*). It is the
+default of the measurement settings (:data:`DEFAULT_ESTIMATOR`), chosen on
+``results/known_warp/``.
 """
 
 from __future__ import annotations

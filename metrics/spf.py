@@ -557,9 +557,11 @@ def compute_spf(
             ``degenerate``. 0 turns the test off (only the arccos-clip floor remains).
         bootstrap: number of bootstrap resamples for ``linearity_ci`` (0 = none, else >= 2).
         seed: seed of the bootstrap.
-        estimator: ``"paper"`` (the authors' least squares, above) or ``"link"`` (the same
-            pairs with a fitted saturating link between progress difference and distance,
-            :mod:`spf_bench.metrics.estimators`; docs/method.md, Sec. 1, *Estimators*).
+        estimator: ``"paper"`` (the authors' least squares, above; this function's default)
+            or ``"link"`` (the same pairs with a fitted saturating link between progress
+            difference and distance, normalised by forward differences,
+            :func:`monotone_forward`; :mod:`spf_bench.metrics.estimators`; docs/method.md,
+            Sec. 1, *Estimators*; the default of the measurement settings, ``SPFSettings``).
 
     Returns:
         :class:`SPFResult`.
