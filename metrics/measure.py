@@ -79,9 +79,9 @@ class SPFSettings:
         bootstrap: resamples of the bootstrap interval of the Linearity Score
             (``Measurement.linearity_ci``, 95%, seeded; docs/method.md, Sec. 2); 0 = none.
         estimator: how ``S`` is fitted to the pair distances (docs/method.md, Sec. 1,
-            *Estimators*): ``"link"`` (default, :data:`~spf_bench.metrics.estimators.
-            DEFAULT_ESTIMATOR`: a saturating link fitted per clip, no pull towards linear on
-            speed ramps, ``results/known_warp/``) or ``"paper"`` (the authors' least squares).
+            *Estimators*): ``"paper"`` (default, :data:`~spf_bench.metrics.estimators.
+            DEFAULT_ESTIMATOR`: the authors' least squares) or ``"link"`` (a saturating link
+            fitted per clip, no pull towards linear on speed ramps, ``results/known_warp/``).
     """
 
     window: int = 30

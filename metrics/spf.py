@@ -561,7 +561,7 @@ def compute_spf(
             or ``"link"`` (the same pairs with a fitted saturating link between progress
             difference and distance, normalised by forward differences,
             :func:`monotone_forward`; :mod:`spf_bench.metrics.estimators`; docs/method.md,
-            Sec. 1, *Estimators*; the default of the measurement settings, ``SPFSettings``).
+            Sec. 1, *Estimators*).
 
     Returns:
         :class:`SPFResult`.
