@@ -62,7 +62,7 @@ ESTIMATORS: tuple[str, ...] = get_args(Estimator)
 #: The estimator of the measurement settings (``SPFSettings``, ``spf.estimator``, the CLI):
 #: still the authors' ``paper``. ``link`` meets the known-retiming targets but not yet every
 #: check of the default (docs/method.md, Sec. 1, *Estimators*: the keyframe segmentation is
-#: calibrated on the paper's ``S``, and T = 10^6 took over 60 s under load).
+#: calibrated on the paper's ``S`` and misses known cuts on the link's).
 DEFAULT_ESTIMATOR: Estimator = "paper"
 #: At most this many pairs (evenly strided over the window) give the starting value of ``c``.
 LINK_FIT_PAIRS = 1 << 16
