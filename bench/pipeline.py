@@ -179,6 +179,7 @@ def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -
         iteration=it,
         config_hash=s.config_hash,
         git_sha=sha,
+        estimator=s.spf.estimator,
     )
 
 

@@ -71,3 +71,25 @@ def monotone(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
     s = np.cumsum(g, axis=-1)
     s -= s.min(axis=-1, keepdims=True)
     return s, s.max(axis=-1)
+
+
+def monotone_forward(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+    """Forward-difference monotone normalisation of the ``link`` estimator (docs/method.md,
+    Sec. 1, *Estimators*): ``S_0 = 0``, ``S_i = sum_{j < i} max(R_{j+1} - R_j, 0)``.
+
+    Unlike :func:`monotone` (central differences, which place ``S`` half a frame late, and
+    half a frame early for the reversed clip), it returns a non-decreasing ``R`` unchanged
+    up to its offset, so a clip and its reversal give ``S`` and ``1 - S`` reversed exactly.
+
+    Args:
+        raw: ``(..., T)`` float solutions.
+
+    Returns:
+        ``(s, total)``: the unscaled monotone ``S`` from 0, ``(..., T)`` float64, and its range
+        ``s[..., -1]`` (a float for one clip, else ``(...)``).
+    """
+    g = np.clip(np.diff(np.asarray(raw, dtype=np.float64), axis=-1), 0.0, None)
+    s = np.zeros((*g.shape[:-1], g.shape[-1] + 1))
+    np.cumsum(g, axis=-1, out=s[..., 1:])
+    total = s[..., -1]
+    return s, float(total) if s.ndim == 1 else total

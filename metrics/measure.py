@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spf_bench.metrics import spf
-from spf_bench.metrics.estimators import Estimator, check_estimator
+from spf_bench.metrics.estimators import DEFAULT_ESTIMATOR, Estimator, check_estimator
 from spf_bench.metrics.no_progress import DEFAULT_PROGRESS_THRESHOLD
 from spf_bench.metrics.uncertainty import DEFAULT_BOOTSTRAP
 
@@ -78,6 +78,10 @@ class SPFSettings:
             rad (calibrated in ``results/no_progress/``); 0 turns the test off.
         bootstrap: resamples of the bootstrap interval of the Linearity Score
             (``Measurement.linearity_ci``, 95%, seeded; docs/method.md, Sec. 2); 0 = none.
+        estimator: how ``S`` is fitted to the pair distances (docs/method.md, Sec. 1,
+            *Estimators*): ``"paper"`` (default, :data:`~spf_bench.metrics.estimators.
+            DEFAULT_ESTIMATOR`: the authors' least squares) or ``"link"`` (a saturating link
+            fitted per clip, no pull towards linear on speed ramps, ``results/known_warp/``).
     """
 
     window: int = 30
@@ -87,7 +91,7 @@ class SPFSettings:
     keyframe_penalty: float = spf.SEGMENT_PENALTY
     progress_threshold: float = DEFAULT_PROGRESS_THRESHOLD
     bootstrap: int = DEFAULT_BOOTSTRAP
-    estimator: Estimator = "paper"
+    estimator: Estimator = DEFAULT_ESTIMATOR
 
     def check(self) -> None:
         """Validate the values.

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
@@ -57,7 +58,16 @@ from scipy.special import ndtri
 
 from spf_bench.metrics._banded import monotone, normal_rhs, pair_differences
 
-__all__ = ["DEFAULT_BOOTSTRAP", "linearity_batch", "linearity_interval"]
+#: A monotone normalisation (step 6): raw solutions ``(..., T)`` -> ``(S from 0, its range)``.
+Normaliser = Callable[[np.ndarray], tuple[np.ndarray, "np.ndarray | float"]]
+
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "Normaliser",
+    "linearity_batch",
+    "linearity_interval",
+    "linearity_spread",
+]
 
 #: Default number of bootstrap resamples (``SPFSettings.bootstrap``; 0 disables the interval).
 DEFAULT_BOOTSTRAP = 200
@@ -65,16 +75,18 @@ DEFAULT_BOOTSTRAP = 200
 _MAX_ENTRIES = 1 << 22
 
 
-def linearity_batch(raw: np.ndarray) -> np.ndarray:
+def linearity_batch(raw: np.ndarray, normalise: Normaliser = monotone) -> np.ndarray:
     """Linearity Scores of many raw solutions at once (steps 6 and Sec. 2, vectorised).
 
     Args:
         raw: ``np.ndarray`` of shape ``(B, T)``, float64: least-squares solutions.
+        normalise: the estimator's monotone normalisation (step 6): ``monotone`` (the paper's
+            central differences) or ``monotone_forward`` (the ``link`` estimator's).
 
     Returns:
         ``(B,)`` float64 Linearity Scores; NaN where a solution has no rise at all.
     """
-    s, _ = monotone(raw)
+    s, _ = normalise(raw)
     span = s[:, -1] - s[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.linspace(0.0, 1.0, raw.shape[-1])
@@ -192,6 +204,7 @@ def linearity_interval(
     level: float = 0.95,
     seed: int = 0,
     cache_key: tuple | None = None,
+    normalise: Normaliser = monotone,
 ) -> tuple[float, float]:
     """Bootstrap interval of one clip's Linearity Score (module docs).
 
@@ -208,6 +221,7 @@ def linearity_interval(
             is reproducible.
         cache_key: identifies ``(factor, weights)``, e.g. ``(T, k, sigma, lam)``, so that the
             shrinkage correction is measured once per factorisation; ``None`` = no cache.
+        normalise: the estimator's monotone normalisation (:func:`linearity_batch`).
 
     Returns:
         ``(low, high)``, Linearity units, within ``[0, 1]``; ``(nan, nan)`` when the clip's own
@@ -215,6 +229,50 @@ def linearity_interval(
 
     Raises:
         ValueError: on ``n_boot < 2``, a level outside ``(0, 1)`` or mismatched shapes.
+    """
+    ls0, half = linearity_spread(
+        dist,
+        raw,
+        factor,
+        weights,
+        n_boot=n_boot,
+        level=level,
+        seed=seed,
+        cache_key=cache_key,
+        normalise=normalise,
+    )
+    if not (math.isfinite(ls0) and math.isfinite(half)):
+        return (math.nan, math.nan)
+    return (max(0.0, ls0 - half), min(1.0, ls0 + half))
+
+
+def linearity_spread(
+    dist: np.ndarray,
+    raw: np.ndarray,
+    factor: np.ndarray,
+    weights: np.ndarray,
+    *,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    level: float = 0.95,
+    seed: int = 0,
+    cache_key: tuple | None = None,
+    normalise: Normaliser = monotone,
+) -> tuple[float, float]:
+    """The measured Linearity Score and the half-width of its bootstrap interval, unclipped.
+
+    :func:`linearity_interval` is ``(max(0, ls - half), min(1, ls + half))`` of it; the
+    ``link`` estimator combines two half-widths (docs/method.md, Sec. 1, *Estimators*).
+
+    Args:
+        dist, raw, factor, weights, n_boot, level, seed, cache_key, normalise: as in
+            :func:`linearity_interval`.
+
+    Returns:
+        ``(ls, half)``: the Linearity Score of ``raw`` and ``z_{(1 + level)/2} sd(LS*)``;
+        NaN (either) when undefined.
+
+    Raises:
+        ValueError: as :func:`linearity_interval`.
     """
     if int(n_boot) < 2:
         raise ValueError(f"n_boot must be >= 2 resamples, got {n_boot}")
@@ -228,7 +286,7 @@ def linearity_interval(
             f"shapes disagree: dist {dist.shape}, raw {raw.shape}, weights {np.shape(weights)}, "
             f"factor {np.shape(factor)}"
         )
-    ls0 = float(linearity_batch(raw[None])[0])
+    ls0 = float(linearity_batch(raw[None], normalise)[0])
     if not math.isfinite(ls0):
         return (math.nan, math.nan)
     w = np.asarray(weights, dtype=np.float64)
@@ -236,7 +294,7 @@ def linearity_interval(
     fit = pair_differences(raw, k)
     a, nu = _decompose(dist - fit, w)
     if a is None:
-        return (math.nan, math.nan)
+        return (ls0, math.nan)
     # Residuals of a least-squares fit are smaller than the errors behind them (the fit of R
     # and of a absorbs part of them); rescale each part by its measured shrinkage.
     shrink_a, shrink_nu = _shrinkage(factor, w, cache_key)
@@ -262,10 +320,9 @@ def linearity_interval(
             rhs[:, m:] += e_star
         # 3. the same factorisation, b right-hand sides
         raw_star = cho_solve_banded((factor, False), rhs.T, check_finite=False).T
-        scores[start : start + b] = linearity_batch(raw_star)
+        scores[start : start + b] = linearity_batch(raw_star, normalise)
     scores = scores[np.isfinite(scores)]
     if scores.size < 2:
-        return (math.nan, math.nan)
+        return (ls0, math.nan)
     # 4. normal interval around the measured score
-    half = float(ndtri(0.5 + 0.5 * float(level))) * float(np.std(scores, ddof=1))
-    return (max(0.0, ls0 - half), min(1.0, ls0 + half))
+    return ls0, float(ndtri(0.5 + 0.5 * float(level))) * float(np.std(scores, ddof=1))

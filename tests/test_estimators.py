@@ -100,6 +100,43 @@ def test_config_key_spf_estimator(compose_cfg, tmp_path):
     cfg = compose_cfg(["spf.estimator=link", "embedder=pixel"])
     settings = settings_from_config(cfg, cwd=tmp_path)
     assert settings.spf.estimator == "link" and settings.spf.solver_kwargs()["estimator"] == "link"
+    # the default (docs/method.md, Sec. 1, Estimators: why not link yet)
     assert settings_from_config(compose_cfg([]), cwd=tmp_path).spf.estimator == "paper"
+    assert SPFSettings().estimator == estimators.DEFAULT_ESTIMATOR == "paper"
     with pytest.raises(Exception, match="kruskal"):
         compose_cfg(["spf.estimator=kruskal"])
+
+
+def test_forward_normalisation_known_answer_and_reversal():
+    raw = np.array([0.0, 1.0, 0.5, 2.0, 2.0, 3.0])
+    s, total = spf.monotone_forward(raw)
+    np.testing.assert_allclose(s, [0.0, 1.0, 1.0, 2.5, 2.5, 3.5])  # the dip is clipped
+    assert total == 3.5
+    # a non-decreasing R comes back unchanged (up to its offset), in both directions
+    r = np.cumsum(np.random.default_rng(0).uniform(0, 1, 40))
+    np.testing.assert_allclose(spf.monotone_forward(r)[0], r - r[0])
+    back, _ = spf.monotone_forward(-r[::-1])
+    np.testing.assert_allclose(back, (r[-1] - r)[::-1], atol=1e-12)
+    batch, totals = spf.monotone_forward(np.stack([raw, 2 * raw]))
+    np.testing.assert_allclose(totals, [3.5, 7.0])
+    np.testing.assert_allclose(batch[0], s)
+
+
+def test_link_reversal_is_exact_and_paper_is_half_a_frame_off():
+    z = kernel_curve(spf.pacing_curve("exp_up", np.linspace(0, 1, 41), 3.0), 0.2)
+    fwd, rev = spf.compute_spf(z, estimator="link"), spf.compute_spf(z[::-1], estimator="link")
+    np.testing.assert_allclose(rev.progress, 1.0 - fwd.progress[::-1], atol=1e-8)
+    p, q = spf.compute_spf(z), spf.compute_spf(z[::-1])
+    assert np.max(np.abs(q.progress - (1.0 - p.progress[::-1]))) > 1e-3  # step 6 as published
+
+
+def test_link_interval_is_the_wider_of_its_own_and_the_papers():
+    rng = np.random.default_rng(1)
+    z = kernel_curve(np.linspace(0.0, 1.0, 61), 0.3) + 0.02 * rng.normal(size=(61, 512))
+    link = spf.compute_spf(z, estimator="link", bootstrap=100, seed=3)
+    paper = spf.compute_spf(z, bootstrap=100, seed=3)
+    ls = linearity(link.progress)
+    lo, hi = link.linearity_ci
+    assert 0 < lo < ls < hi < 1
+    assert hi - ls == pytest.approx(ls - lo)  # symmetric: a normal interval, unclipped here
+    assert hi - lo >= paper.linearity_ci[1] - paper.linearity_ci[0] - 1e-12

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from spf_bench.bench.studies import known_warp
@@ -60,3 +61,30 @@ def test_speed_ramp_bias_paper_against_link(bikes_pixel):
     link = known_warp.evaluate(bikes_pixel, {}, cases, "link")[0]
     assert paper["bias"] > 0.08  # the issue's +0.13 on this clip
     assert abs(link["bias"]) < 0.03
+
+
+def test_link_reads_the_reversed_clip_exactly(bikes_pixel):
+    # forward-difference normalisation: S(reversed) = 1 - S reversed, to rounding
+    cases = {"reverse": known_warp.build_cases(bikes_pixel.shape[0])["reverse"]}
+    row = known_warp.evaluate(bikes_pixel, {}, cases, "link")[0]
+    assert row["rms"] < 1e-8 and abs(row["bias"]) < 1e-8
+
+
+def test_verdicts_by_interval_overlap_and_by_paired_difference():
+    # three clips, two cases: "a" link always 0.01 above paper (intervals overlap, the
+    # paired difference is exactly +0.01: worse only when paired); "b" link far below.
+    rows = []
+    for clip, base in enumerate((0.020, 0.030, 0.040)):
+        for est, shift_a, shift_b in (("paper", 0.0, 0.0), ("link", 0.01, -0.019)):
+            for case, shift in (("a", shift_a), ("b", shift_b)):
+                rows.append(
+                    {"embedder": "pixel", "estimator": est, "clip": f"c{clip}", "case": case,
+                     "bias": 0.0, "rms": base + shift}
+                )  # fmt: skip
+    summary = known_warp.summarise(pd.DataFrame(rows))
+    link_a = summary[(summary.estimator == "link") & (summary.case == "a")].iloc[0]
+    assert link_a.d_rms == pytest.approx(0.01) and link_a.d_rms_low == pytest.approx(0.01)
+    v = known_warp.verdicts(summary, cases=("a", "b")).set_index("case")
+    assert (v.loc["a", "overlap"], v.loc["a", "paired"]) == ("tie", "worse")
+    assert v.loc["b", "paired"] == "better" and v.loc["b", "d_rms"] == pytest.approx(-0.019)
+    assert list(v.estimator) == ["link", "link"]  # paper is the reference, not judged

@@ -288,7 +288,8 @@ def test_cli_writes_csv_and_markdown(morph_run, tmp_path, capsys):
     t = pd.read_csv(out)
     assert list(t.columns) == list(lb.COLUMNS)  # no VBench here: no vbench columns
     md = out.with_suffix(".md").read_text()
-    assert f"| morph | warped | pixel | linear | 0 | {t.config_hash[0]} | 2 |" in md
+    assert t.estimator[0] == "paper"  # the default SPF estimator, in its own column
+    assert f"| morph | warped | pixel | linear | paper | 0 | {t.config_hash[0]} | 2 |" in md
     assert "## What each row groups" in md and str(morph_run) in md
     assert "No VBench scores" in md
     assert lb.main([str(tmp_path / "nothing*"), "--out", str(out)]) == 2
@@ -701,3 +702,19 @@ def test_heldout_columns_pair_each_item_with_its_baseline():
     assert t.heldout_delta_ci_low <= t.heldout_delta <= t.heldout_delta_ci_high
     assert stats.heldout_mean(held(p=float("nan"), q=0.8)) == pytest.approx(0.8)
     assert math.isnan(stats.heldout_mean("")) and math.isnan(stats.heldout_mean("{bad"))
+
+
+def test_estimator_column_names_the_spf_estimator_and_old_records_read_paper(hand_records):
+    old = hand_records.drop(columns=["estimator"], errors="ignore")  # written before the key
+    t = lb.build_leaderboard(old, n_resamples=200)
+    assert list(t.estimator) == ["paper", "paper"]
+    both = hand_records.assign(estimator="paper")
+    link = hand_records[hand_records.model == "footage"].assign(estimator="link", config_hash="h3")
+    t = lb.build_leaderboard(pd.concat([both, link]), n_resamples=200)
+    assert list(zip(t.model, t.estimator, t.config_hash, strict=True)) == [
+        ("footage", "paper", "h2"),
+        ("footage", "link", "h3"),
+        ("morph", "paper", "h1"),
+    ]  # the estimator is in the config hash: one row per estimator, each labelled
+    md = lb.render_markdown(t)
+    assert "| SPF estimator |" in md and "| footage | none | pixel | linear | link |" in md

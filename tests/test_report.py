@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ from spf_bench.bench.views.report import (
     ASSETS_DIR,
     REPORT_NAME,
     NotARunError,
+    run_estimator,
     write_leaderboard_html,
     write_report,
 )
@@ -319,6 +321,24 @@ def test_report_content_and_local_links(runs):
     before = {p: p.stat().st_mtime_ns for p in (rd / ASSETS_DIR).rglob("*.jpg")}
     assert write_report(rd).read_text(encoding="utf-8") == text
     assert {p: p.stat().st_mtime_ns for p in (rd / ASSETS_DIR).rglob("*.jpg")} == before
+
+
+def test_report_and_leaderboard_html_name_the_spf_estimator(runs, tmp_path):
+    rd = runs["none"]
+    records = pd.read_parquet(rd / "records.parquet")
+    want = json.loads((rd / "config.json").read_text())["config"]["spf"]["estimator"]
+    assert set(records.estimator) == {want}
+    text = write_report(rd).read_text(encoding="utf-8")
+    assert re.search(rf"SPF estimator</th><td class=.l.><code>{want}</code>", text)
+    # old records (no column) read as the config's estimator, else the authors' ``paper``
+    assert run_estimator(records.drop(columns="estimator"), {"spf": {"estimator": "link"}}) == (
+        "link"
+    )
+    assert run_estimator(records.drop(columns="estimator"), {}) == "paper"
+    html = write_leaderboard_html(
+        build_leaderboard(load_records([rd]), n_resamples=50), tmp_path / "lb.html", [rd]
+    ).read_text(encoding="utf-8")
+    assert "<th class='l'>estimator</th>" in html and f"<td class='l'>{want}</td>" in html
 
 
 def test_report_pages_and_failures(runs, tmp_path):

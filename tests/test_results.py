@@ -128,6 +128,19 @@ def test_old_version_records_folder_reads_as_typed_records(tmp_path):
     assert stats.heldout_mean(got[0].heldout) == 0.8
 
 
+def test_record_estimator_round_trips_and_old_records_read_paper(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.write_json("identity.json", {"hash": "h0"})
+    base = {**KEYS, "seed": 0, "config_hash": "h0"}
+    rd.write_json(rd.record_path("a", 0), {**base, "item_id": "a", "iteration": 0})  # old
+    rd.write_record(Record(**base, item_id="b", iteration=0, estimator="link"))
+    got = {r.item_id: r for r in rd.records()}
+    assert (got["a"].estimator, got["b"].estimator) == ("paper", "link")
+    df = to_frame(got.values())
+    assert list(df.estimator) == ["paper", "link"] and "estimator" in COLUMNS
+    assert [r.estimator for r in from_frame(df.drop(columns="estimator"))] == ["paper", "paper"]
+
+
 def test_spf_settings_strict_with_defaults_for_absent_keys(tmp_path):
     rd = RunDir(tmp_path)
     changed = {

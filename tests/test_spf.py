@@ -504,15 +504,18 @@ def test_measurement_carries_the_interval_with_the_kernel_defaults():
         SPFSettings(bootstrap=-1).check()
 
 
-def test_interval_coverage_on_synthetic_noisy_clips():
+@pytest.mark.parametrize("estimator", ["paper", "link"])
+def test_interval_coverage_on_synthetic_noisy_clips(estimator):
     """Known answer: the expected Linearity of the path at its noise level (300 separate takes);
-    80 noisy takes, 95% intervals (the full check is ``calibrate_spf --coverage``)."""
-    truth = np.mean([spf.score_progress(spf.compute_spf(_noisy_path(33, 0.05, 10_000 + s)))
+    80 noisy takes, 95% intervals, per estimator (the full check is ``calibrate_spf
+    --coverage-only --estimator ...``)."""
+    kw = {"estimator": estimator}
+    truth = np.mean([spf.score_progress(spf.compute_spf(_noisy_path(33, 0.05, 10_000 + s), **kw))
                      .linearity_score for s in range(300)])  # fmt: skip
     hits = 0
     for s in range(80):
-        lo, hi = spf.compute_spf(_noisy_path(33, 0.05, s), bootstrap=200, seed=s).linearity_ci
-        hits += lo <= truth <= hi
+        r = spf.compute_spf(_noisy_path(33, 0.05, s), bootstrap=200, seed=s, **kw)
+        hits += r.linearity_ci[0] <= truth <= r.linearity_ci[1]
     assert 0.85 <= hits / 80 <= 1.0
 
 

@@ -13,7 +13,9 @@ Record file (``records/<item_id>__it<iteration>.json``, version :data:`RECORD_VE
     - version 2 (no ``record_version``): ``heldout`` is JSON *text* inside the JSON;
     - older files without ``heldout``, ``linearity_ci_low/high`` or ``progress_statistic``
       (read as ``{}`` and NaN);
-    - ``gt_rms_error``, the old name of ``rms_s_vs_designed``.
+    - ``gt_rms_error``, the old name of ``rms_s_vs_designed``;
+    - files and tables without ``estimator`` (written before ``spf.estimator`` existed): the
+      authors' estimator, ``paper``.
 
 Table form (``records.parquet`` and ``records.csv``), the one flattening
     One row per record with exactly :data:`COLUMNS`, typed (missing numbers NaN, missing
@@ -29,6 +31,10 @@ model                  str         generator name (``morph``, ``footage``, ``wan
 retime                 str         ``none``, ``warped``, ``resample`` or ``segmented``
 embedder               str         frame embedder of the SPF
 pacing                 str         target pacing curve of the retime
+estimator              str         SPF estimator that made every score of the record
+                                   (``spf.estimator``: ``link`` or ``paper``; docs/method.md,
+                                   Sec. 1, *Estimators*); records written before the key read
+                                   as ``paper``, the only estimator there was
 item_id                str         benchmark item
 seed                   int         seed of the item
 iteration              int         0 = baseline, 1..N = ReTime refinements
@@ -78,6 +84,7 @@ from spf_bench.metrics.spf import SPFScores
 
 __all__ = [
     "COLUMNS",
+    "LEGACY_ESTIMATOR",
     "RECORD_VERSION",
     "HeldoutScores",
     "Record",
@@ -90,6 +97,9 @@ __all__ = [
 #: Version of the record file written now (3: ``heldout`` nested, ``record_version`` field).
 #: Files without the field are version 2 or older; :meth:`Record.from_dict` reads them all.
 RECORD_VERSION = 3
+
+#: The estimator of a record or table without the ``estimator`` key (written before it existed).
+LEGACY_ESTIMATOR = "paper"
 
 #: Old column names -> current ones (read side only).
 _RENAMED = {"gt_rms_error": "rms_s_vs_designed"}
@@ -221,6 +231,7 @@ class Record:
     iteration: int
     config_hash: str = ""
     git_sha: str = ""
+    estimator: str = LEGACY_ESTIMATOR
     status: str = "ok"
     error: str = ""
     n_frames: int = -1
@@ -270,6 +281,7 @@ class Record:
             kw["metadata"] = json.dumps(d["metadata"], default=json_default)
         if _str(d.get("status")) == "":
             kw["status"] = "failed"
+        kw["estimator"] = kw["estimator"] or LEGACY_ESTIMATOR
         return cls(**kw)
 
     @classmethod
@@ -278,7 +290,7 @@ class Record:
 
         Args:
             base: the identifying fields (model, retime, embedder, pacing, item_id, seed,
-                iteration, config_hash, git_sha).
+                iteration, config_hash, git_sha, estimator).
             error: ``"<ExceptionType>: <message>"``.
             metadata: JSON text (e.g. the traceback).
         """
@@ -305,8 +317,8 @@ class Record:
 #: :class:`Record` fields, typed by their annotation (text, and ``heldout`` as JSON text).
 COLUMNS: dict[str, str] = {
     c: {"int": "int64", "float": "float64", "bool": "bool"}.get(Record.__annotations__[c], "string")
-    for c in """model retime embedder pacing item_id seed iteration n_frames fps linearity_score
-    max_deviation max_jump max_jump_frame total_change degenerate target_deviation
+    for c in """model retime embedder pacing estimator item_id seed iteration n_frames fps
+    linearity_score max_deviation max_jump max_jump_frame total_change degenerate target_deviation
     linearity_ci_low linearity_ci_high progress_statistic keyframes heldout rms_s_vs_designed
     video_path spf_path config_hash git_sha status error metadata""".split()
 }

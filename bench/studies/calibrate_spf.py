@@ -36,6 +36,12 @@ Usage::
 
     spf-bench study calibrate_spf --out results/spf_calibration \
         [--embedders pixel efficientnet_lite0] [--cache DIR] [--conditions clean h264]
+
+Coverage of the per-record Linearity interval alone, for one SPF estimator (docs/method.md,
+Sec. 1, *Estimators*; ``ci_coverage_<estimator>.csv``)::
+
+    spf-bench study calibrate_spf --coverage-only --estimator paper --out DIR \
+        [--coverage-takes 60 --coverage-truth 100 --coverage-resamples 100]
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ from spf_bench.generators.morph import designed_profile
 from spf_bench.generators.pacing_gt import SUITE, designed_progress, render
 from spf_bench.metrics import spf
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
+from spf_bench.metrics.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from spf_bench.metrics.spf import CLIP_EPS
 
 log = logging.getLogger("spf_bench")
@@ -481,11 +488,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
     ap.add_argument("--cache", default=str(default_cache_dir()), help="embedding cache folder")
     ap.add_argument("--coverage", action="store_true", help="also the interval coverage check")
+    ap.add_argument(
+        "--coverage-only", action="store_true", help="only the coverage check (no sweep)"
+    )
+    ap.add_argument(
+        "--estimator",
+        choices=ESTIMATORS,
+        default=DEFAULT_ESTIMATOR,
+        help="SPF estimator of the coverage check (default: %(default)s)",
+    )
+    sizes = (("takes", 200, "noisy takes per case"), ("truth", 1000, "takes behind the truth"))
+    for name, default, what in (*sizes, ("resamples", 200, "bootstrap resamples per take")):
+        ap.add_argument(f"--coverage-{name}", type=int, default=default, help=what)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    sizes = {"n_clips": args.coverage_takes, "n_truth": args.coverage_truth}
+    sizes["n_boot"] = args.coverage_resamples
+    if args.coverage_only:
+        cov = coverage(estimator=args.estimator, **sizes)
+        write_csv(out / f"ci_coverage_{args.estimator}.csv", cov)
+        values = np.array([r["coverage"] for r in cov])
+        print(
+            f"coverage ({args.estimator}, {len(cov)} cases): median {np.median(values):.3f}, "
+            f"mean {values.mean():.3f}, worst {values.min():.3f}"
+        )
+        return 0
     rows, sat = [], []
     for emb in args.embedders:
         for cond in args.conditions:
@@ -499,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(out / "sweep.csv", rows)
     write_csv(out / "best.csv", summary)
     write_csv(out / "saturation.csv", sat)
-    cov = coverage() if args.coverage else []
+    cov = coverage(estimator=args.estimator, **sizes) if args.coverage else []
     if cov:
         write_csv(out / "ci_coverage.csv", cov)
 

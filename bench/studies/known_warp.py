@@ -61,6 +61,8 @@ __all__ = [
     "evaluate",
     "linearity_in_time",
     "main",
+    "summarise",
+    "verdicts",
     "warp_positions",
 ]
 
@@ -68,6 +70,8 @@ __all__ = [
 DECODE_SIZE = 256
 #: Embedders of the study.
 EMBEDDERS: tuple[str, ...] = ("pixel", "efficientnet_lite0")
+#: The estimator every other one is compared with (the authors' least squares).
+REFERENCE = "paper"
 #: Relative speeds of the ``piecewise`` warp over four equal output quarters.
 PIECEWISE_SPEEDS: tuple[float, ...] = (1.0, 0.25, 2.0, 4.0)
 
@@ -330,8 +334,22 @@ def _embed_all(
     return cache
 
 
-def _summarise(df: pd.DataFrame) -> pd.DataFrame:
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (embedder, estimator, case): means over clips with BCa intervals, and for every
+    estimator but ``paper`` the paired differences from ``paper`` on the same clips.
+
+    Args:
+        df: per-clip rows (columns ``embedder, estimator, clip, case, bias, rms``), as
+            :func:`run` collects them from :func:`evaluate`.
+
+    Returns:
+        One row per (embedder, estimator, case): ``n_clips``, ``bias`` and ``rms`` with
+        ``_low``/``_high`` (95% BCa, seed 0), ``abs_bias``; for estimators other than
+        ``paper`` also ``d_abs_bias`` (``|bias|`` minus the paper's) and ``d_rms`` (RMS minus
+        the paper's), the means of the per-clip differences, with their intervals.
+    """
     rows = []
+    ref = df[df.estimator == REFERENCE].set_index(["embedder", "case", "clip"])
     for (emb, est, case), g in df.groupby(["embedder", "estimator", "case"], sort=False):
         row = {
             "embedder": emb,
@@ -343,7 +361,59 @@ def _summarise(df: pd.DataFrame) -> pd.DataFrame:
             lo, hi = bootstrap_ci(g[col].to_numpy(), seed=0)
             row.update({col: float(g[col].mean()), f"{col}_low": lo, f"{col}_high": hi})
         row["abs_bias"] = float(g.bias.abs().mean())
+        if est != REFERENCE and len(ref):
+            paper = ref.loc[[(emb, case, c) for c in g["clip"]]]
+            diffs = {
+                "d_abs_bias": g.bias.abs().to_numpy() - paper.bias.abs().to_numpy(),
+                "d_rms": g.rms.to_numpy() - paper.rms.to_numpy(),
+            }
+            for col, d in diffs.items():
+                lo, hi = bootstrap_ci(d, seed=0)
+                row.update({col: float(np.nanmean(d)), f"{col}_low": lo, f"{col}_high": hi})
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdicts(summary: pd.DataFrame, cases: Sequence[str] = INVARIANCES) -> pd.DataFrame:
+    """Is each estimator no worse than ``paper`` on the invariances (RMS error of ``S``)?
+
+    Two readings per (embedder, estimator, case): ``overlap`` compares the two estimators'
+    BCa intervals over clips (``worse`` only when the estimator's interval lies wholly above
+    the paper's, ``better`` when wholly below, else ``tie``); ``paired`` uses the interval
+    of the paired difference on the same clips (``worse`` when it lies above 0, ``better``
+    below 0, ``tie`` when it holds 0), the stricter of the two.
+
+    Args:
+        summary: :func:`summarise`'s table.
+        cases: the cases judged.
+
+    Returns:
+        One row per (embedder, estimator other than paper, case): ``rms``, ``rms_paper``, the
+        intervals, ``d_rms`` with its interval, ``overlap`` and ``paired``.
+    """
+    ref = summary[summary.estimator == REFERENCE].set_index(["embedder", "case"])
+    rows = []
+    for r in summary[(summary.estimator != REFERENCE) & summary.case.isin(cases)].itertuples():
+        p = ref.loc[(r.embedder, r.case)]
+        overlap = (
+            "worse" if r.rms_low > p.rms_high else "better" if r.rms_high < p.rms_low else "tie"
+        )
+        paired = "worse" if r.d_rms_low > 0 else "better" if r.d_rms_high < 0 else "tie"
+        rows.append(
+            {
+                "embedder": r.embedder,
+                "estimator": r.estimator,
+                "case": r.case,
+                "rms": r.rms,
+                "rms_ci": f"[{r.rms_low:.3f}, {r.rms_high:.3f}]",
+                "rms_paper": p.rms,
+                "rms_paper_ci": f"[{p.rms_low:.3f}, {p.rms_high:.3f}]",
+                "d_rms": r.d_rms,
+                "d_rms_ci": f"[{r.d_rms_low:+.3f}, {r.d_rms_high:+.3f}]",
+                "overlap": overlap,
+                "paired": paired,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -433,16 +503,24 @@ def run(
                 for r in evaluate(source, new, cases, est):
                     rows.append({"embedder": emb, "estimator": est, "clip": clip.label, **r})
     df = pd.DataFrame(rows)
-    summary = _summarise(df)
+    summary = summarise(df)
     atomic_write_text(out / "per_clip.csv", df.to_csv(index=False, float_format="%.5f"))
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.5f"))
+    if len(set(df.estimator)) > 1:
+        verdict = verdicts(summary).to_csv(index=False, float_format="%.5f")
+        atomic_write_text(out / "verdicts.csv", verdict)
     atomic_write_text(
         out / "table.md",
         "Linearity bias (measured - truth) [95% BCa CI over clips] / RMS error of S, mean over "
         f"{len(clips)} clips\n\n"
         + _table(summary)
         + "\n\nPer clip, exp_up temperature 3, nearest-frame sampling (Linearity of the warped "
-        "clip, of the truth S(v) o w, and their difference)\n\n" + _ramp_table(df) + "\n",
+        "clip, of the truth S(v) o w, and their difference)\n\n"
+        + _ramp_table(df)
+        + "\n\nInvariances, RMS error of S against the paper estimator's (overlap: the two BCa "
+        "intervals over clips; paired: the interval of the per-clip difference)\n\n"
+        + (markdown_table(verdicts(summary)) if len(set(df.estimator)) > 1 else "_one estimator_")
+        + "\n",
     )
     _figure(summary, out / "bias.png")
     return df

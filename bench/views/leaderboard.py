@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from spf_bench.bench.config import identity_difference
+from spf_bench.bench.results.record import LEGACY_ESTIMATOR
 from spf_bench.bench.results.stats import (
     N_RESAMPLES,
     bootstrap_ci,
@@ -73,8 +74,8 @@ POOLED_KEYS: tuple[str, ...] = (*GROUP_KEYS, "settings_hash")
 #: The leaderboard's fixed columns, in order (meanings: ``bench/views/README.md``).
 COLUMNS: tuple[str, ...] = tuple(
     """
-    model retime embedder pacing seed config_hash settings_hash n_per_seed n_runs n n_failed
-    n_degenerate final_iteration linearity_mean linearity_std linearity_ci_low
+    model retime embedder pacing estimator seed config_hash settings_hash n_per_seed n_runs n
+    n_failed n_degenerate final_iteration linearity_mean linearity_std linearity_ci_low
     linearity_ci_high max_jump_mean max_deviation_mean total_change_mean target_deviation_mean
     rms_s_vs_designed_mean n_paired baseline_linearity_mean delta_linearity
     delta_linearity_ci_low delta_linearity_ci_high heldout_embedders heldout_linearity
@@ -119,6 +120,7 @@ def _group_row(
     fin = pd.concat([ok, failed_items(g_all)])  # every item's last record: seeds, hashes
     first = g_all.iloc[0]
     row: dict[str, Any] = {k: first[k] for k in GROUP_KEYS}
+    row["estimator"] = _joined(fin.estimator)
     row |= dict(seed=_joined(int(v) for v in fin.seed), config_hash=_joined(fin.config_hash))
     row |= dict(settings_hash=_joined(fin.settings_hash), n_per_seed=_n_per_seed(fin, ok))
     row |= dict(n_runs=len({str(r) for r in g_all.run_dir if str(r)}), n=len(ok))
@@ -149,7 +151,8 @@ def _group_row(
 
 def _prepared(records: Any) -> Any:
     """A copy of ``records`` with every column the leaderboard reads (missing ones filled:
-    NaN scores, ``seed`` -1, empty hashes, ``settings_hash`` = ``config_hash``)."""
+    NaN scores, ``seed`` -1, empty hashes, ``settings_hash`` = ``config_hash``, ``estimator``
+    ``paper``: records from before ``spf.estimator`` existed)."""
     need = [*GROUP_KEYS, "item_id", "iteration", "status", "linearity_score"]
     missing = [c for c in need if c not in records]
     if missing:
@@ -159,6 +162,8 @@ def _prepared(records: Any) -> Any:
         df["degenerate"] = False
     for col in ("config_hash", "git_sha", "run_dir"):
         df[col] = df[col].fillna("").astype(str) if col in df else ""
+    est = df["estimator"].fillna("").astype(str) if "estimator" in df else ""
+    df["estimator"] = pd.Series(est, index=df.index).replace("", LEGACY_ESTIMATOR)
     seed = pd.to_numeric(df["seed"], errors="coerce") if "seed" in df else pd.Series(-1, df.index)
     df["seed"] = seed.fillna(-1).astype(int)
     df["settings_hash"] = df.get("settings_hash", df["config_hash"]).fillna("").astype(str)

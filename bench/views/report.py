@@ -34,7 +34,7 @@ import pandas as pd
 from markupsafe import Markup
 from PIL import Image
 
-from spf_bench.bench.results.record import parse_heldout
+from spf_bench.bench.results.record import LEGACY_ESTIMATOR, parse_heldout
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import (
     bootstrap_ci,
@@ -68,6 +68,7 @@ __all__ = [
     "add_parser",
     "page_name",
     "run_command",
+    "run_estimator",
     "write_leaderboard_html",
     "write_report",
 ]
@@ -255,6 +256,18 @@ def _video_assets(
     return poster, {k: p for k, p in thumbs.items() if k not in beyond}, note
 
 
+def run_estimator(records: pd.DataFrame, cfg: dict[str, Any]) -> str:
+    """The SPF estimator(s) that made a run's scores, ``+``-joined: the records' ``estimator``
+    column, else the config's ``spf.estimator``, else ``paper`` (records from before the key,
+    :data:`spf_bench.bench.results.record.LEGACY_ESTIMATOR`)."""
+    if "estimator" in records and len(records):
+        vals = {str(v) for v in records.estimator.fillna("") if str(v)}
+        if vals:
+            return "+".join(sorted(vals))
+    spf = cfg.get("spf") if isinstance(cfg.get("spf"), dict) else {}
+    return str(spf.get("estimator") or LEGACY_ESTIMATOR)
+
+
 def _provenance(run: _Run) -> dict[str, Any]:
     """What the provenance table (``report_overview.html.j2``) shows, JSON values as text."""
     c, s, cfg = run.config, run.summary, run.cfg
@@ -265,6 +278,7 @@ def _provenance(run: _Run) -> dict[str, Any]:
     out["versions"] = ", ".join(f"{k} {v}" for k, v in versions.items()) or None
     out["iterations"] = retime.get("iterations") if isinstance(retime, dict) else None
     out["spf"] = json.dumps(cfg["spf"]) if isinstance(cfg.get("spf"), dict) else cfg.get("spf")
+    out["estimator"] = run_estimator(run.records, cfg)
     out["config"] = json.dumps(c, indent=2, sort_keys=False, default=str) if c else ""
     return out
 
@@ -551,7 +565,7 @@ def write_leaderboard_html(
     base = path.resolve().parent
     lin = _scale(df, ("linearity_ci_low", "linearity_ci_high", "linearity_mean"), False)
     dlt = _scale(df, ("delta_linearity_ci_low", "delta_linearity_ci_high", "delta_linearity"), True)
-    ident = [c for c in ("seed", "config_hash", "config_hashes") if c in df.columns]
+    ident = [c for c in ("estimator", "seed", "config_hash", "config_hashes") if c in df.columns]
     rows = []
     for r in df.to_dict("records"):
         key = tuple(str(r[k]) for k in GROUP_KEYS)
