@@ -12,7 +12,9 @@ Definitions (computed by :func:`analyse`):
 - **call sequence**: the callee modules of the events, in call order. The *bench* sequence keeps
   only callees in ``spf_bench.bench.*``; the *all* sequence keeps every ``spf_bench.*`` callee.
 - **module path**: a call sequence with consecutive repeats collapsed to one entry (entering
-  ``a`` from ``a``, or calling ``a``, ``a``, ``a`` in a row, is one stay in ``a``).
+  ``a`` from ``a``, or calling ``a``, ``a``, ``a`` in a row, is one stay in ``a``). Only calls
+  make entries: ``a`` calling ``b`` then, after ``b`` returns, ``c`` gives ``a b c``; ``a``
+  calling ``b`` then one of its own functions gives ``a b a``.
 - **return to a module already left**: an entry ``path[i]`` of a module path that already
   occurs in ``path[:i]``. Collapsing guarantees ``path[i - 1] != path[i]``, so some other module
   came between; hence ``returns = len(path) - len(set(path))``. A run that visits every module
@@ -90,7 +92,7 @@ def trace(call: Callable[[], Any]) -> list[tuple[str, int]]:
     return events
 
 
-def collapse(seq: Sequence[str]) -> list[str]:
+def collapse(seq: Sequence[Any]) -> list[Any]:
     """``seq`` with consecutive repeats collapsed to one entry (the module path)."""
     return [m for i, m in enumerate(seq) if i == 0 or seq[i - 1] != m]
 
@@ -143,7 +145,9 @@ def analyse(events: Sequence[tuple[str, int]], depth: int = 3) -> dict[str, Any]
     Returns:
         ``n_calls``, ``bench_path``, ``all_path`` (short module names), ``bench_returns``,
         ``all_returns``, ``bench_pairs``, ``all_pairs`` (pair -> count, most frequent first),
-        ``orchestration`` (``[[block, count], ...]``), ``depth``.
+        ``orchestration`` (``[[block, count], ...]``), ``depth``, and ``events`` (the events
+        with consecutive repeats collapsed, ``[[module, bench_depth], ...]``: enough to redo
+        the analysis at another depth).
     """
     bench = collapse([m for m, _ in events if m.startswith(BENCH)])
     every = collapse([m for m, _ in events])
@@ -162,6 +166,7 @@ def analyse(events: Sequence[tuple[str, int]], depth: int = 3) -> dict[str, Any]
         "orchestration": [[[_short(m) for m in b], k] for b, k in compress_repeats(top)],
         "bench_path": [_short(m) for m in bench],
         "all_path": [_short(m) for m in every],
+        "events": [[_short(m), d] for m, d in collapse(list(events))],
     }
 
 
