@@ -55,7 +55,7 @@ EXIT_OK, EXIT_BAD_INPUT = 0, EXIT_USER_ERROR
 #: The studies, ``spf-bench study NAME``: modules of :mod:`spf_bench.bench.studies`.
 STUDIES: tuple[str, ...] = tuple(
     "ablation calibrate_progress calibrate_segments calibrate_spf known_warp pacing_gt "
-    "perf_measure perf_rope perf_spf train_toy".split()
+    "perf_measure perf_rope perf_spf trace_run train_toy".split()
 )
 
 #: Commands handed whole to a module's ``main(argv)``, imported when run (they pull pandas,

@@ -53,7 +53,6 @@ from spf_bench.generators.retime import RetimeStep, band_strengths, renderer_for
 from spf_bench.metrics.embedders import build_embedder
 from spf_bench.metrics.measure import Measurement, measure_embeddings, measure_frames
 from spf_bench.metrics.vbench import VBenchSettings, preflight
-from spf_bench.metrics.video_io import write_video
 
 log = logging.getLogger("spf_bench")
 
@@ -255,14 +254,15 @@ def _process_item(
             and not step.stop
             and not now > last_heldout + s.retime.heldout_min_gain
         )
-        fields = _write_step(s, rd, item, step)
+        note = step.stop or ""
         if stalled:
-            fields["error"] = (
+            note = (
                 f"stopped: held-out Linearity {last_heldout:.4f} -> {now:.4f} gained less than "
                 f"retime.heldout_min_gain={s.retime.heldout_min_gain}"
             )
-        row = Record(**_record_base(s, item, step.iteration, sha), **fields, heldout=heldout)
-        rd.write_record(row)
+        arrays = _spf_arrays(step)
+        row = _step_record(s, rd, item, step, sha, heldout, note)
+        rd.write_iteration(row, arrays, step.video if s.save_videos else None)
         written.append(row)
         it, last_heldout = step.iteration + 1, now
         if stalled:
@@ -271,22 +271,9 @@ def _process_item(
     return written
 
 
-def _write_step(
-    s: BenchSettings, rd: RunDir, item: GenerationRequest, step: RetimeStep
-) -> dict[str, Any]:
-    """Write one iteration's video and SPF file; return its record fields."""
-    video, m = step.video, step.measurement
-    video_rel = ""
-    if s.save_videos:
-        video_rel = rd.video_rel(item.item_id, step.iteration)
-        write_video(
-            rd.path / video_rel,
-            video.frames,
-            video.fps,
-            audio=video.audio,
-            audio_rate=video.audio_rate,
-        )
-    spf_rel = rd.spf_rel(item.item_id, step.iteration)
+def _spf_arrays(step: RetimeStep) -> dict[str, np.ndarray]:
+    """The arrays of one iteration's SPF file (``spf/<item>__it<k>.npz``, README)."""
+    m = step.measurement
     arrays = {
         "progress": m.progress,
         "raw": m.spf.raw,
@@ -297,23 +284,43 @@ def _write_step(
         arrays.update(tau=step.tau, next_positions=step.next_positions)
     if getattr(step, "base_positions", None) is not None:
         arrays["base_positions"] = step.base_positions
-    rd.savez(spf_rel, **arrays)
+    return arrays
+
+
+def _step_record(
+    s: BenchSettings,
+    rd: RunDir,
+    item: GenerationRequest,
+    step: RetimeStep,
+    sha: str,
+    heldout: dict[str, HeldoutScores],
+    error: str,
+) -> Record:
+    """The record of one finished iteration (its files' paths from ``rd``; written by
+    :meth:`~spf_bench.bench.results.rundir.RunDir.write_iteration`)."""
+    video, m = step.video, step.measurement
+    base = _record_base(s, item, step.iteration, sha)
+    rms = _gt_rms(m.progress, video.metadata.get("designed_progress"))
     meta = {k: v for k, v in video.metadata.items() if k not in ("designed_progress", "positions")}
-    return {
-        "n_frames": int(m.n_frames),
-        "fps": float(video.fps),
+    video_rel = rd.video_rel(item.item_id, step.iteration) if s.save_videos else ""
+    spf_rel = rd.spf_rel(item.item_id, step.iteration)
+    return Record(
+        **base,
+        n_frames=int(m.n_frames),
+        fps=float(video.fps),
         **m.scores.as_dict(),
-        "linearity_ci_low": float(m.linearity_ci[0]),
-        "linearity_ci_high": float(m.linearity_ci[1]),
-        "progress_statistic": float(m.progress_statistic),
-        "keyframes": " ".join(map(str, m.keyframes)),
-        "rms_s_vs_designed": _gt_rms(m.progress, video.metadata.get("designed_progress")),
-        "video_path": video_rel,
-        "spf_path": spf_rel,
-        "status": "ok",
-        "error": step.stop or "",
-        "metadata": metadata_json(meta),
-    }
+        linearity_ci_low=float(m.linearity_ci[0]),
+        linearity_ci_high=float(m.linearity_ci[1]),
+        progress_statistic=float(m.progress_statistic),
+        keyframes=" ".join(map(str, m.keyframes)),
+        rms_s_vs_designed=rms,
+        video_path=video_rel,
+        spf_path=spf_rel,
+        status="ok",
+        error=error,
+        metadata=metadata_json(meta),
+        heldout=heldout,
+    )
 
 
 def run_benchmark(s: BenchSettings) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from spf_bench.bench.config import identity_difference
 from spf_bench.bench.results.record import Record, from_frame, to_frame
 from spf_bench.metrics import atomic_io
 from spf_bench.metrics.measure import SPFSettings
+from spf_bench.metrics.video_io import write_video
 
 log = logging.getLogger("spf_bench")
 
@@ -336,6 +337,38 @@ class RunDir:
         """Context manager: a temporary path that is moved to ``path`` on success
         (:func:`spf_bench.metrics.atomic_io.atomic_path`)."""
         return atomic_io.atomic_path(self.path / path, **kwargs)
+
+    def write_iteration(
+        self, record: Record, arrays: Mapping[str, np.ndarray], video: Any | None = None
+    ) -> Path:
+        """Write one finished (item, iteration): its video, its SPF file, then its record.
+
+        The record file is written last, so a record on disk always has its files (a resumed
+        run trusts a record's files and recomputes an iteration without one).
+
+        Args:
+            record: the iteration's record; its ``spf_path`` and ``video_path``
+                (:meth:`spf_rel`, :meth:`video_rel`; ``""``: no video) say where the files go.
+            arrays: the SPF file's arrays (``progress``, ``raw``, ``embeddings``,
+                ``positions``...; module docs).
+            video: the rendered clip (``frames`` ``(T, H, W, 3)`` uint8, ``fps``, ``audio``,
+                ``audio_rate``: :class:`spf_bench.generators.base.GeneratedVideo`), written
+                as H.264 (:func:`spf_bench.metrics.video_io.write_video`) when given and
+                ``record.video_path`` is set.
+
+        Returns:
+            The record file's path.
+        """
+        if video is not None and record.video_path:
+            write_video(
+                self.path / record.video_path,
+                video.frames,
+                video.fps,
+                audio=video.audio,
+                audio_rate=video.audio_rate,
+            )
+        self.savez(record.spf_path, **arrays)
+        return self.write_record(record)
 
     def write_record(self, record: Record) -> Path:
         """Write one record file (version :data:`~spf_bench.bench.results.record.RECORD_VERSION`),

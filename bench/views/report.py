@@ -34,7 +34,7 @@ import pandas as pd
 from markupsafe import Markup
 from PIL import Image
 
-from spf_bench.bench.results.record import LEGACY_ESTIMATOR, parse_heldout
+from spf_bench.bench.results.record import LEGACY_ESTIMATOR
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import (
     bootstrap_ci,
@@ -53,7 +53,7 @@ from spf_bench.bench.views.load import (
     load_records,
     read_run_records,
 )
-from spf_bench.bench.views.render import is_finite, render, suffixed
+from spf_bench.bench.views.render import render, suffixed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 from spf_bench.metrics.spf import pacing_curve
 from spf_bench.metrics.video_io import VideoDecodeError, read_video
@@ -319,32 +319,68 @@ def _summary(run: _Run) -> dict[str, Any]:
     return out | dict(failures=fails, vbench=vb)
 
 
-def _score(row: Any, emb: str | None) -> float:
-    """Linearity of a record by the guiding embedder (``None``) or held-out ``emb``."""
-    v = row.linearity_score if emb is None else parse_heldout(row.heldout).get(emb)
-    v = v if emb is None or v is None else v.linearity_score
-    return float(v) if is_finite(v) else math.nan
+def _finite(values: Any) -> np.ndarray:
+    """``values`` as float64 with NaN for anything that is not a finite number."""
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    return np.where(np.isfinite(x), x, np.nan)
 
 
 def _items(run: _Run, page_size: int) -> list[SimpleNamespace]:
     """Per item (sorted): its records by iteration (named tuples; pandas row access is slow),
-    the ok ones, ``base`` (first), ``last`` (last ok, else last), ``all_ok`` and its page."""
+    the ok ones, ``base`` (first), ``last`` (last ok, else last), ``all_ok``, its page, and what
+    its section shows, read here for every item at once before anything is rendered:
+
+    - ``scores``: per record, its Linearity by the guiding embedder then by each held-out
+      embedder of ``run.held`` (NaN where none), keyed by the record's ``id``;
+    - ``vb``: the VBench columns with a finite score in one of its records;
+    - ``progress``: ``{iteration: S}`` of its ok records' SPF files (``(T,)`` float64,
+      :meth:`spf_bench.bench.results.rundir.RunDir.progress`), and ``spf_notes``, one note
+      per missing or unreadable SPF file.
+    """
     df = run.records.sort_values(["item_id", "iteration"], kind="stable")
     df.columns = [str(c) for c in df.columns]
-    rows: dict[str, list[Any]] = {}
-    for r in df.itertuples(index=False, name="Record"):
-        rows.setdefault(str(r.item_id), []).append(r)
+    guided = _finite(df["linearity_score"])
+    held = [_finite(heldout_column(df, e)) for e in run.held]
+    dims = [c for c in df.columns if is_dim_column(c) and c.isidentifier()]
+    dim_ok = np.isfinite(np.stack([_finite(df[c]) for c in dims], axis=1)) if dims else None
+    rows: dict[str, list[tuple[int, Any]]] = {}
+    for j, r in enumerate(df.itertuples(index=False, name="Record")):
+        rows.setdefault(str(r.item_id), []).append((j, r))
     out = []
     for i, (k, v) in enumerate(sorted(rows.items())):
-        ok = [r for r in v if r.status == "ok"]
-        out.append(SimpleNamespace(item_id=k, rows=v, ok=ok, base=v[0], last=(ok or v)[-1]))
-        out[-1].all_ok, out[-1].page = len(ok) == len(v), 1 + i // page_size
+        recs = [r for _, r in v]
+        ok = [r for r in recs if r.status == "ok"]
+        it = SimpleNamespace(item_id=k, rows=recs, ok=ok, base=recs[0], last=(ok or recs)[-1])
+        it.all_ok, it.page = len(ok) == len(recs), 1 + i // page_size
+        it.scores = {id(r): [guided[j], *(h[j] for h in held)] for j, r in v}
+        seen = dim_ok[[j for j, _ in v]].any(axis=0) if dim_ok is not None else []
+        it.vb = [c for c, shown in zip(dims, seen, strict=True) if shown]
+        it.progress, it.spf_notes = {}, []
+        out.append(it)
+    rd = RunDir(run.root)
+    for it in out:  # every SPF file in one pass, after the tables
+        for r in it.ok:
+            p = run.root / str(r.spf_path) if r.spf_path else None
+            if p is None or not p.is_file():
+                it.spf_notes.append(
+                    f"iteration {r.iteration}: SPF file missing ({r.spf_path or 'none'})"
+                )
+                continue
+            try:
+                it.progress[int(r.iteration)] = rd.progress(str(r.spf_path))
+            except (OSError, ValueError, KeyError) as e:
+                it.spf_notes.append(f"iteration {r.iteration}: SPF file unreadable: {e}")
     return out
 
 
+def _scores_of(it: SimpleNamespace, row: Any) -> list[float]:
+    """Linearity of one of ``it``'s records by the guiding embedder, then by each held-out
+    embedder (:func:`_items`)."""
+    return it.scores[id(row)]
+
+
 def _scores_table(run: _Run, it: SimpleNamespace, prefix: str) -> dict[str, Any]:
-    vb = [c for c in it.rows[0]._fields if is_dim_column(c)]
-    vb = [c for c in vb if any(is_finite(getattr(r, c)) for r in it.rows)]
+    vb = it.vb
     rows = []
     for r in it.rows:
         d = r._asdict()
@@ -353,7 +389,7 @@ def _scores_table(run: _Run, it: SimpleNamespace, prefix: str) -> dict[str, Any]
             for c, name in (("video_path", "mp4"), ("spf_path", "npz"))
             if d.get(c) and (run.root / str(d[c])).is_file()
         ]
-        rows.append({"r": d, "held": [_score(r, h) for h in run.held], "files": files})
+        rows.append({"r": d, "held": _scores_of(it, r)[1:], "files": files})
     return {"vb": vb, "rows": rows}
 
 
@@ -363,22 +399,15 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
     pname = str(pacing.get("name") or it.base.pacing or "linear")
     temperature = float(pacing.get("temperature", 3.0) or 3.0)
     curves: list[Curve] = []
-    progress: dict[int, np.ndarray] = {}
-    notes = []
+    progress: dict[int, np.ndarray] = it.progress
+    notes = list(it.spf_notes)
     last_it = max((int(r.iteration) for r in it.ok), default=-1)
     palette = ("#8c564b", "#9467bd", "#2ca02c", "#17becf", "#7f7f7f", "#bcbd22")
     for j, r in enumerate(it.ok):
-        p = run.root / str(r.spf_path) if r.spf_path else None
-        if p is None or not p.is_file():
-            notes.append(f"iteration {r.iteration}: SPF file missing ({r.spf_path or 'none'})")
-            continue
-        try:
-            s = RunDir(run.root).progress(str(r.spf_path))
-        except (OSError, ValueError, KeyError) as e:
-            notes.append(f"iteration {r.iteration}: SPF file unreadable: {e}")
+        s = it.progress.get(int(r.iteration))
+        if s is None:
             continue
         it_no = int(r.iteration)
-        progress[it_no] = s
         if it_no == 0:
             label, colour, kf = "baseline (iteration 0)", "#1f77b4", _keyframes(r.keyframes)
         elif it_no == last_it:
@@ -410,7 +439,7 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
         src = prefix + _url(str(r.video_path))
         videos.append({"src": src, "poster": prefix + _url(poster), "label": label, "r": r})
         fps, s = float(r.fps), progress.get(it_no)
-        fps = fps if is_finite(fps) and fps > 0 else None
+        fps = fps if math.isfinite(fps) and fps > 0 else None
         figs = [
             {
                 "src": prefix + _url(rel),
@@ -427,8 +456,9 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
         meta = json.dumps(json.loads(raw), indent=1) if raw else ""
     except ValueError:
         meta = raw
-    line = [(str(it.base.embedder), _score(it.base, None), _score(it.last, None))]
-    line += [(f"held-out {e}", _score(it.base, e), _score(it.last, e)) for e in run.held]
+    base, last = _scores_of(it, it.base), _scores_of(it, it.last)
+    names = [str(it.base.embedder), *(f"held-out {e}" for e in run.held)]
+    line = list(zip(names, base, last, strict=True))
     out = dict(it=it, anchor=_anchor(it.item_id), line=line, notes=notes, chart=Markup(chart))
     scores = _scores_table(run, it, prefix)
     return out | dict(videos=videos, strips=strips, scores=scores, meta=meta)
