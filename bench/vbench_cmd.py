@@ -6,7 +6,10 @@ keyed by the path relative to ``DIR``). VBench 0.1.5 runs in ``.venv-vbench``
 (:mod:`spf_bench.metrics.vbench`; files: :mod:`spf_bench.bench.vbench_run`); the command prints
 the per-video scores, the aggregates, the long-video drift and, for a run directory, the
 verdict table (is the retimed mean within one std of the original?), and writes
-``DIR/vbench.json`` (run directories also get ``records_vbench.parquet``).
+``DIR/vbench.json`` (run directories also get ``records_vbench.parquet``, the ``vbench`` entry
+of ``summary.json`` and, when they have one, a fresh ``report.html``). ``--frechet EMBEDDER``
+adds the offline Fréchet fidelity (:func:`spf_bench.bench.vbench_run.frechet_fidelity`) to a
+run directory's ``vbench.json`` and verdict.
 
 Exit status: 0 when every video was scored on every dimension; 2 when something could not be
 scored (missing weights or VBench environment: nothing runs, the message lists what is missing;
@@ -70,6 +73,14 @@ def add_vbench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
         default="efficientnet_lite0",
         help="frame embedder for the SPF pace drift of a plain folder (run directories use "
         "their spf/*.npz); 'none' skips it (default: %(default)s)",
+    )
+    p.add_argument(
+        "--frechet",
+        default="none",
+        metavar="EMBEDDER",
+        help="run directories: also the offline Fréchet distance of this embedder's frame "
+        "features to evenly paced crossfade references, with its one-std verdict "
+        "(e.g. efficientnet_lite0; default: %(default)s)",
     )
     p.add_argument("--out", help="plain folders only: where vbench.json goes (default: DIR)")
     p.add_argument("--work-dir", help="keep VBench's staged videos, output and log")
@@ -141,6 +152,24 @@ def _print_tables(payload: dict[str, Any]) -> None:
         console.print(f"drift {m}: {what}")
 
 
+def _update_run(run_dir: Path, payload: dict[str, Any]) -> None:
+    """A scored run directory's ``summary.json`` gets the ``vbench`` entry a run with
+    ``vbench.enabled`` writes (:func:`spf_bench.bench.vbench_run.brief`), and its
+    ``report.html``, when there is one, is written again to show it."""
+    from spf_bench.bench.results.rundir import RunDir
+    from spf_bench.bench.vbench_run import brief
+    from spf_bench.bench.views.report import write_report
+
+    rd = RunDir(run_dir)
+    summary = rd.maybe_summary()
+    if summary is None:
+        return
+    summary["vbench"] = brief(payload)
+    rd.write_summary(summary)
+    if rd.report_path.is_file():
+        write_report(rd.path)
+
+
 def cmd_vbench(args: argparse.Namespace) -> int:
     """Run the ``vbench`` sub-command; returns the exit status."""
     from spf_bench.bench.vbench_run import score_folder, score_run
@@ -169,7 +198,13 @@ def cmd_vbench(args: argparse.Namespace) -> int:
         if (folder / "records.parquet").is_file():
             if args.out:
                 raise ValueError("--out is for plain folders: a run directory keeps vbench.json")
-            payload = score_run(folder, s, work_dir=args.work_dir)
+            frechet = None
+            if args.frechet != "none":
+                from spf_bench.metrics.embedders import build_embedder
+
+                frechet = (args.frechet, build_embedder(args.frechet, progress=False))
+            payload = score_run(folder, s, work_dir=args.work_dir, frechet=frechet)
+            _update_run(folder, payload)
         else:
             if not videos_in(folder):  # before building an embedder
                 print(f"spf-bench vbench: no video files under {folder}", file=sys.stderr)

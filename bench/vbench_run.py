@@ -34,20 +34,32 @@ import numpy as np
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import mean, std
 from spf_bench.metrics.atomic_io import atomic_write_json
+from spf_bench.metrics.fidelity import (
+    crossfade_reference,
+    frechet_bootstrap,
+    reference_projection,
+)
 from spf_bench.metrics.measure import SPFSettings
 from spf_bench.metrics.vbench import (
     DIMENSIONS,
     VBENCH_VERSION,
+    VERDICT_KEYS,
     VBenchResult,
     VBenchSettings,
+    one_std_verdict,
+    original_and_retimed,
     score_videos,
     verdict_table,
     videos_in,
 )
+from spf_bench.metrics.video_io import read_video
 
 __all__ = [
+    "FRECHET_DIMS",
+    "FRECHET_RESAMPLES",
     "SCHEMA",
     "brief",
+    "frechet_fidelity",
     "group_stats",
     "load_progress",
     "merge_scores",
@@ -59,6 +71,8 @@ __all__ = [
 
 #: Schema tag of ``vbench.json``.
 SCHEMA = "spf-bench/vbench/1"
+#: Principal axes of the Fréchet distance's features, and its bootstrap resamples.
+FRECHET_DIMS, FRECHET_RESAMPLES = 32, 200
 
 
 # -------------------------------------------------------------- Records: merge and group statistics
@@ -171,6 +185,111 @@ def run_spf_settings(*dirs: str | os.PathLike) -> SPFSettings:
     )
 
 
+# ------------------------------------------------------------------ Offline fidelity (Fréchet)
+def frechet_fidelity(
+    run_dir: str | os.PathLike,
+    df: Any,
+    embedder: Any,
+    embedder_name: str,
+    *,
+    dims: int = FRECHET_DIMS,
+    n_resamples: int = FRECHET_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The Fréchet distance of each group's original and retimed frames to evenly paced
+    references, and its one-std verdict (:mod:`spf_bench.metrics.fidelity`).
+
+    Per group ``(model, retime, embedder, pacing)`` of ``ok`` records with videos: the
+    original (iteration 0) and retimed (final, iteration > 0) records of
+    :func:`spf_bench.metrics.vbench.original_and_retimed`; item ``i``'s reference is the linear
+    crossfade between the first and last frames of its original video, at that video's frame
+    count (:func:`~spf_bench.metrics.fidelity.crossfade_reference`). Frames are decoded from the
+    run's videos (PyAV) and embedded with ``embedder``; the features are projected on the
+    first ``dims`` principal axes of the group's reference features; each set's distance is
+    bootstrapped over its items. With retimed records only the items that have both are
+    used, so both sets are measured against the same references. The verdict row uses the
+    original's bootstrap std (:func:`spf_bench.metrics.vbench.one_std_verdict`).
+
+    Args:
+        run_dir: the run directory (``video_path`` is relative to it).
+        df: records (``records.parquet`` columns).
+        embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
+        embedder_name: its name (the verdict's dimension is ``frechet_<name>``).
+        dims, n_resamples, seed: of :func:`~spf_bench.metrics.fidelity.frechet_bootstrap`.
+
+    Returns:
+        ``{"dimension", "embedder", "reference", "dims", "n_resamples", "groups": [{group
+        keys, "n_items", "original": FrechetResult fields, "retimed": ... or None}],
+        "verdict": [rows with the columns of verdict_table]}``; a group with fewer than 2
+        items with videos is left out.
+
+    Raises:
+        spf_bench.metrics.video_io.VideoReadError: an unreadable video.
+    """
+    run_dir = Path(run_dir)
+    dim = f"frechet_{embedder_name}"
+    ok = df[(df["status"] == "ok") & (df["video_path"].astype(str) != "")]
+    cache: dict[str, np.ndarray] = {}
+
+    def features(path: str) -> np.ndarray:
+        if path not in cache:
+            cache[path] = embedder.embed(read_video(run_dir / path)[0])
+        return cache[path]
+
+    groups, verdict = [], []
+    for key, g in ok.groupby(list(VERDICT_KEYS), sort=True, dropna=False):
+        original, retimed = original_and_retimed(g)
+        if len(retimed):
+            ids = set(retimed["item_id"])
+            original = original[original["item_id"].isin(ids)]
+            by_item = dict(zip(retimed["item_id"], retimed["video_path"].astype(str), strict=True))
+        if len(original) < 2:
+            continue
+        ref, orig, ret = [], [], []
+        for row in original.itertuples():
+            frames = read_video(run_dir / str(row.video_path))[0]
+            ref.append(embedder.embed(crossfade_reference(frames[0], frames[-1], len(frames))))
+            orig.append(features(str(row.video_path)))
+            if len(retimed):
+                ret.append(features(by_item[row.item_id]))
+        proj = reference_projection(ref, dims)
+        kw = {"projection": proj, "n_resamples": n_resamples, "seed": seed}
+        o = frechet_bootstrap(orig, ref, **kw)
+        r = frechet_bootstrap(ret, ref, **kw) if ret else None
+        names = {k: str(v) for k, v in zip(VERDICT_KEYS, key, strict=True)}
+        groups.append(
+            {
+                **names,
+                "n_items": len(orig),
+                "original": o.as_dict(),
+                "retimed": r.as_dict() if r else None,
+            }
+        )
+        verdict.append(
+            {
+                **names,
+                "dimension": dim,
+                "n_original": o.n_items,
+                "original_mean": o.fd,
+                "original_std": o.std,
+                "n_retimed": r.n_items if r else 0,
+                "retimed_mean": r.fd if r else math.nan,
+                "retimed_std": r.std if r else math.nan,
+                **one_std_verdict(o.fd, o.std, r.fd if r else math.nan),
+            }
+        )
+    return {
+        "dimension": dim,
+        "embedder": embedder_name,
+        "reference": "linear crossfade between the first and last frames of each item's "
+        "iteration-0 video, at its frame count",
+        "dims": int(dims),
+        "n_resamples": int(n_resamples),
+        "groups": groups,
+        "verdict": verdict,
+    }
+
+
 # -------------------------------------------------------------------------------------- vbench.json
 def result_payload(result: VBenchResult, s: VBenchSettings, **extra: Any) -> dict[str, Any]:
     """The JSON payload of a :class:`~spf_bench.metrics.vbench.VBenchResult`.
@@ -225,7 +344,8 @@ def brief(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a ``vbench.json`` payload that goes into a run's ``summary.json``.
 
     Returns:
-        ``{"file": "vbench.json", "dimensions", "aggregate", "verdict", "n_failed",
+        ``{"file": "vbench.json", "dimensions", "aggregate", "verdict", "fidelity" (the
+        Fréchet groups, ``{}`` without), "n_failed",
         "dimension_errors" (first lines), "seconds" (total, s)}``.
     """
     return {
@@ -233,6 +353,7 @@ def brief(payload: Mapping[str, Any]) -> dict[str, Any]:
         "dimensions": payload["dimensions"],
         "aggregate": payload["aggregate"],
         "verdict": payload.get("verdict", []),
+        "fidelity": {k: v for k, v in payload.get("fidelity", {}).items() if k != "verdict"},
         "n_failed": payload["n_failed"],
         "dimension_errors": {k: v.splitlines()[0] for k, v in payload["dimension_errors"].items()},
         "seconds": payload["seconds"].get("total"),
@@ -247,6 +368,7 @@ def score_run(
     out_dir: str | os.PathLike | None = None,
     spf: SPFSettings | None = None,
     work_dir: str | os.PathLike | None = None,
+    frechet: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score every video of a run directory; write ``vbench.json`` and ``records_vbench.parquet``.
 
@@ -278,6 +400,9 @@ def score_run(
         spf: the run's SPF settings; ``None`` -> :func:`run_spf_settings` of ``out_dir`` then
             ``run_dir``.
         work_dir: keep VBench's intermediate files here.
+        frechet: ``(embedder name, embedder)``: also the offline Fréchet fidelity
+            (:func:`frechet_fidelity`): ``vbench.json`` gets its block under ``"fidelity"``
+            and its rows join ``"verdict"`` (dimension ``frechet_<name>``).
 
     Returns:
         The ``vbench.json`` payload.
@@ -312,6 +437,9 @@ def score_run(
     cols = [f"vbench_{d}" for d in result.dims] + [f"drift_{m}" for m in result.drift_metrics]
     payload["groups"] = group_stats(merged, cols)
     payload["verdict"] = verdict_table(merged, result.dims)
+    if frechet is not None:
+        payload["fidelity"] = frechet_fidelity(run_dir, df, frechet[1], frechet[0])
+        payload["verdict"] += payload["fidelity"]["verdict"]
     out.write_json("vbench.json", payload)
     return payload
 
