@@ -132,3 +132,30 @@ def test_frechet_fidelity_of_a_real_run_directory(compose_cfg, tmp_path):
     )
     # the baseline crossfade of a morph item is close to its own evenly paced reference
     assert group["original"]["fd"] < 5.0 and group["original"]["std"] > 0
+
+
+def test_leaderboard_row_carries_the_verdicts_and_the_frechet_columns():
+    """Hand-made records and one Fréchet verdict row of the run directory's vbench.json."""
+    from spf_bench.bench.views.leaderboard import build_leaderboard, render_markdown
+
+    rows = []
+    for i, (o, r) in enumerate([(0.8, 0.85), (0.9, 0.9), (1.0, 0.95)]):
+        for it, v in ((0, o), (1, r)):
+            rows.append(
+                dict(model="m", retime="warped", embedder="pixel", pacing="linear",
+                     item_id=f"i{i}", seed=0, iteration=it, status="ok",
+                     linearity_score=0.8 + 0.1 * it, vbench_temporal_flickering=v,
+                     run_dir="/r", config_hash="h")
+            )  # fmt: skip
+    df = pd.DataFrame(rows)
+    fd = dict(model="m", retime="warped", embedder="pixel", pacing="linear",
+              dimension="frechet_efficientnet_lite0", original_mean=10.0, original_std=2.0,
+              retimed_mean=13.0, retimed_std=2.5, n_retimed=3, within_one_std=False)  # fmt: skip
+    df.attrs["fidelity"] = {"/r": [fd]}
+    (row,) = build_leaderboard(df, n_resamples=100).to_dict("records")
+    assert row["vbench_temporal_flickering_within_1sd"] == "yes"  # |0.9 - 0.9| <= 0.1
+    assert row["frechet_efficientnet_lite0_baseline"] == 10.0
+    assert row["frechet_efficientnet_lite0_mean"] == 13.0
+    assert row["frechet_efficientnet_lite0_within_1sd"] == "no"  # |13 - 10| > 2
+    md = render_markdown(pd.DataFrame([row]))
+    assert "FD efficientnet_lite0 within 1 std" in md and "10 → 13 ± 2.5" in md
