@@ -718,6 +718,9 @@ class Wan22ToyGenerator:
     name = "wan22_toy"
     honours_positions = True
     bands = TOY_BANDS
+    #: Side of the keyframes it is conditioned on, pixels (it returns ``out_size`` frames):
+    #: a first-last-frame caller (``retime=segmented``) downsizes keyframes to it.
+    keyframe_size = SIZE
 
     def __init__(
         self,
