@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from spf_bench.bench.build import build_generator, measure_with, posthoc_generator
 from spf_bench.bench.config import POSTHOC_MODES, BenchSettings, shard_items
 from spf_bench.bench.results.record import HeldoutScores, Record, metadata_json
-from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.rundir import HELDOUT_EMBEDDINGS, RunDir
 from spf_bench.bench.results.stats import heldout_mean
 from spf_bench.bench.stages import finish_run, stages_from_settings
 from spf_bench.generators.base import GenerationRequest, Generator, GeneratorError
@@ -183,15 +183,17 @@ def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -
 
 def _heldout_scores(
     s: BenchSettings, evals: dict[str, Any], frames: np.ndarray
-) -> dict[str, HeldoutScores]:
+) -> tuple[dict[str, HeldoutScores], dict[str, np.ndarray]]:
     """Scores of one video by each held-out embedder (same SPF settings and pacing; no
-    bootstrap: the held-out scores carry no interval)."""
+    bootstrap: the held-out scores carry no interval), and its frame embeddings by each
+    (``spf/*.npz`` ``heldout_embeddings_<name>``: the offline Fréchet fidelity reuses them)."""
     settings = dataclasses.replace(s.spf, bootstrap=0)
-    out = {}
+    out, embeddings = {}, {}
     for name, emb in evals.items():
-        m = measure_frames(frames, emb, settings, s.pacing, keep_embeddings=False)
+        m = measure_frames(frames, emb, settings, s.pacing)
         out[name] = HeldoutScores.from_scores(m.scores)
-    return out
+        embeddings[name] = m.embeddings
+    return out, embeddings
 
 
 def _process_item(
@@ -244,7 +246,7 @@ def _process_item(
             rd.write_record(row)
             written.append(row)
             break
-        heldout = _heldout_scores(s, evals, step.video.frames)
+        heldout, heldout_embeddings = _heldout_scores(s, evals, step.video.frames)
         now = heldout_mean(heldout)
         stalled = (
             s.retime.heldout_stop
@@ -253,7 +255,7 @@ def _process_item(
             and not step.stop
             and not now > last_heldout + s.retime.heldout_min_gain
         )
-        fields = _write_step(s, rd, item, step)
+        fields = _write_step(s, rd, item, step, heldout_embeddings)
         if stalled:
             fields["error"] = (
                 f"stopped: held-out Linearity {last_heldout:.4f} -> {now:.4f} gained less than "
@@ -270,9 +272,14 @@ def _process_item(
 
 
 def _write_step(
-    s: BenchSettings, rd: RunDir, item: GenerationRequest, step: RetimeStep
+    s: BenchSettings,
+    rd: RunDir,
+    item: GenerationRequest,
+    step: RetimeStep,
+    heldout_embeddings: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Write one iteration's video and SPF file; return its record fields."""
+    """Write one iteration's video and SPF file (with the held-out embedders' frame
+    embeddings, ``heldout_embeddings_<name>``); return its record fields."""
     video, m = step.video, step.measurement
     video_rel = ""
     if s.save_videos:
@@ -295,6 +302,8 @@ def _write_step(
         arrays.update(tau=step.tau, next_positions=step.next_positions)
     if getattr(step, "base_positions", None) is not None:
         arrays["base_positions"] = step.base_positions
+    for name, emb in (heldout_embeddings or {}).items():
+        arrays[f"{HELDOUT_EMBEDDINGS}{name}"] = emb
     rd.savez(spf_rel, **arrays)
     meta = {k: v for k, v in video.metadata.items() if k not in ("designed_progress", "positions")}
     return {

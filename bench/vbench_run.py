@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.rundir import HELDOUT_EMBEDDINGS, RunDir
 from spf_bench.bench.results.stats import mean, std
 from spf_bench.metrics.atomic_io import atomic_write_json
 from spf_bench.metrics.fidelity import (
@@ -203,12 +203,14 @@ def frechet_fidelity(
     original (iteration 0) and retimed (final, iteration > 0) records of
     :func:`spf_bench.metrics.vbench.original_and_retimed`; item ``i``'s reference is the linear
     crossfade between the first and last frames of its original video, at that video's frame
-    count (:func:`~spf_bench.metrics.fidelity.crossfade_reference`). Frames are decoded from the
-    run's videos (PyAV) and embedded with ``embedder``; the features are projected on the
-    first ``dims`` principal axes of the group's reference features; each set's distance is
-    bootstrapped over its items. With retimed records only the items that have both are
-    used, so both sets are measured against the same references. The verdict row uses the
-    original's bootstrap std (:func:`spf_bench.metrics.vbench.one_std_verdict`).
+    count (:func:`~spf_bench.metrics.fidelity.crossfade_reference`). A record's features are
+    the ``spf/*.npz`` rows its held-out judge stored when that judge is this embedder (the
+    frames as generated; ``heldout_embeddings_<name>``), else its decoded video (PyAV)
+    embedded with ``embedder``; references are always embedded here. The features are
+    projected on the first ``dims`` principal axes of the group's reference features; each
+    set's distance is bootstrapped over its items. With retimed records only the items that
+    have both are used, so both sets are measured against the same references. The verdict
+    row uses the original's bootstrap std (:func:`spf_bench.metrics.vbench.one_std_verdict`).
 
     Args:
         run_dir: the run directory (``video_path`` is relative to it).
@@ -229,27 +231,32 @@ def frechet_fidelity(
     run_dir = Path(run_dir)
     dim = f"frechet_{embedder_name}"
     ok = df[(df["status"] == "ok") & (df["video_path"].astype(str) != "")]
-    cache: dict[str, np.ndarray] = {}
+    stored = f"{HELDOUT_EMBEDDINGS}{embedder_name}"
 
-    def features(path: str) -> np.ndarray:
-        if path not in cache:
-            cache[path] = embedder.embed(read_video(run_dir / path)[0])
-        return cache[path]
+    def features(row: Any) -> np.ndarray:
+        """The frame features of a record: its held-out judge's rows when the run stored
+        them for this embedder (frames as generated), else its decoded video embedded."""
+        try:
+            with np.load(run_dir / str(row.spf_path)) as npz:
+                if stored in npz:
+                    return np.asarray(npz[stored], dtype=np.float64)
+        except (OSError, ValueError):
+            pass
+        return embedder.embed(read_video(run_dir / str(row.video_path))[0])
 
     groups, verdict = [], []
     for key, g in ok.groupby(list(VERDICT_KEYS), sort=True, dropna=False):
         original, retimed = original_and_retimed(g)
         if len(retimed):
-            ids = set(retimed["item_id"])
-            original = original[original["item_id"].isin(ids)]
-            by_item = dict(zip(retimed["item_id"], retimed["video_path"].astype(str), strict=True))
+            original = original[original["item_id"].isin(set(retimed["item_id"]))]
+            by_item = {r.item_id: r for r in retimed.itertuples()}
         if len(original) < 2:
             continue
         ref, orig, ret = [], [], []
         for row in original.itertuples():
             frames = read_video(run_dir / str(row.video_path))[0]
             ref.append(embedder.embed(crossfade_reference(frames[0], frames[-1], len(frames))))
-            orig.append(features(str(row.video_path)))
+            orig.append(features(row))
             if len(retimed):
                 ret.append(features(by_item[row.item_id]))
         proj = reference_projection(ref, dims)

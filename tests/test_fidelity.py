@@ -114,7 +114,7 @@ def test_frechet_fidelity_of_a_real_run_directory(compose_cfg, tmp_path):
     cfg = compose_cfg(
         [
             f"run_dir={tmp_path / 'run'}", "progress=false", "logger=none", "plots=false",
-            "report=false", "eval_embedders=[]", "model=morph", "n_videos=3",
+            "report=false", "eval_embedders=[efficientnet_lite0]", "model=morph", "n_videos=3",
             "embedder=pixel", "retime=resample", "retime.iterations=1",
         ]
     )  # fmt: skip
@@ -132,6 +132,18 @@ def test_frechet_fidelity_of_a_real_run_directory(compose_cfg, tmp_path):
     )
     # the baseline crossfade of a morph item is close to its own evenly paced reference
     assert group["original"]["fd"] < 5.0 and group["original"]["std"] > 0
+    # the held-out judge's frame rows are stored beside the SPF and reused as its features
+    for rec in df.itertuples():
+        with np.load(tmp_path / "run" / rec.spf_path) as npz:
+            stored = npz["heldout_embeddings_efficientnet_lite0"]
+        assert stored.shape == (rec.n_frames, 1280)
+        np.testing.assert_allclose(np.linalg.norm(stored, axis=1), 1.0, rtol=1e-5)
+    eff = frechet_fidelity(
+        tmp_path / "run", df, build_embedder("efficientnet_lite0", progress=False),
+        "efficientnet_lite0", n_resamples=20,
+    )  # fmt: skip
+    assert eff["verdict"][0]["dimension"] == "frechet_efficientnet_lite0"
+    assert eff["groups"][0]["original"]["fd"] > 0
 
 
 def test_leaderboard_row_carries_the_verdicts_and_the_frechet_columns():
