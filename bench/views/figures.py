@@ -396,18 +396,27 @@ def vbench_table(records: Any) -> Any:
     (:func:`spf_bench.metrics.vbench.verdict.verdict_table`, docs/method.md, Sec. 6) per
     (model, retime, embedder, pacing) group and dimension: mean ± std of the iteration-0 videos
     and of each item's last iteration > 0, and whether the retimed mean lies within one sample
-    std of the original (``retime=none``: ``n_retimed`` 0, ``within_1_std`` None).
+    std of the original (``retime=none``: ``n_retimed`` 0, ``within_1_std`` None). Each run
+    identity (``config_hash``) is judged on its own; dimensions it has no score for are left
+    out.
 
     Returns:
-        ``pandas.DataFrame`` with ``model, retime, embedder, pacing, dimension, n_original,
-        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``;
+        ``pandas.DataFrame`` with ``model, retime, embedder, pacing, config_hash, dimension,
+        n_original, original_mean, original_std, n_retimed, retimed_mean, retimed_std,
+        within_1_std``;
         empty (with these columns) when no record has a VBench score.
     """
-    cols = [*GROUP_KEYS, "dimension", "n_original", "original_mean", "original_std"]
-    cols += ["n_retimed", "retimed_mean", "retimed_std", "within_1_std"]
+    cols = [*GROUP_KEYS, "config_hash", "dimension", "n_original", "original_mean"]
+    cols += ["original_std", "n_retimed", "retimed_mean", "retimed_std", "within_1_std"]
     ok = records[records.status == "ok"]
     dims = vbench_dimensions(ok) if len(ok) else []
-    rows = verdict_table(records, dims) if dims else []
+    rows = []
+    for h, g in records.groupby("config_hash", sort=True) if dims else ():
+        # one run identity at a time: two runs of the same setting names (e.g. 16 and 128
+        # items of one model) are never pooled, as in the leaderboard's rows
+        g_dims = [d for d in dims if np.isfinite(g[f"vbench_{d}"].to_numpy(np.float64)).any()]
+        rows += [r | {"config_hash": h} for r in verdict_table(g, g_dims)] if g_dims else []
+    rows.sort(key=lambda r: (*(r[k] for k in GROUP_KEYS), r["config_hash"]))
     return pd.DataFrame([r | {"within_1_std": r["within_one_std"]} for r in rows], columns=cols)
 
 
