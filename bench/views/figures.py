@@ -411,7 +411,8 @@ def vbench_table(records: Any) -> Any:
     ok = records[records.status == "ok"]
     dims = vbench_dimensions(ok) if len(ok) else []
     rows = []
-    for h, g in records.groupby("config_hash", sort=True) if dims else ():
+    hashes = records["config_hash"] if "config_hash" in records else pd.Series("", records.index)
+    for h, g in records.groupby(hashes.astype(str), sort=True) if dims else ():
         # one run identity at a time: two runs of the same setting names (e.g. 16 and 128
         # items of one model) are never pooled, as in the leaderboard's rows
         g_dims = [d for d in dims if np.isfinite(g[f"vbench_{d}"].to_numpy(np.float64)).any()]
