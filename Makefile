@@ -102,7 +102,7 @@ toy128: install ## The learned toy's 128-item sweep of every retime path + fidel
 		OMP_NUM_THREADS=1 $(SPF) vbench $$d --dims temporal_flickering --frechet efficientnet_lite0; \
 	done
 
-train-toy: install ## Train the wan22_toy checkpoint from seed 0 on CPU (~17 min on an idle core): generators/weights/, results/wan22_toy/loss_curve.png
+train-toy: install ## Train the wan22_toy checkpoint (v2) from seed 0 on CPU (~36 min on 2 shared cores, one thread): generators/weights/, results/wan22_toy/loss_curve.png
 	OMP_NUM_THREADS=1 $(SPF) study train_toy
 
 clean: ## Remove run outputs and caches (keeps .venv)
