@@ -27,7 +27,7 @@ def _sweep_retimes() -> list[str]:
 
 
 def test_toy128_sweeps_every_retime_path():
-    assert _sweep_retimes() == ["none", "warped", "resample", "segmented_wan22_toy"]
+    assert _sweep_retimes() == ["none", "warped_wan22_toy", "resample", "segmented_wan22_toy"]
 
 
 @pytest.mark.parametrize("retime", _sweep_retimes())
