@@ -92,15 +92,15 @@ figures: install ## Regenerate results/ from fresh CPU runs (~20 min on 2 loaded
 
 # `make toy128` (also a stage of `make figures`): the mission's run on the learned toy
 # (conf/experiment/toy128.yaml: 128 held-out items, retime none/warped/resample/segmented, a
-# Hydra multirun on the local launcher, one job per path; rerunning resumes), then per run
-# VBench temporal_flickering (needs no weights; .venv-vbench: `make vbench-env`) and the
-# offline Fréchet fidelity of efficientnet_lite0 features, with the one-std verdicts.
+# Hydra multirun on the local launcher, one job per path; rerunning resumes), then per run,
+# two at a time, VBench temporal_flickering (needs no weights; .venv-vbench: `make
+# vbench-env`) and the offline Fréchet fidelity of efficientnet_lite0 features, with the
+# one-std verdicts.
 toy128: install ## The learned toy's 128-item sweep of every retime path + fidelity (runs/figures/toy128/)
 	OMP_NUM_THREADS=1 $(SPF) run -m experiment=toy128 \
 		'run_dir=$(FIGURES_RUNS)/toy128/wan22_toy-$${retime.name}'
-	set -e; for d in $(FIGURES_RUNS)/toy128/wan22_toy-*; do \
-		OMP_NUM_THREADS=1 $(SPF) vbench $$d --dims temporal_flickering --frechet efficientnet_lite0; \
-	done
+	ls -d $(FIGURES_RUNS)/toy128/wan22_toy-* | OMP_NUM_THREADS=1 xargs -P 2 -I{} \
+		$(SPF) vbench {} --dims temporal_flickering --frechet efficientnet_lite0
 
 train-toy: install ## Train the wan22_toy checkpoint (v2) from seed 0 on CPU (~36 min on 2 shared cores, one thread): generators/weights/, results/wan22_toy/loss_curve.png
 	OMP_NUM_THREADS=1 $(SPF) study train_toy
