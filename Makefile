@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy known-warp
+.PHONY: help install demo test test-fast test-slurm lint bench clean vbench-env figures train-toy known-warp toy128
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,15 +81,28 @@ figures: install ## Regenerate results/ from fresh CPU runs (~20 min on 2 loaded
 	done; done
 	OMP_NUM_THREADS=1 $(SPF) run experiment=figures_wan22_toy \
 		run_dir=$(FIGURES_RUNS)/wan22_toy-pixel
+	$(MAKE) toy128 FIGURES_RUNS=$(FIGURES_RUNS)
 	$(SPF) study pacing_gt --threads 1 --out $(FIGURES_RUNS)/pacing_gt \
 		--curves $(FIGURES_RUNS)/pacing_gt/pacing_gt_curves.npz
 	$(SPF) study ablation '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' --threads 1 \
 		--out $(FIGURES_RUNS)/ablation --curves $(FIGURES_RUNS)/ablation/ablation_curves.npz
 	$(SPF) figures '$(FIGURES_RUNS)/morph-*' '$(FIGURES_RUNS)/footage-*' \
-		'$(FIGURES_RUNS)/wan22_toy-*' \
+		'$(FIGURES_RUNS)/wan22_toy-*' '$(FIGURES_RUNS)/toy128/wan22_toy-*' \
 		--pacing-gt $(FIGURES_RUNS)/pacing_gt --ablation $(FIGURES_RUNS)/ablation --out results
 
-train-toy: install ## Train the wan22_toy checkpoint from seed 0 on CPU (~17 min on an idle core): generators/weights/, results/wan22_toy/loss_curve.png
+# `make toy128` (also a stage of `make figures`): the mission's run on the learned toy
+# (conf/experiment/toy128.yaml: 128 held-out items, retime none/warped/resample/segmented, a
+# Hydra multirun on the local launcher, one job per path; rerunning resumes), then per run,
+# two at a time, VBench temporal_flickering (needs no weights; .venv-vbench: `make
+# vbench-env`) and the offline Fréchet fidelity of efficientnet_lite0 features, with the
+# one-std verdicts.
+toy128: install ## The learned toy's 128-item sweep of every retime path + fidelity (runs/figures/toy128/)
+	OMP_NUM_THREADS=1 $(SPF) run -m experiment=toy128 \
+		'run_dir=$(FIGURES_RUNS)/toy128/wan22_toy-$${retime.name}'
+	ls -d $(FIGURES_RUNS)/toy128/wan22_toy-* | OMP_NUM_THREADS=1 xargs -P 2 -I{} \
+		$(SPF) vbench {} --dims temporal_flickering --frechet efficientnet_lite0
+
+train-toy: install ## Train the wan22_toy checkpoint (v2) from seed 0 on CPU (~36 min on 2 shared cores, one thread): generators/weights/, results/wan22_toy/loss_curve.png
 	OMP_NUM_THREADS=1 $(SPF) study train_toy
 
 clean: ## Remove run outputs and caches (keeps .venv)

@@ -12,7 +12,13 @@ from spf_bench.generators.base import Generator
 from spf_bench.generators.posthoc import ResampledGenerator, SegmentedRetimer
 from spf_bench.metrics.measure import PacingSettings, SPFSettings, measure_frames
 
-__all__ = ["build_generator", "build_regenerator", "measure_with", "posthoc_generator"]
+__all__ = [
+    "build_generator",
+    "build_regenerator",
+    "measure_with",
+    "posthoc_generator",
+    "regenerator_options",
+]
 
 
 def build_generator(target: str, kwargs: dict[str, Any]) -> Generator:
@@ -29,9 +35,42 @@ def build_generator(target: str, kwargs: dict[str, Any]) -> Generator:
     return gen
 
 
+def regenerator_options(name: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The overrides of ``conf/model/<name>.yaml`` a regenerator is built with.
+
+    ``retime.regenerator_options`` defaults to ``{mode: flf}``: pipelines with several modes
+    (Wan2.2 I2V, LTX-2) must render first-last-frame. A model whose config has no ``mode`` key
+    has one mode only (``wan22_toy`` is first-last-frame conditioned by construction), so
+    ``mode: flf`` is dropped for it; any other ``mode`` is refused.
+
+    Args:
+        name: a ``conf/model`` option.
+        options: overrides of its keys (``None``: none).
+
+    Returns:
+        The overrides to compose with.
+
+    Raises:
+        ValueError: unknown config, or a ``mode`` other than ``flf`` for a model without modes.
+    """
+    opts = dict(options or {})
+    if "mode" not in opts:
+        return opts
+    _, _, kwargs = compose_model(str(name))
+    if "mode" in kwargs:
+        return opts
+    if str(opts["mode"]) != "flf":
+        raise ValueError(
+            f"regenerator {name!r} has a single mode (first-last-frame); "
+            f"regenerator_options.mode={opts['mode']!r} cannot apply"
+        )
+    opts.pop("mode")
+    return opts
+
+
 def build_regenerator(name: str | None, options: dict[str, Any] | None = None) -> Any:
-    """The first-last-frame generator of ``conf/model/<name>.yaml`` with ``options`` applied,
-    or ``None`` for ``name`` ``None``/``"none"``.
+    """The first-last-frame generator of ``conf/model/<name>.yaml`` with ``options`` applied
+    (:func:`regenerator_options`), or ``None`` for ``name`` ``None``/``"none"``.
 
     Raises:
         ValueError: unknown config, key or target.
@@ -40,7 +79,7 @@ def build_regenerator(name: str | None, options: dict[str, Any] | None = None) -
     """
     if name is None or str(name).lower() in ("none", "null", ""):
         return None
-    _, target, kwargs = compose_model(str(name), options)
+    _, target, kwargs = compose_model(str(name), regenerator_options(str(name), options))
     return build_generator(target, kwargs)
 
 

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from spf_bench.bench.build import build_generator, measure_with, posthoc_generator
 from spf_bench.bench.config import BenchSettings, shard_items
 from spf_bench.bench.results.record import HeldoutScores, Record, metadata_json
-from spf_bench.bench.results.rundir import RunDir
+from spf_bench.bench.results.rundir import HELDOUT_EMBEDDINGS, RunDir
 from spf_bench.bench.results.stats import heldout_mean
 from spf_bench.bench.stages import finish_run, stages_from_settings
 from spf_bench.conf.schema import POSTHOC_MODES
@@ -184,15 +184,17 @@ def _record_base(s: BenchSettings, item: GenerationRequest, it: int, sha: str) -
 
 def _heldout_scores(
     s: BenchSettings, evals: dict[str, Any], frames: np.ndarray
-) -> dict[str, HeldoutScores]:
+) -> tuple[dict[str, HeldoutScores], dict[str, np.ndarray]]:
     """Scores of one video by each held-out embedder (same SPF settings and pacing; no
-    bootstrap: the held-out scores carry no interval)."""
+    bootstrap: the held-out scores carry no interval), and its frame embeddings by each
+    (``spf/*.npz`` ``heldout_embeddings_<name>``: the offline Fréchet fidelity reuses them)."""
     settings = dataclasses.replace(s.spf, bootstrap=0)
-    out = {}
+    out, embeddings = {}, {}
     for name, emb in evals.items():
-        m = measure_frames(frames, emb, settings, s.pacing, keep_embeddings=False)
+        m = measure_frames(frames, emb, settings, s.pacing)
         out[name] = HeldoutScores.from_scores(m.scores)
-    return out
+        embeddings[name] = m.embeddings
+    return out, embeddings
 
 
 def _process_item(
@@ -245,7 +247,7 @@ def _process_item(
             rd.write_record(row)
             written.append(row)
             break
-        heldout = _heldout_scores(s, evals, step.video.frames)
+        heldout, heldout_embeddings = _heldout_scores(s, evals, step.video.frames)
         now = heldout_mean(heldout)
         stalled = (
             s.retime.heldout_stop
@@ -260,7 +262,7 @@ def _process_item(
                 f"stopped: held-out Linearity {last_heldout:.4f} -> {now:.4f} gained less than "
                 f"retime.heldout_min_gain={s.retime.heldout_min_gain}"
             )
-        arrays = _spf_arrays(step)
+        arrays = _spf_arrays(step, heldout_embeddings)
         row = _step_record(s, rd, item, step, sha, heldout, note)
         rd.write_iteration(row, arrays, step.video if s.save_videos else None)
         written.append(row)
@@ -271,8 +273,11 @@ def _process_item(
     return written
 
 
-def _spf_arrays(step: RetimeStep) -> dict[str, np.ndarray]:
-    """The arrays of one iteration's SPF file (``spf/<item>__it<k>.npz``, README)."""
+def _spf_arrays(
+    step: RetimeStep, heldout_embeddings: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """The arrays of one iteration's SPF file (``spf/<item>__it<k>.npz``, README), with the
+    held-out embedders' frame embeddings (``heldout_embeddings_<name>``, ``(T, D)``)."""
     m = step.measurement
     arrays = {
         "progress": m.progress,
@@ -284,6 +289,8 @@ def _spf_arrays(step: RetimeStep) -> dict[str, np.ndarray]:
         arrays.update(tau=step.tau, next_positions=step.next_positions)
     if getattr(step, "base_positions", None) is not None:
         arrays["base_positions"] = step.base_positions
+    for name, emb in (heldout_embeddings or {}).items():
+        arrays[f"{HELDOUT_EMBEDDINGS}{name}"] = emb
     return arrays
 
 

@@ -47,6 +47,7 @@ import pandas as pd
 
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import mean, std
+from spf_bench.bench.views.report import write_report
 from spf_bench.metrics.embedders import MissingWeightsError, build_embedder
 from spf_bench.metrics.measure import SPFSettings
 from spf_bench.metrics.vbench import (
@@ -59,11 +60,14 @@ from spf_bench.metrics.vbench import (
     videos_in,
 )
 from spf_bench.metrics.vbench.payload import (
+    brief,
+    frechet_fidelity,
     merge_scores,
     print_tables,
     result_payload,
     score_folder,
 )
+from spf_bench.metrics.video_io import read_video
 
 __all__ = [
     "add_vbench_parser",
@@ -161,6 +165,7 @@ def score_run(
     out_dir: str | os.PathLike | None = None,
     spf: SPFSettings | None = None,
     work_dir: str | os.PathLike | None = None,
+    frechet: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score every video of a run directory; write ``vbench.json`` and ``records_vbench.parquet``.
 
@@ -192,6 +197,10 @@ def score_run(
         spf: the run's SPF settings; ``None`` -> :func:`run_spf_settings` of ``out_dir`` then
             ``run_dir``.
         work_dir: keep VBench's intermediate files here.
+        frechet: ``(embedder name, embedder)``: also the offline Fréchet fidelity
+            (:func:`spf_bench.metrics.vbench.payload.frechet_fidelity`; features stored by a
+            held-out judge of that name are reused): ``vbench.json`` gets its block under
+            ``"fidelity"`` and its rows join ``"verdict"`` (dimension ``frechet_<name>``).
 
     Returns:
         The ``vbench.json`` payload.
@@ -224,6 +233,16 @@ def score_run(
     cols = [f"vbench_{d}" for d in result.dims] + [f"drift_{m}" for m in result.drift_metrics]
     payload["groups"] = group_stats(merged, cols)
     payload["verdict"] = verdict_table(merged, result.dims)
+    if frechet is not None:
+        src = RunDir(run_dir)
+        payload["fidelity"] = frechet_fidelity(
+            df,
+            lambda row: read_video(run_dir / str(row.video_path))[0],
+            lambda row: src.maybe_heldout_embeddings(str(row.spf_path), frechet[0]),
+            frechet[1],
+            frechet[0],
+        )
+        payload["verdict"] += payload["fidelity"]["verdict"]
     out.write_json("vbench.json", payload)
     return payload
 
@@ -271,6 +290,14 @@ def add_vbench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="frame embedder for the SPF pace drift of a plain folder (run directories use "
         "their spf/*.npz); 'none' skips it (default: %(default)s)",
     )
+    p.add_argument(
+        "--frechet",
+        default="none",
+        metavar="EMBEDDER",
+        help="run directories: also the offline Fréchet distance of this embedder's frame "
+        "features to evenly paced crossfade references, with its one-std verdict "
+        "(e.g. efficientnet_lite0; default: %(default)s)",
+    )
     p.add_argument("--out", help="plain folders only: where vbench.json goes (default: DIR)")
     p.add_argument("--work-dir", help="keep VBench's staged videos, output and log")
     p.add_argument("--timeout", type=float, help="limit of the VBench process, s")
@@ -302,7 +329,16 @@ def cmd_vbench(args: argparse.Namespace) -> int:
         if (folder / "records.parquet").is_file():
             if args.out:
                 raise ValueError("--out is for plain folders: a run directory keeps vbench.json")
-            payload = score_run(folder, s, work_dir=args.work_dir)
+            frechet = None
+            if args.frechet != "none":
+                frechet = (args.frechet, build_embedder(args.frechet, progress=False))
+            payload = score_run(folder, s, work_dir=args.work_dir, frechet=frechet)
+            rd = RunDir(folder)
+            summary = rd.maybe_summary()
+            if summary is not None:  # what a run with vbench.enabled writes, and its report
+                rd.write_summary({**summary, "vbench": brief(payload)})
+                if rd.report_path.is_file():
+                    write_report(rd.path)
         else:
             if not videos_in(folder):  # before building an embedder
                 print(f"spf-bench vbench: no video files under {folder}", file=sys.stderr)

@@ -24,12 +24,19 @@ What differs from Wan2.2, on purpose:
   and two indicator planes that are 1 on frame 0 and on frame ``F - 1``. In place of Wan's text
   (and CLIP image) context, cross-attention sees the 32 keyframe patches (16 per keyframe, each
   48 pixel values + which keyframe + which patch, 66 dims).
-- **Its own training data**: transformation clips built from real stills
+- **Its own training data** (v2, issue 19): transformation clips built from real stills
   (:func:`transformation_clip`): crossfades, wipes and camera moves between crops of the
-  scikit-image / scikit-learn stills of :mod:`spf_bench.generators.stills`, each following an
-  uneven profile (a sigmoid or smoothstep jump) whose centre is drawn uniformly in
-  ``[0.25, 0.75]`` of the clip. :data:`TRAIN_STILLS` are the only stills seen in training; the
-  benchmark items (:meth:`Wan22ToyGenerator.items`) are built from :data:`HELD_OUT_STILLS`.
+  scikit-image / scikit-learn stills of :mod:`spf_bench.generators.stills`, at a pace drawn
+  from many (:data:`PACES`: one jump of varied width, several steps, exponential ramps, eases,
+  linear), mostly uneven as a real model's prior is. Each batch is rendered at temporal RoPE
+  positions drawn by :func:`sample_positions` (3 to 17 frames, evenly spaced or warped, always
+  spanning the 16 frame units between the keyframes), the content sampled at those positions:
+  what a frame shows is a continuous function of its position, learned at fractional positions
+  and every frame density, as a model trained on footage of every pace and frame rate has seen.
+  (v1, kept as ``model=wan22_toy_v1``, saw 17 integer positions and one sigmoid or smoothstep
+  jump centred in ``[0.25, 0.75]``: warping its positions could move the jump, hardly spread
+  it.) :data:`TRAIN_STILLS` are the only stills seen in training; the benchmark items
+  (:meth:`Wan22ToyGenerator.items`) are built from :data:`HELD_OUT_STILLS`.
 
 Objective and sampler (Wan's rectified flow, as in diffusers' ``FlowMatchEulerDiscreteScheduler``
 and ``UniPCMultistepScheduler(prediction_type="flow_prediction")``): ``x_s = (1 - s) x_0 + s e``,
@@ -81,8 +88,12 @@ __all__ = [
     "COND_CHANNELS",
     "DEFAULT_WEIGHTS",
     "HELD_OUT_STILLS",
+    "MAX_FRAMES",
+    "MIN_FRAMES",
     "N_FRAMES",
+    "PACES",
     "SIZE",
+    "TOY_BANDS",
     "TOY_CONFIG",
     "TRAIN_STILLS",
     "Wan22ToyGenerator",
@@ -90,7 +101,11 @@ __all__ = [
     "conditioning",
     "flow_matching_loss",
     "load_toy_transformer",
+    "pace_progress",
+    "resolve_weights",
     "sample_clip_batch",
+    "sample_pace",
+    "sample_positions",
     "sample_video",
     "shift_sigmas",
     "transformation_clip",
@@ -98,6 +113,11 @@ __all__ = [
 
 #: Frames per clip (Wan's ``4n + 1`` rule is kept although there is no VAE).
 N_FRAMES = 17
+#: Temporal RoPE bands of the toy: head dim 64 -> 24 temporal channels -> 12 frequencies.
+TOY_BANDS = 12
+#: Fewest and most frames the generator renders (a first-last-frame segment of any length in
+#: between: positions are rescaled so the clip spans the training clip's ``N_FRAMES - 1``).
+MIN_FRAMES, MAX_FRAMES = 3, 33
 #: Side of the square frames, pixels.
 SIZE = 16
 #: Channels concatenated to the 3 noisy ones (:func:`conditioning`).
@@ -127,6 +147,18 @@ TRAIN_STILLS: tuple[str, ...] = tuple(s for s in STILLS if s not in HELD_OUT_STI
 
 #: Transformation kinds of the training clips and their probabilities.
 CLIP_KINDS: dict[str, float] = {"crossfade": 0.5, "wipe": 0.2, "move": 0.3}
+
+#: Pace families of the training clips (:func:`sample_pace`) and their probabilities: mostly
+#: uneven (one jump, several steps, exponential ramps), as a real model's prior is, but every
+#: pace occurs, so what a frame shows is a continuous function of its temporal position.
+PACES: dict[str, float] = {
+    "sigmoid": 0.3,
+    "step": 0.25,
+    "multistep": 0.15,
+    "exponential": 0.15,
+    "ease": 0.075,
+    "linear": 0.075,
+}
 
 #: The shipped checkpoint (package data; ``make train-toy`` writes it).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "wan22_toy.safetensors"
@@ -179,12 +211,109 @@ def _crop(img: Any, box: tuple[float, float, float], size: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32) / 255.0
 
 
-def _profile(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
-    """An uneven pacing profile with its jump centred in ``U[0.25, 0.75]`` of the clip."""
-    centre = float(rng.uniform(0.25, 0.75))
-    if rng.random() < 0.5:
-        return "sigmoid", {"centre": centre, "steepness": float(rng.uniform(8.0, 20.0))}
-    return "step", {"centre": centre, "width": float(rng.uniform(0.05, 0.2))}
+def sample_pace(rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    """Draw a training pace: a family of :data:`PACES` and its parameters.
+
+    Families (probabilities in :data:`PACES`): ``sigmoid`` (centre ``U[0.2, 0.8]``, steepness
+    ``U[6, 25]``) and ``step`` (smoothstep over ``centre +- width``, centre ``U[0.2, 0.8]``,
+    width ``U[0.05, 0.35]``), one jump each; ``multistep``: 2 or 3 smoothstep jumps (centres
+    sorted uniform in ``[0.1, 0.9]``, widths ``U[0.04, 0.15]``) with Dirichlet(1) shares of
+    the change; ``exponential`` (rate ``+-U[1, 5]``: slow then fast, or fast then slow);
+    ``ease`` (power ``U[1.5, 3]``); ``linear``.
+
+    Returns:
+        ``(family, params)``; :func:`pace_progress` evaluates it.
+    """
+    fams = tuple(PACES)
+    fam = fams[int(rng.choice(len(fams), p=list(PACES.values())))]
+    if fam == "sigmoid":
+        return fam, {"centre": float(rng.uniform(0.2, 0.8)), "steepness": float(rng.uniform(6, 25))}
+    if fam == "step":
+        return fam, {
+            "centre": float(rng.uniform(0.2, 0.8)),
+            "width": float(rng.uniform(0.05, 0.35)),
+        }
+    if fam == "multistep":
+        k = int(rng.integers(2, 4))
+        return fam, {
+            "centres": sorted(float(c) for c in rng.uniform(0.1, 0.9, size=k)),
+            "widths": [float(w) for w in rng.uniform(0.04, 0.15, size=k)],
+            "shares": [float(x) for x in rng.dirichlet(np.ones(k))],
+        }
+    if fam == "exponential":
+        return fam, {"rate": float(rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 5.0))}
+    if fam == "ease":
+        return fam, {"power": float(rng.uniform(1.5, 3.0))}
+    return "linear", {}
+
+
+def pace_progress(family: str, params: dict[str, Any], u: np.ndarray) -> np.ndarray:
+    """The progress ``alpha(u)`` of a pace of :func:`sample_pace`.
+
+    Args:
+        family: a key of :data:`PACES`.
+        params: its parameters.
+        u: ``(F,)`` float64 normalised positions in ``[0, 1]``.
+
+    Returns:
+        ``(F,)`` float64 in ``[0, 1]``, non-decreasing in ``u``, ``alpha(0) = 0``,
+        ``alpha(1) = 1`` (:func:`spf_bench.generators.morph.designed_profile`; a ``multistep``
+        is the share-weighted sum of its smoothstep jumps, each rescaled to end at 0 and 1, so
+        its ``alpha(1)`` is 1 up to float rounding of the shares' sum, ~1e-16).
+
+    Raises:
+        ValueError: unknown family or ``u`` outside ``[0, 1]``.
+    """
+    if family == "multistep":
+        return sum(
+            w * designed_profile("step", {"centre": c, "width": wd}, u)
+            for c, wd, w in zip(params["centres"], params["widths"], params["shares"], strict=True)
+        )
+    if family not in PACES:
+        raise ValueError(f"unknown pace family {family!r}; choose one of {tuple(PACES)}")
+    return designed_profile(family, params, u)
+
+
+def sample_positions(rng: np.random.Generator, max_frames: int = N_FRAMES) -> np.ndarray:
+    """Temporal RoPE positions of one training batch: a frame count and where those frames sit.
+
+    With probability 1/2 the clip has ``max_frames`` frames, otherwise ``U{3, ..., max_frames -
+    1}``. Positions always span ``[0, max_frames - 1]`` (the first and last keyframes at the
+    ends): with probability 0.35 evenly spaced, else warped by a random monotone map ``W`` of
+    ``[0, 1]`` (``W(0) = 0``, ``W(1) = 1``): an exponential of rate ``+-U[0.5, 4]``, a
+    piecewise-linear map with 2-4 pieces of Dirichlet(1) slopes, or the even grid jittered by
+    up to 0.4 of its spacing. So the model sees frames at fractional positions and at every
+    density, which is what a warped RoPE asks of it at sampling time.
+
+    Returns:
+        ``(F,)`` float64, strictly increasing, ``[0] = 0``, ``[-1] = max_frames - 1``
+        (output frame units of a ``max_frames`` clip).
+    """
+    top = int(max_frames) - 1
+    n = int(max_frames) if rng.random() < 0.5 else int(rng.integers(3, int(max_frames)))
+    g = np.linspace(0.0, 1.0, n)
+    r = rng.random()
+    if r < 0.35:
+        w = g
+    elif r < 0.6:
+        a = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 4.0))
+        w = np.expm1(a * g) / math.expm1(a)
+    elif r < 0.85:
+        k = int(rng.integers(2, 5))
+        knots = np.concatenate([[0.0], np.sort(rng.uniform(0, 1, k - 1)), [1.0]])
+        vals = np.concatenate([[0.0], np.cumsum(rng.dirichlet(np.ones(k)))])
+        w = np.interp(g, knots, vals / vals[-1])
+    else:
+        w = g + rng.uniform(-0.4, 0.4, n) / max(1, n - 1)
+        w[0], w[-1] = 0.0, 1.0
+        w = np.sort(w)
+    w = np.maximum.accumulate(np.clip(w, 0.0, 1.0))
+    # strictly increasing: at least 2% of the even spacing between neighbours
+    eps = 0.02 / max(1, n - 1)
+    w = np.maximum(w, np.arange(n) * eps)
+    w = np.minimum(w, 1.0 - np.arange(n)[::-1] * eps)
+    w[0], w[-1] = 0.0, 1.0
+    return w * top
 
 
 def transformation_clip(
@@ -192,12 +321,14 @@ def transformation_clip(
     stills: Sequence[str] = TRAIN_STILLS,
     n_frames: int = N_FRAMES,
     size: int = SIZE,
+    u: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """One training clip: a transformation between crops of real stills with an uneven pace.
+    """One training clip: a transformation between crops of real stills, at a drawn pace.
 
-    The progress ``alpha(u)`` (``u = t / (n_frames - 1)``) is a sigmoid or a smoothstep jump
-    (:func:`spf_bench.generators.morph.designed_profile`) centred in ``[0.25, 0.75]``. Kinds
-    (:data:`CLIP_KINDS`):
+    The progress ``alpha(u)`` follows a pace of :func:`sample_pace` (one jump, several steps,
+    an exponential ramp, an ease or linear), evaluated at the frames' normalised positions
+    ``u`` (default: ``n_frames`` evenly spaced in ``[0, 1]``; :func:`sample_positions` gives
+    uneven ones). Kinds (:data:`CLIP_KINDS`):
 
     - ``crossfade``: ``(1 - alpha) A + alpha B``, ``A`` and ``B`` crops of two stills (of the
       same still with probability 0.2);
@@ -212,24 +343,27 @@ def transformation_clip(
     Args:
         rng: random generator (advanced in place): the clip is a function of its state.
         stills: names of :data:`spf_bench.generators.stills.STILLS` to cut crops from.
-        n_frames: frames per clip, >= 2.
+        n_frames: frames per clip, >= 2 (ignored when ``u`` is given).
         size: side of the square frames, pixels.
+        u: optional ``(F,)`` float64 normalised positions in ``[0, 1]``, non-decreasing.
 
     Returns:
-        ``(frames, info)``: ``frames`` ``np.ndarray`` of shape ``(n_frames, size, size, 3)``,
-        float32 in ``[0, 1]``; ``info`` ``{"kind", "profile", "params", "alpha"}`` (``alpha``
-        a list of ``n_frames`` floats, the designed progress).
+        ``(frames, info)``: ``frames`` ``np.ndarray`` of shape ``(F, size, size, 3)``,
+        float32 in ``[0, 1]``; ``info`` ``{"kind", "pace", "params", "alpha"}`` (``alpha`` a
+        list of ``F`` floats, the designed progress).
 
     Raises:
-        ValueError: on an unknown still or ``n_frames < 2``.
+        ValueError: on an unknown still, fewer than 2 frames, or ``u`` outside ``[0, 1]``.
     """
+    u = np.linspace(0.0, 1.0, int(n_frames)) if u is None else np.asarray(u, dtype=np.float64)
+    n_frames = u.shape[0]
     if int(n_frames) < 2:
         raise ValueError(f"n_frames must be >= 2, got {n_frames}")
     stills = tuple(stills)
     kinds = tuple(CLIP_KINDS)
     kind = kinds[int(rng.choice(len(kinds), p=list(CLIP_KINDS.values())))]
-    profile, params = _profile(rng)
-    alpha = designed_profile(profile, params, np.linspace(0.0, 1.0, int(n_frames)))
+    pace, params = sample_pace(rng)
+    alpha = pace_progress(pace, params, u)
     ia = int(rng.integers(len(stills)))
     img_a = _prescaled(stills[ia])
     if kind == "move":
@@ -275,7 +409,7 @@ def transformation_clip(
     if rng.random() < 0.5:
         frames = frames[..., rng.permutation(3)]
     frames = np.ascontiguousarray(frames, dtype=np.float32)
-    info = {"kind": kind, "profile": profile, "params": params, "alpha": alpha.tolist()}
+    info = {"kind": kind, "pace": pace, "params": params, "alpha": alpha.tolist()}
     return frames, info
 
 
@@ -285,19 +419,40 @@ def sample_clip_batch(
     stills: Sequence[str] = TRAIN_STILLS,
     n_frames: int = N_FRAMES,
     size: int = SIZE,
+    u: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``batch`` clips of :func:`transformation_clip` in the model's layout.
+    """``batch`` clips of :func:`transformation_clip` in the model's layout, all sampled at the
+    same normalised positions ``u`` (default ``n_frames`` evenly spaced), each at its own pace.
 
     Returns:
-        ``np.ndarray`` of shape ``(batch, 3, n_frames, size, size)``, float32 in ``[-1, 1]``.
+        ``np.ndarray`` of shape ``(batch, 3, F, size, size)``, float32 in ``[-1, 1]``.
     """
-    clips = [transformation_clip(rng, stills, n_frames, size)[0] for _ in range(int(batch))]
+    clips = [transformation_clip(rng, stills, n_frames, size, u)[0] for _ in range(int(batch))]
     return np.stack(clips).transpose(0, 4, 1, 2, 3) * 2.0 - 1.0
 
 
 # --------------------------------------------------------------------------------------------
 # The model (torch, diffusers)
 # --------------------------------------------------------------------------------------------
+
+
+def resolve_weights(weights: str | Path | None) -> Path:
+    """The checkpoint file a ``weights`` setting names.
+
+    Args:
+        weights: ``None`` (the shipped :data:`DEFAULT_WEIGHTS`), the bare name of a checkpoint
+            shipped in ``generators/weights/`` (``"wan22_toy_v1"``: the issue-12 model), or a
+            path to a ``.safetensors`` file.
+
+    Returns:
+        The path (not checked for existence: :func:`load_toy_transformer` says what is missing).
+    """
+    if not weights:
+        return DEFAULT_WEIGHTS
+    w = str(weights)
+    if "/" not in w and "\\" not in w and not w.endswith(".safetensors"):
+        return DEFAULT_WEIGHTS.parent / f"{w}.safetensors"
+    return Path(w)
 
 
 def build_toy_transformer(seed: int | None = None) -> Any:
@@ -562,7 +717,10 @@ class Wan22ToyGenerator:
 
     name = "wan22_toy"
     honours_positions = True
-    bands = 12
+    bands = TOY_BANDS
+    #: Side of the keyframes it is conditioned on, pixels (it returns ``out_size`` frames):
+    #: a first-last-frame caller (``retime=segmented``) downsizes keyframes to it.
+    keyframe_size = SIZE
 
     def __init__(
         self,
@@ -599,7 +757,7 @@ class Wan22ToyGenerator:
                 f"stills {seen} were seen in training; items must come from held-out stills "
                 f"({HELD_OUT_STILLS})"
             )
-        self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
+        self.weights = resolve_weights(weights)
         self.steps = int(steps)
         self.sampler = str(sampler)
         self.shift = float(shift)
@@ -631,8 +789,7 @@ class Wan22ToyGenerator:
         Returns:
             ``[checkpoint path]``.
         """
-        w = kwargs.get("weights")
-        return [Path(w) if w else DEFAULT_WEIGHTS]
+        return [resolve_weights(kwargs.get("weights"))]
 
     # -- items -------------------------------------------------------------------------------
     def items(self, n_videos: int, seed: int) -> list[GenerationRequest]:
@@ -690,10 +847,11 @@ class Wan22ToyGenerator:
     # -- generation --------------------------------------------------------------------------
     def _check(self, request: GenerationRequest) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Validate ``request``; return its ``(positions, base positions)`` (``None`` = absent)."""
-        if int(request.n_frames) != N_FRAMES:
+        n = int(request.n_frames)
+        if not MIN_FRAMES <= n <= MAX_FRAMES:
             raise GeneratorError(
-                f"wan22_toy renders {N_FRAMES} frames (its training length), got "
-                f"n_frames={request.n_frames}"
+                f"wan22_toy renders {MIN_FRAMES} to {MAX_FRAMES} frames (trained on 3 to "
+                f"{N_FRAMES}), got n_frames={request.n_frames}"
             )
         for label, img in (
             ("first_image", request.first_image),
@@ -717,10 +875,10 @@ class Wan22ToyGenerator:
                 out.append(None)
                 continue
             p = np.asarray(value, dtype=np.float64)
-            if p.shape not in ((N_FRAMES,), (self.bands, N_FRAMES)):
+            if p.shape not in ((n,), (self.bands, n)):
                 raise GeneratorError(
-                    f"{what} must have shape ({N_FRAMES},) or ({self.bands}, {N_FRAMES}) (bands "
-                    f"x frames, output frame units), got {p.shape}"
+                    f"{what} must have shape ({n},) or ({self.bands}, {n}) (bands x frames, "
+                    f"output frame units), got {p.shape}"
                 )
             if not np.all(np.isfinite(p)):
                 raise GeneratorError(f"{what} must be finite")
@@ -740,18 +898,22 @@ class Wan22ToyGenerator:
         Steps: 1. check the request; 2. set the warp's per-band positions (``None`` = stock
         positions: the same code path, the stock model bit for bit) and composition base
         (``extra["base_positions"]``; absent = the stock grid) and clear its call log;
-        3. draw the starting noise ``(1, 3, 17, 16, 16)`` from a CPU ``torch.Generator`` seeded
+        3. draw the starting noise ``(1, 3, F, 16, 16)`` from a CPU ``torch.Generator`` seeded
         with :meth:`noise_seed`; 4. sample (:func:`sample_video`; the pre-hook sets ``g(s)`` per
         call); 5. clip to ``[-1, 1]``, round to uint8 and upsample to ``out_size``.
 
         Args:
-            request: an item of :meth:`items` (or any 17-frame request with 16 x 16 uint8
-                ``first_image`` and ``last_image``). ``positions``: ``None``, ``(17,)`` (every
-                band) or ``(12, 17)`` float64 output frame units; ``extra["base_positions"]``
-                (same shapes, optional) the composition base of the ``reference`` composition.
+            request: an item of :meth:`items` or any first-last-frame request of ``F`` frames,
+                ``MIN_FRAMES <= F <= MAX_FRAMES``, with 16 x 16 uint8 ``first_image`` and
+                ``last_image`` (a segment between two keyframes). ``positions``: ``None``,
+                ``(F,)`` (every band) or ``(12, F)`` float64 output frame units;
+                ``extra["base_positions"]`` (same shapes, optional) the composition base of
+                the ``reference`` composition. For ``F != 17`` positions and base are
+                rescaled by ``16 / (F - 1)`` so the clip spans the training clip's 16 frame
+                units (the model learned positions, not frame counts).
 
         Returns:
-            :class:`GeneratedVideo`: ``frames`` ``(17, out_size, out_size, 3)`` uint8, ``fps``,
+            :class:`GeneratedVideo`: ``frames`` ``(F, out_size, out_size, 3)`` uint8, ``fps``,
             ``metadata`` with ``generator``, ``checkpoint_sha256``, ``steps``, ``sampler``,
             ``shift``, ``g_mode``, ``composition``, ``noise_seed``, ``native_size`` (16),
             ``upsample`` (``"nearest"``), ``warp_max_shift_frames`` (largest ``|P_b - t|``),
@@ -768,13 +930,21 @@ class Wan22ToyGenerator:
         from spf_bench.generators.warped_rope import max_extra_rotation, wan_temporal_frequencies
 
         positions, base = self._check(request)
+        n = int(request.n_frames)
         t0 = time.perf_counter()
-        self.warp.set_positions(positions, N_FRAMES, base=base)
+        grid = np.arange(n, dtype=np.float64)
+        scale = (N_FRAMES - 1) / (n - 1)  # request frame units -> the training clip's
+        disp = np.zeros((self.bands, n)) if positions is None else positions - grid
+        disp = np.broadcast_to(disp, (self.bands, n))
+        if n == N_FRAMES:
+            self.warp.set_positions(positions, n, base=base)
+        else:  # rescaled; the base is explicit so B + g (P - B) stays in the training scale
+            p = grid if positions is None else positions
+            b = grid if base is None else base
+            self.warp.set_positions(p * scale, n, base=np.broadcast_to(b, p.shape) * scale)
         self.warp.reset_log()
         seed = self.noise_seed(request)
-        noise = torch.randn(
-            (1, 3, N_FRAMES, SIZE, SIZE), generator=torch.Generator().manual_seed(seed)
-        )
+        noise = torch.randn((1, 3, n, SIZE, SIZE), generator=torch.Generator().manual_seed(seed))
         x = sample_video(
             self.model,
             _to_unit(request.first_image),
@@ -789,9 +959,9 @@ class Wan22ToyGenerator:
         k = self.out_size // SIZE
         if k > 1:
             frames = frames.repeat(k, axis=1).repeat(k, axis=2)
-        disp = self.warp.displacement()
-        disp = np.zeros((self.bands, N_FRAMES)) if disp is None else disp
-        rot = max_extra_rotation(disp, wan_temporal_frequencies(TOY_CONFIG["attention_head_dim"]))
+        rot = max_extra_rotation(
+            disp * scale, wan_temporal_frequencies(TOY_CONFIG["attention_head_dim"])
+        )
         return GeneratedVideo(
             frames=np.ascontiguousarray(frames),
             fps=float(request.fps),

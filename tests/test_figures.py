@@ -397,3 +397,19 @@ def test_save_writes_atomically_and_leaves_no_temp_file(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["x.pdf", "x.png"]
     assert not any(is_temp_file(p) for p in out.iterdir())
     assert paths[0].read_bytes() == before
+
+
+def test_frames_by_path_puts_every_retime_path_under_the_stock_frames(runs, tmp_path):
+    """The fixture's morph run (warped) and the same items resampled: one row of stock frames
+    and one per path for each item, from the real decoder."""
+    rd = tmp_path / "morph-resample"
+    over = ["embedder=pixel", "logger=none", "progress=false", "plots=false", "n_videos=3"]
+    over += ["model.n_frames=17", "model.size=48", "retime=resample", "retime.iterations=1"]
+    run_benchmark(settings_from_config(_compose([*over, f"run_dir={rd}"])))
+    records = load.load_records([runs["morph"], rd, runs["footage"]])
+    paths = fg.fig_frames_by_path(records, tmp_path / "figs", n_items=2)
+    assert [p.name for p in paths] == ["frames_by_path_morph.png", "frames_by_path_morph.pdf"]
+    _check_image(paths)
+    img = Image.open(paths[0])
+    assert img.width > 2 * img.height  # 2 items x 3 rows of 17 frames side by side
+    assert fg.fig_frames_by_path(load.load_records([runs["morph"]]), tmp_path / "x") == []

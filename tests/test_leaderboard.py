@@ -95,6 +95,7 @@ def test_leaderboard_math_matches_hand_computation(hand_records):
         "vbench_aesthetic_quality_mean",
         "vbench_aesthetic_quality_std",
         "vbench_aesthetic_quality_n",
+        "vbench_aesthetic_quality_within_1sd",
     ]
     assert list(t.model) == ["footage", "morph"]  # sorted by the group key
     m = t.set_index("model").loc["morph"]

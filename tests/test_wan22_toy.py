@@ -20,11 +20,15 @@ from spf_bench.generators.wan22_toy import (
     DEFAULT_WEIGHTS,
     HELD_OUT_STILLS,
     N_FRAMES,
+    PACES,
     SIZE,
     TRAIN_STILLS,
     GMode,
     Wan22ToyGenerator,
     load_toy_transformer,
+    pace_progress,
+    resolve_weights,
+    sample_positions,
     sample_video,
     transformation_clip,
 )
@@ -136,8 +140,9 @@ def test_items_come_from_held_out_stills_only(gen):
 
 def test_bad_requests_raise(gen):
     item = gen.items(1, seed=0)[0]
-    with pytest.raises(GeneratorError, match="17 frames"):
-        gen.generate(GenerationRequest(**{**item.__dict__, "n_frames": 9}))
+    for n in (2, 34):
+        with pytest.raises(GeneratorError, match="3 to 33 frames"):
+            gen.generate(GenerationRequest(**{**item.__dict__, "n_frames": n}))
     with pytest.raises(GeneratorError, match="last_image"):
         gen.generate(GenerationRequest(**{**item.__dict__, "last_image": None}))
     with pytest.raises(GeneratorError, match="positions must have shape"):
@@ -252,16 +257,72 @@ def test_training_outputs_are_written_atomically_with_the_umask_mode(tmp_path):
 # --------------------------------------------------------------------------- training data
 def test_transformation_clips_start_and_end_on_their_keyframes():
     rng = np.random.default_rng(0)
-    kinds = set()
-    for _ in range(20):
+    kinds, paces = set(), set()
+    for _ in range(60):
         frames, info = transformation_clip(rng)
         kinds.add(info["kind"])
         assert frames.shape == (N_FRAMES, SIZE, SIZE, 3) and frames.dtype == np.float32
         assert 0.0 <= frames.min() and frames.max() <= 1.0
         alpha = np.asarray(info["alpha"])
-        assert alpha[0] == 0.0 and alpha[-1] == 1.0 and np.all(np.diff(alpha) >= 0)
-        assert 0.25 <= info["params"]["centre"] <= 0.75
+        assert alpha[0] == 0.0 and np.isclose(alpha[-1], 1.0, atol=1e-12)
+        assert np.all(np.diff(alpha) >= 0)
+        paces.add(info["pace"])
     assert kinds == {"crossfade", "wipe", "move"}
+    assert paces == set(PACES)
+    # sampled at given positions: as many frames, and the progress read at those positions
+    u = np.array([0.0, 0.1, 0.15, 0.6, 1.0])
+    frames, info = transformation_clip(np.random.default_rng(3), u=u)
+    assert frames.shape == (5, SIZE, SIZE, 3)
+    assert np.allclose(info["alpha"], pace_progress(info["pace"], info["params"], u))
+
+
+def test_pace_progress_known_answers():
+    u = np.linspace(0.0, 1.0, 11)
+    assert np.allclose(pace_progress("linear", {}, u), u)
+    # two steps with shares 0.25 / 0.75: flat 0.25 between them, 0 before, 1 after
+    two = pace_progress(
+        "multistep", {"centres": [0.2, 0.7], "widths": [0.05, 0.05], "shares": [0.25, 0.75]}, u
+    )
+    assert two[0] == 0.0 and np.isclose(two[-1], 1.0)
+    assert np.allclose(two[[3, 4, 5]], 0.25) and np.allclose(two[[0, 1]], 0.0)
+    with pytest.raises(ValueError, match="unknown pace family"):
+        pace_progress("bounce", {}, u)
+
+
+def test_training_positions_span_the_clip_at_every_density():
+    rng = np.random.default_rng(0)
+    counts, uneven = set(), 0
+    for _ in range(300):
+        p = sample_positions(rng)
+        counts.add(len(p))
+        assert p[0] == 0.0 and p[-1] == N_FRAMES - 1 and np.all(np.diff(p) > 0)
+        uneven += not np.allclose(np.diff(p), np.diff(p)[0])
+    assert counts == set(range(3, N_FRAMES + 1))
+    assert 0.5 < uneven / 300 < 0.8  # 65% warped by construction
+
+
+def test_segments_of_other_lengths_render_in_the_training_scale(gen):
+    """A 9-frame first-last-frame segment: the rope sits at 0, 2, ..., 16 (the training clip's
+    frame units), its stock grid and explicit integer positions give the same frames."""
+    item = GenerationRequest(**{**gen.items(1, seed=0)[0].__dict__, "n_frames": 9})
+    a = gen.generate(item)
+    assert a.frames.shape == (9, 64, 64, 3)
+    assert np.array_equal(gen.warp.positions, np.tile(2.0 * np.arange(9), (gen.bands, 1)))
+    assert a.metadata["warp_max_shift_frames"] == 0.0
+    b = gen.generate(item.with_positions(np.arange(9, dtype=np.float64)))
+    assert np.array_equal(a.frames, b.frames)
+    c = gen.generate(item.with_positions(8 * np.linspace(0, 1, 9) ** 2))
+    assert not np.array_equal(a.frames, c.frames)
+    assert np.isclose(c.metadata["warp_max_shift_frames"], 2.0)  # at frame 4: 4 - 8 * 0.25
+
+
+def test_v1_checkpoint_stays_reachable_by_name():
+    assert resolve_weights(None) == DEFAULT_WEIGHTS
+    v1 = resolve_weights("wan22_toy_v1")
+    assert v1 == DEFAULT_WEIGHTS.parent / "wan22_toy_v1.safetensors" and v1.is_file()
+    assert resolve_weights("/x/y.safetensors").as_posix() == "/x/y.safetensors"
+    gen1 = Wan22ToyGenerator(weights="wan22_toy_v1", steps=2)
+    assert gen1.checkpoint_sha256 != Wan22ToyGenerator(steps=2).checkpoint_sha256
 
 
 # --------------------------------------------------------------------------- training

@@ -6,7 +6,8 @@ Layout (every path below comes from :class:`RunDir`; no other module joins these
         identity.json        run identity (bench/config.py ``run_identity``); written first
         config.json          resolved config, config hash, identity, git sha, library versions
         records/             one record per (item, iteration): <item_id>__it<k>.json
-        spf/                 <item_id>__it<k>.npz: progress, raw S, embeddings, positions, tau
+        spf/                 <item_id>__it<k>.npz: progress, raw S, embeddings, positions, tau,
+                             heldout_embeddings_<embedder> (the held-out judges' frame rows)
         videos/              <item_id>__it<k>.mp4
         plots/               <item_id>.png
         records.parquet      the records table of the run's identity (bench/results/record.py)
@@ -56,6 +57,7 @@ log = logging.getLogger("spf_bench")
 
 __all__ = [
     "CONFIG_FILE",
+    "HELDOUT_EMBEDDINGS",
     "IDENTITY_FILE",
     "LOCK_FILE",
     "RunDir",
@@ -68,6 +70,9 @@ IDENTITY_FILE = "identity.json"
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 LOCK_FILE = ".merge.lock"
+#: Prefix of the ``spf/*.npz`` arrays holding a held-out embedder's frame embeddings
+#: (``(T, D)`` float32, unit rows): ``heldout_embeddings_<embedder name>``.
+HELDOUT_EMBEDDINGS = "heldout_embeddings_"
 
 #: Whether a path is an atomic write's temporary file (never a result).
 is_temp_file = atomic_io.is_temp_file
@@ -216,6 +221,16 @@ class RunDir:
         """
         with np.load(self.path / spf_path) as npz:
             return np.asarray(npz["progress"], dtype=np.float64)
+
+    def maybe_heldout_embeddings(self, spf_path: str | os.PathLike, embedder: str) -> Any:
+        """The frame embeddings ``(T, D)`` float64 a run's held-out judge ``embedder`` stored
+        in one SPF file (``heldout_embeddings_<name>``), or ``None`` when absent or unreadable."""
+        try:
+            with np.load(self.path / spf_path) as npz:
+                key = f"{HELDOUT_EMBEDDINGS}{embedder}"
+                return np.asarray(npz[key], dtype=np.float64) if key in npz else None
+        except (OSError, ValueError):
+            return None
 
     def config_hash(self) -> str:
         """The run identity's hash: ``identity.json``'s ``hash``, else ``config.json``'s

@@ -51,14 +51,18 @@ from spf_bench.generators.wan22_toy import (
     DEFAULT_WEIGHTS,
     HELD_OUT_STILLS,
     N_FRAMES,
+    PACES,
     SIZE,
+    TOY_BANDS,
     TOY_CONFIG,
     TRAIN_STILLS,
     build_toy_transformer,
     flow_matching_loss,
     sample_clip_batch,
+    sample_positions,
     shift_sigmas,
 )
+from spf_bench.generators.warped_rope import TemporalWarp, WarpedWanRotaryPosEmbed
 from spf_bench.metrics.atomic_io import atomic_path, atomic_write_text
 
 __all__ = ["TrainResult", "TrainSettings", "main", "save_checkpoint", "train", "write_card"]
@@ -88,7 +92,7 @@ class TrainSettings:
     """
 
     seed: int = 0
-    steps: int = 3000
+    steps: int = 6000
     batch: int = 8
     lr: float = 1e-3
     warmup: int = 200
@@ -174,7 +178,14 @@ def train(s: TrainSettings = TrainSettings(), log: Any = print) -> TrainResult:
     torch.set_num_threads(int(s.threads))
     log = log or (lambda _msg: None)
     model = build_toy_transformer(seed=s.seed).train()
-    ema = copy.deepcopy(model).eval()
+    # Train through the project's warped rope (constant g = 1: each batch's positions exactly),
+    # the module the generator samples with; its buffers are not persistent, so the saved state
+    # dict is the stock transformer's.
+    warp = TemporalWarp(TOY_BANDS, "none")
+    model.rope = WarpedWanRotaryPosEmbed.from_stock(
+        model.rope, warp, temporal_factor=1, pin_endpoints=True
+    )
+    ema = copy.deepcopy(model).eval()  # its own warp copy stays at the stock grid
     for p in ema.parameters():
         p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -200,7 +211,10 @@ def train(s: TrainSettings = TrainSettings(), log: Any = print) -> TrainResult:
     for step in range(s.steps):
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, s)
-        x0 = torch.from_numpy(sample_clip_batch(data_rng, s.batch, TRAIN_STILLS))
+        pos = sample_positions(data_rng, N_FRAMES)
+        warp.set_positions(pos, len(pos))
+        u = pos / (N_FRAMES - 1)
+        x0 = torch.from_numpy(sample_clip_batch(data_rng, s.batch, TRAIN_STILLS, u=u))
         loss = flow_matching_loss(model, x0, generator=gen, shift=s.shift)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -323,6 +337,7 @@ def write_card(
 
     val = ", ".join(f"{st}: {v:.4f}" for st, v in result.val)
     kinds = ", ".join(f"{k} {p:.0%}" for k, p in CLIP_KINDS.items())
+    paces = ", ".join(f"{k} {p:.1%}" for k, p in PACES.items())
     try:
         plot_rel = plot.resolve().relative_to(ROOT) if plot else None
     except ValueError:
@@ -365,9 +380,10 @@ def write_card(
         (
             "training data",
             "transformation clips generated on the fly from crops (30-100% of "
-            f"the shorter side) of the training stills: {kinds}; each follows a sigmoid or "
-            "smoothstep jump centred uniformly in [0.25, 0.75] of the clip; random horizontal "
-            "flips and RGB permutations",
+            f"the shorter side) of the training stills: {kinds}; paces (`PACES`) {paces}; "
+            "each batch at temporal RoPE positions from `sample_positions` (3-17 frames, "
+            "evenly spaced 35% or warped, spanning frame units 0-16), the content sampled at "
+            "those positions; random horizontal flips and RGB permutations",
         ),
         (
             "training stills",
@@ -396,7 +412,20 @@ def write_card(
     text = f"""# wan22_toy: a trained Wan2.2-architecture toy video DiT (pixel space)
 
 Made by `{command}` ({time.strftime("%Y-%m-%d")}); code: `bench/studies/train_toy.py`,
-`generators/wan22_toy.py`. Used by `python bench/run.py model=wan22_toy ...` (issue 12).
+`generators/wan22_toy.py`. Used by `python bench/run.py model=wan22_toy ...`.
+
+**Version 2 (issue 19).** What changed from version 1 (issue 12; still reachable as
+`model=wan22_toy_v1`, card `wan22_toy_v1.md`) and why: version 1 saw every training clip at the
+17 integer positions, each clip one sigmoid or smoothstep jump centred in [0.25, 0.75]. It never
+saw an evenly paced transition or a frame between two integer positions, so warping its RoPE
+could move its jump but hardly spread it. Version 2 is the same architecture and objective,
+trained longer on clips of many paces (one jump of varied width, several steps, exponential
+ramps, eases, linear; mostly uneven, as a real model's prior is), each batch rendered at drawn
+RoPE positions with the content sampled there: what a frame shows is a continuous function of
+its temporal position, at fractional positions and every frame density. A model trained on
+footage of every pace and frame rate has seen the like; this is what warped RoPE asks of a
+model at sampling time. It also renders 3 to 33 frames between two keyframes, so it serves as
+the first-last-frame (FLF) regenerator of `retime=segmented`.
 
 | | |
 |---|---|
@@ -413,10 +442,12 @@ settings, one thread and the same torch/diffusers builds every weight tensor is 
 `wan22_toy` runs, are not, because safetensors writes the metadata entries in hash order. Other
 builds give the same curve up to float rounding.
 
-Limits: 16 x 16 pixels carry little semantics (score it with `embedder=pixel`); no text, no VAE
-(Wan2.2 compresses time 4x and space 8x), 17 frames instead of 81, no classifier-free guidance,
-one expert instead of two. It shows the warp mechanics on a model whose pacing was learned, not
-how the 14B models respond.
+Limits: it was trained at drawn RoPE positions, the kind of input a warp gives it later (a
+real model learned continuity from footage of every pace and frame rate, not from position
+jitter), so it may respond to a warp more readily than a 14B model does. 16 x 16 pixels carry
+little semantics (score it with `embedder=pixel`); no text, no VAE (Wan2.2 compresses time 4x
+and space 8x), 17 frames instead of 81, no classifier-free guidance, one expert instead of two.
+It shows the warp mechanics on a model whose pacing was learned, not how the 14B models respond.
 """
     atomic_write_text(card, text)
 

@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_RUNS",
     "build_results",
     "fig_embedder_ablation",
+    "fig_frames_by_path",
     "fig_keyframe_strip",
     "fig_pacing_by_model",
     "fig_pacing_gt",
@@ -386,18 +387,28 @@ def vbench_table(records: Any) -> Any:
     (:func:`spf_bench.metrics.vbench.verdict.verdict_table`, docs/method.md, Sec. 6) per
     (model, retime, embedder, pacing) group and dimension: mean ± std of the iteration-0 videos
     and of each item's last iteration > 0, and whether the retimed mean lies within one sample
-    std of the original (``retime=none``: ``n_retimed`` 0, ``within_1_std`` None).
+    std of the original (``retime=none``: ``n_retimed`` 0, ``within_1_std`` None). Each run
+    identity (``config_hash``) is judged on its own; dimensions it has no score for are left
+    out.
 
     Returns:
-        ``pandas.DataFrame`` with ``model, retime, embedder, pacing, dimension, n_original,
-        original_mean, original_std, n_retimed, retimed_mean, retimed_std, within_1_std``;
+        ``pandas.DataFrame`` with ``model, retime, embedder, pacing, config_hash, dimension,
+        n_original, original_mean, original_std, n_retimed, retimed_mean, retimed_std,
+        within_1_std``;
         empty (with these columns) when no record has a VBench score.
     """
-    cols = [*GROUP_KEYS, "dimension", "n_original", "original_mean", "original_std"]
-    cols += ["n_retimed", "retimed_mean", "retimed_std", "within_1_std"]
+    cols = [*GROUP_KEYS, "config_hash", "dimension", "n_original", "original_mean"]
+    cols += ["original_std", "n_retimed", "retimed_mean", "retimed_std", "within_1_std"]
     ok = records[records.status == "ok"]
     dims = vbench_dimensions(ok) if len(ok) else []
-    rows = verdict_table(records, dims) if dims else []
+    rows = []
+    hashes = records["config_hash"] if "config_hash" in records else pd.Series("", records.index)
+    for h, g in records.groupby(hashes.astype(str), sort=True) if dims else ():
+        # one run identity at a time: two runs of the same setting names (e.g. 16 and 128
+        # items of one model) are never pooled, as in the leaderboard's rows
+        g_dims = [d for d in dims if np.isfinite(g[f"vbench_{d}"].to_numpy(np.float64)).any()]
+        rows += [r | {"config_hash": h} for r in verdict_table(g, g_dims)] if g_dims else []
+    rows.sort(key=lambda r: (*(r[k] for k in GROUP_KEYS), r["config_hash"]))
     return pd.DataFrame([r | {"within_1_std": r["within_one_std"]} for r in rows], columns=cols)
 
 
@@ -520,6 +531,69 @@ def fig_keyframe_strip(
     return _save(fig, out_dir, "keyframe_strip")
 
 
+def fig_frames_by_path(records: Any, out_dir: str | os.PathLike, *, n_items: int = 4) -> list[Path]:
+    """Stock against ReTime frames, every retime path side by side, for a few items.
+
+    For each model whose records hold saved videos of at least two retime paths (the
+    mission's sweep, ``experiment=toy128``): the first ``n_items`` items (sorted) that every
+    path retimed (else that every path has); per item one row of the stock video (iteration
+    0 of the first path) and one row per retime path other than ``none`` (its final record,
+    the highest ``ok`` iteration), each frame decoded from the run's video (real decoder),
+    labelled with the record's Linearity and ``max_jump``. Written as
+    ``frames_by_path_<model>.png/.pdf``.
+
+    Args:
+        records: :func:`spf_bench.bench.views.load.load_records` output.
+        out_dir: folder of the figures.
+        n_items: items shown per model.
+
+    Returns:
+        The paths written (none when no model has videos of two paths).
+    """
+    plt = _pyplot()
+    ok = records[(records.status == "ok") & (records.video_path.astype(str) != "")]
+    written: list[Path] = []
+    for model, g in ok.groupby("model", sort=True):
+        order = ("none", "warped", "resample", "segmented")
+        paths = sorted(set(g.retime), key=lambda r: (order.index(r) if r in order else 9, r))
+        if len(paths) < 2:
+            continue
+        final = g.sort_values("iteration", kind="stable").groupby(["retime", "item_id"]).tail(1)
+        per_path = {r: final[final.retime == r].set_index("item_id") for r in paths}
+        every = set.intersection(*(set(t.index) for t in per_path.values()))
+        retimed = {
+            i
+            for i in every
+            if all(t.loc[i].iteration > 0 for r, t in per_path.items() if r != "none")
+        }
+        items = sorted(retimed or every)[:n_items]  # items every path retimed, when there are
+        if not items:
+            continue
+        stock = g[(g.retime == paths[0]) & (g.iteration == 0)].set_index("item_id")
+        shown = [p for p in paths if p != "none"]
+        rows = []
+        for item in items:
+            picks = [("stock (iteration 0)", stock.loc[item])]
+            picks += [
+                (f"{p} (iteration {per_path[p].loc[item].iteration})", per_path[p].loc[item])
+                for p in shown
+            ]
+            for label, rec in picks:
+                frames, _ = read_video(Path(rec.run_dir) / str(rec.video_path))
+                text = f"{item}: {label}, Linearity {rec.linearity_score:.3f}, "
+                text += f"max jump {rec.max_jump:.3f}"
+                rows.append((text, np.concatenate(list(frames), axis=1)))
+        width = max(r[1].shape[1] for r in rows)
+        with plt.rc_context(_RC):
+            fig, axes = _grid(len(rows), 1, 0.55 * width / rows[0][1].shape[0], 0.75)
+            for ax, (text, strip) in zip(axes[:, 0], rows, strict=True):
+                ax.imshow(strip, interpolation="nearest")
+                ax.set(xticks=[], yticks=[], xlim=(-0.5, width - 0.5))
+                ax.set_title(text, fontsize=7, loc="left", pad=2)
+        written += _save(fig, out_dir, f"frames_by_path_{model}")
+    return written
+
+
 # ----------------------------------------------------------------------------------- results
 def build_results(
     run_specs: Sequence[str | os.PathLike],
@@ -565,6 +639,7 @@ def build_results(
         atomic_write_text(out / "vbench_table.md", "# VBench: original vs retimed\n\n" + vb_note),
     ]
     written["keyframe_strip"] = fig_keyframe_strip(records, figs)
+    written["frames_by_path"] = fig_frames_by_path(records, figs)
     gt_md = ab_md = "#\n\n_not run_\n"
     if gt is not None:
         written["pacing_gt_tables"] = list(pgt.write_outputs(gt, out).values())

@@ -46,6 +46,7 @@ from spf_bench.bench.views.external import (
 )
 from spf_bench.bench.views.load import (
     EXT_PREFIX,
+    FRECHET_PREFIX,
     GROUP_KEYS,
     VBENCH_PREFIX,
     load_records,
@@ -54,6 +55,7 @@ from spf_bench.bench.views.load import (
 from spf_bench.bench.views.render import render, suffixed
 from spf_bench.bench.views.report import write_leaderboard_html
 from spf_bench.metrics.atomic_io import atomic_write_json, atomic_write_text
+from spf_bench.metrics.vbench import verdict_table
 
 __all__ = [
     "COLUMNS",
@@ -106,8 +108,39 @@ def _n_per_seed(fin: Any, ok: Any) -> str:
     return " ".join(f"{int(s)}:{int(counts.get(s, 0))}" for s in sorted(set(fin.seed)))
 
 
+def _verdict_word(value: Any) -> str:
+    """``within_one_std`` as ``yes`` / ``no`` / ``""`` (no verdict)."""
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _fidelity_cells(g_all: Any, fidelity: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict:
+    """The Fréchet columns of a row from its run directories' ``vbench.json`` verdict rows
+    (one run directory per row; a row pooled over several has none)."""
+    runs = {str(r) for r in g_all.run_dir if str(r)}
+    if len(runs) != 1:
+        return {}
+    first = g_all.iloc[0]
+    out: dict[str, Any] = {}
+    for v in fidelity.get(runs.pop(), []):
+        if any(str(v.get(k)) != str(first[k]) for k in GROUP_KEYS):
+            continue
+        col = FRECHET_PREFIX + str(v["dimension"]).removeprefix(FRECHET_PREFIX)
+        retimed = int(v.get("n_retimed") or 0) > 0
+        out[f"{col}_baseline"] = v["original_mean"]
+        out[f"{col}_baseline_std"] = v["original_std"]
+        out[f"{col}_mean"] = v["retimed_mean"] if retimed else v["original_mean"]
+        out[f"{col}_std"] = v["retimed_std"] if retimed else v["original_std"]
+        out[f"{col}_within_1sd"] = _verdict_word(v.get("within_one_std"))
+    return out
+
+
 def _group_row(
-    g_all: Any, vbench_dims: list[str], ext_metrics: list[str], seed: int, n_resamples: int
+    g_all: Any,
+    vbench_dims: list[str],
+    ext_metrics: list[str],
+    seed: int,
+    n_resamples: int,
+    fidelity: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     ok = final_records(g_all)
     ls = ok.linearity_score.to_numpy(np.float64)
@@ -136,10 +169,15 @@ def _group_row(
     row |= dict(heldout_linearity=mean(heldout_column(ok)), heldout_delta=hgain.mean)
     row |= dict(heldout_delta_ci_low=hdlo, heldout_delta_ci_high=hdhi)
     row["git_shas"] = "+".join(sorted({str(h) for h in fin.git_sha if str(h)}))
+    judged = [d for d in vbench_dims if VBENCH_PREFIX + d in g_all]
+    verdicts = verdict_table(g_all, judged) if judged and len(ok) else []
+    by_dim = {v["dimension"]: v["within_one_std"] for v in verdicts}
     for dim in vbench_dims:
         col = VBENCH_PREFIX + dim
         vals = ok[col].to_numpy(np.float64) if col in ok else np.array([])
         row |= {f"{col}_mean": mean(vals), f"{col}_std": std(vals), f"{col}_n": _count(vals)}
+        row[f"{col}_within_1sd"] = _verdict_word(by_dim.get(dim))
+    row |= _fidelity_cells(g_all, fidelity or {})
     for m in ext_metrics:
         col = EXT_PREFIX + m
         vals = ok[col].to_numpy(np.float64) if col in ok else np.full(len(ok), np.nan)
@@ -184,18 +222,37 @@ def build_leaderboard(
         pool_seeds: one row per :data:`POOLED_KEYS` instead of one per :data:`ROW_KEYS`.
 
     Returns:
-        ``pandas.DataFrame``: :data:`COLUMNS`, ``vbench_<dim>_{mean,std,n}``, then
+        ``pandas.DataFrame``: :data:`COLUMNS`, ``vbench_<dim>_{mean,std,n,within_1sd}``
+        (``within_1sd``: the paper's verdict, :func:`spf_bench.metrics.vbench.verdict_table`,
+        ``yes`` / ``no`` / ``""``), ``frechet_<embedder>_{baseline,baseline_std,mean,std,
+        within_1sd}`` (the offline Fréchet fidelity of the row's run directory, from
+        ``records.attrs["fidelity"]``; ``mean`` is the final records' distance), then
         ``ext_<metric>_{mean,n,rho,rho_ci_low,rho_ci_high}``; one row per key, sorted by it.
 
     Raises:
         ValueError: if a required column is missing.
     """
+    fidelity = dict(getattr(records, "attrs", {}).get("fidelity") or {})
     df = _prepared(records)
     dims = vbench_dimensions(df)
     ext = external_metrics(df)
     keys = list(POOLED_KEYS if pool_seeds else ROW_KEYS)
-    rows = [_group_row(g, dims, ext, seed, n_resamples) for _, g in df.groupby(keys, sort=True)]
-    cols = list(COLUMNS) + [f"{VBENCH_PREFIX}{d}_{s}" for d in dims for s in ("mean", "std", "n")]
+    rows = [
+        _group_row(g, dims, ext, seed, n_resamples, fidelity)
+        for _, g in df.groupby(keys, sort=True)
+    ]
+    vstats = ("mean", "std", "n", "within_1sd")
+    cols = list(COLUMNS) + [f"{VBENCH_PREFIX}{d}_{s}" for d in dims for s in vstats]
+    fstats = ("baseline", "baseline_std", "mean", "std", "within_1sd")
+    fds = sorted(
+        {
+            k.removesuffix("_within_1sd")
+            for r in rows
+            for k in r
+            if k.startswith(FRECHET_PREFIX) and k.endswith("_within_1sd")
+        }
+    )
+    cols += [f"{f}_{s}" for f in fds for s in fstats]
     stats = ("mean", "n", "rho", "rho_ci_low", "rho_ci_high")
     cols += [f"{EXT_PREFIX}{m}_{s}" for m in ext for s in stats]
     return pd.DataFrame(rows, columns=cols)
@@ -280,6 +337,7 @@ def render_markdown(
     ctx = dict(title=title, sources=sources, rows=lb.to_dict("records"), notes=notes)
     ctx |= dict(pooled=any("+" in str(v) for v in lb.get("seed", [])), external=external)
     ctx |= dict(dims=suffixed(lb, VBENCH_PREFIX, "_mean"), ext=suffixed(lb, EXT_PREFIX, "_rho"))
+    ctx |= dict(fds=suffixed(lb, FRECHET_PREFIX, "_within_1sd"))
     problems = external.problem_lines() if external is not None else []
     return render("leaderboard.md.j2", **ctx, problems=problems)
 

@@ -27,6 +27,7 @@ log = logging.getLogger("spf_bench")
 
 __all__ = [
     "EXT_PREFIX",
+    "FRECHET_PREFIX",
     "GROUP_KEYS",
     "VBENCH_PREFIX",
     "dim_name",
@@ -45,6 +46,8 @@ GROUP_KEYS: tuple[str, ...] = ("model", "retime", "embedder", "pacing")
 EXT_PREFIX = "ext_"
 #: Prefix of the VBench dimension columns.
 VBENCH_PREFIX = "vbench_"
+#: Prefix of the offline Fréchet fidelity dimensions (``vbench.json`` ``"fidelity"``).
+FRECHET_PREFIX = "frechet_"
 #: ``vbench_*`` columns that are not dimensions (metrics/vbench.py's failure messages).
 VBENCH_NOT_DIMS = frozenset({"vbench_error"})
 _DIM_RE = re.compile(r"[^a-z0-9_]+")
@@ -231,7 +234,10 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
         identity hash without the seed, :func:`settings_hash`, or the record's ``config_hash``
         when its run has no matching identity file), duplicates resolved (last run wins).
         ``df.attrs["identities"]`` maps each config hash to its run identity and
-        ``df.attrs["no_identity"]`` lists the run directories without one.
+        ``df.attrs["no_identity"]`` lists the run directories without one;
+        ``df.attrs["fidelity"]`` maps a run directory to the verdict rows of its
+        ``vbench.json`` ``"fidelity"`` block (the Fréchet distances, set-level values that no
+        record carries; :func:`spf_bench.metrics.vbench.payload.frechet_fidelity`).
 
     Raises:
         FileNotFoundError: see :func:`resolve_runs`.
@@ -240,6 +246,7 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     frames = []
     identities: dict[str, dict[str, Any]] = {}
     no_identity: list[str] = []
+    fidelity: dict[str, list[dict[str, Any]]] = {}
     for order, d in enumerate(resolve_runs(specs)):
         df = read_run_records(d)
         fill = {"float64": np.nan, "int64": -1, "bool": False}
@@ -249,6 +256,8 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
         for col in filter(is_dim_column, list(df.columns)):
             df[col] = _numeric(df[col])
         df = _merge_vbench(df, d).assign(run_dir=str(d), run_order=order)
+        for row in ((RunDir(d).maybe_vbench() or {}).get("fidelity") or {}).get("verdict", []):
+            fidelity.setdefault(str(d), []).append(row)
         df["seed"] = pd.to_numeric(df["seed"], errors="coerce").fillna(-1).astype(int)
         df["config_hash"] = df["config_hash"].fillna("").astype(str)
         ident = _read_identity(d)
@@ -274,6 +283,7 @@ def load_records(specs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     df = df.sort_values([*key], kind="stable").reset_index(drop=True)
     df.attrs["identities"] = identities
     df.attrs["no_identity"] = no_identity
+    df.attrs["fidelity"] = fidelity
     return df
 
 

@@ -37,6 +37,7 @@ from spf_bench.generators.posthoc.plan import (
 from spf_bench.generators.posthoc.render import (
     DEFAULT_SEGMENT_PROMPT,
     SegmentedRetimer,
+    fit_keyframe,
     frame_step,
     refine_plan,
     render_segments,
@@ -60,6 +61,7 @@ __all__ = [
     "SegmentedRetimer",
     "choose_segments",
     "even_time_positions",
+    "fit_keyframe",
     "flow_available",
     "frame_step",
     "inverse_pacing",

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from spf_bench.generators.base import GeneratedVideo, GenerationRequest, Generator, GeneratorError
 from spf_bench.generators.posthoc.plan import (
@@ -41,6 +42,7 @@ from spf_bench.metrics.measure import Measurement
 __all__ = [
     "DEFAULT_SEGMENT_PROMPT",
     "SegmentedRetimer",
+    "fit_keyframe",
     "frame_step",
     "refine_plan",
     "render_segments",
@@ -66,6 +68,29 @@ def frame_step(generator: Any | None) -> int:
     return max(int(getattr(generator, "temporal_factor", 1) or 1), 1)
 
 
+def fit_keyframe(image: np.ndarray, generator: Any | None) -> np.ndarray:
+    """A keyframe at the side its regenerator takes.
+
+    A regenerator that takes keyframes of one size only says so with an int attribute
+    ``keyframe_size`` (side, pixels; ``wan22_toy``: 16, while it returns frames upsampled to
+    ``out_size``); the keyframe is then area-averaged to that square (Pillow ``BOX``: the
+    exact inverse of a whole-factor pixel replication). Other regenerators resize their
+    keyframes themselves and get ``image`` unchanged.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        generator: the regenerator, or ``None``.
+
+    Returns:
+        ``(s, s, 3)`` uint8 with ``s = generator.keyframe_size``, or ``image``.
+    """
+    side = getattr(generator, "keyframe_size", None)
+    if side is None or image.shape[:2] == (int(side), int(side)):
+        return np.ascontiguousarray(image)
+    small = Image.fromarray(image).resize((int(side), int(side)), Image.Resampling.BOX)
+    return np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
+
+
 def render_segments(
     frames: np.ndarray,
     plan: SegmentPlan,
@@ -86,7 +111,9 @@ def render_segments(
     times (:func:`~spf_bench.generators.posthoc.resample.resample_frames`). The last frame of
     piece ``i`` and the first of piece ``i + 1`` both show keyframe ``b_{i+1}``: the first is
     kept, the second dropped, so the output has ``plan.n_out`` frames and keyframe ``i`` sits at
-    ``plan.out_keyframes[i]``.
+    ``plan.out_keyframes[i]``. A piece of 2 frames has no frame between its keyframes and is
+    not sent to the regenerator. Keyframes go to the regenerator at its ``keyframe_size``
+    (:func:`fit_keyframe`).
 
     Args:
         frames: source ``(T, H, W, 3)`` uint8.
@@ -107,7 +134,8 @@ def render_segments(
 
     Raises:
         ValueError: if the plan does not match ``frames``.
-        GeneratorError: if the regenerator fails or returns a wrong frame count or size.
+        GeneratorError: if the regenerator fails (naming the piece, its source frames and
+            length) or returns a wrong frame count or size.
     """
     f = check_frames(frames)
     if plan.keyframes[-1] != f.shape[0] - 1:
@@ -116,7 +144,11 @@ def render_segments(
     for i, ((a, b), nsteps) in enumerate(zip(plan.segments, plan.steps, strict=True)):
         n_i = int(nsteps) + 1
         t0 = time.perf_counter()
-        if regenerator is None:
+        if regenerator is not None and n_i <= 2:
+            # no frame between the two keyframes: nothing to regenerate
+            clip = f[[a, b]][:n_i]
+            meta = {"renderer": "keyframes"}
+        elif regenerator is None:
             clip = resample_frames(f[a : b + 1], np.linspace(0.0, b - a, n_i), interpolation)
             meta: dict[str, Any] = {"renderer": f"resample-{interpolation}"}
         else:
@@ -126,11 +158,17 @@ def render_segments(
                 n_frames=n_i,
                 fps=float(fps),
                 prompt=prompt or DEFAULT_SEGMENT_PROMPT,
-                first_image=np.ascontiguousarray(f[a]),
-                last_image=np.ascontiguousarray(f[b]),
+                first_image=fit_keyframe(f[a], regenerator),
+                last_image=fit_keyframe(f[b], regenerator),
                 extra={"parent": item_id, "segment": i, "source_frames": [a, b]},
             )
-            out = regenerator.generate(req)
+            try:
+                out = regenerator.generate(req)
+            except GeneratorError as err:
+                raise GeneratorError(
+                    f"regenerator {getattr(regenerator, 'name', '?')} cannot render piece {i} "
+                    f"(source frames {a}-{b}, {n_i} frames): {str(err).splitlines()[0]}"
+                ) from err
             clip = check_frames(out.frames)
             if clip.shape[0] != n_i:
                 raise GeneratorError(

@@ -94,7 +94,12 @@ from spf_bench.metrics.vbench.registry import (
 )
 from spf_bench.metrics.vbench.runner import RUNNER, run_vbench, stage_videos
 from spf_bench.metrics.vbench.score import VIDEO_SUFFIXES, score_videos, videos_in
-from spf_bench.metrics.vbench.verdict import VERDICT_KEYS, verdict_table
+from spf_bench.metrics.vbench.verdict import (
+    VERDICT_KEYS,
+    one_std_verdict,
+    original_and_retimed,
+    verdict_table,
+)
 
 __all__ = [
     "DEFAULT_VENV",
@@ -119,6 +124,8 @@ __all__ = [
     "flicker_score",
     "frame_drift",
     "missing_weights",
+    "one_std_verdict",
+    "original_and_retimed",
     "parse_dimension_results",
     "preflight",
     "provisioning_script",

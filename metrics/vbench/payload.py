@@ -10,20 +10,40 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from spf_bench.metrics.atomic_io import atomic_write_json
+from spf_bench.metrics.fidelity import (
+    crossfade_reference,
+    frechet_bootstrap,
+    reference_projection,
+)
 from spf_bench.metrics.measure import SPFSettings
 from spf_bench.metrics.vbench.parsing import VBenchResult
 from spf_bench.metrics.vbench.registry import DIMENSIONS, VBENCH_VERSION, VBenchSettings
 from spf_bench.metrics.vbench.score import score_videos, videos_in
+from spf_bench.metrics.vbench.verdict import VERDICT_KEYS, one_std_verdict, original_and_retimed
 
-__all__ = ["SCHEMA", "brief", "merge_scores", "print_tables", "result_payload", "score_folder"]
+#: Principal axes of the Fréchet distance's features, and its bootstrap resamples.
+FRECHET_DIMS, FRECHET_RESAMPLES = 32, 200
+
+__all__ = [
+    "FRECHET_DIMS",
+    "FRECHET_RESAMPLES",
+    "SCHEMA",
+    "brief",
+    "frechet_fidelity",
+    "merge_scores",
+    "print_tables",
+    "result_payload",
+    "score_folder",
+]
 
 #: Schema tag of ``vbench.json``.
 SCHEMA = "spf-bench/vbench/1"
@@ -112,17 +132,117 @@ def brief(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a ``vbench.json`` payload that goes into a run's ``summary.json``.
 
     Returns:
-        ``{"file": "vbench.json", "dimensions", "aggregate", "verdict", "n_failed",
-        "dimension_errors" (first lines), "seconds" (total, s)}``.
+        ``{"file": "vbench.json", "dimensions", "aggregate", "verdict", "fidelity" (the
+        Fréchet groups, ``{}`` without), "n_failed", "dimension_errors" (first lines),
+        "seconds" (total, s)}``.
     """
     return {
         "file": "vbench.json",
         "dimensions": payload["dimensions"],
         "aggregate": payload["aggregate"],
         "verdict": payload.get("verdict", []),
+        "fidelity": {k: v for k, v in payload.get("fidelity", {}).items() if k != "verdict"},
         "n_failed": payload["n_failed"],
         "dimension_errors": {k: v.splitlines()[0] for k, v in payload["dimension_errors"].items()},
         "seconds": payload["seconds"].get("total"),
+    }
+
+
+def frechet_fidelity(
+    df: Any,
+    frames_of: Callable[[Any], np.ndarray],
+    features_of: Callable[[Any], np.ndarray | None],
+    embedder: Any,
+    embedder_name: str,
+    *,
+    dims: int = FRECHET_DIMS,
+    n_resamples: int = FRECHET_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The Fréchet distance of each group's original and retimed frames to evenly paced
+    references, and its one-std verdict (:mod:`spf_bench.metrics.fidelity`).
+
+    Per group ``(model, retime, embedder, pacing)`` of ``ok`` records with videos: the
+    original (iteration 0) and retimed (final, iteration > 0) records of
+    :func:`spf_bench.metrics.vbench.verdict.original_and_retimed`; item ``i``'s reference is
+    the linear crossfade between the first and last frames of its original video, at that
+    video's frame count (:func:`~spf_bench.metrics.fidelity.crossfade_reference`). A record's
+    features are ``features_of(row)`` (the frames as generated, embedded by the run's held-out
+    judge when it is this embedder) or, when that is ``None``, its decoded frames embedded
+    with ``embedder``; references are always embedded here. The features are projected on the
+    first ``dims`` principal axes of the group's reference features; each set's distance is
+    bootstrapped over its items. With retimed records only the items that have both are used,
+    so both sets are measured against the same references. The verdict row uses the
+    original's bootstrap std (:func:`spf_bench.metrics.vbench.verdict.one_std_verdict`).
+
+    Args:
+        df: records (``records.parquet`` columns).
+        frames_of: ``row -> (T, H, W, 3)`` uint8, a record's decoded video.
+        features_of: ``row -> (T, D)`` float features stored by the run, or ``None``.
+        embedder: a :class:`spf_bench.metrics.embedders.Embedder`.
+        embedder_name: its name (the verdict's dimension is ``frechet_<name>``).
+        dims, n_resamples, seed: of :func:`~spf_bench.metrics.fidelity.frechet_bootstrap`.
+
+    Returns:
+        ``{"dimension", "embedder", "reference", "dims", "n_resamples", "groups": [{group
+        keys, "n_items", "original": FrechetResult fields, "retimed": ... or None}],
+        "verdict": [rows with the columns of verdict_table]}``; a group with fewer than 2
+        items with videos is left out.
+
+    Raises:
+        Whatever ``frames_of`` raises on an unreadable video.
+    """
+    dim = f"frechet_{embedder_name}"
+    ok = df[(df["status"] == "ok") & (df["video_path"].astype(str) != "")]
+
+    def features(row: Any) -> np.ndarray:
+        stored = features_of(row)
+        return embedder.embed(frames_of(row)) if stored is None else stored
+
+    groups, verdict = [], []
+    for key, g in ok.groupby(list(VERDICT_KEYS), sort=True, dropna=False):
+        original, retimed = original_and_retimed(g)
+        if len(retimed):
+            original = original[original["item_id"].isin(set(retimed["item_id"]))]
+            by_item = {r.item_id: r for r in retimed.itertuples()}
+        if len(original) < 2:
+            continue
+        ref, orig, ret = [], [], []
+        for row in original.itertuples():
+            frames = frames_of(row)
+            ref.append(embedder.embed(crossfade_reference(frames[0], frames[-1], len(frames))))
+            orig.append(features(row))
+            if len(retimed):
+                ret.append(features(by_item[row.item_id]))
+        kw = {"projection": reference_projection(ref, dims), "n_resamples": n_resamples}
+        o = frechet_bootstrap(orig, ref, seed=seed, **kw)
+        r = frechet_bootstrap(ret, ref, seed=seed, **kw) if ret else None
+        names = {k: str(v) for k, v in zip(VERDICT_KEYS, key, strict=True)}
+        groups.append(
+            {**names, "n_items": len(orig), "original": o.as_dict(), "retimed": r and r.as_dict()}
+        )
+        verdict.append(
+            {
+                **names,
+                "dimension": dim,
+                "n_original": o.n_items,
+                "original_mean": o.fd,
+                "original_std": o.std,
+                "n_retimed": r.n_items if r else 0,
+                "retimed_mean": r.fd if r else math.nan,
+                "retimed_std": r.std if r else math.nan,
+                **one_std_verdict(o.fd, o.std, r.fd if r else math.nan),
+            }
+        )
+    return {
+        "dimension": dim,
+        "embedder": embedder_name,
+        "reference": "linear crossfade between the first and last frames of each item's "
+        "iteration-0 video, at its frame count",
+        "dims": int(dims),
+        "n_resamples": int(n_resamples),
+        "groups": groups,
+        "verdict": verdict,
     }
 
 

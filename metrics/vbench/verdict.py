@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["VERDICT_KEYS", "verdict_table"]
+__all__ = ["VERDICT_KEYS", "one_std_verdict", "original_and_retimed", "verdict_table"]
 
 #: Columns that define a group; the same as ``spf_bench.bench.views.load.GROUP_KEYS``.
 VERDICT_KEYS: tuple[str, ...] = ("model", "retime", "embedder", "pacing")
@@ -51,6 +51,50 @@ def _mean(v: np.ndarray) -> float:
 
 def _std(v: np.ndarray) -> float:
     return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+
+
+def one_std_verdict(original_mean: float, original_std: float, retimed_mean: float) -> dict:
+    """The rule itself: ``|retimed - original| <= std(original)``.
+
+    Used by :func:`verdict_table` (per-video VBench scores; ``std`` over the original videos)
+    and by set-level measures whose spread is a bootstrap over items (the Fréchet distance of
+    ``spf_bench.metrics.fidelity``; ``std`` over resamples of the original set).
+
+    Args:
+        original_mean: the original's score (mean over videos, or a set-level value).
+        original_std: its standard deviation (NaN when unknown).
+        retimed_mean: the retimed videos' score.
+
+    Returns:
+        ``{"delta", "delta_in_std", "within_one_std"}``: ``delta`` = retimed - original;
+        ``delta_in_std`` = ``delta / original_std`` (NaN when the std is 0 or there is no
+        verdict); ``within_one_std`` bool, or ``None`` when ``delta`` or the std is not finite.
+    """
+    delta = float(retimed_mean) - float(original_mean)
+    osd = float(original_std)
+    judged = math.isfinite(delta) and math.isfinite(osd)
+    return {
+        "delta": delta,
+        "delta_in_std": delta / osd if judged and osd > 0 else math.nan,
+        "within_one_std": bool(abs(delta) <= osd) if judged else None,
+    }
+
+
+def original_and_retimed(group: Any) -> tuple[Any, Any]:
+    """The original and retimed records of one group (module docstring).
+
+    Args:
+        group: ``ok`` records of one ``(model, retime, embedder, pacing)`` group
+            (``pandas.DataFrame`` with ``item_id``, ``seed``, ``iteration``).
+
+    Returns:
+        ``(original, retimed)``: the iteration-0 record of each item, and each item's
+        highest-iteration record when that iteration is > 0.
+    """
+    items = list(ITEM_KEYS)
+    original = group[group["iteration"] == 0].drop_duplicates(subset=items)
+    later = group[group["iteration"] > 0].sort_values("iteration", kind="stable")
+    return original, later.groupby(items, sort=False, dropna=False).tail(1)
 
 
 def verdict_table(records: Any, dims: Sequence[str]) -> list[dict[str, Any]]:
@@ -81,18 +125,13 @@ def verdict_table(records: Any, dims: Sequence[str]) -> list[dict[str, Any]]:
     if missing:
         raise ValueError(f"records lack the column(s) {missing} the VBench verdict needs")
     ok = records[records["status"] == "ok"]
-    items = list(ITEM_KEYS)
     rows = []
     for key, g in ok.groupby(list(VERDICT_KEYS), sort=True, dropna=False):
-        original = g[g["iteration"] == 0].drop_duplicates(subset=items)
-        later = g[g["iteration"] > 0].sort_values("iteration", kind="stable")
-        retimed = later.groupby(items, sort=False, dropna=False).tail(1)
+        original, retimed = original_and_retimed(g)
         for dim in dims:
             col = f"vbench_{dim}"
             o, r = _finite(original[col]), _finite(retimed[col])
             om, osd, rm = _mean(o), _std(o), _mean(r)
-            delta = rm - om
-            judged = math.isfinite(delta) and math.isfinite(osd)
             rows.append(
                 {
                     **{k: str(v) for k, v in zip(VERDICT_KEYS, key, strict=True)},
@@ -103,9 +142,7 @@ def verdict_table(records: Any, dims: Sequence[str]) -> list[dict[str, Any]]:
                     "n_retimed": int(r.size),
                     "retimed_mean": rm,
                     "retimed_std": _std(r),
-                    "delta": delta,
-                    "delta_in_std": delta / osd if judged and osd > 0 else math.nan,
-                    "within_one_std": bool(abs(delta) <= osd) if judged else None,
+                    **one_std_verdict(om, osd, rm),
                 }
             )
     return rows
