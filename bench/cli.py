@@ -64,7 +64,7 @@ DELEGATED: dict[str, str] = {
     "run": "spf_bench.bench.run",  # Hydra reads sys.argv: main() takes no argv
     "leaderboard": "spf_bench.bench.views.leaderboard",
     "figures": "spf_bench.bench.views.figures",
-    "sweep": "spf_bench.bench.sweep",
+    "sweep": "spf_bench.slurm.sweep",
     **{f"study {name}": f"spf_bench.bench.studies.{name}" for name in STUDIES},
 }
 

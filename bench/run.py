@@ -24,8 +24,8 @@ from omegaconf import DictConfig
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.errors import exit_on_user_error
 from spf_bench.bench.pipeline import run_benchmark
-from spf_bench.bench.sweep import sweep_job_settings
 from spf_bench.conf.schema import register_configs
+from spf_bench.slurm.sweep import sweep_job_settings
 
 log = logging.getLogger("spf_bench")
 

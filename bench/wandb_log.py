@@ -52,7 +52,7 @@ def log_to_wandb(
         settings: logger config: ``mode`` (offline | online | disabled), ``project``,
             ``entity``, ``group``, ``tags``, ``run_name`` (default: the folder's name; a sweep
             job sets it, and ``group`` to the sweep id, in
-            :func:`spf_bench.bench.sweep.sweep_job_settings`).
+            :func:`spf_bench.slurm.sweep.sweep_job_settings`).
 
     Returns:
         ``{"mode", "run_id", "dir"}`` on success or ``{"error": message}``: a W&B failure is

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from spf_bench.bench.results.rundir import RunDir
-from spf_bench.bench.sweep import STATUS_FILE, SUMMARY_FILE
 from spf_bench.metrics import atomic_io
+from spf_bench.slurm.sweep import STATUS_FILE, SUMMARY_FILE
 
 pytestmark = pytest.mark.slurm
 
@@ -49,7 +49,7 @@ def _env() -> dict[str, str]:
 
 def _sweep_args(tmp_path: Path, *overrides: str) -> list[str]:
     # The sweep dir carries ${oc.env:SLURM_JOB_ID,local} as conf/config.yaml's does: every job
-    # must still land in the driver's directory (spf_bench.bench.sweep pins it).
+    # must still land in the driver's directory (spf_bench.slurm.sweep pins it).
     return [
         sys.executable,
         str(ROOT / "bench" / "run.py"),
@@ -81,7 +81,7 @@ def _check_run_dir(run_dir: Path, n_items: int, iterations: int) -> pd.DataFrame
     assert len(files) == n_items * (iterations + 1), [p.name for p in files]
     rows = [r.as_dict() for r in RunDir(run_dir).all_records()]
     assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
-    df = pd.read_parquet(run_dir / "records.parquet")  # merged by spf_bench.bench.sweep
+    df = pd.read_parquet(run_dir / "records.parquet")  # merged by spf_bench.slurm.sweep
     assert len(df) == len(files)
     assert not df.duplicated(["item_id", "iteration"]).any()
     assert df.item_id.nunique() == n_items
@@ -246,7 +246,7 @@ def test_slurm_job_that_raises_is_recorded_and_the_others_complete(slurm_cluster
     assert _sacct(ids) == ["COMPLETED", "COMPLETED"]
     # The summary command lists the same failures and exits 1.
     cli = subprocess.run(
-        [sys.executable, "-m", "spf_bench.bench.sweep", str(sweep), "--no-merge"],
+        [sys.executable, "-m", "spf_bench.slurm.sweep", str(sweep), "--no-merge"],
         cwd=ROOT,
         capture_output=True,
         text=True,

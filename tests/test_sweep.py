@@ -1,5 +1,5 @@
 """Sweep plumbing without a cluster: launcher configs, sharding, the Hydra callback's status
-files and the sweep summary (bench/sweep.py) on a real multirun with Hydra's basic launcher."""
+files and the sweep summary (slurm/sweep.py) on a real multirun with Hydra's basic launcher."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from spf_bench.bench.config import settings_from_config, shard_items, shard_size
-from spf_bench.bench.sweep import SUMMARY_FILE, expected_jobs
 from spf_bench.conf.schema import register_configs
+from spf_bench.slurm.sweep import SUMMARY_FILE, expected_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def test_launcher_configs_are_typed_and_take_site_settings(tmp_path):
     assert local._target_.endswith("submitit_launcher.LocalLauncher")
     assert "partition" not in local
     # The callback that records job status is registered for every run and sweep.
-    assert cfg.hydra.callbacks.sweep._target_ == "spf_bench.bench.sweep.SweepCallback"
+    assert cfg.hydra.callbacks.sweep._target_ == "spf_bench.slurm.sweep.SweepCallback"
 
 
 def test_shard_size_sets_the_shard_count_and_bounds_each_job(compose_cfg):
@@ -135,7 +135,7 @@ def test_basic_launcher_sweep_records_every_failure_and_merges_records(tmp_path)
     assert [j[-1] for j in jobs] == ["shard.index=0", "shard.index=1", "shard.index=2"]
     # The command-line summary agrees and exits 1 (incomplete).
     cli = subprocess.run(
-        [sys.executable, "-m", "spf_bench.bench.sweep", str(sweep), "--no-merge"],
+        [sys.executable, "-m", "spf_bench.slurm.sweep", str(sweep), "--no-merge"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -550,7 +550,7 @@ def fig_frames_by_path(records: Any, out_dir: str | os.PathLike, *, n_items: int
     Returns:
         The paths written (none when no model has videos of two paths).
     """
-    plt = _pyplot()
+    plt = pyplot()
     ok = records[(records.status == "ok") & (records.video_path.astype(str) != "")]
     written: list[Path] = []
     for model, g in ok.groupby("model", sort=True):
