@@ -322,6 +322,7 @@ def transformation_clip(
     n_frames: int = N_FRAMES,
     size: int = SIZE,
     u: np.ndarray | None = None,
+    pace: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One training clip: a transformation between crops of real stills, at a drawn pace.
 
@@ -346,6 +347,8 @@ def transformation_clip(
         n_frames: frames per clip, >= 2 (ignored when ``u`` is given).
         size: side of the square frames, pixels.
         u: optional ``(F,)`` float64 normalised positions in ``[0, 1]``, non-decreasing.
+        pace: optional ``(family, params)`` of :func:`pace_progress` instead of a drawn one
+            (``None``: :func:`sample_pace`, the training stream).
 
     Returns:
         ``(frames, info)``: ``frames`` ``np.ndarray`` of shape ``(F, size, size, 3)``,
@@ -362,7 +365,7 @@ def transformation_clip(
     stills = tuple(stills)
     kinds = tuple(CLIP_KINDS)
     kind = kinds[int(rng.choice(len(kinds), p=list(CLIP_KINDS.values())))]
-    pace, params = sample_pace(rng)
+    pace, params = sample_pace(rng) if pace is None else pace
     alpha = pace_progress(pace, params, u)
     ia = int(rng.integers(len(stills)))
     img_a = _prescaled(stills[ia])

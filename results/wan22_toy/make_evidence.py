@@ -1,9 +1,11 @@
-"""Evidence of issue 12 (item 2) on the trained toy Wan2.2 model: runs, statistics, figure.
+"""Evidence of issue 12 (item 2) on the first trained toy Wan2.2 model, version 1
+(``model=wan22_toy_v1``; version 2, issue 19, is measured by ``make toy128``): runs,
+statistics, figure.
 
     python results/wan22_toy/make_evidence.py                 # every run, then the tables
     python results/wan22_toy/make_evidence.py --analyse-only  # tables from existing runs
 
-Each configuration is one bench run, exactly ``python bench/run.py model=wan22_toy
+Each configuration is one bench run, exactly ``python bench/run.py model=wan22_toy_v1
 retime=warped embedder=pixel n_videos=16 logger=none <overrides>`` (composed with Hydra's compose
 API in this process), into ``<runs>/<name>``; finished runs are resumed, not recomputed. Then:
 
@@ -41,7 +43,7 @@ from spf_bench.bench.results.rundir import RunDir
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 COMMON = [
-    "model=wan22_toy",
+    "model=wan22_toy_v1",
     "retime=warped",
     "embedder=pixel",
     "n_videos=16",
