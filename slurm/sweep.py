@@ -16,7 +16,7 @@ point of ``model x retime x embedder x ... x shard.index``. Each job runs
    override. Without the pin every SLURM job re-resolves ``${oc.env:SLURM_JOB_ID,local}`` to
    its own job id and writes into a directory of its own (seen with hydra-submitit-launcher
    1.2.0). Registers an ``atexit`` hook so that the sweep summary is written (by
-   ``python -m spf_bench.bench.sweep`` in a fresh interpreter) even when Hydra re-raises a job's
+   ``python -m spf_bench.slurm.sweep`` in a fresh interpreter) even when Hydra re-raises a job's
    exception
    at the end of the sweep, or submitit raises for a job that died hard.
 2. ``on_job_start`` / ``on_job_end`` (in the job, also on SLURM): ``<job dir>/job_status.json``
@@ -34,7 +34,7 @@ point of ``model x retime x embedder x ... x shard.index``. Each job runs
 
 Command line (any time, also while jobs still run)::
 
-    python -m spf_bench.bench.sweep runs/.hydra/multirun_2026-01-31_12-00-00_local \
+    python -m spf_bench.slurm.sweep runs/.hydra/multirun_2026-01-31_12-00-00_local \
         [--no-merge] [--plots]
 
 prints the summary and exits 0 when every job completed with no failed record and every
@@ -228,7 +228,7 @@ class SweepCallback(Callback):
         if self._done or self._sweep_dir is None:
             return
         self._done = True
-        cmd = [sys.executable, "-m", "spf_bench.bench.sweep", str(self._sweep_dir)]
+        cmd = [sys.executable, "-m", "spf_bench.slurm.sweep", str(self._sweep_dir)]
         cmd += ["--driver-wall-s", f"{time.time() - self._t0:.3f}"]
         try:
             subprocess.run(cmd, stdout=sys.stderr, check=False, timeout=3600)
@@ -556,10 +556,10 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m spf_bench.bench.sweep SWEEP_DIR``: write and print the summary; 0 iff
+    """``python -m spf_bench.slurm.sweep SWEEP_DIR``: write and print the summary; 0 iff
     complete."""
     ap = argparse.ArgumentParser(
-        prog="python -m spf_bench.bench.sweep", description=__doc__.split("\n")[0]
+        prog="python -m spf_bench.slurm.sweep", description=__doc__.split("\n")[0]
     )
     ap.add_argument("sweep_dir", help="Hydra multirun directory (holds multirun.yaml)")
     ap.add_argument("--no-merge", action="store_true", help="do not write merged run_dir tables")
