@@ -195,9 +195,12 @@ def frechet_fidelity(
     dim = f"frechet_{embedder_name}"
     ok = df[(df["status"] == "ok") & (df["video_path"].astype(str) != "")]
 
-    def features(row: Any) -> np.ndarray:
+    def features(row: Any, frames: np.ndarray | None = None) -> np.ndarray:
+        """Stored features, else the (given or decoded) frames embedded."""
         stored = features_of(row)
-        return embedder.embed(frames_of(row)) if stored is None else stored
+        if stored is not None:
+            return stored
+        return embedder.embed(frames_of(row) if frames is None else frames)
 
     groups, verdict = [], []
     for key, g in ok.groupby(list(VERDICT_KEYS), sort=True, dropna=False):
@@ -211,7 +214,7 @@ def frechet_fidelity(
         for row in original.itertuples():
             frames = frames_of(row)
             ref.append(embedder.embed(crossfade_reference(frames[0], frames[-1], len(frames))))
-            orig.append(features(row))
+            orig.append(features(row, frames))  # decoded once for reference and features
             if len(retimed):
                 ret.append(features(by_item[row.item_id]))
         kw = {"projection": reference_projection(ref, dims), "n_resamples": n_resamples}
