@@ -55,7 +55,7 @@ EXIT_OK, EXIT_BAD_INPUT = 0, EXIT_USER_ERROR
 #: The studies, ``spf-bench study NAME``: modules of :mod:`spf_bench.bench.studies`.
 STUDIES: tuple[str, ...] = tuple(
     "ablation calibrate_progress calibrate_segments calibrate_spf known_warp pacing_gt "
-    "perf_measure perf_rope perf_spf trace_run train_toy".split()
+    "perf_measure perf_rope perf_spf reread trace_run train_toy".split()
 )
 
 #: Commands handed whole to a module's ``main(argv)``, imported when run (they pull pandas,
@@ -94,8 +94,10 @@ def analyze_video(
         The JSON record: ``video, frames, fps, linearity_score, max_deviation, max_jump,
         max_jump_frame, total_change, degenerate, keyframes, embedder, spf_settings,
         truncated, frames_declared, frames_decoded, duration_s, frames_dropped, gaps_s,
-        missing_s, keyframe_times, max_jump_time, times, spf`` (times in seconds from the first
-        decoded frame; scores and keyframes in time, docs/method.md, Sec. 8).
+        missing_s, keyframe_times, max_jump_time, times, spf, keyframe_spf`` (times in seconds
+        from the first decoded frame; scores and keyframes in time, docs/method.md, Sec. 8;
+        ``spf`` is the estimator's ``S``, ``keyframe_spf`` the paper estimator's ``S`` the
+        keyframes were placed on, the same list under ``--estimator paper``).
 
     Raises:
         spf_bench.metrics.video_io.VideoDecodeError: unreadable video.
@@ -133,6 +135,7 @@ def analyze_video(
         "max_jump_time": None if sc.degenerate else float(times[sc.max_jump_frame]),
         "times": times.tolist(),
         "spf": m.progress.tolist(),
+        "keyframe_spf": m.keyframe_progress.tolist(),
     }
     out_dir, stem = Path(out_dir), Path(path).stem
     atomic_write_json(out_dir / f"{stem}.json", out)

@@ -229,6 +229,7 @@ def _process_item(
         previous=resume.previous,
         composition=s.retime.composition,
         mode=s.retime.mode,
+        guide=s.retime.guide_estimator,
         base=resume.base,
     )
     it, last_heldout = resume.start, resume.heldout

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spf_bench.bench.results.record import parse_keyframes
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import final_records
 from spf_bench.metrics.atomic_io import atomic_path
-from spf_bench.metrics.spf import keyframes_from_segments, segment_progress
 
 __all__ = ["plot_keyframe_strip", "plot_run", "plot_spf", "pyplot"]
 
@@ -111,8 +111,7 @@ def plot_run(run_dir: str | os.PathLike | RunDir, df) -> list[Path]:
         rows = [(first, "baseline (iteration 0)"), (last, f"iteration {last.iteration}")]
         for row, label in rows[: 1 if len(g) == 1 else 2]:
             curves[label] = rd.progress(row.spf_path)
-        s0 = next(iter(curves.values()))
-        kf = [] if first.degenerate else keyframes_from_segments(segment_progress(s0))
+        kf = [] if first.degenerate else parse_keyframes(first.keyframes)
         title = (
             f"{item_id} ({first.model}, {first.embedder}): Linearity {first.linearity_score:.3f}"
         )

@@ -145,6 +145,10 @@ class RetimeSettings:
         refine: refinements of the segment plan.
         heldout_stop, heldout_min_gain: stop an item's refinements once its mean held-out
             Linearity gains less than ``heldout_min_gain`` over the last iteration.
+        guide_estimator: the SPF estimator whose ``S`` the ReTime loop inverts for the next
+            positions: ``None`` (the run's ``spf.estimator``, which reads every score) or
+            ``"paper"`` (:func:`spf_bench.generators.retime.retime_loop`'s ``guide``;
+            ``conf/retime/warped.yaml`` sets it; docs/method.md, Sec. 4, *Guide*).
     """
 
     name: str = "none"
@@ -165,6 +169,7 @@ class RetimeSettings:
     refine: int = 2
     heldout_stop: bool = False
     heldout_min_gain: float = 0.0
+    guide_estimator: str | None = None
 
     def check(self) -> None:
         """Cross-field rules of the retime keys.
@@ -174,6 +179,11 @@ class RetimeSettings:
         """
         if self.name not in RETIME_MODES:
             raise ValueError(f"retime={self.name!r} is not one of {RETIME_MODES}")
+        if self.guide_estimator not in (None, "paper"):
+            raise ValueError(
+                f"retime.guide_estimator={self.guide_estimator!r}: null (the run's "
+                "spf.estimator) or paper (the S every measurement also carries)"
+            )
         if self.iterations < 0 or (self.name == "none" and self.iterations):
             raise ValueError(
                 f"retime.iterations={self.iterations}: must be >= 0, and 0 for retime=none"

@@ -362,6 +362,7 @@ def retime_loop(
     composition: str = "accumulated",
     mode: str = "default",
     base: np.ndarray | None = None,
+    guide: str | None = None,
 ) -> Iterator[RetimeStep]:
     """The ReTime loop (paper Sec. 4, "iterative refinement"; docs/method.md, Sec. 4).
 
@@ -398,6 +399,13 @@ def retime_loop(
             ``start = 1``), as an uninterrupted run passes them. ``None`` renders against the
             stock grid, which gives the same frames at ``start = 1`` but records no base
             (the step's ``base_positions`` is ``None``); it is refused from ``start >= 2``.
+        guide: the SPF estimator whose ``S`` is inverted for the next positions
+            (:meth:`spf_bench.metrics.measure.Measurement.progress_of`): ``None``, the
+            measurement's own (the one every score is read with), or ``"paper"``. The
+            warped-RoPE configs steer by ``"paper"`` (``retime.guide_estimator``; docs/method.md,
+            Sec. 4, *Guide*): its lower-variance ``S`` steers a learned model better, and its
+            pull towards linear only slows the loop, whose fixed point (a straight ``S``) is
+            the same under both estimators.
 
     Yields:
         :class:`RetimeStep`, one per iteration run.
@@ -439,7 +447,9 @@ def retime_loop(
             if m.degenerate:
                 step.stop = "degenerate: no semantic change above noise, nothing to retime"
             else:
-                step.tau = spf.invert_progress(m.progress, n, pacing.name, pacing.temperature)
+                step.tau = spf.invert_progress(
+                    m.progress_of(guide), n, pacing.name, pacing.temperature
+                )
                 step.next_positions = accumulate_positions(used, step.tau, strengths, update)
         yield step
         if step.stop:

@@ -14,7 +14,10 @@ The steps (docs/method.md, Sec. 1-2 and 5):
 3. score ``S`` against the target pacing (:func:`spf_bench.metrics.spf.score_progress`);
 4. split ``S`` into near-linear pieces by segmented least squares with penalty
    ``keyframe_penalty`` (:func:`spf_bench.metrics.spf.segment_progress`); the piece boundaries
-   are the semantic keyframes. A degenerate clip (no change above noise) has none.
+   are the semantic keyframes. A degenerate clip (no change above noise) has none. The split
+   is of the paper estimator's ``S`` under either estimator
+   (:attr:`spf_bench.metrics.spf.SPFResult.keyframe_progress`), on which the penalty was
+   calibrated.
 
 Steps 3 and 4 work in time when the frames' presentation times are given (``times``;
 docs/method.md, Sec. 8): the straight line of Linearity and each keyframe piece are lines in
@@ -79,9 +82,10 @@ class SPFSettings:
         bootstrap: resamples of the bootstrap interval of the Linearity Score
             (``Measurement.linearity_ci``, 95%, seeded; docs/method.md, Sec. 2); 0 = none.
         estimator: how ``S`` is fitted to the pair distances (docs/method.md, Sec. 1,
-            *Estimators*): ``"paper"`` (default, :data:`~spf_bench.metrics.estimators.
-            DEFAULT_ESTIMATOR`: the authors' least squares) or ``"link"`` (a saturating link
-            fitted per clip, no pull towards linear on speed ramps, ``results/known_warp/``).
+            *Estimators*): ``"link"`` (default, :data:`~spf_bench.metrics.estimators.
+            DEFAULT_ESTIMATOR`: a saturating link fitted per clip, no pull towards linear on
+            speed ramps, ``results/known_warp/``) or ``"paper"`` (the authors' least squares,
+            unchanged). The keyframes are placed on the paper's ``S`` under both.
     """
 
     window: int = 30
@@ -184,6 +188,33 @@ class Measurement:
         return self.spf.progress
 
     @property
+    def keyframe_progress(self) -> np.ndarray:
+        """The ``S`` the semantic keyframes are placed on, ``(T,)`` float64 from 0 to 1: the
+        paper estimator's, whichever estimator made :attr:`progress`
+        (:attr:`spf_bench.metrics.spf.SPFResult.keyframe_progress` says why)."""
+        return self.spf.keyframe_progress
+
+    def progress_of(self, estimator: str | None = None) -> np.ndarray:
+        """``S`` as read by ``estimator``, ``(T,)`` float64 from 0 to 1.
+
+        Args:
+            estimator: ``None`` or this measurement's estimator (``settings.estimator``):
+                :attr:`progress`; ``"paper"``: the paper estimator's ``S``, which every
+                measurement carries (:attr:`keyframe_progress`).
+
+        Raises:
+            ValueError: any other estimator (its ``S`` was not computed).
+        """
+        if estimator is None or estimator == self.spf.estimator:
+            return self.progress
+        if estimator == "paper":
+            return self.keyframe_progress
+        raise ValueError(
+            f"this measurement has the S of {self.spf.estimator!r} and of 'paper', not of "
+            f"{estimator!r}"
+        )
+
+    @property
     def degenerate(self) -> bool:
         """No semantic change above the noise floor: no Linearity, no keyframes, no retiming."""
         return self.spf.degenerate
@@ -237,7 +268,7 @@ def _finish(
     segments: list[tuple[int, int]] = []
     if not res.degenerate:
         segments = spf.segment_progress(
-            res.progress, penalty=settings.keyframe_penalty, times=times
+            res.keyframe_progress, penalty=settings.keyframe_penalty, times=times
         )
     return Measurement(
         spf=res,

@@ -321,6 +321,10 @@ class SPFResult:
             ``"link"``, :data:`spf_bench.metrics.estimators.ESTIMATORS`).
         link_scale: the fitted asymptote ``c`` of the ``link`` estimator, radians**power (NaN
             for ``paper``).
+        paper_progress: for ``link``, the paper estimator's normalised ``S`` of the same pairs,
+            ``(T,)`` float64 from 0 to 1 (zeros when degenerate): the curve the semantic
+            keyframes are placed on (:attr:`keyframe_progress`); ``None`` for ``paper``, whose
+            ``progress`` is that curve.
     """
 
     progress: np.ndarray
@@ -334,6 +338,26 @@ class SPFResult:
     linearity_ci: tuple[float, float] = (math.nan, math.nan)
     estimator: str = "paper"
     link_scale: float = math.nan
+    paper_progress: np.ndarray | None = None
+
+    @property
+    def keyframe_progress(self) -> np.ndarray:
+        """The ``S`` that segmented least squares splits into the semantic keyframes
+        (:func:`segment_progress`; docs/method.md, Sec. 5): the paper estimator's normalised
+        ``S``, ``(T,)`` float64 from 0 to 1, whichever estimator made :attr:`progress`.
+
+        The keyframe penalty (:data:`SEGMENT_PENALTY`) was calibrated on the paper's ``S``
+        against known cuts and transitions (``results/segment_calibration/``). The ``link``
+        estimator's ``S`` de-saturates fast stretches, so it also bends at changes of pace;
+        segmented on it, the same penalty misses cuts and adds keyframes at pace changes
+        (best over penalties 0.004-0.048: 10 of 12 known cuts with 8 extra keyframes, against
+        the paper ``S``'s 11 with 4). Keyframes therefore stay on the paper's ``S`` and are the
+        same under both estimators; the pace between them (Linearity, retime positions) comes
+        from :attr:`progress`. The segmented retime is not a keyframe detector: it cuts its
+        pieces where :attr:`progress` bends (near-linear pieces of the measured pace;
+        :class:`spf_bench.generators.posthoc.render.SegmentedRetimer`).
+        """
+        return self.progress if self.paper_progress is None else self.paper_progress
 
 
 def _effective_window(t: int, window: int) -> int:
@@ -509,7 +533,7 @@ def _finish_link(
         progress_threshold=progress_threshold,
     )
     if flags.degenerate:  # nothing to fit: the paper's flag stands
-        return dataclasses.replace(flags, estimator="link")
+        return dataclasses.replace(flags, estimator="link", paper_progress=flags.progress)
     w = pair_weights(window, sigma)
     fit = estimators.link_solve(dist, paper_raw, w, lam)
     s, total = monotone_forward(fit.raw)
@@ -527,6 +551,7 @@ def _finish_link(
         linearity_ci=ci,
         estimator="link",
         link_scale=float(fit.scale),
+        paper_progress=flags.progress,
     )
 
 

@@ -43,6 +43,15 @@ def test_bikes_largest_jumps_fall_on_scene_cuts(bundled, tmp_path, embedder):
         assert min(abs(f - c) for f in jumps) <= 2, (jumps, BIKES_CUTS)
     assert min(abs(out["max_jump_frame"] - c) for c in BIKES_CUTS) <= 2
     assert (tmp_path / "bikes.png").stat().st_size > 0
+    # the keyframes are the segmentation of the S they were placed on (the paper estimator's);
+    # `spf` is the default estimator's (link), a different curve
+    assert out["spf_settings"]["estimator"] == "link"
+    kf_s = np.array(out["keyframe_spf"])
+    assert out["keyframes"] == spf.keyframes_from_segments(spf.segment_progress(kf_s))
+    assert np.max(np.abs(kf_s - np.array(out["spf"]))) > 0.01
+    if embedder == "efficientnet_lite0":  # README's table: 0 76 136 186 241 249
+        for c in BIKES_CUTS[1:]:
+            assert min(abs(k - c) for k in out["keyframes"]) <= 2, (out["keyframes"], BIKES_CUTS)
 
 
 def test_analyze_json_fields_and_table(clip_dir, tmp_path, capsys):

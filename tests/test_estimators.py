@@ -78,6 +78,25 @@ def test_link_bootstrap_interval_brackets_its_score():
     assert lo <= m.scores.linearity_score <= hi and hi - lo < 0.2
 
 
+def test_keyframes_are_placed_on_the_papers_s_under_either_estimator():
+    """A clip with two cuts (steps of S at frames 30 and 70) and a 3x speed ramp between: the
+    link reads the ramp (its S differs from the paper's), the keyframes are the paper S's
+    (``SPFResult.keyframe_progress``) and fall on both cuts under either estimator."""
+    u = np.linspace(0.0, 1.0, 101)
+    x = 0.6 * spf.pacing_curve("exp_up", u, 3.0) + 0.2 * (u >= 0.3) + 0.2 * (u >= 0.7)
+    z = kernel_curve(x, 0.15)
+    paper = measure_embeddings(z, SPFSettings(estimator="paper"))
+    link = measure_embeddings(z, SPFSettings(estimator="link"))
+    np.testing.assert_array_equal(link.keyframe_progress, paper.progress)
+    np.testing.assert_array_equal(paper.keyframe_progress, paper.progress)
+    assert np.max(np.abs(link.progress - paper.progress)) > 0.02
+    assert link.keyframes == paper.keyframes
+    for cut in (30, 70):  # S steps on arrival at the cut's first frame
+        assert min(abs(k - cut) for k in link.keyframes) <= 1, link.keyframes
+    static = measure_embeddings(np.ones((20, 8)), SPFSettings(estimator="link"))
+    assert static.degenerate and static.keyframes == () and static.keyframe_progress.shape == (20,)
+
+
 def test_unknown_estimator_is_one_clear_error():
     z = kernel_curve(np.linspace(0, 1, 10), 0.2)
     with pytest.raises(ValueError, match="estimator must be one of"):
@@ -97,12 +116,13 @@ def test_link_solve_errors_and_link_shape():
 
 
 def test_config_key_spf_estimator(compose_cfg, tmp_path):
-    cfg = compose_cfg(["spf.estimator=link", "embedder=pixel"])
+    cfg = compose_cfg(["spf.estimator=paper", "embedder=pixel"])
     settings = settings_from_config(cfg, cwd=tmp_path)
-    assert settings.spf.estimator == "link" and settings.spf.solver_kwargs()["estimator"] == "link"
-    # the default (docs/method.md, Sec. 1, Estimators: why not link yet)
-    assert settings_from_config(compose_cfg([]), cwd=tmp_path).spf.estimator == "paper"
-    assert SPFSettings().estimator == estimators.DEFAULT_ESTIMATOR == "paper"
+    assert settings.spf.estimator == "paper"
+    assert settings.spf.solver_kwargs()["estimator"] == "paper"
+    # the default, in the config and in the settings (docs/method.md, Sec. 1, Estimators)
+    assert settings_from_config(compose_cfg([]), cwd=tmp_path).spf.estimator == "link"
+    assert SPFSettings().estimator == estimators.DEFAULT_ESTIMATOR == "link"
     with pytest.raises(Exception, match="kruskal"):
         compose_cfg(["spf.estimator=kruskal"])
 

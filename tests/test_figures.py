@@ -16,6 +16,7 @@ from PIL import Image
 
 from spf_bench.bench.config import settings_from_config
 from spf_bench.bench.pipeline import run_benchmark
+from spf_bench.bench.results.record import parse_keyframes
 from spf_bench.bench.studies import ablation as abl
 from spf_bench.bench.studies import pacing_gt as pg
 from spf_bench.bench.views import figures as fg
@@ -228,9 +229,12 @@ def test_keyframe_strip_finds_the_cuts_of_real_footage(runs, tmp_path):
     row = rec.iloc[0]
     s = np.load(Path(row.run_dir) / row.spf_path)["progress"]
     kf, how = fg._keyframes_for(row, s, 8)
-    assert "segmented least squares" in how
+    assert how == "the record's keyframes (paper S)" and kf == parse_keyframes(row.keyframes)
     for cut in runs["cuts"]:  # a keyframe within one frame of each cut
         assert min(abs(k - cut) for k in kf) <= 1, (kf, runs["cuts"])
+    # without the column (a record from before it), segmented least squares on the stored S
+    kf_s, how_s = fg._keyframes_for(row.drop("keyframes"), s, 8)
+    assert "segmented least squares" in how_s and kf_s[0] == 0 and kf_s[-1] == s.size - 1
     _check_image(fg.fig_keyframe_strip(rec, tmp_path))
 
 

@@ -289,8 +289,8 @@ def test_cli_writes_csv_and_markdown(morph_run, tmp_path, capsys):
     t = pd.read_csv(out)
     assert list(t.columns) == list(lb.COLUMNS)  # no VBench here: no vbench columns
     md = out.with_suffix(".md").read_text()
-    assert t.estimator[0] == "paper"  # the default SPF estimator, in its own column
-    assert f"| morph | warped | pixel | linear | paper | 0 | {t.config_hash[0]} | 2 |" in md
+    assert t.estimator[0] == "link"  # the default SPF estimator, in its own column
+    assert f"| morph | warped | pixel | linear | link | 0 | {t.config_hash[0]} | 2 |" in md
     assert "## What each row groups" in md and str(morph_run) in md
     assert "No VBench scores" in md
     assert lb.main([str(tmp_path / "nothing*"), "--out", str(out)]) == 2

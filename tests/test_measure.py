@@ -70,10 +70,9 @@ def test_vfr_clip_measures_like_its_constant_rate_original(embedded, embedder, e
     paper RMS 0.014 / 0.013, max 0.040 / 0.031, |dL| 0.009 / 0.005; link RMS 0.030 / 0.012,
     max 0.049 / 0.026, |dL| 0.028 / 0.004.
 
-    Keyframes at the cuts: the cut at 9.68 s leaves 8 frames after it on the original and 5 on
-    the VFR clip. With ``link`` (its S steps within one frame: forward differences) the
-    segmentation keeps those 5 frames in the last piece on the VFR clip (keyframes ... 7.44,
-    9.96 s with efficientnet_lite0), so for ``link`` the check holds at the cut at 7.44 s only.
+    Keyframes at the cuts: both estimators place them on the paper's S
+    (``SPFResult.keyframe_progress``), so both find the cuts at 7.44 s and 9.64 s on the VFR
+    clip within two source frames of the original's.
     """
     settings = SPFSettings(estimator=estimator)
     (z_ref, ref_info), (z, info) = embedded("cfr", embedder), embedded("vfr", embedder)
@@ -91,8 +90,7 @@ def test_vfr_clip_measures_like_its_constant_rate_original(embedded, embedder, e
     # keyframes are frame indices of the VFR clip; their times are those of the original's
     kf_t = vfr.frame_times(info.fps)[list(vfr.keyframes)]
     ref_t = ref.frame_times(ref_info.fps)[list(ref.keyframes)]
-    cuts = (7.44, 9.64) if estimator == "paper" else (7.44,)  # docstring: the last cut
-    for t in cuts:  # the cuts at source frames 187 and 242 (S steps on arrival)
+    for t in (7.44, 9.64):  # the cuts at source frames 187 and 242 (S steps on arrival)
         if t in np.round(ref_t, 2):
             assert np.min(np.abs(kf_t - t)) <= 0.08  # within two source frames
 

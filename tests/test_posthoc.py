@@ -391,7 +391,12 @@ def test_segmented_renderer_plans_from_the_loops_measurement(bikes_small, pixel)
     meta = steps[1].video.metadata
     plan = SegmentPlan.from_dict(json.loads(json.dumps(meta["segment_plan"])))
     assert measured == [plan.n_out, plan.n_out] and len(meta["proxy_target_deviations"]) == 2
-    assert plan.keyframes == [0, *(b for _, b in choose_segments(steps[0].measurement.progress)[0])]
+    # The retime's pieces are cut on the measured S (the default estimator's, link) and their
+    # rises read on it; the record's semantic keyframes stay on the paper's S.
+    base = steps[0].measurement
+    assert base.spf.estimator == "link"
+    assert plan.keyframes == [0, *(b for _, b in choose_segments(base.progress)[0])]
+    np.testing.assert_allclose(plan.progress, base.progress[plan.keyframes], atol=1e-12)
     # generate() outside the loop measures the baseline itself and renders the same clip.
     direct = seg.generate(req.with_positions(np.arange(len(frames), dtype=np.float64)))
     np.testing.assert_array_equal(direct.frames, steps[1].video.frames)

@@ -21,6 +21,7 @@ from spf_bench.generators.retime import (
     retime_loop,
     timestep_modulation,
 )
+from spf_bench.metrics import spf
 from spf_bench.metrics.measure import measure_frames
 
 
@@ -275,3 +276,35 @@ def test_renderer_for_carries_the_base_in_the_request():
     assert BASE_POSITIONS_KEY not in seen[0].extra
     np.testing.assert_array_equal(seen[1].extra[BASE_POSITIONS_KEY], np.arange(3.0) + 1)
     assert req.extra == {"k": 1}  # the item's own request is untouched
+
+
+def test_guide_picks_the_s_the_loop_inverts():
+    """``guide=None`` inverts the measurement's own S (link, the default estimator);
+    ``guide="paper"`` the paper estimator's S, which every measurement carries. The two
+    differ on this sigmoid crossfade, so the two loops render at different positions."""
+    runs = {}
+    for guide in (None, "paper"):
+        fake = _Crossfade()
+        runs[guide] = list(retime_loop(fake.renderer(), _measure, iterations=1, guide=guide))
+    for guide, steps in runs.items():
+        m = steps[0].measurement
+        assert m.spf.estimator == "link"
+        s = m.progress if guide is None else m.keyframe_progress
+        np.testing.assert_array_equal(steps[0].tau, spf.invert_progress(s, 33, "linear"))
+    np.testing.assert_array_equal(runs[None][0].measurement.progress_of("link"),
+                                  runs[None][0].measurement.progress)  # fmt: skip
+    assert np.max(np.abs(runs[None][0].tau - runs["paper"][0].tau)) > 0.05
+    with pytest.raises(ValueError, match="not of 'kruskal'"):
+        runs[None][0].measurement.progress_of("kruskal")
+
+
+def test_guide_estimator_config(compose_cfg, tmp_path):
+    from spf_bench.bench.config import settings_from_config
+    from spf_bench.conf.schema import RetimeSettings
+
+    warped = settings_from_config(compose_cfg(["retime=warped"]), cwd=tmp_path)
+    assert warped.retime.guide_estimator == "paper" and warped.spf.estimator == "link"
+    resample = settings_from_config(compose_cfg(["retime=resample"]), cwd=tmp_path)
+    assert resample.retime.guide_estimator is None
+    with pytest.raises(ValueError, match=r"retime\.guide_estimator='link'"):
+        RetimeSettings(name="warped", iterations=1, guide_estimator="link").check()

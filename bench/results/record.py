@@ -77,6 +77,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from spf_bench.metrics.atomic_io import json_default
@@ -91,6 +92,7 @@ __all__ = [
     "from_frame",
     "metadata_json",
     "parse_heldout",
+    "parse_keyframes",
     "to_frame",
 ]
 
@@ -206,6 +208,24 @@ def parse_heldout(value: Any) -> dict[str, HeldoutScores]:
         for k, v in sorted(value.items())
         if isinstance(v, (Mapping, HeldoutScores))
     }
+
+
+def parse_keyframes(value: Any) -> list[int]:
+    """The semantic keyframes of a record's ``keyframes`` cell, frames.
+
+    Args:
+        value: space-separated frame numbers (the stored form), a sequence or array of them,
+            ``""``, ``None`` or NaN.
+
+    Returns:
+        The frames as ints, in stored order; ``[]`` when there are none (tokens that are not
+        integers are skipped).
+    """
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [int(x) for x in value]
+    if not isinstance(value, str):
+        return []
+    return [int(x) for x in value.split() if x.lstrip("-").isdigit()]
 
 
 def metadata_json(metadata: Mapping[str, Any]) -> str:

@@ -475,7 +475,7 @@ def progress_curves(
         m = measure_embeddings(embeddings[clip.clip_id], settings, keep_embeddings=False)
         if m.degenerate:
             raise ValueError(f"{clip.clip_id} is degenerate: no change to segment")
-        out[clip.clip_id] = m.progress
+        out[clip.clip_id] = m.keyframe_progress  # the S keyframes are placed on
     return out
 
 

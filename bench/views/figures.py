@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from spf_bench.bench.plots import pyplot
+from spf_bench.bench.results.record import parse_keyframes
 from spf_bench.bench.results.rundir import RunDir, RunDirError
 from spf_bench.bench.results.stats import final_records
 from spf_bench.bench.studies import ablation as abl
@@ -451,7 +452,9 @@ def fig_vbench(records: Any, out_dir: str | os.PathLike) -> tuple[list[Path], An
 
 
 def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[int], str]:
-    """Keyframes from the record's metadata if it has them, else segmented least squares."""
+    """Keyframes from the record's metadata (a segment plan's) if it has them, else the
+    record's ``keyframes`` column (placed by the measurement kernel on the paper estimator's
+    ``S``), else segmented least squares on ``s``."""
     try:
         meta = json.loads(row.metadata or "{}")
     except ValueError:
@@ -461,6 +464,9 @@ def _keyframes_for(row: Any, s: np.ndarray, max_keyframes: int) -> tuple[list[in
         kf = meta["segment_plan"].get("keyframes")
     if kf is not None and len(kf) and max(kf) < s.size:
         return [int(k) for k in kf][:max_keyframes], "record metadata"
+    kf = parse_keyframes(getattr(row, "keyframes", ""))
+    if kf and max(kf) < s.size and len(kf) <= max_keyframes:
+        return kf, "the record's keyframes (paper S)"
     kf = keyframes_from_segments(segment_progress(s))  # calibrated SEGMENT_PENALTY
     how = f"segmented least squares, penalty {SEGMENT_PENALTY:g} per piece"
     if len(kf) > max_keyframes:

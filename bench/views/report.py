@@ -34,7 +34,7 @@ import pandas as pd
 from markupsafe import Markup
 from PIL import Image
 
-from spf_bench.bench.results.record import LEGACY_ESTIMATOR
+from spf_bench.bench.results.record import LEGACY_ESTIMATOR, parse_keyframes
 from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import (
     bootstrap_ci,
@@ -107,12 +107,6 @@ def _safe(name: str) -> str:
 
 def _anchor(item_id: str) -> str:
     return "item-" + _safe(item_id)
-
-
-def _keyframes(v: Any) -> list[int]:
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [int(x) for x in v]
-    return [int(x) for x in str(v or "").split() if x.lstrip("-").isdigit()]
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -409,9 +403,9 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
             continue
         it_no = int(r.iteration)
         if it_no == 0:
-            label, colour, kf = "baseline (iteration 0)", "#1f77b4", _keyframes(r.keyframes)
+            label, colour, kf = "baseline (iteration 0)", "#1f77b4", parse_keyframes(r.keyframes)
         elif it_no == last_it:
-            label, colour, kf = f"iteration {it_no} (last)", "#ff7f0e", _keyframes(r.keyframes)
+            label, colour, kf = f"iteration {it_no} (last)", "#ff7f0e", parse_keyframes(r.keyframes)
         else:
             label, colour, kf = f"iteration {it_no}", palette[(j - 1) % len(palette)], []
         curves.append((label, s, colour, kf))
@@ -430,7 +424,7 @@ def _item_section(run: _Run, it: SimpleNamespace, prefix: str, thumb_height: int
         it_no = int(r.iteration)
         label = "baseline (iteration 0)" if it_no == 0 else f"iteration {it_no} (last)"
         stem = _safe(f"{it.item_id}__it{it_no}")
-        kf = _keyframes(r.keyframes)
+        kf = parse_keyframes(r.keyframes)
         poster, thumbs, note = _video_assets(run, str(r.video_path or ""), stem, kf, thumb_height)
         if note:
             notes.append(f"{label}: {note}")

@@ -2,6 +2,12 @@
 
 ``S`` of a clip is split into ``K`` near-linear pieces by segmented least squares
 (:func:`spf_bench.metrics.spf.segment_progress`); the boundary frames are *semantic keyframes*.
+The ``S`` split is the measured one (the run's estimator's, ``link`` by default): the pieces must
+be evenly paced in the measure that judges the retime. A record's keyframes stay on the paper
+estimator's ``S`` (:attr:`spf_bench.metrics.spf.SPFResult.keyframe_progress`), so under ``link``
+a plan's keyframes can differ from them (docs/method.md, Sec. 1, *Default*; on bikes.mp4, pixel,
+pieces cut on the paper's ``S`` leave the retimed clip at target deviation 0.11-0.27 against
+0.02-0.03 when cut on ``link``'s).
 Piece ``i`` spans source frames ``[b_i, b_{i+1}]``; under the target pacing ``P`` its keyframes
 land at normalised output times ``u_i = P^{-1}(S(b_i))`` (:func:`inverse_pacing`), so it gets
 ``(n - 1)(u_{i+1} - u_i)`` output frame intervals, proportional to its rise in ``S`` for linear

@@ -5,9 +5,11 @@ statistics, figure.
     python results/wan22_toy/make_evidence.py                 # every run, then the tables
     python results/wan22_toy/make_evidence.py --analyse-only  # tables from existing runs
 
-Each configuration is one bench run, exactly ``python bench/run.py model=wan22_toy_v1
-retime=warped embedder=pixel n_videos=16 logger=none <overrides>`` (composed with Hydra's compose
-API in this process), into ``<runs>/<name>``; finished runs are resumed, not recomputed. Then:
+Each configuration is one bench run, exactly ``python bench/run.py spf.estimator=paper
+model=wan22_toy_v1 retime=warped embedder=pixel n_videos=16 logger=none <overrides>`` (the
+paper estimator, with which this evidence was made before ``link`` became the default;
+composed with Hydra's compose API in this process), into ``<runs>/<name>``; finished runs are
+resumed, not recomputed. Then:
 
 - Linearity per iteration and the **paired gain** (last iteration - baseline, per item) with a
   95% percentile CI from a paired bootstrap over items (seeded, 10,000 resamples;
@@ -43,6 +45,7 @@ from spf_bench.bench.results.rundir import RunDir
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 COMMON = [
+    "spf.estimator=paper",  # the estimator the committed evidence was read with (issue 12)
     "model=wan22_toy_v1",
     "retime=warped",
     "embedder=pixel",
