@@ -51,7 +51,9 @@ linearity_ci_low       float       95% bootstrap interval of linearity_score (re
 linearity_ci_high      float       residuals, spf.bootstrap times; docs/method.md Sec. 2), or NaN
 progress_statistic     float       no-progress statistic G, radians (far minus near pair angle;
                                    degenerate when below spf.progress_threshold; docs/method.md 1.7)
-keyframes              str         semantic keyframes, frames, space-separated (docs/method.md, 5)
+keyframes              str         semantic keyframes, frames, space-separated, placed on the
+                                   paper estimator's S under either estimator (docs/method.md,
+                                   1 "Default" and 5)
 heldout                str         (table) JSON ``{embedder: {linearity_score, max_deviation,
                                    max_jump, max_jump_frame, total_change, degenerate,
                                    target_deviation}}``: the same video scored by each held-out
