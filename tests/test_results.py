@@ -299,3 +299,19 @@ def test_vbench_verdict_retimed_videos_are_the_final_records():
     retimed = fin[fin.iteration > 0]
     assert v["n_retimed"] == len(retimed) == 3  # item c at its iteration 1
     assert v["retimed_mean"] == stats.mean(retimed.vbench_x) == pytest.approx(0.8)
+
+
+def test_rundir_reads_every_stored_embedding_of_an_spf_file(tmp_path):
+    rd = RunDir(tmp_path)
+    guide, held = np.arange(12.0).reshape(3, 4), np.ones((3, 2), dtype=np.float32)
+    rd.savez("spf/a__it0.npz", progress=np.linspace(0, 1, 3), embeddings=guide,
+             heldout_embeddings_pixel=held)  # fmt: skip
+    rd.savez("spf/b__it0.npz", progress=np.linspace(0, 1, 3))
+    z, h = rd.stored_embeddings("spf/a__it0.npz")
+    np.testing.assert_array_equal(z, guide)
+    assert list(h) == ["pixel"] and h["pixel"].dtype == np.float64
+    one = rd.maybe_heldout_embeddings("spf/a__it0.npz", "pixel")
+    np.testing.assert_array_equal(h["pixel"], one)
+    assert rd.stored_embeddings("spf/b__it0.npz") == (None, {})
+    with pytest.raises(OSError):
+        rd.stored_embeddings("spf/missing.npz")

@@ -222,6 +222,27 @@ class RunDir:
         with np.load(self.path / spf_path) as npz:
             return np.asarray(npz["progress"], dtype=np.float64)
 
+    def stored_embeddings(
+        self, spf_path: str | os.PathLike
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Every frame embedding one SPF file stores: the guiding embedder's (``embeddings``)
+        and each held-out judge's (``heldout_embeddings_<name>``), ``(T, D)`` float64.
+
+        Returns:
+            ``(guide or None when not stored, {held-out embedder: embeddings})``.
+
+        Raises:
+            OSError, ValueError: the file is missing or unreadable.
+        """
+        with np.load(self.path / spf_path) as npz:
+            guide = np.asarray(npz["embeddings"], dtype=np.float64) if "embeddings" in npz else None
+            held = {
+                key[len(HELDOUT_EMBEDDINGS) :]: np.asarray(npz[key], dtype=np.float64)
+                for key in npz.files
+                if key.startswith(HELDOUT_EMBEDDINGS)
+            }
+        return guide, held
+
     def maybe_heldout_embeddings(self, spf_path: str | os.PathLike, embedder: str) -> Any:
         """The frame embeddings ``(T, D)`` float64 a run's held-out judge ``embedder`` stored
         in one SPF file (``heldout_embeddings_<name>``), or ``None`` when absent or unreadable."""

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from spf_bench.bench.results.record import to_frame
-from spf_bench.bench.results.rundir import HELDOUT_EMBEDDINGS, RunDir
+from spf_bench.bench.results.rundir import RunDir
 from spf_bench.bench.results.stats import bootstrap_ci, mean, paired_gain
 from spf_bench.bench.views.render import markdown_table
 from spf_bench.metrics.atomic_io import atomic_write_text
@@ -45,15 +45,6 @@ COLUMNS = (
     "run", "embedder", "role", "estimator", "n", "baseline", "final", "gain", "gain_ci_low",
     "gain_ci_high",
 )  # fmt: skip
-
-
-def _embeddings(npz: np.lib.npyio.NpzFile) -> dict[str, np.ndarray]:
-    """``{"": guide embeddings, name: held-out embeddings}`` of one SPF file."""
-    out = {"": np.asarray(npz["embeddings"], dtype=np.float64)} if "embeddings" in npz else {}
-    for key in npz.files:
-        if key.startswith(HELDOUT_EMBEDDINGS):
-            out[key[len(HELDOUT_EMBEDDINGS) :]] = np.asarray(npz[key], dtype=np.float64)
-    return out
 
 
 def reread_run(run_dir: str | Path) -> pd.DataFrame:
@@ -80,17 +71,16 @@ def reread_run(run_dir: str | Path) -> pd.DataFrame:
     if df.empty:
         raise ValueError(f"{rd.path}: no ok records to re-read")
     guide = str(df.embedder.iloc[0])
+    settings = {e: dataclasses.replace(base_settings, estimator=e, bootstrap=0) for e in ESTIMATORS}
     scores: dict[tuple[str, str], list[float]] = {}
     for i, path in enumerate(df.spf_path):
-        with np.load(rd.path / str(path)) as npz:
-            embs = _embeddings(npz)
-        if "" not in embs:
+        z_guide, held = rd.stored_embeddings(str(path))
+        if z_guide is None:
             raise ValueError(f"{rd.path / str(path)}: no stored embeddings to re-read")
-        for name, z in embs.items():
-            for est in ESTIMATORS:
-                settings = dataclasses.replace(base_settings, estimator=est, bootstrap=0)
-                m = measure_embeddings(z, settings, keep_embeddings=False)
-                col = scores.setdefault((name or guide, est), [np.nan] * len(df))
+        for name, z in {guide: z_guide, **held}.items():
+            for est, est_settings in settings.items():
+                m = measure_embeddings(z, est_settings, keep_embeddings=False)
+                col = scores.setdefault((name, est), [np.nan] * len(df))
                 col[i] = m.scores.linearity_score
     rows = []
     for (name, est), values in scores.items():
